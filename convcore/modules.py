@@ -1,0 +1,241 @@
+"""The documented module API: ``Conv1D``, ``Conv2D``, ``Conv3D`` and ``Sequential``.
+
+So that the documents' code runs as written with only its import lines changed::
+
+    from convcore import gpuarray, Variable
+    from convcore.modules import Conv1D, Conv2D, Sequential
+
+Weights follow the documents' layouts: Conv1D's ``W`` is ``(outmaps, inmaps/groups, 1, size)``
+(a 1-D convolution is a 2-D one of height 1), Conv2D's ``(outmaps, inmaps/groups, size, size)``,
+and the bias ``b`` is ``(1, outmaps, 1, 1)``, zeros.  Random weights come from NumPy's global
+generator, so ``np.random.seed(...)`` makes them reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import active_xp
+from .core import convnd
+from .errors import ConvError
+from .params import _is_int, ntuple, positive_tuple
+from .variable import Variable
+
+INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform", "none")
+FAN_MODES = ("in", "out", "avg")
+
+
+def _parse_initscheme(initscheme):
+    """``(scheme, fan mode)`` from None, a scheme name, or a ``(scheme, mode)`` tuple."""
+    if initscheme is None:
+        return "xavier_uniform", "in"
+    if isinstance(initscheme, str):
+        scheme, mode = initscheme, "in"
+    elif isinstance(initscheme, (tuple, list)) and len(initscheme) == 2:
+        scheme, mode = initscheme
+    else:
+        raise ConvError(f"initscheme must be a scheme name or a (scheme, fan) tuple, got "
+                        f"{initscheme!r}")
+    if scheme not in INIT_SCHEMES:
+        raise ConvError(f"initscheme must be one of {', '.join(INIT_SCHEMES)}, got {scheme!r}")
+    if mode not in FAN_MODES:
+        raise ConvError(f"initscheme fan must be one of {', '.join(FAN_MODES)}, got {mode!r}")
+    return scheme, mode
+
+
+def init_weights(shape, scheme, mode, groups, wscale):
+    """Host weights of ``shape`` (C_out, C_in/groups, *kernel) drawn by ``scheme``.
+
+    ``mode`` picks the fan f: in = (C_in/groups)*prod(kernel), out = C_out*prod(kernel),
+    avg = their mean.  xavier_uniform: U(-sqrt(3/f), sqrt(3/f)); xavier_normal: N(0, sqrt(1/f));
+    he: N(0, sqrt(2/f)); gaussian: N(0, wscale); uniform: U(-wscale, wscale); none: zeros.
+    """
+    receptive = math.prod(shape[2:])
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    fan = {"in": fan_in, "out": fan_out, "avg": (fan_in + fan_out) / 2}[mode]
+    if scheme == "xavier_uniform":
+        limit = math.sqrt(3.0 / fan)
+        w = np.random.uniform(-limit, limit, shape)
+    elif scheme == "xavier_normal":
+        w = np.random.normal(0.0, math.sqrt(1.0 / fan), shape)
+    elif scheme == "he":
+        w = np.random.normal(0.0, math.sqrt(2.0 / fan), shape)
+    elif scheme == "gaussian":
+        w = np.random.normal(0.0, wscale, shape)
+    elif scheme == "uniform":
+        w = np.random.uniform(-wscale, wscale, shape)
+    else:  # "none": PuzzleLib leaves memory uninitialised; we give deterministic zeros
+        w = np.zeros(shape)
+    return w.astype(np.float32)
+
+
+class Module:
+    """Base of the documented modules: named variables, ``.data`` holds the last output."""
+
+    def __init__(self, name=None):
+        self.name = name
+        self.vars: dict[str, Variable | None] = {}
+        self.data = None
+
+    def setVar(self, name, var):  # noqa: N802 - the documented name
+        if not isinstance(var, Variable):
+            raise ConvError(f"setVar({name!r}): expected a Variable, got {type(var).__name__}")
+        if name not in self.vars:
+            raise ConvError(f"setVar: {type(self).__name__} has no variable {name!r}; "
+                            f"it has {', '.join(self.vars)}")
+        expected = self._var_shapes()[name]
+        if tuple(var.shape) != expected:
+            raise ConvError(f"setVar({name!r}): {type(self).__name__} expects shape {expected}, "
+                            f"got {tuple(var.shape)}")
+        self.vars[name] = var
+
+    def getVar(self, name):  # noqa: N802 - the documented name
+        return self.vars[name]
+
+    def _var_shapes(self):
+        return {}
+
+    def __call__(self, data):
+        self.data = self.forward(data)
+        return self.data
+
+
+class ConvND(Module):
+    """N-d convolution module in PuzzleLib's style; Conv1D/2D/3D fix the rank."""
+
+    spatial = 2
+    _DEFAULTS = dict(stride=1, pad=0, dilation=1, wscale=1.0, useBias=True, name=None,
+                     initscheme=None, empty=False, groups=1)
+
+    def __init__(self, inmaps, outmaps, size, stride=1, pad=0, dilation=1, wscale=1.0,
+                 useBias=True, name=None, initscheme=None, empty=False, groups=1):
+        super().__init__(name)
+        op = type(self).__name__
+        for pname, v in (("inmaps", inmaps), ("outmaps", outmaps)):
+            if not _is_int(v) or v < 1:
+                raise ConvError(f"{op}: {pname} must be a positive integer, got {v!r}")
+        if not _is_int(groups) or groups < 1:
+            raise ConvError(f"{op}: groups must be a positive integer, got {groups!r}")
+        if inmaps % groups or outmaps % groups:
+            raise ConvError(f"{op}: inmaps and outmaps must be divisible by groups, got "
+                            f"inmaps={inmaps}, outmaps={outmaps}, groups={groups}")
+        self.inmaps, self.outmaps, self.groups = inmaps, outmaps, groups
+        self.size = size
+        self.stride, self.pad, self.dilation = stride, pad, dilation
+        self.wscale, self.useBias, self.initscheme, self.empty = wscale, useBias, initscheme, empty
+        kernel = positive_tuple(size, self.spatial, "size", op)
+        # Checked now, so a bad value fails at construction rather than at the first call.
+        self._stride = positive_tuple(stride, self.spatial, "stride", op)
+        self._dilation = positive_tuple(dilation, self.spatial, "dilation", op)
+        self._pad = ntuple(pad, self.spatial, "pad", op)
+        if any(p < 0 for p in self._pad):
+            raise ConvError(f"{op}: pad must be >= 0, got {pad!r}")
+        self.kernel = kernel
+        scheme, mode = _parse_initscheme(initscheme)
+        self.vars = {"W": None, "b": None} if useBias else {"W": None}
+        if not empty:
+            xp = active_xp()
+            w = init_weights(self._w_layout(), scheme, mode, groups, wscale)
+            self.vars["W"] = Variable(xp.asarray(w))
+            if useBias:
+                self.vars["b"] = Variable(xp.zeros((1, outmaps, 1, 1), dtype=np.float32))
+
+    def _w_layout(self):
+        return (self.outmaps, self.inmaps // self.groups) + self.kernel
+
+    def _var_shapes(self):
+        return {"W": self._w_layout(), "b": (1, self.outmaps, 1, 1)}
+
+    @property
+    def W(self):  # noqa: N802 - the documented name
+        return None if self.vars.get("W") is None else self.vars["W"].data
+
+    @property
+    def b(self):
+        return None if self.vars.get("b") is None else self.vars["b"].data
+
+    def _conv(self, data, w, stride, pad, dilation):
+        if w is None:
+            raise ConvError(f"{type(self).__name__}: weights are empty (empty=True); set them "
+                            "with setVar('W', Variable(...)) first")
+        bias = None if self.b is None else self.b.reshape(-1)
+        return convnd(data, w, bias, stride=stride, padding=pad, dilation=dilation,
+                      groups=self.groups)
+
+    def forward(self, data):
+        return self._conv(data, self.W, self._stride, self._pad, self._dilation)
+
+    def __repr__(self):
+        args = [repr(self.inmaps), repr(self.outmaps), repr(self.size)]
+        for key, default in self._DEFAULTS.items():
+            value = getattr(self, key)
+            if value != default:
+                args.append(f"{key}={value!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class Conv1D(ConvND):
+    """1-D convolution on ``(N, inmaps, L)``; ``W`` is ``(outmaps, inmaps/groups, 1, size)``."""
+
+    spatial = 1
+
+    def _w_layout(self):
+        return (self.outmaps, self.inmaps // self.groups, 1) + self.kernel
+
+    def forward(self, data):
+        if getattr(data, "ndim", None) != 3:
+            raise ConvError(f"Conv1D: input must be 3-D (N, inmaps, L), got shape "
+                            f"{getattr(data, 'shape', None)}")
+        out = self._conv(data[:, :, None, :], self.W, (1,) + self._stride, (0,) + self._pad,
+                         (1,) + self._dilation)
+        return out[:, :, 0, :]
+
+
+class Conv2D(ConvND):
+    """2-D convolution on ``(N, inmaps, H, W)``; ``W``: ``(outmaps, inmaps/groups, size, size)``."""
+
+    spatial = 2
+
+
+class Conv3D(ConvND):
+    """3-D convolution on ``(N, inmaps, D, H, W)``; ``W`` is ``(outmaps, inmaps/groups, *size)``."""
+
+    spatial = 3
+
+
+class Sequential(Module):
+    """Modules applied one after another; look them up by position or by ``name``."""
+
+    def __init__(self, name=None):
+        super().__init__(name)
+        self.modules: list[Module] = []
+
+    def append(self, module):
+        self.modules.append(module)
+        return self
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self.modules[key]
+        for module in self.modules:
+            if module.name == key:
+                return module
+        names = [m.name for m in self.modules if m.name is not None]
+        raise KeyError(f"Sequential has no module named {key!r}; names: {names}")
+
+    def __len__(self):
+        return len(self.modules)
+
+    def __iter__(self):
+        return iter(self.modules)
+
+    def forward(self, data):
+        for module in self.modules:
+            data = module(data)
+        return data
+
+    def __repr__(self):
+        inner = "".join(f"\n  {m!r}," for m in self.modules)
+        return f"Sequential({inner}\n)" if inner else "Sequential()"
