@@ -8,10 +8,35 @@ from .backend import available_backends, backend_name, to_numpy
 from .core import conv1d, conv2d, conv3d, convnd
 from .errors import ConvError
 from .params import output_shape, output_size
+from .trace import (
+    Coverage,
+    GroupMap,
+    PaddedInput,
+    ShapeExplanation,
+    Step,
+    Tap,
+    WindowMap,
+    coverage,
+    dilated_kernel,
+    equation,
+    explain_shape,
+    from_megengine,
+    from_puzzlelib_1d,
+    group_map,
+    multiply_adds,
+    padded_input,
+    to_megengine,
+    to_puzzlelib_1d,
+    trace_step,
+    window_map,
+)
 from .variable import Variable
 
 __all__ = [
-    "ConvError", "Variable", "available_backends", "backend_name", "conv1d", "conv2d", "conv3d",
-    "convnd", "gpuarray", "output_shape", "output_size", "to_numpy",
+    "ConvError", "Coverage", "GroupMap", "PaddedInput", "ShapeExplanation", "Step", "Tap",
+    "Variable", "WindowMap", "available_backends", "backend_name", "conv1d", "conv2d", "conv3d",
+    "convnd", "coverage", "dilated_kernel", "equation", "explain_shape", "from_megengine",
+    "from_puzzlelib_1d", "gpuarray", "group_map", "multiply_adds", "output_shape", "output_size",
+    "padded_input", "to_megengine", "to_numpy", "to_puzzlelib_1d", "trace_step", "window_map",
 ]
 __version__ = "0.1.0"
