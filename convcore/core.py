@@ -17,7 +17,8 @@ from .backend import array_module, as_strided
 from .errors import ConvError
 from .params import COMPUTE_MODES, ConvSpec, check_dtype, make_spec, prod
 
-COLUMN_BUDGET_BYTES = 4 * 2**20
+COLUMN_BUDGET_BYTES = 4 * 2**20  # CPU: cache-sized chunks
+GPU_COLUMN_BUDGET_BYTES = 256 * 2**20  # GPU: few, large kernel launches
 
 _NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -26,7 +27,10 @@ def _as_array(xp, a, name, op):
     if a is None:
         return None
     if not hasattr(a, "dtype") or not hasattr(a, "shape"):
-        a = xp.asarray(a)
+        try:  # nested lists and scalars: float32, the default dtype
+            a = xp.asarray(a, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ConvError(f"{op}: {name} must be an array of numbers, got {a!r:.80}") from exc
     check_dtype(name, a.dtype, op)
     return a
 
@@ -90,7 +94,8 @@ def correlate_padded(xp, xpad, weight, spec: ConvSpec, budget=None):
     first output axis inside one item.  Small chunks also keep the buffer in cache, which is
     faster than one big buffer streamed through memory twice.
     """
-    budget = COLUMN_BUDGET_BYTES if budget is None else budget
+    if budget is None:
+        budget = COLUMN_BUDGET_BYTES if xp is np else GPU_COLUMN_BUDGET_BYTES
     n_batch = xpad.shape[0]
     g, og = spec.groups, spec.out_per_group
     taps = spec.in_per_group * prod(spec.kernel)
