@@ -1,0 +1,66 @@
+"""About: what "convolution" means here, the formula, and the backend in use."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import convcore as cc
+from app import figures
+from app.utils import use_entry_navigation
+from convcore.backend import cupy_unavailable_reason
+
+X = np.array([[[2.0, 3.0, 4.0, 1.0]]], dtype=np.float32)
+W = np.array([[[0.5, -2.0]]], dtype=np.float32)
+
+
+def correlation_vs_convolution() -> None:
+    st.header("Cross-correlation, not flipped convolution")
+    st.markdown(
+        "Deep-learning libraries (PyTorch, MegEngine, PuzzleLib, R torch) and this app compute "
+        "**cross-correlation**: the kernel slides over the input *as it is*. The convolution of "
+        "signal processing flips the kernel first. With a learned kernel the difference does not "
+        "matter — the network learns the flipped one — but it does when you type a kernel in.")
+    st.latex(r"\text{out}(N_i, C_{out_j}) = \text{bias}(C_{out_j}) + "
+             r"\sum_{k=0}^{C_{in}/g - 1} \text{weight}(C_{out_j}, k) \star "
+             r"\text{input}(N_i,\, g_j \tfrac{C_{in}}{g} + k)")
+    st.latex(r"(w \star x)[i] = \sum_{t=0}^{K-1} w[t]\; x_{pad}[i \cdot s + t \cdot d]")
+    st.latex(r"L_{out} = \left\lfloor \frac{L_{in} + p_{lo} + p_{hi} - d\,(K-1) - 1}{s}"
+             r" \right\rfloor + 1")
+    st.markdown("with stride *s*, dilation *d*, padding *p* and *g* groups "
+                "(output map *j* belongs to group g_j).")
+    corr = cc.to_numpy(cc.conv1d(X, W))[0, 0]
+    conv = cc.to_numpy(cc.conv1d(X, np.ascontiguousarray(W[..., ::-1])))[0, 0]
+    st.markdown(f"Example: x = {X[0, 0].tolist()}, w = {W[0, 0].tolist()}")
+    c1, c2 = st.columns(2)
+    c1.metric("cross-correlation (this app)", str(corr.tolist()))
+    c2.metric("convolution (kernel flipped)", str(conv.tolist()))
+    st.plotly_chart(figures.correlation_figure(X[0, 0], W[0, 0], corr, conv), key="about.chart",
+                    config={"displaylogo": False})
+
+
+def backend() -> None:
+    st.header("Backend")
+    name = cc.backend_name()
+    st.markdown(f"convcore runs on **{name}** here (available: "
+                f"{', '.join(cc.available_backends())}).")
+    why = cupy_unavailable_reason()
+    if why:
+        st.caption(f"CuPy is not used: {why}")
+    st.caption("Set CONVCORE_BACKEND=numpy|cupy|auto before starting the app to choose.")
+
+
+def main() -> None:
+    use_entry_navigation()
+    st.title("About the Convolution Explorer")
+    correlation_vs_convolution()
+    backend()
+    st.header("Pages")
+    st.markdown(
+        "- **1-D / 2-D convolution** — set every parameter, step through the sliding window, "
+        "read each step's arithmetic and the shape formula; share the URL.\n"
+        "- **Groups & depthwise** — how groups wire maps and shape the weight.\n"
+        "- **Documented examples** — every example of the documents against convcore.")
+
+
+main()

@@ -1,0 +1,10 @@
+"""1-D convolution: the seeds' signals, stride, padding and dilation on one axis."""
+
+from app.utils import explorer_page
+
+
+def main() -> None:
+    explorer_page(1)
+
+
+main()
