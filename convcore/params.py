@@ -124,13 +124,17 @@ def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
         >>> output_size(5, 3, padding=(1, 0))
         4
     """
-    if isinstance(padding, (tuple, list)) and len(padding) == 2:
-        padding = (tuple(padding),)  # one (low, high) pair for the one axis
-    elif isinstance(padding, str):
+    if _is_int(padding):
+        lo = hi = int(padding)
+    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
+          and all(_is_int(p) for p in padding)):
+        lo, hi = (int(p) for p in padding)
+    else:
         raise ConvError(
             f"output_size: padding must be an int or a (low, high) pair, got {padding!r}"
         )
-    ((lo, hi),) = resolve_padding(padding, 1, (1,), (1,), (1,), "output_size")
+    if lo < 0 or hi < 0:
+        raise ConvError(f"output_size: padding must be >= 0 on every side, got {padding!r}")
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", "output_size")
     (s,) = positive_tuple(stride, 1, "stride", "output_size")
     (d,) = positive_tuple(dilation, 1, "dilation", "output_size")
