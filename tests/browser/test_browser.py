@@ -242,17 +242,6 @@ def test_click_on_an_output_cell_jumps_to_its_step(page, app_url, artifacts, pat
     shot(page, artifacts, f"click-output-cell-{PAGES[path][0]}")
 
 
-def test_next_button_moves_the_window_by_the_stride(page, app_url):
-    open_page(page, app_url + "/?stride=3")
-    graph = animated_graph(page)
-    before = window_shape(graph)
-    page.get_by_role("button", name=re.compile("Next")).click()
-    wait_for_step(page, 1)
-    after = window_shape(animated_graph(page))
-    assert after["x0"] - before["x0"] == 3 and after["x1"] - before["x1"] == 3
-    assert_no_exception(page)
-
-
 @pytest.mark.parametrize("path,query,step,window", [
     # 1-D: L=10, size 2, stride 2 -> 5 steps; step 3 reads x[6], x[7]
     ("/", "step=3&stride=2", 3, dict(x0=5.5, x1=7.5)),
@@ -271,3 +260,34 @@ def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, ste
     assert kept.get("step") == [str(step)], page.url
     assert kept.get("stride") == [parse_qs(query)["stride"][0]], page.url
     shot(page, artifacts, f"shared-url-{PAGES[path][0]}")
+
+    # stepping on from the shared view moves the window by the stride and updates the URL
+    page.get_by_role("button", name=re.compile("Next")).click()
+    wait_for_step(page, step + 1)
+    moved = window_shape(animated_graph(page))
+    stride = int(parse_qs(query)["stride"][0].split(",")[-1])
+    assert moved["x0"] - shown["x0"] == stride  # the next cell along the last axis
+    assert moved != shown
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
+                           f"'{step + 1}'")
+    assert_no_exception(page)
+
+
+def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
+    # seed 000 "stride with pad": size 2, stride 2, pad 2 gives 7 outputs (the document
+    # printed 10: an erratum); the button must carry every setting to the 1-D explorer
+    open_page(page, app_url + "/examples")
+    button = page.locator(".st-key-open-puzzlelib-conv1d-stride-pad button")
+    button.scroll_into_view_if_needed()
+    button.click()
+    page.wait_for_url(re.compile(r"stride=2"), timeout=LOAD_TIMEOUT_MS)
+    open_charts = page.locator(CHART)
+    open_charts.first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    expect(page.get_by_role("heading", name=re.compile("1-D convolution explorer"))).to_be_visible()
+    query = parse_qs(urlsplit(page.url).query)
+    assert query.get("stride") == ["2"] and query.get("pad") == ["2"], page.url
+    slider = page.get_by_role("slider", name=re.compile(r"step", re.I)).first
+    assert slider.get_attribute("max") == "6"  # 7 output cells: steps 0..6
+    shot(page, artifacts, "example-opened-in-explorer")
