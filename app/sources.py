@@ -8,11 +8,11 @@ Every input comes back as a float32 array without a batch axis: ``(C, L)`` for 1
 Whatever a user types or uploads is checked here, and every mistake raises :class:`SourceError`
 with a message that names the thing, the rule and the value received, fit to show as is::
 
-    >>> parse_typed_values("1, 2; 3", ndim=1)
-    Traceback (most recent call last):
-    ...
-    app.sources.SourceError: typed values: row 2 has 1 value, expected 2 (every row must have
-    the same length)
+    >>> try:
+    ...     parse_typed_values("1, 2; 3", ndim=1)
+    ... except SourceError as e:
+    ...     print(e)
+    typed values: row 2 has 1 value, expected 2 (every row must have the same length)
 
 Uploads are read without ever unpickling: ``.npy`` files go through ``np.load(...,
 allow_pickle=False)`` after their header has been checked (object and structured dtypes are

@@ -576,6 +576,13 @@ class TestUploadRules:
         assert issubclass(SourceError, ValueError)
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(sources, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 8 and result.failed == 0
+
+
 # ------------------------------------------------------------------------------ kernels
 
 def ramp_2d(h=7, w=9, slope=2.0):
