@@ -7,23 +7,26 @@ negative indices or past the end, exactly where ``Tap.input_index`` puts them.
 
 The explorer figure animates in the browser: each Plotly frame moves the window outline (a
 layout shape), the tap markers (one small scatter trace) and the "not yet computed" cover of the
-output; no frame carries a full array.  Frames are kept as plain dicts (see
-:class:`AnimatedFigure`) because validating hundreds of frame objects costs more than the rest
-of a rerun.
+output; no frame carries a full array.  The explorer is written as a plain Plotly spec (see
+:class:`SpecFigure`): validating it property by property costs more than the rest of a rerun.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+from _plotly_utils.utils import convert_to_base64
+from plotly.colors import colorbrewer
 
-# One diverging, colorblind-safe scale centred on zero for every value in the app.  It is set
-# explicitly on every trace: Streamlit's chart theme replaces Plotly's default otherwise.
-COLORSCALE = "RdBu"
+# One diverging, colorblind-safe scale centred on zero for every value in the app: ColorBrewer's
+# RdBu (negative red, positive blue), written out stop by stop on every trace.  Streamlit's
+# chart theme replaces an unset scale, and plotly.js's own "RdBu" is a different palette.
+COLORSCALE = [[i / (len(colorbrewer.RdBu) - 1), c] for i, c in enumerate(colorbrewer.RdBu)]
 PAD_OPACITY = 0.45
 WINDOW_COLOR = "#111111"
 TAP_COLOR = "#f2a900"
@@ -86,27 +89,44 @@ class FigureOptions:
         return 18 if self.presenter else 12
 
 
-class AnimatedFigure(go.Figure):
-    """A ``go.Figure`` whose frames are kept as plain dicts and joined in :meth:`to_dict`.
+class SpecFigure(go.Figure):
+    """A ``go.Figure`` made from a finished Plotly spec of plain dicts.
 
-    Everything that serializes a figure (``st.plotly_chart``, ``to_json``, ``to_html``) goes
-    through ``to_dict``, so the frames reach the browser unchanged.  The builder validates the
-    frame dicts' shape in tests (``go.Figure(fig.to_dict())``), not on every rerun.
+    Building the explorer property by property through plotly's validators costs about 20 ms
+    (far more with hundreds of frames), a fifth of a rerun's budget, so the builders write the
+    spec directly.  Everything that serializes a figure (``st.plotly_chart``, ``to_json``,
+    ``to_html``, ``show``) goes through :meth:`to_dict`, so the spec reaches the browser as
+    written; :meth:`validated` is the same figure checked by plotly (the tests use it).
     """
 
-    def __init__(self, *args, raw_frames=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self._raw_frames = list(raw_frames)
+    def __init__(self, data, layout, frames=()):
+        super().__init__()
+        spec = {"data": list(data), "layout": dict(layout)}
+        if frames:
+            spec["frames"] = list(frames)
+        convert_to_base64(spec)  # NumPy arrays become typed arrays, as in go.Figure.to_dict
+        self._spec = spec
+
+    @property
+    def spec(self) -> dict:
+        return self._spec
 
     @property
     def raw_frames(self) -> list:
-        return self._raw_frames
+        return self._spec.get("frames", [])
 
     def to_dict(self):
-        d = super().to_dict()
-        if self._raw_frames:
-            d["frames"] = list(self._raw_frames)
-        return d
+        return {key: copy.copy(value) for key, value in self._spec.items()}
+
+    def to_plotly_json(self):
+        return self.to_dict()
+
+    def validated(self) -> go.Figure:
+        return go.Figure(self.to_dict())
+
+
+def _scatter(**kw) -> dict:
+    return dict(type="scatter", **kw)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -190,11 +210,10 @@ def _ticks(n: int, opts: FigureOptions) -> dict:
                 tickfont=dict(size=opts.font - 2))
 
 
-def _heat(z, x0, dx, y0, dy, axes, zmax, **kw) -> go.Heatmap:
+def _heat(z, x0, dx, y0, dy, axes, zmax, **kw) -> dict:
     xa, ya = axes
-    return go.Heatmap(z=z, x0=x0, dx=dx, y0=y0, dy=dy, xaxis=xa, yaxis=ya,
-                      colorscale=COLORSCALE, zmid=0, zmin=-zmax, zmax=zmax, showscale=False,
-                      **kw)
+    return dict(type="heatmap", z=z, x0=x0, dx=dx, y0=y0, dy=dy, xaxis=xa, yaxis=ya,
+                colorscale=COLORSCALE, zmid=0, zmin=-zmax, zmax=zmax, showscale=False, **kw)
 
 
 def _zmax(*arrays) -> float:
@@ -208,7 +227,7 @@ def _texttemplate(show: bool) -> str | None:
 
 # ------------------------------------------------------------------------------ explorer 2-D
 
-def _explorer_2d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
+def _explorer_2d(scene: Scene, opts: FigureOptions) -> SpecFigure:
     padded, pad = scene.padded, scene.is_padding
     hp, wp = padded.shape
     lo_h, lo_w = scene.lo
@@ -236,14 +255,15 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
         if text_in:
             tmpl = "%{z:.3~g}<br>%{text}" if ptext is not None else "%{z:.3~g}"
         traces.append(_heat(pad_vals, -lo_w, k_in, -lo_h, k_in, ("x", "y"), zmax_in,
-                            opacity=PAD_OPACITY, text=ptext, texttemplate=tmpl,
+                            opacity=PAD_OPACITY, text=None if ptext is None else ptext.tolist(),
+                            texttemplate=tmpl,
                             textfont=dict(size=opts.font - 3, color="#555"), name="padding",
                             hovertemplate=f"padding ({scene.mode}) at [%{{y}},%{{x}}] = "
                                           "%{z:.4g}" + (" copies x%{text}"
                                                         if ptext is not None else "")
                                           + "<extra>padding</extra>"))
         h_in, w_in = scene.in_shape
-        traces.append(go.Scatter(x=[-0.5, w_in - 0.5, w_in - 0.5, -0.5, -0.5],
+        traces.append(_scatter(x=[-0.5, w_in - 0.5, w_in - 0.5, -0.5, -0.5],
                                  y=[-0.5, -0.5, h_in - 0.5, h_in - 0.5, -0.5], mode="lines",
                                  line=dict(color="#444", width=1.5, dash="dot"),
                                  hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y",
@@ -263,7 +283,7 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
                                                      "<extra>kernel</extra>"))
     if not scene.kernel_taps.all():
         gap = np.where(scene.kernel_taps, np.nan, 0.0)
-        traces.append(go.Heatmap(z=gap, colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
+        traces.append(dict(type="heatmap", z=gap, colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]],
                                  showscale=False, xaxis="x2", yaxis="y2", hoverinfo="skip",
                                  texttemplate="0" if text_k else None, name="dilation gap",
                                  textfont=dict(size=opts.font - 2, color="#888")))
@@ -287,7 +307,7 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
             [f"input {scene.in_label} (padded)", f"kernel {scene.k_label}",
              f"output {scene.out_label}"])):
         sfx = "" if i == 0 else str(i + 1)
-        layout[f"xaxis{sfx}"] = dict(domain=[x0, x0 + frac], anchor=ya, range=[
+        layout[f"xaxis{sfx}"] = dict(domain=[x0, min(1.0, x0 + frac)], anchor=ya, range=[
             -ox - 0.5, ncols - ox - 0.5], constrain="domain", showgrid=False, zeroline=False,
             title=dict(text=title, font=dict(size=opts.font)), side="top",
             **_ticks(ncols, opts))
@@ -299,7 +319,7 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
     layout["updatemenus"] = _play_menu(opts, layout)
     layout["shapes"] = _shapes_2d(scene, scene.taps, scene.step)
     layout["title"] = _title(scene, opts, layout["height"])
-    fig = AnimatedFigure(data=traces, layout=layout, raw_frames=[
+    fig = SpecFigure(traces, layout, [
         dict(name=str(int(s)), traces=[tap_trace],
              data=[dict(type="scatter", x=taps[:, 1].tolist(), y=taps[:, 0].tolist())],
              layout=dict(shapes=_shapes_2d(scene, taps, int(s)),
@@ -350,26 +370,26 @@ def _never_read_2d(scene: Scene, k: int) -> list:
     ys, xs = ys[(ys >= 0) & (ys < h)], xs[(xs >= 0) & (xs < w)]
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
     mask = np.isin(yy, rows) | np.isin(xx, cols)
-    return [go.Scatter(x=xx[mask], y=yy[mask], mode="markers", xaxis="x", yaxis="y",
+    return [_scatter(x=xx[mask], y=yy[mask], mode="markers", xaxis="x", yaxis="y",
                        marker=dict(symbol="x-thin-open", size=9, color=NEVER_READ_COLOR,
                                    line=dict(width=2, color=NEVER_READ_COLOR)),
                        name="never read", hovertemplate="[%{y},%{x}] is never read by any "
                                                         "window<extra></extra>")]
 
 
-def _taps_trace(x, y, axes, opts: FigureOptions, size: int) -> go.Scatter:
-    return go.Scatter(x=np.asarray(x).tolist(), y=np.asarray(y).tolist(), mode="markers",
+def _taps_trace(x, y, axes, opts: FigureOptions, size: int) -> dict:
+    return _scatter(x=np.asarray(x).tolist(), y=np.asarray(y).tolist(), mode="markers",
                       xaxis=axes[0], yaxis=axes[1], name="taps", hoverinfo="skip",
                       marker=dict(symbol="circle-open", size=size + (6 if opts.presenter else 0),
                                   color=TAP_COLOR, line=dict(color=TAP_COLOR, width=3)))
 
 
-def _click_overlay(x, y, steps, values, axes, scene: Scene, k: int, side: int) -> go.Scatter:
+def _click_overlay(x, y, steps, values, axes, scene: Scene, k: int, side: int) -> dict:
     """Transparent square markers over the output: a click selects one and reaches
     ``st.plotly_chart(on_select=...)`` (heatmap clicks do not)."""
     size = max(6, min(40, 320 // max(1, math.ceil(side / k))))
     where = "%{y},%{x}" if scene.ndim == 2 else "%{x}"
-    return go.Scatter(x=np.asarray(x), y=np.asarray(y), customdata=np.asarray(steps),
+    return _scatter(x=np.asarray(x), y=np.asarray(y), customdata=np.asarray(steps),
                       text=[fmt(v) for v in values] if len(values) <= 4096 else None,
                       mode="markers", xaxis=axes[0], yaxis=axes[1], name="output cells",
                       marker=dict(symbol="square", size=size, color="rgba(0,0,0,0)"),
@@ -393,7 +413,7 @@ def _label(text, xref, x, y, opts: FigureOptions, yanchor="bottom") -> dict:
                 yanchor=yanchor, showarrow=False, font=dict(size=opts.font))
 
 
-def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
+def _explorer_1d(scene: Scene, opts: FigureOptions) -> SpecFigure:
     padded, pad = scene.padded, scene.is_padding
     (lp,), (lo,) = padded.shape, scene.lo
     k_in = subsample_factor(padded.shape, MAX_STRIP_1D)
@@ -418,20 +438,21 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
             tmpl = "%{z:.3~g}<br>%{text}" if ptext is not None else "%{z:.3~g}"
         traces.append(_heat(np.where(disp_pad, disp, np.nan)[None], -lo, k_in, 0, 1,
                             ("x", "y"), zmax_in, opacity=PAD_OPACITY,
-                            text=None if ptext is None else ptext[None], texttemplate=tmpl,
+                            text=None if ptext is None else [ptext.tolist()],
+                            texttemplate=tmpl,
                             textfont=dict(size=opts.font - 3, color="#555"), name="padding",
                             hovertemplate=f"padding ({scene.mode}) at [%{{x}}] = %{{z:.4g}}"
                                           + (" copies x%{text}" if ptext is not None else "")
                                           + "<extra>padding</extra>"))
     xs = np.arange(-lo, lp - lo)
     line_x, line_y, line_pad = xs[::k_line], padded[::k_line], pad[::k_line]
-    traces.append(go.Scatter(x=line_x[~line_pad], y=line_y[~line_pad], xaxis="x2",
+    traces.append(_scatter(x=line_x[~line_pad], y=line_y[~line_pad], xaxis="x2",
                              yaxis="y2", mode="lines+markers" if lp <= 200 else "lines",
                              line=dict(color="#2166ac", width=1.5), marker=dict(size=5),
                              name="input signal",
                              hovertemplate="x[%{x}] = %{y:.4g}<extra></extra>"))
     if pad.any():
-        traces.append(go.Scatter(x=line_x[line_pad], y=line_y[line_pad], xaxis="x2",
+        traces.append(_scatter(x=line_x[line_pad], y=line_y[line_pad], xaxis="x2",
                                  yaxis="y2", mode="markers", name="padding",
                                  marker=dict(size=6, color="#999", symbol="circle-open"),
                                  hovertemplate=f"padding ({scene.mode}) [%{{x}}] = %{{y:.4g}}"
@@ -439,7 +460,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
     (never,) = scene.never_read
     if len(never):
         nv = np.asarray(never)[:: max(1, len(never) // MAX_LINE_1D)]
-        traces.append(go.Scatter(x=nv, y=np.zeros(len(nv)), xaxis="x", yaxis="y",
+        traces.append(_scatter(x=nv, y=np.zeros(len(nv)), xaxis="x", yaxis="y",
                                  mode="markers", name="never read",
                                  marker=dict(symbol="x-thin-open", size=10,
                                              color=NEVER_READ_COLOR,
@@ -460,7 +481,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
                         hovertemplate=f"{scene.k_label[:-1]},%{{x}}] (dilated position) = "
                                       "%{z:.4g}<extra>kernel</extra>"))
     if not scene.kernel_taps.all():
-        traces.append(go.Heatmap(z=np.where(scene.kernel_taps, np.nan, 0.0)[None],
+        traces.append(dict(type="heatmap", z=np.where(scene.kernel_taps, np.nan, 0.0)[None],
                                  colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], showscale=False,
                                  xaxis="x3", yaxis="y3", hoverinfo="skip",
                                  texttemplate="0" if kn <= MAX_TEXT_1D else None,
@@ -473,7 +494,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
     traces.append(_click_overlay(idx, np.zeros(len(idx)), idx, out[idx], ("x4", "y4"), scene,
                                  k_out, lo_n))
     oidx = np.arange(0, lo_n, k_oline)
-    traces.append(go.Scatter(x=oidx, y=out[oidx], xaxis="x5", yaxis="y5",
+    traces.append(_scatter(x=oidx, y=out[oidx], xaxis="x5", yaxis="y5",
                              mode="lines+markers" if lo_n <= 200 else "lines",
                              line=dict(color="#b2182b", width=1.5), marker=dict(size=5),
                              name="output signal",
@@ -516,7 +537,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> AnimatedFigure:
                    layout=dict(shapes=_shapes_1d(scene, taps, int(s)),
                                title=dict(text=step_title(scene, int(s)))))
               for s, taps in zip(scene.frame_steps, scene.frame_taps)]
-    return AnimatedFigure(data=traces, layout=layout, raw_frames=frames)
+    return SpecFigure(traces, layout, frames)
 
 
 def _values_at(scene: Scene, taps: np.ndarray) -> np.ndarray:
@@ -542,7 +563,7 @@ def _shapes_1d(scene: Scene, taps: np.ndarray, step: int) -> list:
     return shapes
 
 
-def explorer_figure(scene: Scene, opts: FigureOptions | None = None) -> AnimatedFigure:
+def explorer_figure(scene: Scene, opts: FigureOptions | None = None) -> SpecFigure:
     """The explorer's one animated figure: padded input with the window, kernel, output.
 
     2-D: three panels side by side.  1-D: the input as a strip and a line plot, the kernel,

@@ -12,6 +12,7 @@ import functools
 import io
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,20 +32,43 @@ code, pre { font-size: 1.05rem !important; }
 </style>"""
 
 
+def navigation_pages() -> list:
+    """The app's pages (the entry point passes them to ``st.navigation``)."""
+    pages = Path(__file__).resolve().parent / "pages"
+    return [
+        st.Page(pages / "explorer_1d.py", title="1-D convolution",
+                icon=":material/show_chart:", url_path="explorer_1d", default=True),
+        st.Page(pages / "explorer_2d.py", title="2-D convolution", icon=":material/grid_on:",
+                url_path="explorer_2d"),
+        st.Page(pages / "groups.py", title="Groups & depthwise",
+                icon=":material/account_tree:", url_path="groups"),
+        st.Page(pages / "examples.py", title="Documented examples",
+                icon=":material/menu_book:", url_path="examples"),
+        st.Page(pages / "about.py", title="About", icon=":material/info:", url_path="about"),
+    ]
+
+
+def page_config() -> None:
+    presenter = st.query_params.get("presenter", "") in ("1", "true")
+    st.set_page_config(page_title="Convolution Explorer", page_icon=":material/blur_on:",
+                       layout="wide",
+                       initial_sidebar_state="collapsed" if presenter else "auto")
+
+
 def use_entry_navigation() -> None:
-    """Make sure a page runs under the entry point's ``st.navigation``.
+    """Make a page that Streamlit ran on its own behave as if the entry point had run it.
 
     Streamlit treats a ``pages/`` folder next to the entry script as an old-style multipage
-    app until some session has run ``st.navigation`` (a process-wide flag).  A shared link to
-    a page opened first after a server start would then run the page alone (no page config,
-    the folder's file names as navigation).  Clearing the flag and rerunning goes through the
-    entry point instead; it happens at most once per server process.
+    app until some session has called ``st.navigation`` (a process-wide flag): a link to a
+    page opened first after a server start runs the page alone, without page config and with
+    the folder's file names as navigation.  Then register the real navigation here (the page
+    itself goes on rendering; later runs go through the entry point).
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+        page_config()
+        st.navigation(navigation_pages())
 
 
 def k(ndim: int, name: str) -> str:
@@ -113,6 +137,16 @@ def open_in_explorer(s: Settings) -> None:
     st.session_state[canonical_key(s.ndim)] = s
     _seed_widgets(s, overwrite=True)
     st.switch_page(PAGES[s.ndim], query_params=state.to_query(s))
+
+
+def open_in_groups(params: dict[str, int]) -> None:
+    """Show the groups page with ``params`` (its URL names: ndim, inmaps, ..., dw_size)."""
+    for key in [key for key in st.session_state if str(key).startswith("g.")]:
+        del st.session_state[key]
+    for name, value in params.items():
+        st.session_state["g." + name.replace("dw_", "dw.")] = int(value)
+    st.session_state["g.dw.ndim"] = int(params["ndim"])
+    st.switch_page("pages/groups.py", query_params={n: str(v) for n, v in params.items()})
 
 
 def sync_query_params(query: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app import figures, state
-from app.utils import open_in_explorer, use_entry_navigation
+from app.utils import open_in_explorer, open_in_groups, use_entry_navigation
 from convcore import examples as ex_reg
 
 BADGES = {
@@ -73,14 +73,14 @@ def explorer_settings(ex: ex_reg.Example) -> tuple[state.Settings, list[str]]:
     return s, notes
 
 
-def groups_query(ex: ex_reg.Example) -> dict[str, str]:
-    """The groups page's URL for the depthwise-separable examples."""
-    nd = 1 if ex.module == "Sequential1D" else 2
+def groups_params(ex: ex_reg.Example) -> dict[str, int]:
+    """The groups page's settings for a depthwise-separable example: the depthwise layer's
+    wiring (groups = C_in) and the block itself."""
     p = ex.params
-    return {"ndim": str(nd), "inmaps": str(p["inmaps"]), "outmaps": str(p["inmaps"]),
-            "groups": str(p["inmaps"]), "size": str(p["size"]),
-            "dw_inmaps": str(p["inmaps"]), "dw_outmaps": str(p["outmaps"]),
-            "dw_size": str(p["size"]), "dw_extent": str(ex.input_shape[-1])}
+    return dict(ndim=1 if ex.module == "Sequential1D" else 2, inmaps=p["inmaps"],
+                outmaps=p["inmaps"], groups=p["inmaps"], size=p["size"], hl=0,
+                dw_inmaps=p["inmaps"], dw_outmaps=p["outmaps"], dw_size=p["size"],
+                dw_extent=ex.input_shape[-1])
 
 
 def show_output(value, kind: str) -> str:
@@ -131,7 +131,7 @@ def open_button(ex: ex_reg.Example) -> None:
     if ex.module.startswith("Sequential"):
         if st.button("Open in the groups page", key=f"open.{ex.id}",
                      icon=":material/open_in_new:"):
-            st.switch_page("pages/groups.py", query_params=groups_query(ex))
+            open_in_groups(groups_params(ex))
         return
     s, notes = explorer_settings(ex)
     if notes:

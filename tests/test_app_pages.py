@@ -1,0 +1,362 @@
+"""Every page through Streamlit's AppTest: it renders with no exception, each explorer control
+changes what it should (numbers read from the Plotly spec), the URL round-trips, invalid
+settings show the core's message inline, and the documented examples carry the right badges."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import convcore as cc  # noqa: E402
+from app import sources as src  # noqa: E402
+from app import state  # noqa: E402
+from convcore import examples as ex_reg  # noqa: E402
+
+ENTRY = ROOT / "app" / "streamlit_app.py"
+TIMEOUT = 120
+PAGE_SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from app.utils import explorer_page
+explorer_page(NDIM)
+"""
+
+
+def arr(v) -> np.ndarray:
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if v.get("shape"):
+            a = a.reshape(tuple(int(s) for s in str(v["shape"]).split(",")))
+        return a
+    return np.asarray(v, dtype=float)
+
+
+def explorer(ndim: int, query: dict | None = None) -> AppTest:
+    at = AppTest.from_string(PAGE_SCRIPT.replace("NDIM", str(ndim)), default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest) -> dict:
+    charts = at.get("plotly_chart")
+    assert charts, "no chart: " + "; ".join(e.value for e in at.error)
+    return json.loads(charts[0].proto.spec)
+
+
+def named(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t.get("name") == name)
+
+
+def out1(at: AppTest) -> np.ndarray:
+    return arr(named(figure(at), "output signal")["y"])
+
+
+def window(at: AppTest) -> dict:
+    return next(s for s in figure(at)["layout"]["shapes"] if s["name"] == "window")
+
+
+def set_num(at: AppTest, key: str, value) -> AppTest:
+    return ok(at.number_input(key=key).set_value(value).run())
+
+
+# ------------------------------------------------------------------------------ every page
+
+@pytest.mark.parametrize("page", [None, "pages/explorer_2d.py", "pages/groups.py",
+                                  "pages/examples.py", "pages/about.py"])
+def test_every_page_renders_with_a_chart_and_no_exception(page):
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(page).run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart"), f"no chart on {page}"
+    assert at.title
+
+
+def test_sidebar_footer_names_the_backend_and_the_compute_time():
+    at = ok(explorer(2))
+    footer = at.sidebar.caption[-1].value
+    assert f"Backend: **{cc.backend_name()}**" in footer
+    assert "convolution" in footer and " ms" in footer
+
+
+# ------------------------------------------------------------------------------ 1-D controls
+
+def test_1d_opens_on_the_documented_example_and_steps():
+    at = ok(explorer(1))
+    assert out1(at).tolist() == [1, 3, 5, 7, 9, 11, 13, 15, 17]
+    assert window(at)["x0"] == -0.5 and window(at)["x1"] == 1.5
+    ok(at.button(key="e1.next").click().run())
+    assert at.slider(key="e1.step").value == 1
+    assert window(at)["x0"] == 0.5
+    ok(at.slider(key="e1.step").set_value(8).run())
+    assert window(at)["x0"] == 7.5
+    assert figure(at)["layout"]["title"]["text"].endswith("out[0,0,8] = 17")
+    assert "x[0,8]·w[0,0,0] (8·1)" in at.code[0].value  # the arithmetic panel
+    ok(at.button(key="e1.prev").click().run())
+    assert at.slider(key="e1.step").value == 7
+    assert at.query_params["step"] == ["7"] or at.query_params["step"] == "7"
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("e1.size.0", 3, [3, 6, 9, 12, 15, 18, 21, 24]),
+    ("e1.stride.0", 2, [1, 5, 9, 13, 17]),
+    ("e1.dilation.0", 2, [2, 4, 6, 8, 10, 12, 14, 16]),
+    ("e1.pad.0", 1, [0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 9]),
+    ("e1.shape.0", 4, [1, 3, 5]),
+])
+def test_1d_layer_controls_change_the_output_as_the_documents_print(key, value, expected):
+    at = ok(explorer(1))
+    set_num(at, key, value)
+    assert out1(at).tolist() == expected
+
+
+def test_1d_output_map_batch_item_and_bias():
+    at = ok(explorer(1))
+    set_num(at, "e1.omap", 1)
+    assert out1(at).tolist() == [-1, -2, -3, -4, -5, -6, -7, -8, -9]
+    assert "out[0,1,0] = −1" in figure(at)["layout"]["title"]["text"].replace("-", "−")
+    set_num(at, "e1.batch", 2)
+    set_num(at, "e1.item", 1)
+    assert out1(at).tolist() == [-11, -12, -13, -14, -15, -16, -17, -18, -19]
+    ok(at.toggle(key="e1.bias_on").set_value(True).run())
+    ok(at.text_input(key="e1.bias").set_value("0.5, 100").run())
+    assert out1(at).tolist() == [v + 100 for v in
+                                 [-11, -12, -13, -14, -15, -16, -17, -18, -19]]
+    assert at.query_params["bias"] in ("0.5,100", ["0.5,100"])
+
+
+def test_1d_padding_mode_and_per_side_padding():
+    at = ok(explorer(1))
+    ok(at.selectbox(key="e1.mode").set_value("replicate").run())
+    ok(at.radio(key="e1.pad_form").set_value("side").run())
+    set_num(at, "e1.padlo.0", 2)
+    x = cc.to_numpy(cc.conv1d(np.arange(10, dtype=np.float32)[None, None],
+                              state.custom_weights(1, (2,), 2, 1), padding=((2, 0),),
+                              padding_mode="replicate"))
+    assert out1(at).tolist() == x[0, 0].tolist()
+    pad = [t for t in figure(at)["data"] if t["name"] == "padding" and t["type"] == "heatmap"]
+    assert [t for t in pad[0]["text"][0] if t] == ["←0", "←0"]
+    ok(at.radio(key="e1.pad_form").set_value("same").run())
+    assert len(out1(at)) == 10
+
+
+def test_inputs_sources_change_the_input():
+    at = ok(explorer(1))
+    ok(at.selectbox(key="e1.source").set_value("random").run())
+    first = arr(named(figure(at), "input signal")["y"])
+    assert not np.array_equal(first, np.arange(10))
+    set_num(at, "e1.seed", 7)
+    assert not np.array_equal(arr(named(figure(at), "input signal")["y"]), first)
+    ok(at.selectbox(key="e1.source").set_value("typed").run())
+    ok(at.text_area(key="e1.typed").set_value("2, 3, 4").run())
+    assert arr(named(figure(at), "input signal")["y"]).tolist() == [2, 3, 4]
+    ok(at.text_area(key="e1.typed").set_value("2, x").run())
+    assert "not a number" in at.error[0].value and not at.get("plotly_chart")
+    ok(at.selectbox(key="e1.source").set_value("sample").run())
+    ok(at.selectbox(key="e1.sample").set_value("step").run())
+    y = arr(named(figure(at), "input signal")["y"])
+    assert len(y) == src.load_sample("step").shape[1] or len(y) <= 2000
+
+
+def test_kernel_sources():
+    at = ok(explorer(2))
+    ok(at.selectbox(key="e2.kernel").set_value("preset").run())
+    ok(at.selectbox(key="e2.preset").set_value("sobel x").run())
+    ker = arr(named(figure(at), "kernel")["z"])
+    np.testing.assert_array_equal(ker, src.kernel_presets(2)["sobel x"])
+    assert at.number_input(key="e2.size.0").disabled
+    assert at.query_params["preset"] in ("sobel x", ["sobel x"])
+    ok(at.selectbox(key="e2.kernel").set_value("random").run())
+    k0 = arr(named(figure(at), "kernel")["z"])
+    set_num(at, "e2.kseed", 3)
+    assert not np.array_equal(arr(named(figure(at), "kernel")["z"]), k0)
+    ok(at.selectbox(key="e2.kernel").set_value("table").run())
+    assert len(at.data_editor) == 1  # the kernel table
+    assert "w" in at.query_params
+
+
+def test_table_kernel_from_the_url():
+    at = ok(explorer(1, {"kernel": "table", "w": "1,0.5,0,-1"}))
+    assert arr(named(figure(at), "kernel")["z"]).tolist() == [[1, 0.5]]
+    assert out1(at).tolist() == [0.5 + i * 1.5 for i in range(9)]
+
+
+# ------------------------------------------------------------------------------ 2-D controls
+
+def test_2d_per_axis_controls_and_groups():
+    at = ok(explorer(2))
+    set_num(at, "e2.stride.1", 4)
+    set_num(at, "e2.pad.0", 3)
+    set_num(at, "e2.pad.1", 3)
+    set_num(at, "e2.stride.0", 2)
+    z = arr(named(figure(at), "output")["z"])
+    assert z.tolist() == [[0, 0, 0], [0, 2, 0], [0, 18, 0], [0, 38, 0], [0, 0, 0]]  # seed 002
+    assert at.query_params["stride"] in ("2,4", ["2,4"])
+    set_num(at, "e2.inmaps", 4)
+    set_num(at, "e2.outmaps", 6)
+    assert at.selectbox(key="e2.groups").options == ["1", "2"]
+    ok(at.selectbox(key="e2.groups").set_value(2).run())
+    set_num(at, "e2.omap", 5)
+    set_num(at, "e2.imap", 1)
+    assert "x[3]" in figure(at)["layout"]["xaxis"]["title"]["text"]  # group 1's 2nd input
+    assert "(6, 2, 2, 2)" in at.code[-1].value or "groups=2" in at.code[-1].value
+
+
+def test_2d_dilation_rectangular_kernel_and_presenter_mode():
+    at = ok(explorer(2))
+    set_num(at, "e2.size.0", 3)
+    set_num(at, "e2.dilation.1", 2)
+    ker = arr(named(figure(at), "kernel")["z"])
+    assert ker.shape == (3, 3)  # 3 x (dilated 2 -> 3)
+    assert np.isnan(ker[:, 1]).all()
+    h0 = figure(at)["layout"]["height"]
+    ok(at.toggle(key="e2.presenter").set_value(True).run())
+    assert figure(at)["layout"]["height"] > h0
+    assert at.query_params["presenter"] in ("1", ["1"])
+
+
+def test_play_speed_sets_the_frame_duration():
+    at = ok(explorer(2))
+    def duration():
+        return figure(at)["layout"]["updatemenus"][0]["buttons"][0]["args"][1]["frame"][
+            "duration"]
+    d0 = duration()
+    ok(at.select_slider(key="e2.speed").set_value(4.0).run())
+    assert duration() == d0 / 4
+
+
+def test_invalid_settings_show_the_core_message_inline():
+    at = ok(explorer(1, {"pad": "same", "stride": "2"}))
+    assert not at.get("plotly_chart")
+    assert "padding='same' is not supported for strided convolutions" in at.error[0].value
+    at = ok(explorer(2, {"src": "typed", "typed": "1 2 3; 4 5 6; 7 8 9", "kernel": "preset",
+                         "preset": "gaussian 5x5"}))
+    assert "larger than the padded input" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_out_of_range_url_values_are_clamped_by_the_controls():
+    at = ok(explorer(1, {"step": "999", "size": "50", "groups": "3", "omap": "9"}))
+    assert at.number_input(key="e1.size.0").value == 10
+    assert not at.slider and any("single cell" in c.value for c in at.caption)
+    assert at.selectbox(key="e1.groups").value == 1
+    assert at.number_input(key="e1.omap").value == 1
+    at = ok(explorer(1, {"stride": "abc"}))
+    assert "ignored stride='abc'" in at.warning[0].value
+
+
+# ------------------------------------------------------------------------------ URL
+
+def test_query_params_round_trip_to_the_same_view():
+    at = ok(explorer(2))
+    for key, value in (("e2.size.0", 3), ("e2.stride.1", 2), ("e2.dilation.1", 2)):
+        set_num(at, key, value)
+    ok(at.selectbox(key="e2.mode").set_value("circular").run())
+    ok(at.radio(key="e2.pad_form").set_value("side").run())
+    set_num(at, "e2.padlo.1", 2)
+    set_num(at, "e2.omap", 1)
+    ok(at.slider(key="e2.step").set_value(3).run())
+    query = {k: at.query_params[k] for k in at.query_params}
+    query = {k: v[0] if isinstance(v, list) else v for k, v in query.items()}
+    assert query == {"size": "3,2", "stride": "1,2", "dilation": "1,2", "pad": "0:0,2:0",
+                     "mode": "circular", "omap": "1", "step": "3"}
+    again = ok(explorer(2, query))
+    assert figure(again) == figure(at)
+    assert again.slider(key="e2.step").value == 3
+
+
+def test_entry_page_restores_a_shared_url():
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    at.query_params.update({"step": "5", "stride": "2"})
+    ok(at.run())
+    assert at.slider(key="e1.step").value == 4  # 5 outputs at stride 2: clamped to the last
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    at.query_params.update({"step": "5", "stride": "1"})
+    ok(at.run())
+    assert at.slider(key="e1.step").value == 5
+    assert at.query_params["step"] in ("5", ["5"])
+
+
+# ------------------------------------------------------------------------------ examples
+
+def _examples_page() -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
+    return ok(at.switch_page("pages/examples.py").run())
+
+
+def test_examples_page_shows_every_entry_with_the_right_badge():
+    at = _examples_page()
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    order = sorted(ex_reg.EXAMPLES, key=lambda e: e.seed)
+    assert len(badges) == len(order)
+    for ex, badge in zip(order, badges):
+        status = ex_reg.check_example(ex).status
+        assert status in ("match", "erratum")
+        expected = {"match": ":green-badge[", "erratum": ":orange-badge["}[status]
+        assert badge.startswith(expected), (ex.id, badge)
+    statuses = Counter(ex_reg.check_example(e).status for e in ex_reg.EXAMPLES)
+    assert statuses["erratum"] >= 1
+    bodies = [w.value for w in at.warning] + [i.value for i in at.info]
+    for ex in ex_reg.EXAMPLES:
+        for e in ex.errata:
+            assert any(e.why in b for b in bodies), e.id
+    codes = [c.value for c in at.code]
+    assert all(any(ex.code in c for c in codes) for ex in ex_reg.EXAMPLES)
+    assert any("reproduces the printed output with pad=5" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("example_id", ["puzzlelib-conv2d-pad-hw", "puzzlelib-conv1d-dilation",
+                                        "blog-k2-s2-p1"])
+def test_open_an_example_in_the_explorer(example_id):
+    at = _examples_page()
+    ok(at.button(key=f"open.{example_id}").click().run())
+    ex = ex_reg.get_example(example_id)
+    ndim = 2 if ex.module == "Conv2D" else 1
+    assert at.title[0].value == f"{ndim}-D convolution explorer"  # st.switch_page ran
+    z = arr(named(figure(at), "output")["z"])
+    printed = ex_reg.printed_values(ex)[0, 0]
+    np.testing.assert_allclose(z if ndim == 2 else z[0], printed)
+    assert at.query_params  # the view is in the URL
+
+
+def test_open_the_depthwise_example_in_the_groups_page():
+    at = _examples_page()
+    ok(at.button(key="open.puzzlelib-conv2d-depthwise").click().run())
+    assert at.radio(key="g.ndim").value == 2
+    table = at.table[-1].value
+    assert "(3, 1, 4, 4)" in table.to_string() and "(32, 3, 1, 1)" in table.to_string()
+
+
+# ------------------------------------------------------------------------------ groups page
+
+def test_groups_page_wiring_follows_the_groups_control():
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
+    ok(at.switch_page("pages/groups.py").run())
+    fig = figure(at)
+    assert "groups=4" in fig["layout"]["title"]["text"]
+    assert at.selectbox(key="g.groups").options == ["1", "2", "4", "8", "16"]
+    ok(at.selectbox(key="g.groups").set_value(16).run())
+    fig = figure(at)
+    assert "each output reads 1 input map" in fig["layout"]["title"]["text"]
+    shapes = at.table[0].value.to_string()
+    assert "(32, 1, 2)" in shapes and "(32, 1, 1, 2)" in shapes and "(16, 2, 1, 2)" in shapes
+    assert at.query_params["groups"] in ("16", ["16"])
+    block = at.table[1].value.to_string()
+    assert "(16, 1, 1, 2)" in block and "(32, 16, 1, 1)" in block  # document 000's shapes
