@@ -143,6 +143,11 @@ def subsample_factor(sides, max_side: int) -> int:
     return max(1, math.ceil(max(sides) / max_side))
 
 
+def subsample_factors(shape, max_side: int) -> tuple:
+    """One :func:`subsample_factor` per axis (a 20x1024 image keeps its 20 rows)."""
+    return tuple(subsample_factor((n,), max_side) for n in shape)
+
+
 def fmt(v) -> str:
     v = float(v)
     if v == int(v) and abs(v) < 1e9:
@@ -170,12 +175,13 @@ def _value_font(opts: FigureOptions) -> dict:
     return dict(size=opts.font - 1)
 
 
-def _pad_text(scene: Scene, k: int) -> np.ndarray | None:
-    """For copy modes: the source cell of each displayed padding cell, e.g. "=x[2]"."""
+def _pad_text(scene: Scene, ks: tuple) -> np.ndarray | None:
+    """For copy modes: the source cell of each displayed padding cell, e.g. "←2"."""
     if scene.source is None:
         return None
-    src = scene.source[(slice(None),) + (slice(None, None, k),) * scene.ndim]
-    pad = scene.is_padding[(slice(None, None, k),) * scene.ndim]
+    sub = tuple(slice(None, None, k) for k in ks)
+    src = scene.source[(slice(None), *sub)]
+    pad = scene.is_padding[sub]
     text = np.full(pad.shape, "", dtype=object)
     for idx in zip(*np.nonzero(pad)):
         text[idx] = "←" + ",".join(str(int(src[(a, *idx)])) for a in range(scene.ndim))
@@ -231,30 +237,30 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> SpecFigure:
     padded, pad = scene.padded, scene.is_padding
     hp, wp = padded.shape
     lo_h, lo_w = scene.lo
-    k_in = subsample_factor(padded.shape, MAX_SIDE_2D)
+    kh, kw = subsample_factors(padded.shape, MAX_SIDE_2D)
     out = scene.output
     ho, wo = out.shape
-    k_out = subsample_factor(out.shape, MAX_SIDE_2D)
+    koh, kow = subsample_factors(out.shape, MAX_SIDE_2D)
     zmax_in = _zmax(padded)
     zmax_k = _zmax(scene.kernel)
     zmax_out = _zmax(out)
-    text_in = opts.show_values and k_in == 1 and max(hp, wp) <= MAX_TEXT_2D
-    text_out = opts.show_values and k_out == 1 and max(ho, wo) <= MAX_TEXT_2D
-    sub = (slice(None, None, k_in),) * 2
+    text_in = opts.show_values and max(hp, wp) <= MAX_TEXT_2D
+    text_out = opts.show_values and max(ho, wo) <= MAX_TEXT_2D
+    sub = (slice(None, None, kh), slice(None, None, kw))
     disp, disp_pad = padded[sub], pad[sub]
     real = np.where(disp_pad, np.nan, disp)
-    traces: list = [_heat(real, -lo_w, k_in, -lo_h, k_in, ("x", "y"), zmax_in,
+    traces: list = [_heat(real, -lo_w, kw, -lo_h, kh, ("x", "y"), zmax_in,
                           texttemplate=_texttemplate(text_in), textfont=_value_font(opts),
                           name="input",
                           hovertemplate=f"{scene.in_label[:-1]},%{{y}},%{{x}}] = %{{z:.4g}}"
                                         "<extra>input</extra>")]
     if pad.any():
         pad_vals = np.where(disp_pad, disp, np.nan)
-        ptext = _pad_text(scene, k_in)
+        ptext = _pad_text(scene, (kh, kw))
         tmpl = None
         if text_in:
             tmpl = "%{z:.3~g}<br>%{text}" if ptext is not None else "%{z:.3~g}"
-        traces.append(_heat(pad_vals, -lo_w, k_in, -lo_h, k_in, ("x", "y"), zmax_in,
+        traces.append(_heat(pad_vals, -lo_w, kw, -lo_h, kh, ("x", "y"), zmax_in,
                             opacity=PAD_OPACITY, text=None if ptext is None else ptext.tolist(),
                             texttemplate=tmpl,
                             textfont=dict(size=opts.font - 3, color="#555"), name="padding",
@@ -268,10 +274,10 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> SpecFigure:
                                  line=dict(color="#444", width=1.5, dash="dot"),
                                  hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y",
                                  name="input boundary"))
-    traces.extend(_never_read_2d(scene, k_in))
+    traces.extend(_never_read_2d(scene, (kh, kw)))
     tap_trace = len(traces)
     traces.append(_taps_trace(scene.taps[:, 1], scene.taps[:, 0], ("x", "y"), opts,
-                              size=max(6, min(34, 300 // max(1, max(hp, wp) // k_in)))))
+                              size=max(6, min(34, 300 // max(1, hp // kh, wp // kw)))))
     # kernel (with dilation's zeros greyed)
     ker = np.where(scene.kernel_taps, scene.kernel, np.nan)
     kh, kw = ker.shape
@@ -288,15 +294,15 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> SpecFigure:
                                  texttemplate="0" if text_k else None, name="dilation gap",
                                  textfont=dict(size=opts.font - 2, color="#888")))
     # output (hover comes from the click overlay)
-    sub_o = (slice(None, None, k_out),) * 2
-    traces.append(_heat(out[sub_o], 0, k_out, 0, k_out, ("x3", "y3"), zmax_out,
+    sub_o = (slice(None, None, koh), slice(None, None, kow))
+    traces.append(_heat(out[sub_o], 0, kow, 0, koh, ("x3", "y3"), zmax_out,
                         texttemplate=_texttemplate(text_out), textfont=_value_font(opts),
                         hoverinfo="skip", name="output"))
-    rows, cols = np.meshgrid(np.arange(0, ho, k_out), np.arange(0, wo, k_out), indexing="ij")
+    rows, cols = np.meshgrid(np.arange(0, ho, koh), np.arange(0, wo, kow), indexing="ij")
     traces.append(_click_overlay(cols.ravel(), rows.ravel(),
                                  np.ravel_multi_index((rows.ravel(), cols.ravel()), out.shape),
-                                 out[rows, cols].ravel(), ("x3", "y3"), scene, k_out,
-                                 max(ho, wo)))
+                                 out[rows, cols].ravel(), ("x3", "y3"), scene,
+                                 max(ho // koh, wo // kow)))
 
     widths = _column_fractions([wp, kw, wo])
     layout = _base_layout(opts, height=(680 if opts.presenter else 480))
@@ -311,8 +317,10 @@ def _explorer_2d(scene: Scene, opts: FigureOptions) -> SpecFigure:
             -ox - 0.5, ncols - ox - 0.5], constrain="domain", showgrid=False, zeroline=False,
             title=dict(text=title, font=dict(size=opts.font)), side="top",
             **_ticks(ncols, opts))
-        layout[f"yaxis{sfx}"] = dict(domain=[0.0, 1.0], anchor=xa, scaleanchor=xa,
-                                     scaleratio=1, range=[nrows - oy - 0.5, -oy - 0.5],
+        square = max(nrows, ncols) <= 6 * min(nrows, ncols)  # else cells stretch to be seen
+        layout[f"yaxis{sfx}"] = dict(domain=[0.0, 1.0], anchor=xa,
+                                     **(dict(scaleanchor=xa, scaleratio=1) if square else {}),
+                                     range=[nrows - oy - 0.5, -oy - 0.5],
                                      constrain="domain", showgrid=False, zeroline=False,
                                      **_ticks(nrows, opts))
         x0 += frac + 0.05
@@ -360,13 +368,13 @@ def _shapes_2d(scene: Scene, taps: np.ndarray, step: int) -> list:
     return shapes
 
 
-def _never_read_2d(scene: Scene, k: int) -> list:
+def _never_read_2d(scene: Scene, ks: tuple) -> list:
     rows, cols = (np.asarray(a, dtype=np.int64) for a in scene.never_read)
     if rows.size == 0 and cols.size == 0:
         return []
     h, w = scene.in_shape
-    ys = np.arange(-scene.lo[0], scene.padded.shape[0] - scene.lo[0], k)
-    xs = np.arange(-scene.lo[1], scene.padded.shape[1] - scene.lo[1], k)
+    ys = np.arange(-scene.lo[0], scene.padded.shape[0] - scene.lo[0], ks[0])
+    xs = np.arange(-scene.lo[1], scene.padded.shape[1] - scene.lo[1], ks[1])
     ys, xs = ys[(ys >= 0) & (ys < h)], xs[(xs >= 0) & (xs < w)]
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
     mask = np.isin(yy, rows) | np.isin(xx, cols)
@@ -384,10 +392,11 @@ def _taps_trace(x, y, axes, opts: FigureOptions, size: int) -> dict:
                                   color=TAP_COLOR, line=dict(color=TAP_COLOR, width=3)))
 
 
-def _click_overlay(x, y, steps, values, axes, scene: Scene, k: int, side: int) -> dict:
-    """Transparent square markers over the output: a click selects one and reaches
-    ``st.plotly_chart(on_select=...)`` (heatmap clicks do not)."""
-    size = max(6, min(40, 320 // max(1, math.ceil(side / k))))
+def _click_overlay(x, y, steps, values, axes, scene: Scene, cells: int) -> dict:
+    """Transparent square markers over the output (``cells``: displayed cells along the longer
+    side): a click selects one and reaches ``st.plotly_chart(on_select=...)``, which heatmap
+    clicks do not."""
+    size = max(6, min(40, 320 // max(1, cells)))
     where = "%{y},%{x}" if scene.ndim == 2 else "%{x}"
     return _scatter(x=np.asarray(x), y=np.asarray(y), customdata=np.asarray(steps),
                       text=[fmt(v) for v in values] if len(values) <= 4096 else None,
@@ -432,7 +441,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> SpecFigure:
                           hovertemplate=f"{scene.in_label[:-1]},%{{x}}] = %{{z:.4g}}"
                                         "<extra>input</extra>")]
     if pad.any():
-        ptext = _pad_text(scene, k_in)
+        ptext = _pad_text(scene, (k_in,))
         tmpl = None
         if text_in:
             tmpl = "%{z:.3~g}<br>%{text}" if ptext is not None else "%{z:.3~g}"
@@ -492,7 +501,7 @@ def _explorer_1d(scene: Scene, opts: FigureOptions) -> SpecFigure:
                         hoverinfo="skip", name="output"))
     idx = np.arange(0, lo_n, k_out)
     traces.append(_click_overlay(idx, np.zeros(len(idx)), idx, out[idx], ("x4", "y4"), scene,
-                                 k_out, lo_n))
+                                 len(idx)))
     oidx = np.arange(0, lo_n, k_oline)
     traces.append(_scatter(x=oidx, y=out[oidx], xaxis="x5", yaxis="y5",
                              mode="lines+markers" if lo_n <= 200 else "lines",

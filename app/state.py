@@ -438,17 +438,18 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
                            None if bias is None else cc.gpuarray.to_gpu(bias), **kw))
     t1 = time.perf_counter()
     geo = dict(stride=kw["stride"], padding=kw["padding"], dilation=kw["dilation"])
-    padded = cc.padded_input(x, kw["padding"], s.mode, kernel_size=s.size,
+    size = weight.shape[2:]  # the weights decide (a preset brings its own size)
+    padded = cc.padded_input(x, kw["padding"], s.mode, kernel_size=size,
                              dilation=kw["dilation"], stride=kw["stride"])
     spatial = x.shape[2:]
-    shape = cc.explain_shape(spatial, s.size, **geo)
+    shape = cc.explain_shape(spatial, size, **geo)
     # One 1-D coverage per axis: a cell is never read exactly when its index on some axis is
     # never read, and per-axis answers stay small for a 1024x1024 input.
     axes = tuple(cc.coverage((n,), (k,), st_, (pads,), d).axes[0]
-                 for n, k, st_, pads, d in zip(spatial, s.size, s.stride, padded.pads,
+                 for n, k, st_, pads, d in zip(spatial, size, s.stride, padded.pads,
                                                s.dilation))
-    steps, taps = math.prod(out.shape[2:]), math.prod(s.size)
-    wmap = cc.window_map(spatial, s.size, **geo) if steps * taps <= WINDOW_MAP_TAPS else None
+    steps, taps = math.prod(out.shape[2:]), math.prod(size)
+    wmap = cc.window_map(spatial, size, **geo) if steps * taps <= WINDOW_MAP_TAPS else None
     t2 = time.perf_counter()
     for a in (out, padded.values, padded.is_padding, padded.source, weight):
         a.setflags(write=False)
@@ -483,14 +484,14 @@ def _frame_taps(geometry: tuple, cap: int, _comp: Computation, _s: Settings):
 
 def frame_taps(comp: Computation, s: Settings, cap: int = figures.MAX_FRAMES):
     """Steps shown by Play and their taps, in input coordinates."""
-    geometry = (comp.x.shape[2:], tuple(s.size), tuple(s.stride), s.padding,
+    geometry = (comp.x.shape[2:], comp.weight.shape[2:], tuple(s.stride), s.padding,
                 tuple(s.dilation))
     return _frame_taps(geometry, cap, comp, s)
 
 
 def shown_input_channel(s: Settings) -> int:
     """The absolute input map shown: the ``imap``-th input of the output map's group."""
-    gmap = cc.group_map(s.inmaps, s.outmaps, s.groups, s.size)
+    gmap = cc.group_map(s.inmaps, s.outmaps, s.groups)
     return gmap.inputs_of(s.omap)[s.imap]
 
 

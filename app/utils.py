@@ -484,7 +484,7 @@ def code_pytorch(s: Settings, x, w, b) -> str:
         mode = s.mode
     lines += [
         f"conv = torch.nn.{cls}(in_channels={x.shape[1]}, out_channels={s.outmaps}, "
-        f"kernel_size={_tuple_arg(s.size)}, stride={_tuple_arg(s.stride)}, "
+        f"kernel_size={_tuple_arg(w.shape[2:])}, stride={_tuple_arg(s.stride)}, "
         f"padding={padding}, dilation={_tuple_arg(s.dilation)}, groups={s.groups}, "
         f"bias={b is not None}, padding_mode={mode!r})",
         "with torch.no_grad():",
@@ -510,7 +510,8 @@ def code_module_api(s: Settings, x, w, b) -> str:
         _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
         _array_code("b", b, s, "bias"), "",
         "data = gpuarray.to_gpu(x)",
-        f"conv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, size={_tuple_arg(s.size)}, "
+        f"conv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, "
+        f"size={_tuple_arg(w.shape[2:])}, "
         f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
         f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, useBias={b is not None})",
         f'conv.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'

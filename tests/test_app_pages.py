@@ -5,6 +5,7 @@ settings show the core's message inline, and the documented examples carry the r
 from __future__ import annotations
 
 import base64
+import io
 import json
 import sys
 from collections import Counter
@@ -173,6 +174,21 @@ def test_inputs_sources_change_the_input():
     ok(at.selectbox(key="e1.sample").set_value("step").run())
     y = arr(named(figure(at), "input signal")["y"])
     assert len(y) == src.load_sample("step").shape[1] or len(y) <= 2000
+
+
+def test_uploads_become_the_input_and_are_checked():
+    at = ok(explorer(2))
+    ok(at.selectbox(key="e2.source").set_value("upload").run())
+    assert "no file yet" in at.error[0].value and not at.get("plotly_chart")
+    buf = io.BytesIO()
+    np.save(buf, np.arange(12, dtype=np.float32).reshape(3, 4))
+    ok(at.file_uploader(key="e2.upload").upload("m.npy", buf.getvalue(),
+                                               "application/octet-stream").run())
+    assert arr(named(figure(at), "input")["z"]).tolist() == np.arange(12).reshape(3, 4).tolist()
+    assert "upload" not in "".join(at.query_params)  # files never go into the URL
+    ok(at.file_uploader(key="e2.upload").upload("bad.npy", b"not numpy",
+                                               "application/octet-stream").run())
+    assert at.error and not at.get("plotly_chart")
 
 
 def test_kernel_sources():

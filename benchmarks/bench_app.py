@@ -1,0 +1,163 @@
+"""The app's server-side budget, measured with Streamlit's AppTest (no browser).
+
+- rerun latency after moving a control on the default 2-D page (target: <= 100 ms), both as
+  AppTest sees it and as the script's own clock says (the sidebar footer);
+- the default pages' payload: every element proto the run sends, Plotly specs counted apart
+  (target: <= 1 MB);
+- compute time for a 1024x1024 2-D input and a 100 000-sample 1-D input (target: < 1 s):
+  the cached computation alone (convolution + trace objects) and a whole first page run.
+
+    python benchmarks/bench_app.py [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import convcore as cc  # noqa: E402
+from app import state  # noqa: E402
+
+ENTRY = str(ROOT / "app" / "streamlit_app.py")
+BIG = {
+    "2-D 1024x1024, 3x3, pad 1": dict(
+        ndim=2, query={"src": "random", "shape": "1024", "size": "3", "pad": "1"}),
+    "1-D 100 000 samples, size 5, pad 2": dict(
+        ndim=1, query={"src": "random", "shape": "100000", "size": "5", "pad": "2"}),
+}
+
+
+def page(ndim: int, query: dict | None = None) -> AppTest:
+    """A session on the explorer page of ``ndim`` through the real entry point."""
+    at = AppTest.from_file(ENTRY, default_timeout=300)
+    at.query_params.update(query or {})
+    if ndim == 2:
+        at.run()
+        at.switch_page("pages/explorer_2d.py")
+    return at.run()
+
+
+def footer_ms(at: AppTest) -> float:
+    text = at.sidebar.caption[-1].value
+    return float(re.search(r"this rerun: (\d+) ms", text).group(1))
+
+
+def payload(at: AppTest) -> tuple[int, int]:
+    """(all element protos, Plotly specs) in bytes for the last run."""
+    total = specs = 0
+    stack = [at._tree]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            stack.extend(children.values())
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "ByteSize"):
+            total += proto.ByteSize()
+            if getattr(node, "type", "") == "plotly_chart":
+                specs += len(proto.spec.encode())
+    return total, specs
+
+
+def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
+    at = page(2)
+    moves = {
+        "step slider": lambda i: at.slider(key="e2.step").set_value(i % 16),
+        "Next button": lambda i: (at.slider(key="e2.step").set_value(0) if i % 15 == 0
+                                  else at.button(key="e2.next").click()),
+        "stride W (1 <-> 2)": lambda i: at.number_input(key="e2.stride.1").set_value(1 + i % 2),
+        "kernel size H (2 <-> 3)": lambda i: at.number_input(key="e2.size.0").set_value(
+            2 + i % 2),
+    }
+    rows = []
+    for name, move in moves.items():
+        for i in range(3):  # warm caches and imports
+            move(i).run()
+        wall, script = [], []
+        for i in range(rounds):
+            move(i)
+            t0 = time.perf_counter()
+            at.run()
+            wall.append(time.perf_counter() - t0)
+            script.append(footer_ms(at))
+            assert not at.exception, [e.value for e in at.exception]
+        rows.append((name, statistics.median(wall) * 1e3, statistics.median(script)))
+    return rows
+
+
+def clear_caches() -> None:
+    for fn in (state._compute, state._load_input, state._frame_taps):
+        fn.clear()
+
+
+def compute_time(ndim: int, query: dict, rounds: int) -> dict:
+    s, _ = state.from_query(query, ndim)
+    samples, conv, trace = [], [], []
+    for _ in range(max(3, rounds // 3)):
+        clear_caches()
+        t0 = time.perf_counter()
+        comp = state.compute(s)
+        step = state.step_trace(comp, s, comp.steps // 2)
+        state.make_scene(comp, replace(s, step=comp.steps // 2), step)
+        samples.append(time.perf_counter() - t0)
+        conv.append(comp.conv_ms)
+        trace.append(comp.trace_ms)
+    clear_caches()
+    t0 = time.perf_counter()
+    at = page(ndim, query)
+    first = time.perf_counter() - t0
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    first_script = footer_ms(at)
+    at.slider(key=f"e{ndim}.step").set_value(comp.steps // 3)
+    t0 = time.perf_counter()
+    at.run()
+    rerun = time.perf_counter() - t0
+    total, specs = payload(at)
+    return dict(compute=statistics.median(samples) * 1e3, conv=statistics.median(conv),
+                trace=statistics.median(trace), first_page=first * 1e3,
+                first_script=first_script, rerun=rerun * 1e3, payload=total, specs=specs,
+                shape=comp.out.shape)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args()
+    print(f"# convcore app, backend {cc.backend_name()}, numpy {np.__version__}, "
+          f"{platform.machine()}, median of {args.rounds} rounds")
+    print("\n## Rerun after moving a control, default 2-D page (target <= 100 ms)\n")
+    print("| control | AppTest run ms | script ms (footer) |")
+    print("|---|---:|---:|")
+    for name, wall, script in rerun_latency(args.rounds):
+        print(f"| {name} | {wall:.0f} | {script:.0f} |")
+    print("\n## Payload of the default pages (target <= 1 MB)\n")
+    print("| page | all element protos | of which Plotly specs |")
+    print("|---|---:|---:|")
+    for ndim in (1, 2):
+        total, specs = payload(page(ndim))
+        print(f"| default {ndim}-D explorer | {total / 1e3:.1f} kB | {specs / 1e3:.1f} kB |")
+    print("\n## Big inputs (target: compute < 1 s)\n")
+    print("| input | compute ms (conv + trace + scene) | conv ms | trace ms | first page run ms "
+          "(script) | step rerun ms | payload |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, case in BIG.items():
+        r = compute_time(case["ndim"], case["query"], args.rounds)
+        print(f"| {name} -> {r['shape']} | {r['compute']:.0f} | {r['conv']:.0f} | "
+              f"{r['trace']:.0f} | {r['first_page']:.0f} ({r['first_script']:.0f}) | "
+              f"{r['rerun']:.0f} | {r['payload'] / 1e3:.0f} kB |")
+
+
+if __name__ == "__main__":
+    main()
