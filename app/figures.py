@@ -594,28 +594,21 @@ def displayed_subsampling(scene: Scene) -> tuple[int, int]:
 
 
 def step_from_selection(selection, out_shape) -> int | None:
-    """The step of the output cell a click selected (from ``st.plotly_chart`` on_select)."""
-    if not selection:
-        return None
+    """The step of the output cell a click selected (``st.plotly_chart`` on_select state).
+
+    Only the output overlay carries ``customdata`` (the step), so a click on another scatter
+    trace (tap markers, never-read marks) is ignored rather than read as an output cell.
+    """
     points = selection.get("points") if hasattr(selection, "get") else None
-    if not points:
-        return None
-    p = points[0]
-    custom = p.get("customdata")
-    if isinstance(custom, (list, tuple)):
-        custom = custom[0] if custom else None
-    if custom is not None:
+    for p in points or ():
+        custom = p.get("customdata")
+        if isinstance(custom, (list, tuple)):
+            custom = custom[0] if custom else None
+        if custom is None:
+            continue
         step = int(custom)
-    else:
-        x, y = p.get("x"), p.get("y")
-        if x is None:
-            return None
-        cell = (round(float(y)), round(float(x))) if len(out_shape) == 2 else (round(float(x)),)
-        if any(c < 0 or c >= n for c, n in zip(cell, out_shape)):
-            return None
-        step = int(np.ravel_multi_index(cell, out_shape))
-    total = math.prod(out_shape)
-    return step if 0 <= step < total else None
+        return step if 0 <= step < math.prod(out_shape) else None
+    return None
 
 
 # ------------------------------------------------------------------------------ groups

@@ -196,10 +196,12 @@ def test_click_overlay_maps_each_output_cell_to_its_step():
 def test_step_from_selection():
     sel = {"points": [{"x": 2, "y": 1, "customdata": 6}]}
     assert figures.step_from_selection(sel, (4, 4)) == 6
-    assert figures.step_from_selection({"points": [{"x": 3.0, "y": 2.0}]}, (4, 4)) == 11
-    assert figures.step_from_selection({"points": [{"x": 7}]}, (9,)) == 7
     assert figures.step_from_selection({"points": [{"customdata": [5]}]}, (9,)) == 5
-    assert figures.step_from_selection({"points": [{"x": 9, "y": 0}]}, (4, 4)) is None
+    # a tap marker or never-read mark (no customdata) is not an output cell
+    assert figures.step_from_selection({"points": [{"x": 3.0, "y": 2.0}]}, (4, 4)) is None
+    tap_then_cell = {"points": [{"x": 0, "y": 0}, {"x": 1, "y": 0, "customdata": 1}]}
+    assert figures.step_from_selection(tap_then_cell, (4, 4)) == 1
+    assert figures.step_from_selection({"points": [{"customdata": 16}]}, (4, 4)) is None
     assert figures.step_from_selection({"points": []}, (4, 4)) is None
     assert figures.step_from_selection(None, (4, 4)) is None
 
