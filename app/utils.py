@@ -655,15 +655,19 @@ def _explorer_body(ndim: int, s: Settings) -> state.Computation | None:
         _on_chart_select, ndim, tuple(comp.out.shape[2:])), selection_mode="points",
         config={"displaylogo": False, "scrollZoom": False})
     _figure_notices(scene, comp)
-    t1, t2, t3, t4 = st.tabs(["Arithmetic", "Shape", "Code", "Export"])
-    with t1:
-        arithmetic_panel(step)
-    with t2:
-        shape_panel(comp)
-    with t3:
-        code_panel(s, comp)
-    with t4:
-        export_panel(s, comp, fig, scene)
+    panels = {
+        "Arithmetic": lambda: arithmetic_panel(step),
+        "Shape": lambda: shape_panel(comp),
+        "Code": lambda: code_panel(s, comp),
+        "Export": lambda: export_panel(s, comp, fig, scene),
+    }
+    # Only the open tab runs and is sent: the page's first paint skips KaTeX, code blocks and
+    # downloads nobody has asked for yet.
+    for tab, render in zip(st.tabs(list(panels), key=k(ndim, "panel"), on_change="rerun"),
+                           panels.values()):
+        if tab.open:
+            with tab:
+                render()
     return _finish(s, comp)
 
 

@@ -232,7 +232,26 @@ def test_2d_per_axis_controls_and_groups():
     set_num(at, "e2.omap", 5)
     set_num(at, "e2.imap", 1)
     assert "x[3]" in figure(at)["layout"]["xaxis"]["title"]["text"]  # group 1's 2nd input
-    assert "(6, 2, 2, 2)" in at.code[-1].value or "groups=2" in at.code[-1].value
+    at.session_state["e2.panel"] = "Code"
+    ok(at.run())
+    torch_code = at.code[0].value
+    assert "in_channels=4, out_channels=6" in torch_code and "groups=2" in torch_code
+
+
+def test_panels_render_only_when_open():
+    at = ok(explorer(1, {"stride": "3", "size": "2"}))
+    assert [t.label for t in at.tabs] == ["Arithmetic", "Shape", "Code", "Export"]
+    assert len(at.code) == 1 and not at.latex and not at.download_button
+    at.session_state["e1.panel"] = "Shape"
+    ok(at.run())
+    assert len(at.latex) == 1 and "3} \\right\\rfloor + 1 = 3" in at.latex[0].value
+    assert "floor discards a remainder of 2" in " ".join(c.value for c in at.caption)
+    assert any("never read" in m.value and "2, 5" in m.value for m in at.markdown)
+    at.session_state["e1.panel"] = "Export"
+    ok(at.run())
+    labels = [b.label for b in at.download_button]
+    assert len(labels) == 6 and any("GIF" in x for x in labels) and any("HTML" in x for x in labels)
+    assert not at.code
 
 
 def test_2d_dilation_rectangular_kernel_and_presenter_mode():
