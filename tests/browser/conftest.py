@@ -117,15 +117,15 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def app_url(artifacts):
-    """Base URL (no trailing slash) of a ``streamlit run`` of the app, stopped at the end."""
+@contextlib.contextmanager
+def serve_app(log_path: Path):
+    """Run ``streamlit run`` of the app on a free localhost port; yields its base URL (no
+    trailing slash) once it answers, and stops it afterwards."""
     problem = browser_problem()
     if problem:
         skip_or_fail(problem)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = artifacts / "streamlit-server.log"
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
            "--server.headless", "true", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--browser.gatherUsageStats", "false",
@@ -152,6 +152,21 @@ def app_url(artifacts):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def app_url(artifacts):
+    """Base URL of the app server shared by the session's tests."""
+    with serve_app(artifacts / "streamlit-server.log") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(artifacts):
+    """Base URL of a server of its own that no browser has visited yet: what the first
+    visitor after a (re)start meets."""
+    with serve_app(artifacts / "streamlit-server-fresh.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -273,6 +273,24 @@ def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, ste
     assert_no_exception(page)
 
 
+def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifacts):
+    """The first visitor of a freshly started server opens a shared 2-D link and steps on:
+    the view must stay exactly the shared one plus the step (no control falls back to a
+    default, no extra query parameter appears)."""
+    open_page(page, fresh_app_url + "/explorer_2d?stride=2,1&step=5")
+    assert_no_exception(page)
+    assert current_step(page) == 5
+    page.get_by_role("button", name=re.compile("Next")).click()
+    wait_for_step(page, 6)
+    page.wait_for_timeout(500)  # the URL is rewritten at the end of the run
+    query = parse_qs(page.evaluate("location.search").lstrip("?"))
+    shot(page, artifacts, "first-visit-shared-link")
+    assert query == {"stride": ["2,1"], "step": ["6"]}, (
+        f"after Next the URL holds {query}: the first rerun of the first session changed "
+        "other settings")
+    assert_no_exception(page)
+
+
 def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
     # seed 000 "stride with pad": size 2, stride 2, pad 2 gives 7 outputs (the document
     # printed 10: an erratum); the button must carry every setting to the 1-D explorer
@@ -291,3 +309,48 @@ def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
     slider = page.get_by_role("slider", name=re.compile(r"step", re.I)).first
     assert slider.get_attribute("max") == "6"  # 7 output cells: steps 0..6
     shot(page, artifacts, "example-opened-in-explorer")
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(0, 255, width, dtype=np.float64)[None, :].repeat(height, axis=0)
+    buf = io.BytesIO()
+    Image.fromarray(ramp.astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _pickled_npy() -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    return buf.getvalue()
+
+
+def test_upload_is_checked_and_downscaled(page, app_url, artifacts):
+    open_page(page, app_url + "/explorer_2d?src=upload", charts=0)
+    assert_no_exception(page)
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+    # a pickled object array: refused with the rule, shown inline, never unpickled
+    upload.set_input_files(files=[{"name": "evil.npy", "mimeType": "application/octet-stream",
+                                   "buffer": _pickled_npy()}])
+    expect(page.locator('[data-testid="stAlert"]', has_text="Python objects")).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    # a wide PNG: read as one gray map, downscaled to 1024 px with a notice
+    upload.set_input_files(files=[{"name": "wide.png", "mimeType": "image/png",
+                                   "buffer": _png(1100, 22)}])
+    expect(page.get_by_text(re.compile(r"downscaled from 22×1100 to 20×1024"))).to_be_visible(
+        timeout=LOAD_TIMEOUT_MS)
+    page.locator(CHART).first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stAlert"]', has_text="Python objects").count() == 0
+    shot(page, artifacts, "upload-downscaled")
