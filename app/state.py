@@ -19,7 +19,6 @@ import streamlit as st
 import convcore as cc
 from app import figures
 from app import sources as src
-from convcore.params import dilated_extent
 
 PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -35,7 +34,6 @@ MAX_MAPS = 64
 MAX_KERNEL = 31
 MAX_DILATION = 64
 MAX_TABLE_VALUES = 4096  # table weights travel in the URL up to this many values
-WINDOW_MAP_TAPS = 400_000  # use cc.window_map when steps × taps stays below this
 VIEW_FIELDS = ("item", "omap", "imap", "step", "speed", "presenter")
 
 
@@ -110,32 +108,25 @@ def max_extent(ndim: int) -> int:
     return src.MAX_SAMPLES_1D if ndim == 1 else src.MAX_SIDE_2D
 
 
-def valid_groups(inmaps: int, outmaps: int) -> list[int]:
-    """The groups values the core accepts: divisors of both channel counts."""
-    g = math.gcd(inmaps, outmaps)
-    return [d for d in range(1, g + 1) if g % d == 0]
-
-
 # ------------------------------------------------------------------------------ bounds
+# The rules are the core's (cc.max_padding, cc.max_kernel_size, cc.max_dilation); the app only
+# caps what the core leaves unbounded, to keep the controls usable.
 
 def pad_limit(mode: str, extent: int) -> int:
-    """Largest padding per side offered: reflect needs < extent, circular <= extent."""
-    if mode == "reflect":
-        return max(0, extent - 1)
-    return extent
+    """Largest padding per side offered: the mode's limit, else the extent itself."""
+    limit = cc.max_padding(extent, mode)
+    return extent if limit is None else max(0, limit)
 
 
 def size_limit(extent: int, pad_total: int) -> int:
     """Largest kernel size offered: the window must fit in the padded input."""
-    return max(1, min(MAX_KERNEL, extent + pad_total))
+    return max(1, min(MAX_KERNEL, cc.max_kernel_size(extent, (pad_total, 0))))
 
 
 def dilation_limit(size: int, padded_extent: int) -> int:
     """Largest dilation whose dilated kernel still fits in the padded input."""
-    d = 1
-    while d < MAX_DILATION and dilated_extent(size, d + 1) <= padded_extent:
-        d += 1
-    return d
+    d = cc.max_dilation(padded_extent, size)
+    return MAX_DILATION if d is None else max(1, min(MAX_DILATION, d))
 
 
 # ------------------------------------------------------------------------------ URL codec
@@ -404,7 +395,6 @@ class Computation:
     padded: cc.PaddedInput = field(repr=False)
     shape: cc.ShapeExplanation
     axes: tuple  # cc.AxisCoverage per axis
-    wmap: cc.WindowMap | None = field(repr=False)
     conv_ms: float = 0.0
     trace_ms: float = 0.0
     notices: tuple = ()
@@ -448,12 +438,10 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
     axes = tuple(cc.coverage((n,), (k,), st_, (pads,), d).axes[0]
                  for n, k, st_, pads, d in zip(spatial, size, s.stride, padded.pads,
                                                s.dilation))
-    steps, taps = math.prod(out.shape[2:]), math.prod(size)
-    wmap = cc.window_map(spatial, size, **geo) if steps * taps <= WINDOW_MAP_TAPS else None
     t2 = time.perf_counter()
     for a in (out, padded.values, padded.is_padding, padded.source, weight):
         a.setflags(write=False)
-    return Computation(x, weight, bias, out, padded, shape, axes, wmap,
+    return Computation(x, weight, bias, out, padded, shape, axes,
                        (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices)
 
 
@@ -466,27 +454,22 @@ def step_trace(comp: Computation, s: Settings, step: int) -> cc.Step:
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
-def _frame_taps(geometry: tuple, cap: int, _comp: Computation, _s: Settings):
+def _frame_taps(geometry: tuple, cap: int, steps_total: int):
     # Keyed by the geometry alone: where windows sit does not depend on any value.
-    steps = figures.frame_steps(_comp.steps, cap)
-    lo = np.array([p[0] for p in _comp.padded.pads])
-    if _comp.wmap is not None:
-        taps = _comp.wmap.coords[steps] - lo
-    else:  # big inputs: trace only the shown steps instead of mapping every window
-        s = replace(_s, item=0, omap=0)
-        c0 = shown_input_channel(replace(s, imap=0))
-        taps = np.stack([np.array([t.input_index for t in step_trace(_comp, s, int(p)).taps
-                                   if t.in_channel == c0]) for p in steps])
+    spatial, size, stride, padding, dilation = geometry
+    steps = figures.frame_steps(steps_total, cap)
+    wmap = cc.window_map(spatial, size, stride, padding, dilation, steps=steps)
+    taps = wmap.coords - np.array([lo for lo, _ in wmap.pads])
     for a in (steps, taps):
         a.setflags(write=False)
     return steps, taps
 
 
 def frame_taps(comp: Computation, s: Settings, cap: int = figures.MAX_FRAMES):
-    """Steps shown by Play and their taps, in input coordinates."""
+    """Steps shown by Play and their taps, in input coordinates (the core's window map)."""
     geometry = (comp.x.shape[2:], comp.weight.shape[2:], tuple(s.stride), s.padding,
                 tuple(s.dilation))
-    return _frame_taps(geometry, cap, comp, s)
+    return _frame_taps(geometry, cap, comp.steps)
 
 
 def shown_input_channel(s: Settings) -> int:

@@ -246,7 +246,7 @@ def layer_controls(ndim: int, s: Settings) -> Settings:
     """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
     st.subheader("Layer")
     outmaps = int_input("Output maps C_out", k(ndim, "outmaps"), 1, state.MAX_MAPS)
-    options = state.valid_groups(s.inmaps, outmaps)
+    options = cc.valid_groups(s.inmaps, outmaps)
     gkey = k(ndim, "groups")
     if st.session_state.get(gkey) not in options:
         current = int(st.session_state.get(gkey) or 1)

@@ -7,7 +7,14 @@ from . import gpuarray
 from .backend import available_backends, backend_name, to_numpy
 from .core import conv1d, conv2d, conv3d, convnd
 from .errors import ConvError
-from .params import output_shape, output_size
+from .params import (
+    max_dilation,
+    max_kernel_size,
+    max_padding,
+    output_shape,
+    output_size,
+    valid_groups,
+)
 from .trace import (
     Coverage,
     GroupMap,
@@ -36,7 +43,8 @@ __all__ = [
     "ConvError", "Coverage", "GroupMap", "PaddedInput", "ShapeExplanation", "Step", "Tap",
     "Variable", "WindowMap", "available_backends", "backend_name", "conv1d", "conv2d", "conv3d",
     "convnd", "coverage", "dilated_kernel", "equation", "explain_shape", "from_megengine",
-    "from_puzzlelib_1d", "gpuarray", "group_map", "multiply_adds", "output_shape", "output_size",
-    "padded_input", "to_megengine", "to_numpy", "to_puzzlelib_1d", "trace_step", "window_map",
+    "from_puzzlelib_1d", "gpuarray", "group_map", "max_dilation", "max_kernel_size",
+    "max_padding", "multiply_adds", "output_shape", "output_size", "padded_input", "to_megengine",
+    "to_numpy", "to_puzzlelib_1d", "trace_step", "valid_groups", "window_map",
 ]
 __version__ = "0.1.0"

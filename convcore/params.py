@@ -102,6 +102,14 @@ def dilated_extent(k: int, d: int) -> int:
     return d * (k - 1) + 1
 
 
+def _pad_pair(padding, op):
+    if _is_int(padding):
+        return int(padding), int(padding)
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(_is_int, padding)):
+        return int(padding[0]), int(padding[1])
+    raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {padding!r}")
+
+
 def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
     r"""Length of one output axis.
 
@@ -124,15 +132,7 @@ def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
         >>> output_size(5, 3, padding=(1, 0))
         4
     """
-    if _is_int(padding):
-        lo = hi = int(padding)
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
-          and all(_is_int(p) for p in padding)):
-        lo, hi = (int(p) for p in padding)
-    else:
-        raise ConvError(
-            f"output_size: padding must be an int or a (low, high) pair, got {padding!r}"
-        )
+    lo, hi = _pad_pair(padding, "output_size")
     if lo < 0 or hi < 0:
         raise ConvError(f"output_size: padding must be >= 0 on every side, got {padding!r}")
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", "output_size")
@@ -148,6 +148,38 @@ def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
             f"larger than the padded input {in_size}+{lo}+{hi} = {padded}; output would be empty"
         )
     return (padded - span) // s + 1
+
+
+def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
+    """Largest padding per side ``padding_mode`` allows on an axis of ``in_size`` cells.
+
+    reflect: ``in_size - 1`` (a border cell is not repeated); circular: ``in_size`` (wraps at
+    most once); zeros and replicate: None (no limit).
+    """
+    if padding_mode not in PADDING_MODES:
+        raise ConvError(f"max_padding: padding_mode must be one of "
+                        f"{', '.join(repr(m) for m in PADDING_MODES)}, got {padding_mode!r}")
+    return {"reflect": in_size - 1, "circular": in_size}.get(padding_mode)
+
+
+def max_kernel_size(in_size: int, padding=0, dilation: int = 1) -> int:
+    """Largest kernel size whose dilated extent ``d*(k-1)+1`` fits the padded axis."""
+    lo, hi = _pad_pair(padding, "max_kernel_size")
+    return (in_size + lo + hi - 1) // dilation + 1
+
+
+def max_dilation(in_size: int, kernel_size: int, padding=0) -> int | None:
+    """Largest dilation for which the kernel still fits the padded axis (None: any, k = 1)."""
+    lo, hi = _pad_pair(padding, "max_dilation")
+    if kernel_size == 1:
+        return None
+    return (in_size + lo + hi - 1) // (kernel_size - 1)
+
+
+def valid_groups(in_channels: int, out_channels: int) -> list[int]:
+    """Every ``groups`` the core accepts: the common divisors of both channel counts."""
+    g = math.gcd(in_channels, out_channels)
+    return [d for d in range(1, g + 1) if g % d == 0]
 
 
 @dataclass(frozen=True)

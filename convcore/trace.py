@@ -219,8 +219,12 @@ class WindowMap:
         return int(self.out_coords.shape[0])
 
 
-def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> WindowMap:
+def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1, steps=None
+               ) -> WindowMap:
     """The index map an animation is built from (vectorized; memory ~ steps × taps).
+
+    ``steps`` (optional): the raster-order step numbers to map, e.g. the frames of a capped
+    animation; by default every step.
 
     Examples:
         >>> m = window_map(5, 2, stride=2, padding=1)
@@ -229,7 +233,15 @@ def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> Wind
     """
     spec = _spatial_spec("window_map", in_spatial, kernel_size, stride, padding, dilation)
     nd = spec.ndim
-    out_coords = np.indices(spec.out_spatial, dtype=np.int32).reshape(nd, -1).T
+    if steps is None:
+        out_coords = np.indices(spec.out_spatial, dtype=np.int32).reshape(nd, -1).T
+    else:
+        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
+        total = math.prod(spec.out_spatial)
+        if steps.size and (steps.min() < 0 or steps.max() >= total):
+            raise ConvError(f"window_map: steps must lie in 0..{total - 1} (the output has "
+                            f"{total} positions), got {steps.min()}..{steps.max()}")
+        out_coords = np.stack(np.unravel_index(steps, spec.out_spatial), axis=1).astype(np.int32)
     starts = out_coords * np.asarray(spec.stride, dtype=np.int32)
     offsets = (np.indices(spec.kernel, dtype=np.int32).reshape(nd, -1).T
                * np.asarray(spec.dilation, dtype=np.int32))
@@ -253,8 +265,12 @@ class Coverage:
     """How many windows read each input cell."""
 
     counts: np.ndarray = field(repr=False)  # shape in_spatial
-    never_read: tuple = ()  # index tuples of cells read by no window
     axes: tuple = ()  # AxisCoverage per axis
+
+    @property
+    def never_read(self) -> tuple:
+        """Index tuples of the cells no window reads (built on demand: it can be long)."""
+        return tuple(tuple(int(i) for i in idx) for idx in np.argwhere(self.counts == 0))
 
     @property
     def dropped_tail(self):
@@ -286,8 +302,7 @@ def coverage(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> Covera
     total = per_axis[0][0]
     for counts, _ in per_axis[1:]:
         total = np.multiply.outer(total, counts)
-    never = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(total == 0))
-    return Coverage(total, never, tuple(axis for _, axis in per_axis))
+    return Coverage(total, tuple(axis for _, axis in per_axis))
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ def test_frames_move_shapes_and_the_tap_trace_only():
     frames = d["frames"]
     assert len(frames) == comp.steps == 9
     taps_index = next(i for i, t in enumerate(d["data"]) if t["name"] == "taps")
+    wmap = cc.window_map((5, 5), (3, 3), stride=2, padding=1)
     windows = set()
     for p, f in enumerate(frames):
         assert f["name"] == str(p)
@@ -139,7 +140,7 @@ def test_frames_move_shapes_and_the_tap_trace_only():
         assert "z" not in json.dumps(f["data"])
         w = shape(f["layout"]["shapes"], "window")
         windows.add((w["x0"], w["y0"]))
-        expected = comp.wmap.coords[p] - np.array([1, 1])
+        expected = wmap.coords[p] - np.array([1, 1])
         assert sorted(zip(f["data"][0]["y"], f["data"][0]["x"])) == sorted(map(tuple, expected))
     assert len(windows) == 9
     # Plotly accepts the raw frames (they are not validated on every rerun)
@@ -253,7 +254,6 @@ def test_large_inputs_stay_light():
     s = d2(source="random", shape=(1024, 1024), size=(3, 3), pad_form="axis",
            pad=((1, 1), (1, 1)), step=123_456)
     comp, step, scene = scene_for(s)
-    assert comp.wmap is None  # too many windows for a full map: frames traced per step
     text = figures.explorer_figure(scene).to_json()
     assert len(text) < 1_000_000
     d = json.loads(text)
@@ -262,12 +262,11 @@ def test_large_inputs_stay_light():
     taps = np.array([t.input_index for t in step.taps])
     win = shape(d["layout"]["shapes"], "window")
     assert (win["y0"], win["x0"]) == tuple(taps.min(0) - 0.5)
-    # frames of a traced big input equal the window map's coordinates
-    small = d2(source="random", shape=(40, 40), size=(3, 3), pad_form="axis",
-               pad=((1, 1), (1, 1)))
-    c_small = state.compute(small)
-    steps, ftaps = state.frame_taps(c_small, small)
-    np.testing.assert_array_equal(ftaps, c_small.wmap.coords[steps] - 1)
+    # the capped frames of a big input are the core's windows at those steps
+    steps, ftaps = state.frame_taps(comp, s)
+    assert len(steps) == figures.MAX_FRAMES
+    full = cc.window_map((1024, 1024), (3, 3), padding=1)
+    np.testing.assert_array_equal(ftaps, full.coords[steps] - 1)
 
 
 def test_1d_100k_samples_figure_is_small():

@@ -37,7 +37,7 @@ def random_settings(rng: np.random.Generator, ndim: int) -> state.Settings:
     source = pick(list(state.INPUT_SOURCES))
     kernel = pick(list(state.KERNEL_SOURCES))
     inmaps, outmaps = int(rng.integers(1, 9)), int(rng.integers(1, 9))
-    groups = pick(state.valid_groups(inmaps, outmaps))
+    groups = pick(cc.valid_groups(inmaps, outmaps))
     size = axis(1, 5)
     n_w = outmaps * inmaps // groups * math.prod(size)
     return replace(
@@ -123,7 +123,7 @@ def test_bad_url_values_are_reported_and_ignored():
 def test_valid_groups_are_exactly_what_the_core_accepts():
     for cin in range(1, 13):
         for cout in range(1, 13):
-            offered = state.valid_groups(cin, cout)
+            offered = cc.valid_groups(cin, cout)
             for g in range(1, 13):
                 try:
                     cc.group_map(cin, cout, g)

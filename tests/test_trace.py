@@ -289,3 +289,56 @@ def test_trace_step_rejects_out_of_range_indices(bad, match):
     x = np.zeros((1, 1, 10))
     with pytest.raises(cc.ConvError, match=match):
         cc.trace_step(x, np.ones((2, 1, 2)), out_index=bad)
+
+
+@SETTINGS
+@given(configs(max_nd=2), st.data())
+def test_window_map_of_chosen_steps_equals_the_full_map(cfg, data):
+    _, _, _, kw, spec = cfg
+    args = (spec.in_spatial, spec.kernel, kw["stride"], kw["padding"], kw["dilation"])
+    full = cc.window_map(*args)
+    steps = data.draw(st.lists(st.integers(0, full.steps - 1), max_size=6))
+    part = cc.window_map(*args, steps=steps)
+    np.testing.assert_array_equal(part.coords, full.coords[steps].reshape(part.coords.shape))
+    np.testing.assert_array_equal(part.out_coords,
+                                  full.out_coords[steps].reshape(part.out_coords.shape))
+    with pytest.raises(cc.ConvError, match="steps must lie in"):
+        cc.window_map(*args, steps=[full.steps])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(1, 30), st.integers(1, 8), st.integers(0, 4), st.integers(0, 4),
+       st.integers(1, 4))
+def test_limits_are_exactly_where_the_core_starts_refusing(n, k, lo, hi, d):
+    kmax = cc.max_kernel_size(n, (lo, hi), d)
+    assert cc.output_size(n, kmax, 1, (lo, hi), d) >= 1
+    with pytest.raises(cc.ConvError, match="output would be empty"):
+        cc.output_size(n, kmax + 1, 1, (lo, hi), d)
+    dmax = cc.max_dilation(n, k, (lo, hi))
+    if k == 1:
+        assert dmax is None
+    elif dmax >= 1:
+        assert cc.output_size(n, k, 1, (lo, hi), dmax) >= 1
+        with pytest.raises(cc.ConvError, match="output would be empty"):
+            cc.output_size(n, k, 1, (lo, hi), dmax + 1)
+    x = np.zeros((1, 1, n))
+    for mode in MODES:
+        pmax = cc.max_padding(n, mode)
+        if pmax is None:
+            cc.conv1d(x, np.ones((1, 1, 1)), padding=n + 5, padding_mode=mode)
+            continue
+        cc.conv1d(x, np.ones((1, 1, 1)), padding=pmax, padding_mode=mode)
+        with pytest.raises(cc.ConvError, match="padding_mode"):
+            cc.conv1d(x, np.ones((1, 1, 1)), padding=pmax + 1, padding_mode=mode)
+
+
+@pytest.mark.parametrize("cin, cout", [(1, 1), (4, 6), (16, 32), (3, 7), (12, 18)])
+def test_valid_groups_are_exactly_the_ones_the_core_accepts(cin, cout):
+    accepted = []
+    for g in range(1, max(cin, cout) + 1):
+        try:
+            make_spec("t", (1, cin, 4), (cout, cin // g or 1, 1), groups=g)
+            accepted.append(g)
+        except cc.ConvError:
+            pass
+    assert cc.valid_groups(cin, cout) == accepted

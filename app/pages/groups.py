@@ -42,7 +42,7 @@ def wiring_section(ndim: int) -> dict:
         cin = int_input("Input maps C_in", "g.inmaps", 1, state.MAX_MAPS)
     with c2:
         cout = int_input("Output maps C_out", "g.outmaps", 1, state.MAX_MAPS)
-    options = state.valid_groups(cin, cout)
+    options = cc.valid_groups(cin, cout)
     if st.session_state.get("g.groups") not in options:
         current = int(st.session_state.get("g.groups") or 1)
         st.session_state["g.groups"] = max(g for g in options if g <= max(current, 1))
