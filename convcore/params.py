@@ -182,8 +182,20 @@ def valid_groups(in_channels: int, out_channels: int) -> list[int]:
     return [d for d in range(1, g + 1) if g % d == 0]
 
 
+class PerGroup:
+    """Channels per group, for a class with ``in_channels``, ``out_channels`` and ``groups``."""
+
+    @property
+    def in_per_group(self) -> int:
+        return self.in_channels // self.groups
+
+    @property
+    def out_per_group(self) -> int:
+        return self.out_channels // self.groups
+
+
 @dataclass(frozen=True)
-class ConvSpec:
+class ConvSpec(PerGroup):
     """A fully checked convolution: shapes and per-axis parameters as explicit tuples."""
 
     op: str
@@ -203,14 +215,6 @@ class ConvSpec:
     @property
     def ndim(self) -> int:
         return len(self.kernel)
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
 
     @property
     def padded_spatial(self) -> tuple[int, ...]:

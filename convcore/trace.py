@@ -16,6 +16,7 @@ from .backend import to_numpy
 from .core import _prepare, pad_input
 from .errors import ConvError
 from .params import (
+    PerGroup,
     _check_groups,
     _check_mode_legal,
     _is_int,
@@ -406,7 +407,7 @@ def _list_text(idx, most=8) -> str:
 # --------------------------------------------------------------------------- groups
 
 @dataclass(frozen=True)
-class GroupMap:
+class GroupMap(PerGroup):
     """Which input channels feed which output channels, and the weight in each layout."""
 
     in_channels: int
@@ -414,14 +415,6 @@ class GroupMap:
     groups: int
     kernel: tuple
     edges: tuple = field(repr=False)  # (in_ch, out_ch) pairs
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
 
     def group_of_in(self, c: int) -> int:
         return c // self.in_per_group
