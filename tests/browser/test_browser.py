@@ -28,7 +28,7 @@ PAGES = {  # URL path -> (screenshot name, least number of Plotly charts)
     "/explorer_2d": ("explorer-2d", 1),
     "/groups": ("groups", 1),
     "/examples": ("examples", 1),
-    "/about": ("about", 0),  # prose, formulas and the backend: no figure
+    "/about": ("about", 1),
 }
 LOAD_TIMEOUT_MS = 45_000
 
