@@ -55,20 +55,31 @@ def page_config() -> None:
                        initial_sidebar_state="collapsed" if presenter else "auto")
 
 
-def use_entry_navigation() -> None:
+NAVIGATED = "_navigated"  # session-state flag: this session has been through st.navigation
+
+
+def use_entry_navigation(page: str) -> None:
     """Make a page that Streamlit ran on its own behave as if the entry point had run it.
 
     Streamlit treats a ``pages/`` folder next to the entry script as an old-style multipage
-    app until some session has called ``st.navigation`` (a process-wide flag): a link to a
-    page opened first after a server start runs the page alone, without page config and with
-    the folder's file names as navigation.  Then register the real navigation here (the page
-    itself goes on rendering; later runs go through the entry point).
+    app until some session has called ``st.navigation`` (a process-wide flag).  A link to a
+    page opened first after a server start runs the page alone: widgets drawn then get an
+    identity the next (proper) run does not recognize, and would fall back to defaults.  So
+    the first run of such a session registers the real navigation and switches to this same
+    page with the same query parameters before drawing anything.  (AppTest runs every script
+    this way; its sessions start at the entry point, which sets the flag, so they just
+    register the navigation and go on.)
+
+    ``page`` is this page's path as ``st.switch_page`` takes it, e.g. ``"pages/groups.py"``.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         page_config()
         st.navigation(navigation_pages())
+        if not st.session_state.get(NAVIGATED):
+            st.session_state[NAVIGATED] = True
+            st.switch_page(page, query_params=st.query_params.to_dict())
 
 
 def k(ndim: int, name: str) -> str:
@@ -604,7 +615,7 @@ def notices(items) -> None:
 def explorer_page(ndim: int) -> None:
     """The 1-D or 2-D explorer: controls in the sidebar, the animated figure and panels."""
     started = time.perf_counter()
-    use_entry_navigation()
+    use_entry_navigation(PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
     st.caption("Cross-correlation, as in PyTorch and the documents: the window slides over "

@@ -51,7 +51,7 @@ def backend() -> None:
 
 
 def main() -> None:
-    use_entry_navigation()
+    use_entry_navigation("pages/about.py")
     st.title("About the Convolution Explorer")
     correlation_vs_convolution()
     backend()

@@ -142,7 +142,7 @@ def open_button(ex: ex_reg.Example) -> None:
 
 
 def main() -> None:
-    use_entry_navigation()
+    use_entry_navigation("pages/examples.py")
     st.title("Documented examples")
     st.markdown("Every worked example of the source documents, transcribed once in "
                 "`convcore.examples`: the document's code, what it prints, what convcore "

@@ -146,7 +146,7 @@ def depthwise_section(ndim: int) -> dict:
 
 
 def main() -> None:
-    use_entry_navigation()
+    use_entry_navigation("pages/groups.py")
     _seed_from_url()
     st.title("Groups & depthwise convolution")
     ndim = st.radio("Dimensions", (1, 2), key="g.ndim", horizontal=True,
