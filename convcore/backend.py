@@ -90,6 +90,8 @@ def _is_cupy_array(a) -> bool:
 
 def array_module(*arrays):
     """The array module shared by ``arrays`` (None entries ignored); mixing raises ConvError."""
+    if all(type(a) is np.ndarray or a is None for a in arrays):  # the common case, fast
+        return np
     kinds = {"cupy" if _is_cupy_array(a) else "numpy" for a in arrays if a is not None}
     if len(kinds) > 1:
         raise ConvError(

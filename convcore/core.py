@@ -11,6 +11,8 @@ CuPy), so the GPU runs the same code the CPU tests exercise.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .backend import array_module, as_strided
@@ -72,18 +74,20 @@ def pad_input(xp, x, pads, mode):
                                        mode=_NUMPY_PAD_MODES[mode]))
 
 
+@functools.lru_cache(maxsize=512)
+def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
+    """Shape and strides of the window view (pure arithmetic, cached: it runs on every call)."""
+    spatial = strides[2:]
+    shape = (n_batch, spec.groups, spec.in_per_group, *spec.kernel, *spec.out_spatial)
+    view = ((strides[0], spec.in_per_group * strides[1], strides[1])
+            + tuple(st * d for st, d in zip(spatial, spec.dilation))
+            + tuple(st * stp for st, stp in zip(spatial, spec.stride)))
+    return shape, view
+
+
 def window_view(xp, xpad, spec: ConvSpec):
     """View the padded input as ``(N, groups, C_in/groups, *kernel, *out_spatial)`` windows."""
-    n_batch = xpad.shape[0]
-    s = xpad.strides
-    spatial_strides = s[2:]
-    shape = (n_batch, spec.groups, spec.in_per_group) + spec.kernel + spec.out_spatial
-    strides = (
-        (s[0], spec.in_per_group * s[1], s[1])
-        + tuple(st * d for st, d in zip(spatial_strides, spec.dilation))
-        + tuple(st * stp for st, stp in zip(spatial_strides, spec.stride))
-    )
-    return as_strided(xp, xpad, shape, strides)
+    return as_strided(xp, xpad, *_window_geometry(spec, xpad.shape[0], xpad.strides))
 
 
 def correlate_padded(xp, xpad, weight, spec: ConvSpec, budget=None):

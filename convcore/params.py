@@ -278,8 +278,7 @@ def make_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilati
     tuples): checking costs more than a small convolution.  Floats and bools are never cached,
     so ``1.0`` or ``True`` cannot borrow the entry of ``1`` and always reach the checks.
     """
-    args = (op, tuple(int(n) for n in x_shape), tuple(int(n) for n in w_shape),
-            None if bias_shape is None else tuple(int(n) for n in bias_shape),
+    args = (op, tuple(x_shape), tuple(w_shape), None if bias_shape is None else tuple(bias_shape),
             stride, padding, dilation, groups, padding_mode, spatial_dims)
     if all(_plain(a) for a in args[4:]):
         return _make_spec_cached(*args)
