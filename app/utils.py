@@ -9,6 +9,7 @@ URL after every run, so any view can be shared and reopened exactly.
 from __future__ import annotations
 
 import functools
+import html
 import io
 import time
 from dataclasses import replace
@@ -397,7 +398,12 @@ def step_controls(ndim: int, steps: int) -> int:
 
 def arithmetic_panel(step: cc.Step) -> None:
     st.markdown("**What this step adds up** — every tap's input × weight, plus the bias:")
-    st.code(cc.equation(step), language=None, wrap_lines=True)
+    # Monospace markdown rather than st.code: st.code makes the browser fetch a 1.5 MB syntax
+    # highlighter on the default view, slowing the first chart down.
+    st.markdown(f'<div style="font-family: monospace; font-size: 0.9em; padding: 0.75em 1em; '
+                f'background: rgba(128, 128, 128, 0.08); border-radius: 0.5em; '
+                f'overflow-wrap: anywhere">{html.escape(cc.equation(step))}</div>',
+                unsafe_allow_html=True)
     pads = sum(t.is_padding for t in step.taps)
     st.caption(f"{len(step.taps)} products ({pads} from padding) + bias {step.bias:g} = "
                f"{figures.fmt(step.value)}")

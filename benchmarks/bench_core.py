@@ -35,20 +35,35 @@ CASES = [
 ]
 
 
-def median_seconds(fn, rounds, min_time=0.05):
-    """Median over ``rounds`` of the mean time per call inside a batch of >= min_time seconds."""
+def _batch(fn, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def _reps(fn, min_time):
     fn()  # warm-up
     t0 = time.perf_counter()
     fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    reps = max(1, int(min_time / once))
-    samples = []
+    return max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+
+
+def paired_medians(ours, theirs, rounds, min_time=0.05, pause=0.25):
+    """Medians (seconds per call) of interleaved rounds: ours, pause, theirs, pause, ...
+
+    Each round times a batch lasting about ``min_time``.  The pauses let the other library's
+    worker threads stop spinning: on 2 cores, a pool still spinning from the previous batch
+    steals the CPU and doubles the next batch's time (seen here for both libraries).
+    """
+    n_ours, n_theirs = _reps(ours, min_time), _reps(theirs, min_time)
+    a, b = [], []
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        samples.append((time.perf_counter() - t0) / reps)
-    return statistics.median(samples)
+        a.append(_batch(ours, n_ours))
+        time.sleep(pause)
+        b.append(_batch(theirs, n_theirs))
+        time.sleep(pause)
+    return statistics.median(a), statistics.median(b)
 
 
 def run(rounds, backend):
@@ -75,12 +90,8 @@ def run(rounds, backend):
         def theirs(tconv=tconv, xt=xt, wt=wt, bt=bt, kw=kw):
             tconv(xt, wt, bt, **kw)
 
-        # Ours first, then PyTorch, then a pause: PyTorch's OpenMP workers keep spinning for a
-        # while after a call and would steal the 2 cores from NumPy's BLAS threads.
-        t_ours = median_seconds(ours, rounds)
         with torch.inference_mode():
-            t_ref = median_seconds(theirs, rounds)
-        time.sleep(0.5)
+            t_ours, t_ref = paired_medians(ours, theirs, rounds)
         rows.append((name, t_ours, t_ref, t_ours / t_ref))
     return rows
 

@@ -109,7 +109,7 @@ def test_1d_opens_on_the_documented_example_and_steps():
     ok(at.slider(key="e1.step").set_value(8).run())
     assert window(at)["x0"] == 7.5
     assert figure(at)["layout"]["title"]["text"].endswith("out[0,0,8] = 17")
-    assert "x[0,8]·w[0,0,0] (8·1)" in at.code[0].value  # the arithmetic panel
+    assert any("x[0,8]·w[0,0,0] (8·1)" in m.value for m in at.markdown)  # arithmetic panel
     ok(at.button(key="e1.prev").click().run())
     assert at.slider(key="e1.step").value == 7
     assert at.query_params["step"] == ["7"] or at.query_params["step"] == "7"
@@ -241,7 +241,9 @@ def test_2d_per_axis_controls_and_groups():
 def test_panels_render_only_when_open():
     at = ok(explorer(1, {"stride": "3", "size": "2"}))
     assert [t.label for t in at.tabs] == ["Arithmetic", "Shape", "Code", "Export"]
-    assert len(at.code) == 1 and not at.latex and not at.download_button
+    assert any(m.value.startswith('<div style="font-family: monospace') and "out[0,0,0] = "
+               in m.value for m in at.markdown)  # the arithmetic panel, and nothing else
+    assert not at.code and not at.latex and not at.download_button
     at.session_state["e1.panel"] = "Shape"
     ok(at.run())
     assert len(at.latex) == 1 and "3} \\right\\rfloor + 1 = 3" in at.latex[0].value
