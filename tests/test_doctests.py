@@ -1,0 +1,16 @@
+"""The runnable examples in convcore's docstrings stay true."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["convcore.params", "convcore.core", "convcore.trace"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no docstring examples"
+    assert result.failed == 0
