@@ -433,11 +433,7 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
                              dilation=kw["dilation"], stride=kw["stride"])
     spatial = x.shape[2:]
     shape = cc.explain_shape(spatial, size, **geo)
-    # One 1-D coverage per axis: a cell is never read exactly when its index on some axis is
-    # never read, and per-axis answers stay small for a 1024x1024 input.
-    axes = tuple(cc.coverage((n,), (k,), st_, (pads,), d).axes[0]
-                 for n, k, st_, pads, d in zip(spatial, size, s.stride, padded.pads,
-                                               s.dilation))
+    axes = cc.coverage(spatial, size, **geo).axes  # per axis: which indices, and why
     t2 = time.perf_counter()
     for a in (out, padded.values, padded.is_padding, padded.source, weight):
         a.setflags(write=False)
