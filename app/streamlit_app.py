@@ -1,7 +1,7 @@
 """Convolution Explorer: ``streamlit run app/streamlit_app.py``.
 
 The entry point only sets the page up and declares the pages; each page module keeps its logic
-in functions (shared helpers in ``app/utils.py``, figures in ``app/figures.py``).
+in functions; the explorer's layers are ``settings → model → scene → view`` (see README).
 """
 
 import sys
@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.utils import NAVIGATED, navigation_pages, page_config  # noqa: E402
+from app.navigation import NAVIGATED, navigation_pages, page_config  # noqa: E402
 
 
 def run() -> None:

@@ -17,18 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from test_app_state import random_settings  # noqa: E402
+from test_app_settings import random_settings  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import state, utils  # noqa: E402
+from app import codegen, export, model, settings  # noqa: E402
 
 
 def run_code(code: str, comp, tmp_path):
     """Execute generated code in ``tmp_path`` (with the exported .npy files it may load)."""
-    (tmp_path / "input.npy").write_bytes(utils.npy_bytes(comp.x))
-    (tmp_path / "weight.npy").write_bytes(utils.npy_bytes(comp.weight))
+    (tmp_path / "input.npy").write_bytes(export.npy_bytes(comp.x))
+    (tmp_path / "weight.npy").write_bytes(export.npy_bytes(comp.weight))
     if comp.bias is not None:
-        (tmp_path / "bias.npy").write_bytes(utils.npy_bytes(comp.bias))
+        (tmp_path / "bias.npy").write_bytes(export.npy_bytes(comp.bias))
     scope: dict = {}
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -51,7 +51,7 @@ def configurations(n: int):
                     kernel=("customW", "random", "preset", "customW")[found % 4],
                     weights=None)
         try:
-            comp = state.compute(s)
+            comp = model.compute(s)
         except (cc.ConvError, ValueError):
             continue
         found += 1
@@ -59,11 +59,11 @@ def configurations(n: int):
 
 
 CASES = list(configurations(24)) + [
-    (s, state.compute(s)) for s in (
-        state.defaults(1), state.defaults(2),
-        replace(state.defaults(1), kernel="table", weights=(0.5, -2.0, 1.0, 0.25),
+    (s, model.compute(s)) for s in (
+        settings.defaults(1), settings.defaults(2),
+        replace(settings.defaults(1), kernel="table", weights=(0.5, -2.0, 1.0, 0.25),
                 bias=(0.25, -1.0)),
-        replace(state.defaults(2), pad_form="side", pad=((1, 0), (2, 3)), mode="reflect",
+        replace(settings.defaults(2), pad_form="side", pad=((1, 0), (2, 3)), mode="reflect",
                 stride=(2, 1), dilation=(1, 2)),
     )]
 
@@ -72,9 +72,9 @@ CASES = list(configurations(24)) + [
 def test_generated_code_computes_the_drawn_output(case, tmp_path):
     s, comp = CASES[case]
     args = (s, comp.x, comp.weight, comp.bias)
-    out = run_code(utils.code_convcore(*args), comp, tmp_path)["out"]
+    out = run_code(codegen.code_convcore(*args), comp, tmp_path)["out"]
     np.testing.assert_allclose(cc.to_numpy(out), comp.out, rtol=1e-5, atol=1e-4)
-    scope = run_code(utils.code_module_api(*args), comp, tmp_path)
+    scope = run_code(codegen.code_module_api(*args), comp, tmp_path)
     got = scope["conv"].data if "conv" in scope else scope["out"]
     np.testing.assert_allclose(cc.to_numpy(got), comp.out, rtol=1e-5, atol=1e-4)
 
@@ -83,17 +83,17 @@ def test_generated_code_computes_the_drawn_output(case, tmp_path):
 def test_pytorch_code_computes_the_drawn_output(case, tmp_path):
     pytest.importorskip("torch")
     s, comp = CASES[case]
-    out = run_code(utils.code_pytorch(s, comp.x, comp.weight, comp.bias), comp, tmp_path)["out"]
+    out = run_code(codegen.code_pytorch(s, comp.x, comp.weight, comp.bias), comp, tmp_path)["out"]
     np.testing.assert_allclose(out.numpy(), comp.out, rtol=1e-4, atol=1e-3)
 
 
 def test_module_api_code_is_the_documents_own():
-    s = replace(state.defaults(1), stride=(2,))
-    comp = state.compute(s)
-    code = utils.code_module_api(s, comp.x, comp.weight, comp.bias)
+    s = replace(settings.defaults(1), stride=(2,))
+    comp = model.compute(s)
+    code = codegen.code_module_api(s, comp.x, comp.weight, comp.bias)
     assert "conv = Conv1D(inmaps=1, outmaps=2, size=2, stride=2, pad=0, dilation=1, groups=1, " \
            "useBias=False)" in code
     assert 'conv.setVar("W", Variable(gpuarray.to_gpu(w.reshape(2, 1, 1, 2))))' in code
     assert "np.arange(1 * 1 * 10, dtype=np.float32).reshape(1, 1, 10)" in code
     side = replace(s, pad_form="side", pad=((1, 0),))
-    assert "not expressible" in utils.code_module_api(side, comp.x, comp.weight, None)
+    assert "not expressible" in codegen.code_module_api(side, comp.x, comp.weight, None)

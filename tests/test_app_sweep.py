@@ -1,5 +1,5 @@
-"""A randomized sweep of explorer settings through AppTest: every one ends in a figure or in
-an inline error message, never in an exception."""
+"""A randomized sweep of explorer settings through AppTest: every one ends in the browser view
+or in an inline error message, never in an exception."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from test_app_state import random_settings  # noqa: E402
+import view_payload as vp  # noqa: E402
+from test_app_settings import random_settings  # noqa: E402
 
-from app import state  # noqa: E402
+from app import url  # noqa: E402
 
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.utils import explorer_page
+from app.explorer import explorer_page
 explorer_page(NDIM)
 """
 PER_PAGE = 120
@@ -33,7 +34,7 @@ GARBAGE = {"stride": ["0", "-3", "99", "x"], "size": ["0", "64", "2,2,2"], "pad"
 def settings_queries(ndim: int, n: int):
     rng = np.random.default_rng(100 + ndim)
     for _ in range(n):
-        q = state.to_query(random_settings(rng, ndim))
+        q = url.to_query(random_settings(rng, ndim))
         if rng.random() < 0.3:  # out-of-range or unreadable URL values
             key = list(GARBAGE)[int(rng.integers(len(GARBAGE)))]
             q[key] = GARBAGE[key][int(rng.integers(len(GARBAGE[key])))]
@@ -41,17 +42,22 @@ def settings_queries(ndim: int, n: int):
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
-def test_random_settings_give_a_figure_or_an_inline_error(ndim):
-    outcomes = {"figure": 0, "error": 0}
+def test_random_settings_give_a_view_or_an_inline_error(ndim):
+    outcomes = {"view": 0, "error": 0}  # (an upload without a file is neither: a prompt)
     for q in settings_queries(ndim, PER_PAGE):
         at = AppTest.from_string(SCRIPT.replace("NDIM", str(ndim)), default_timeout=60)
         at.query_params.update(q)
         at.run()
         assert not at.exception, (q, [e.value for e in at.exception])
-        has_chart = bool(at.get("plotly_chart"))
-        assert has_chart != bool(at.error), (q, [e.value for e in at.error])
-        outcomes["figure" if has_chart else "error"] += 1
-        if has_chart and at.slider:  # one more interaction on the same session
-            at.slider(key=f"e{ndim}.step").set_value(0).run()
+        has_view = vp.view_element(at) is not None
+        prompt = q.get("src") == "upload" and any("Choose a file" in i.value for i in at.info)
+        assert has_view != bool(at.error or prompt), (q, [e.value for e in at.error])
+        if has_view or at.error:
+            outcomes["view" if has_view else "error"] += 1
+        if has_view:  # the browser reports a step, then a control changes
+            vp.report(at, ndim, seq=1, step=0)
+            at.run()
             assert not at.exception, (q, [e.value for e in at.exception])
-    assert outcomes["figure"] > PER_PAGE // 2 and outcomes["error"] > 0, outcomes
+            at.number_input(key=f"e{ndim}.stride.0").set_value(2).run()
+            assert not at.exception, (q, [e.value for e in at.exception])
+    assert outcomes["view"] > PER_PAGE // 2 and outcomes["error"] > 0, outcomes

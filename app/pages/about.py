@@ -7,7 +7,7 @@ import streamlit as st
 
 import convcore as cc
 from app import figures
-from app.utils import use_entry_navigation
+from app.navigation import use_entry_navigation
 from convcore.backend import cupy_unavailable_reason
 
 X = np.array([[[2.0, 3.0, 4.0, 1.0]]], dtype=np.float32)

@@ -10,8 +10,9 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from app import figures, state
-from app.utils import open_in_explorer, open_in_groups, use_entry_navigation
+from app import figures, settings
+from app.controls import open_in_explorer
+from app.navigation import open_in_groups, use_entry_navigation
 from convcore import examples as ex_reg
 
 BADGES = {
@@ -33,28 +34,28 @@ def _tuple(v, n: int) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * n
 
 
-def explorer_settings(ex: ex_reg.Example) -> tuple[state.Settings, list[str]]:
+def explorer_settings(ex: ex_reg.Example) -> tuple[settings.Settings, list[str]]:
     """The explorer view of a documented example, and notes on what had to change."""
     notes: list[str] = []
     p = ex.params
     if ex.module in ("Conv1D", "Conv2D"):
         nd = 1 if ex.module == "Conv1D" else 2
-        s = replace(state.defaults(nd), inmaps=p["inmaps"], outmaps=p["outmaps"],
+        s = replace(settings.defaults(nd), inmaps=p["inmaps"], outmaps=p["outmaps"],
                     size=_tuple(p["size"], nd), stride=_tuple(p.get("stride", 1), nd),
                     dilation=_tuple(p.get("dilation", 1), nd), groups=p.get("groups", 1),
                     pad=tuple((v, v) for v in _tuple(p.get("pad", 0), nd)))
     else:  # the functional conv1d examples (MegEngine, R torch, the blog)
         w = ex_reg.example_weights(ex)  # None when the document's weights are random
-        s = replace(state.defaults(1), inmaps=p.get("in_channels", 1),
+        s = replace(settings.defaults(1), inmaps=p.get("in_channels", 1),
                     outmaps=p.get("out_channels", 1 if w is None else w.shape[0]),
                     size=(p["kernel_size"] if w is None else w.shape[-1],),
                     stride=(p.get("stride", 1),), pad=((p.get("padding", 0),) * 2,))
     batch, shape = 1, ()
     if ex.input_shape:
         batch, shape = ex.input_shape[0], tuple(ex.input_shape[2:])
-    if batch > state.MAX_BATCH:
-        notes.append(f"the batch of {batch} is cut to {state.MAX_BATCH} items in the explorer")
-        batch = state.MAX_BATCH
+    if batch > settings.MAX_BATCH:
+        notes.append(f"the batch of {batch} is cut to {settings.MAX_BATCH} items in the explorer")
+        batch = settings.MAX_BATCH
     s = replace(s, batch=batch, shape=shape or s.shape)
     if ex.input == "randn":
         s = replace(s, source="random", seed=0)

@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import figures, state
-from app.utils import int_input, sync_query_params, use_entry_navigation
+from app import figures, settings
+from app.controls import int_input
+from app.navigation import sync_query_params, use_entry_navigation
 
 # The documents' depthwise-separable blocks: seed 000 (1-D) and seed 002 (2-D).
 SEED_BLOCKS = {1: dict(inmaps=16, outmaps=32, size=2, extent=10),
@@ -39,9 +40,9 @@ def wiring_section(ndim: int) -> dict:
     st.header("Wiring")
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        cin = int_input("Input maps C_in", "g.inmaps", 1, state.MAX_MAPS)
+        cin = int_input("Input maps C_in", "g.inmaps", 1, settings.MAX_MAPS)
     with c2:
-        cout = int_input("Output maps C_out", "g.outmaps", 1, state.MAX_MAPS)
+        cout = int_input("Output maps C_out", "g.outmaps", 1, settings.MAX_MAPS)
     options = cc.valid_groups(cin, cout)
     if st.session_state.get("g.groups") not in options:
         current = int(st.session_state.get("g.groups") or 1)
@@ -50,7 +51,7 @@ def wiring_section(ndim: int) -> dict:
         groups = st.selectbox("Groups", options, key="g.groups",
                               help="only values that divide both C_in and C_out are offered")
     with c4:
-        size = int_input("Kernel size", "g.size", 1, state.MAX_KERNEL)
+        size = int_input("Kernel size", "g.size", 1, settings.MAX_KERNEL)
     gmap = cc.group_map(cin, cout, groups, (size,) * ndim)
     with st.columns(4)[0]:
         hl = int_input("Highlight output map", "g.hl", 0, cout - 1,
@@ -103,13 +104,13 @@ def depthwise_section(ndim: int) -> dict:
                 "maps — against one standard convolution with the same input and output.")
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        cin = int_input("C_in", "g.dw.inmaps", 1, state.MAX_MAPS)
+        cin = int_input("C_in", "g.dw.inmaps", 1, settings.MAX_MAPS)
     with c2:
         cout = int_input("C_out", "g.dw.outmaps", 1, 256)
     with c3:
         extent = int_input("Length" if ndim == 1 else "Height = width", "g.dw.extent", 1, 1024)
     with c4:
-        size = int_input("Kernel size", "g.dw.size", 1, min(state.MAX_KERNEL, extent))
+        size = int_input("Kernel size", "g.dw.size", 1, min(settings.MAX_KERNEL, extent))
     kernel = (size,) * ndim
     x_shape = (1, cin) + (extent,) * ndim
     std = cc.group_map(cin, cout, 1, kernel)

@@ -1,9 +1,9 @@
 """The app in a real browser: Debian's Chromium driven by Playwright against ``streamlit run``.
 
-What only a browser can show: every page renders its Plotly charts with no exception box, the
-Play button animates the sliding window client-side (Plotly frames), a click on an output cell
-reaches the server and moves the step, and a shared URL restores the view.  Screenshots of
-each state go to ``test-artifacts/`` (git-ignored).
+What only a browser can show: every page renders its figures with no exception box, plotly.js
+comes from the app itself, a shared URL restores the view and the URL follows the browser
+view's step, examples and uploads reach the explorer.  The view itself is tested in
+``test_explorer_view.py``.  Screenshots of each state go to ``test-artifacts/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -78,196 +78,69 @@ def shot(page: Page, artifacts, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
-def plotly_graphs(page: Page):
-    """The rendered Plotly graph divs, in page order."""
-    return page.locator(f"{CHART} .js-plotly-plot")
+VIEW = '[data-testid="cx-root"]'
 
 
-def animated_graph(page: Page):
-    """The graph with a Plotly "Play" button (an updatemenus button)."""
-    graph = plotly_graphs(page).filter(
-        has=page.locator(".updatemenu-button", has_text=re.compile(r"^\s*▶?\s*Play"))).first
-    expect(graph).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    return graph
-
-
-def shape_paths(graph) -> list[str]:
-    """The ``d`` attribute of every layout shape drawn in ``graph`` (the window outline and
-    friends): what the user sees move."""
-    return graph.locator(".shapelayer path").evaluate_all(
-        "els => els.map(e => e.getAttribute('d'))")
-
-
-def window_shape(graph) -> dict:
-    """The window outline as the figure's layout holds it now (``x0, x1, y0, y1``)."""
-    return graph.evaluate("""gd => {
-      const shapes = gd.layout.shapes || [];
-      const s = shapes.find(s => s.name === 'window') || shapes[0];
-      return s ? {x0: s.x0, x1: s.x1, y0: s.y0, y1: s.y1} : null;
-    }""")
-
-
-def current_step(page: Page) -> int:
-    """The step shown by the step slider (Streamlit renders it as ``input[type=range]``)."""
-    slider = page.get_by_role("slider", name=re.compile(r"step", re.I)).first
-    expect(slider).to_be_attached(timeout=LOAD_TIMEOUT_MS)
-    return int(float(slider.get_attribute("aria-valuetext") or slider.input_value()))
-
-
-# The overlay of output cells: a scatter trace of (nearly) invisible markers whose clicks
-# reach Streamlit's on_select.  Returns each point's page coordinates and its step index
-# (customdata when the app puts one there, otherwise the point's position in the trace).
-_OVERLAY_POINTS_JS = """
-gd => {
-  const box = gd.getBoundingClientRect();
-  const fl = gd._fullLayout;
-  const axis = (letter, id) => fl[letter + 'axis' + (id.length > 1 ? id.slice(1) : '')];
-  const invisible = t => {
-    const m = t.marker || {};
-    const alpha = c => typeof c === 'string' && /rgba\\([^)]*,\\s*0(\\.0*)?\\s*\\)$/.test(c);
-    const op = Array.isArray(m.opacity) ? Math.max(...m.opacity) : m.opacity;
-    return alpha(m.color) || op === 0 || t.opacity === 0;
-  };
-  const overlays = gd._fullData.map((t, i) => [t, i]).filter(([t]) =>
-      t.type === 'scatter' && (t.mode || '').includes('markers') && t.visible === true);
-  const found = overlays.find(([t]) => invisible(t))
-      || overlays.find(([t]) => /output cells|click/i.test(t.name || ''));
-  if (!found) return null;
-  const [t, i] = found;
-  const xa = axis('x', t.xaxis), ya = axis('y', t.yaxis);
-  return gd.calcdata[i].map((cd, j) => {
-    let step = j;
-    const c = t.customdata && t.customdata[j];
-    const n = Array.isArray(c) || ArrayBuffer.isView(c) ? Number(c[0]) : Number(c);
-    if (c !== undefined && c !== null && Number.isFinite(n)) step = n;
-    return {x: box.left + xa._offset + xa.c2p(cd.x), y: box.top + ya._offset + ya.c2p(cd.y),
-            step: step, trace: i, name: t.name};
-  });
-}
-"""
-
-
-def overlay_points(graph):
-    return graph.evaluate(_OVERLAY_POINTS_JS)
-
-
-def find_overlay(page: Page):
-    """(graph, points) of the first chart with a clickable output-cell overlay."""
-    graphs = plotly_graphs(page)
-    for i in range(graphs.count()):
-        points = overlay_points(graphs.nth(i))
-        if points:
-            return graphs.nth(i), points
-    raise AssertionError("no chart with a clickable output-cell overlay (a scatter trace of "
-                         "transparent markers) on " + page.url)
-
-
-def wait_for_step(page: Page, expected: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    step = None
-    while time.monotonic() < deadline:
-        try:
-            step = current_step(page)
-        except Exception:  # the slider is re-rendered during the rerun
-            step = None
-        if step == expected:
-            wait_until_idle(page)
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"the step shown is {step}, expected {expected}")
+def view_step(page: Page) -> int:
+    """The step the explorer's browser view shows."""
+    page.wait_for_selector(f"{VIEW} .cx-eq", timeout=LOAD_TIMEOUT_MS)
+    return int(page.locator(VIEW).get_attribute("data-step"))
 
 
 # -------------------------------------------------------------------------------- tests
 
 @pytest.mark.parametrize("path", list(PAGES))
-def test_page_loads_with_charts_and_no_exception(page, app_url, artifacts, path):
+def test_page_loads_with_its_figures_and_no_exception(page, app_url, artifacts, path):
     name, least = PAGES[path]
-    open_page(page, app_url + path, charts=least)
+    explorer = path in ("/", "/explorer_2d")
+    open_page(page, app_url + path, charts=0 if explorer else least)
     assert_no_exception(page)
     expect(page.locator("h1").first).to_be_visible()
-    charts = page.locator(CHART)
-    assert charts.count() >= least, f"{charts.count()} Plotly charts on {path}, expected {least}+"
-    for i in range(charts.count()):
-        # each chart really drew (a Plotly graph with its SVG), not an empty frame
-        expect(charts.nth(i).locator(".js-plotly-plot .main-svg").first).to_be_attached()
+    if explorer:  # the browser view: plotly.js heatmaps, and no st.plotly_chart beside it
+        page.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+        assert page.locator(CHART).count() == 0
+        assert page.evaluate("typeof window.Plotly") == "object"
+    else:
+        charts = page.locator(CHART)
+        assert charts.count() >= least, f"{charts.count()} charts on {path}, expected {least}+"
+        for i in range(charts.count()):
+            # each chart really drew (a Plotly graph with its SVG), not an empty frame
+            expect(charts.nth(i).locator(".js-plotly-plot .main-svg").first).to_be_attached()
     assert_no_js_errors(page)
     shot(page, artifacts, f"page-{name}")
 
 
-@pytest.mark.parametrize("path", ["/explorer_2d", "/"])
-def test_play_moves_the_window_in_the_browser(page, app_url, artifacts, path):
-    open_page(page, app_url + path)
-    assert_no_exception(page)
-    graph = animated_graph(page)
-    graph.scroll_into_view_if_needed()
-    before = shape_paths(graph)
-    assert before, "the animated figure has no layout shape (the window outline)"
-    window_before = window_shape(graph)
-    step_before = current_step(page)
-    name = PAGES[path][0]
-    shot(page, artifacts, f"play-{name}-before")
-
-    graph.locator(".updatemenu-button", has_text="Play").first.click()
-    seen = {tuple(before)}
-    deadline = time.monotonic() + 15
-    while len(seen) < 3 and time.monotonic() < deadline:  # the window moved at least twice
-        page.wait_for_timeout(100)
-        seen.add(tuple(shape_paths(graph)))
-    shot(page, artifacts, f"play-{name}-after")
-    assert len(seen) >= 3, f"the window outline did not move after Play: {before}"
-    assert window_shape(graph) != window_before
-    # the animation runs in the browser: no rerun, the server-side step is untouched
-    assert current_step(page) == step_before
-    assert_no_exception(page)
-    assert_no_js_errors(page)
+def test_plotly_js_comes_from_the_app_itself(page, app_url):
+    """No CDN: a classroom may be offline.  Every script and stylesheet the explorer loads is
+    served by the app (plotly.js from the installed package, gzipped, with an ETag)."""
+    outside = []
+    local = (app_url, "blob:" + app_url)  # the component's inline module is a blob: URL
+    page.on("request", lambda r: outside.append(r.url) if r.resource_type in (
+        "script", "stylesheet") and not r.url.startswith(local) else None)
+    plotly = []
+    page.on("response", lambda r: plotly.append(r) if "vendor/plotly" in r.url else None)
+    open_page(page, app_url + "/explorer_2d", charts=0)
+    page.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+    assert outside == []
+    assert plotly and plotly[0].status == 200 and plotly[0].headers.get("etag")
 
 
-@pytest.mark.parametrize("path", ["/explorer_2d", "/"])
-def test_click_on_an_output_cell_jumps_to_its_step(page, app_url, artifacts, path):
-    open_page(page, app_url + path)
-    graph, points = find_overlay(page)
-    start = current_step(page)
-    assert len(points) > 1, "the output overlay has a single cell"
-    wanted = next(p for p in reversed(points) if p["step"] != start)["step"]
-    graph.scroll_into_view_if_needed()
-    graph, points = find_overlay(page)  # coordinates after scrolling
-    target = next(p for p in points if p["step"] == wanted)
-    page.mouse.move(target["x"], target["y"])
-    page.wait_for_timeout(150)  # let Plotly register the hover before the click
-    page.mouse.click(target["x"], target["y"])
-    wait_for_step(page, wanted)
-    assert_no_exception(page)
-    graph, _ = find_overlay(page)
-    assert window_shape(graph) != {}, "no window outline after the jump"
-    shot(page, artifacts, f"click-output-cell-{PAGES[path][0]}")
-
-
-@pytest.mark.parametrize("path,query,step,window", [
-    # 1-D: L=10, size 2, stride 2 -> 5 steps; step 3 reads x[6], x[7]
-    ("/", "step=3&stride=2", 3, dict(x0=5.5, x1=7.5)),
-    # 2-D: 5x5, size 2, stride (2, 1) -> 2x4 outputs; step 5 is cell (1, 1): rows 2-3, cols 1-2
-    ("/explorer_2d", "stride=2,1&step=5", 5, dict(x0=0.5, x1=2.5, y0=1.5, y1=3.5)),
+@pytest.mark.parametrize("path,query,step", [
+    ("/", "step=3&stride=2", 3),  # 1-D: L=10, size 2, stride 2 -> 5 steps
+    ("/explorer_2d", "stride=2,1&step=5", 5),  # 2-D: 2x4 outputs; step 5 is cell (1, 1)
 ])
-def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step, window):
-    open_page(page, f"{app_url}{path}?{query}")
+def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step):
+    open_page(page, f"{app_url}{path}?{query}", charts=0)
     assert_no_exception(page)
     expect(page.locator('[data-testid="stAlert"]', has_text="URL:")).to_have_count(0)
-    assert current_step(page) == step
-    shown = window_shape(animated_graph(page))
-    assert {key: shown[key] for key in window} == window
-    # the URL still holds the view after the run rewrote it
-    kept = parse_qs(urlsplit(page.url).query)
-    assert kept.get("step") == [str(step)], page.url
-    assert kept.get("stride") == [parse_qs(query)["stride"][0]], page.url
+    assert view_step(page) == step
+    kept = parse_qs(urlsplit(page.evaluate("location.href")).query)
+    assert kept.get("step") == [str(step)]
+    assert kept.get("stride") == [parse_qs(query)["stride"][0]]
     shot(page, artifacts, f"shared-url-{PAGES[path][0]}")
-
-    # stepping on from the shared view moves the window by the stride and updates the URL
-    page.get_by_role("button", name=re.compile("Next")).click()
-    wait_for_step(page, step + 1)
-    moved = window_shape(animated_graph(page))
-    stride = int(parse_qs(query)["stride"][0].split(",")[-1])
-    assert moved["x0"] - shown["x0"] == stride  # the next cell along the last axis
-    assert moved != shown
+    # stepping on from the shared view: the URL follows once the user stops
+    page.get_by_test_id("cx-next").click()
+    assert view_step(page) == step + 1
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
                            f"'{step + 1}'")
     assert_no_exception(page)
@@ -277,12 +150,13 @@ def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifact
     """The first visitor of a freshly started server opens a shared 2-D link and steps on:
     the view must stay exactly the shared one plus the step (no control falls back to a
     default, no extra query parameter appears)."""
-    open_page(page, fresh_app_url + "/explorer_2d?stride=2,1&step=5")
+    open_page(page, fresh_app_url + "/explorer_2d?stride=2,1&step=5", charts=0)
     assert_no_exception(page)
-    assert current_step(page) == 5
-    page.get_by_role("button", name=re.compile("Next")).click()
-    wait_for_step(page, 6)
-    page.wait_for_timeout(500)  # the URL is rewritten at the end of the run
+    assert view_step(page) == 5
+    page.get_by_test_id("cx-next").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '6'",
+                           timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
     query = parse_qs(page.evaluate("location.search").lstrip("?"))
     shot(page, artifacts, "first-visit-shared-link")
     assert query == {"stride": ["2,1"], "step": ["6"]}, (
@@ -299,15 +173,13 @@ def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
     button.scroll_into_view_if_needed()
     button.click()
     page.wait_for_url(re.compile(r"stride=2"), timeout=LOAD_TIMEOUT_MS)
-    open_charts = page.locator(CHART)
-    open_charts.first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(f"{VIEW} .cx-eq", timeout=LOAD_TIMEOUT_MS)
     wait_until_idle(page)
     assert_no_exception(page)
     expect(page.get_by_role("heading", name=re.compile("1-D convolution explorer"))).to_be_visible()
     query = parse_qs(urlsplit(page.url).query)
     assert query.get("stride") == ["2"] and query.get("pad") == ["2"], page.url
-    slider = page.get_by_role("slider", name=re.compile(r"step", re.I)).first
-    assert slider.get_attribute("max") == "6"  # 7 output cells: steps 0..6
+    assert page.get_by_test_id("cx-scrub").get_attribute("max") == "6"  # 7 cells: steps 0..6
     shot(page, artifacts, "example-opened-in-explorer")
 
 
@@ -349,8 +221,9 @@ def test_upload_is_checked_and_downscaled(page, app_url, artifacts):
                                    "buffer": _png(1100, 22)}])
     expect(page.get_by_text(re.compile(r"downscaled from 22×1100 to 20×1024"))).to_be_visible(
         timeout=LOAD_TIMEOUT_MS)
-    page.locator(CHART).first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
     wait_until_idle(page)
     assert_no_exception(page)
     assert page.locator('[data-testid="stAlert"]', has_text="Python objects").count() == 0
+    assert page.locator(VIEW).evaluate("r => r.__cx.scene.in_shape") == [20, 1024]
     shot(page, artifacts, "upload-downscaled")

@@ -1,0 +1,109 @@
+"""The code panel's programs: the explorer's configuration as PyTorch, as the documents'
+module API and as convcore.  Pure functions of the settings and the model's arrays; the tests
+execute every program and compare its output with the core's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.settings import Settings
+
+
+def _literal(a: np.ndarray) -> str:
+    return np.array2string(np.asarray(a, dtype=np.float32), separator=", ", threshold=10**7,
+                           floatmode="unique", max_line_width=96).replace("\n", "\n    ")
+
+
+LITERAL_LIMIT = 256
+
+
+def _array_code(name: str, a: np.ndarray | None, s: Settings, what: str) -> str:
+    if a is None:
+        return f"{name} = None"
+    if what == "input" and s.source == "arange":
+        dims = ", ".join(str(d) for d in a.shape)
+        return (f"{name} = np.arange({' * '.join(str(d) for d in a.shape)}, "
+                f"dtype=np.float32).reshape({dims})")
+    if what == "input" and s.source == "random":
+        return (f"{name} = np.random.default_rng({s.seed}).standard_normal({a.shape})"
+                ".astype(np.float32)")
+    if a.size <= LITERAL_LIMIT:
+        return f"{name} = np.array({_literal(a)}, dtype=np.float32)"
+    return f'{name} = np.load("{what}.npy")  # {a.shape}: the Export tab saves it'
+
+
+def _tuple_arg(t) -> str:
+    t = tuple(int(v) for v in t)
+    return str(t[0]) if len(t) == 1 else str(t)
+
+
+def code_convcore(s: Settings, x, w, b) -> str:
+    fn = "conv1d" if s.ndim == 1 else "conv2d"
+    pad = '"same"' if s.pad_form == "same" else (
+        _tuple_arg([p[0] for p in s.pad]) if s.pad_form == "axis" else str(tuple(s.pad)))
+    return "\n".join([
+        "import numpy as np", "import convcore as cc", "",
+        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+        _array_code("b", b, s, "bias"), "",
+        f"out = cc.{fn}(x, w, b, stride={_tuple_arg(s.stride)}, padding={pad}, "
+        f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, padding_mode={s.mode!r})",
+        "print(out)",
+    ])
+
+
+_TORCH_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+                    "circular": "circular"}
+
+
+def code_pytorch(s: Settings, x, w, b) -> str:
+    cls = "Conv1d" if s.ndim == 1 else "Conv2d"
+    lines = ["import numpy as np", "import torch", "import torch.nn.functional as F", "",
+             _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+             _array_code("b", b, s, "bias"), "", "inp = torch.from_numpy(x)"]
+    if s.pad_form == "side":
+        # nn.ConvNd pads both sides alike: pad first (F.pad lists the last axis first).
+        order = [v for lo, hi in reversed(s.pad) for v in (lo, hi)]
+        lines.append(f"inp = F.pad(inp, {tuple(order)}, mode={_TORCH_PAD_MODES[s.mode]!r})")
+        padding, mode = "0", "zeros"
+    else:
+        padding = '"same"' if s.pad_form == "same" else _tuple_arg([p[0] for p in s.pad])
+        mode = s.mode
+    lines += [
+        f"conv = torch.nn.{cls}(in_channels={x.shape[1]}, out_channels={s.outmaps}, "
+        f"kernel_size={_tuple_arg(w.shape[2:])}, stride={_tuple_arg(s.stride)}, "
+        f"padding={padding}, dilation={_tuple_arg(s.dilation)}, groups={s.groups}, "
+        f"bias={b is not None}, padding_mode={mode!r})",
+        "with torch.no_grad():",
+        "    conv.weight.copy_(torch.from_numpy(w))",
+    ]
+    if b is not None:
+        lines.append("    conv.bias.copy_(torch.from_numpy(b))")
+    lines += ["    out = conv(inp)", "print(out)"]
+    return "\n".join(lines)
+
+
+def code_module_api(s: Settings, x, w, b) -> str:
+    """The documents' module API (PuzzleLib style), as convcore.modules runs it."""
+    cls = "Conv1D" if s.ndim == 1 else "Conv2D"
+    if s.pad_form != "axis" or s.mode != "zeros":
+        return ("# The documented module API pads both sides alike with zeros only:\n"
+                "# per-side padding, 'same' and padding modes are not expressible with\n"
+                f"# {cls}(...). The functional call does it:\n\n" + code_convcore(s, x, w, b))
+    w_doc = "w" if s.ndim == 2 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
+    lines = [
+        "import numpy as np", "from convcore import Variable, gpuarray",
+        f"from convcore.modules import {cls}", "",
+        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+        _array_code("b", b, s, "bias"), "",
+        "data = gpuarray.to_gpu(x)",
+        f"conv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, "
+        f"size={_tuple_arg(w.shape[2:])}, "
+        f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
+        f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, useBias={b is not None})",
+        f'conv.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'
+        + ("  # PuzzleLib layout (C_out, C_in/g, 1, size)" if s.ndim == 1 else ""),
+    ]
+    if b is not None:
+        lines.append('conv.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
+    lines += ["conv(data)", "print(conv.data)"]
+    return "\n".join(lines)

@@ -1,0 +1,339 @@
+"""The explorer's sidebar: widgets in, :class:`~app.settings.Settings` out.
+
+Widgets keep their values in ``st.session_state`` under ``e{ndim}.{name}`` keys; the page's
+canonical settings live under ``e{ndim}.settings``.  Bounds come from the core
+(``cc.max_padding``, ``cc.max_kernel_size``, ``cc.max_dilation``, ``cc.valid_groups``); the app
+only caps what the core leaves unbounded.  A value outside its bounds — typed, or from a
+shared URL — is changed to the nearest allowed one, and a notice says which parameter, the
+value asked, the value used and the rule; nothing is changed silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import convcore as cc
+from app import model, settings
+from app import sources as src
+from app.settings import Settings
+
+AXES = {1: ("L",), 2: ("H", "W")}
+
+
+def k(ndim: int, name: str) -> str:
+    """The session-state key of one explorer widget."""
+    return f"e{ndim}.{name}"
+
+
+def canonical_key(ndim: int) -> str:
+    return k(ndim, "settings")
+
+
+class Notices(list):
+    """What the controls changed or could not use, as sentences for the page."""
+
+    def changed(self, name: str, asked, used, rule: str) -> None:
+        self.append(f"{name}: asked {asked}, using {used} — {rule}")
+
+
+# ------------------------------------------------------------------- settings <-> widgets
+
+def widget_values(s: Settings) -> dict:
+    """Every explorer widget's value for the settings ``s``."""
+    n = s.ndim
+    v = {
+        "source": s.source, "seed": s.seed, "sample": s.sample, "typed": s.typed,
+        "batch": s.batch, "inmaps": s.inmaps, "outmaps": s.outmaps, "groups": s.groups,
+        "kernel": s.kernel, "preset": s.preset, "scheme": s.scheme, "kseed": s.kseed,
+        "mode": s.mode, "pad_form": s.pad_form, "bias_on": s.bias is not None,
+        "bias": "0" if s.bias is None else ", ".join(f"{b:g}" for b in s.bias),
+        "item": s.item, "omap": s.omap, "presenter": s.presenter,
+    }
+    for a in range(n):
+        v[f"shape.{a}"] = s.shape[a]
+        v[f"size.{a}"] = s.size[a]
+        v[f"stride.{a}"] = s.stride[a]
+        v[f"dilation.{a}"] = s.dilation[a]
+        v[f"pad.{a}"] = s.pad[a][0]
+        v[f"padlo.{a}"], v[f"padhi.{a}"] = s.pad[a]
+    return {k(n, name): value for name, value in v.items()}
+
+
+def seed_widgets(s: Settings, overwrite: bool = False) -> None:
+    for key, value in widget_values(s).items():
+        if overwrite or key not in st.session_state:
+            st.session_state[key] = value
+
+
+def forget_widgets(ndim: int) -> None:
+    """Drop the page's widget values so that they are seeded again from its settings."""
+    prefix = f"e{ndim}."
+    for key in [key for key in st.session_state if str(key).startswith(prefix)]:
+        del st.session_state[key]
+
+
+def open_in_explorer(s: Settings) -> None:
+    """Show ``s`` on its explorer page (used by the documented examples)."""
+    from app import url
+    from app.navigation import EXPLORER_PAGES
+
+    forget_widgets(s.ndim)
+    st.session_state[canonical_key(s.ndim)] = s
+    seed_widgets(s, overwrite=True)
+    st.switch_page(EXPLORER_PAGES[s.ndim], query_params=url.to_query(s))
+
+
+# ------------------------------------------------------------------------------ widgets
+
+def _as_int(value, fallback: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return fallback
+
+
+def clamp(key: str, lo: int, hi: int, notices: Notices | None = None, name: str = "",
+          rule: str = "") -> int:
+    """Put the widget value under ``key`` into [lo, hi], with a notice when it moves."""
+    asked = st.session_state.get(key, lo)
+    value = min(max(_as_int(asked, lo), lo), hi)
+    if notices is not None and value != asked:
+        bound = f"at least {lo}" if _as_int(asked, lo) < lo else f"at most {hi}"
+        notices.changed(name or key.split(".", 1)[-1], asked, value,
+                        f"must be {bound}" + (f" ({rule})" if rule else ""))
+    st.session_state[key] = value
+    return value
+
+
+def int_input(label: str, key: str, lo: int, hi: int, notices: Notices | None = None,
+              rule: str = "", help: str | None = None, disabled: bool = False) -> int:
+    """A number input whose value is put into [lo, hi] (with a notice) before it is drawn.
+
+    The widget itself has no min/max, so a typed value out of range reaches the page, which
+    says what it used instead, rather than being refused in the browser without a word.
+    """
+    clamp(key, lo, hi, notices, label, rule)
+    return int(st.number_input(label, step=1, key=key, help=help, disabled=disabled))
+
+
+def choice(label: str, key: str, options, format_func=str, help: str | None = None,
+           radio: bool = False, notices: Notices | None = None):
+    options = list(options)
+    if st.session_state.get(key) not in options:
+        if notices is not None and key in st.session_state:
+            notices.append(f"{label}: {st.session_state[key]!r} is not one of the choices; "
+                           f"using {options[0]!r}")
+        st.session_state[key] = options[0]
+    widget = st.radio if radio else st.selectbox
+    kw = dict(horizontal=True) if radio else {}
+    return widget(label, options, key=key, format_func=format_func, help=help, **kw)
+
+
+def per_axis(ndim: int, label: str, name: str, limits, notices: Notices | None = None,
+             rule: str = "", help: str | None = None, disabled: bool = False) -> tuple:
+    cols = st.columns(ndim) if ndim > 1 else [st.container()]
+    values = []
+    for a, col in enumerate(cols):
+        lo, hi = limits[a]
+        text = f"{label} {AXES[ndim][a]}" if ndim > 1 else label
+        with col:
+            values.append(int_input(text, k(ndim, f"{name}.{a}"), lo, hi, notices, rule,
+                                    help=help, disabled=disabled))
+    return tuple(values)
+
+
+# ------------------------------------------------------------------------------ bounds
+
+def pad_limit(mode: str, extent: int) -> int:
+    """Largest padding per side offered: the mode's limit, else the extent itself."""
+    limit = cc.max_padding(extent, mode)
+    return extent if limit is None else max(0, limit)
+
+
+def size_limit(extent: int, pad_total: int) -> int:
+    """Largest kernel size offered: the window must fit in the padded input."""
+    return max(1, min(settings.MAX_KERNEL, cc.max_kernel_size(extent, (pad_total, 0))))
+
+
+def dilation_limit(size: int, padded_extent: int) -> int:
+    """Largest dilation whose dilated kernel still fits in the padded input."""
+    d = cc.max_dilation(padded_extent, size)
+    return settings.MAX_DILATION if d is None else max(1, min(settings.MAX_DILATION, d))
+
+
+def parse_bias(text: str) -> tuple | None:
+    """Bias values typed as ``0.5, -1``; ``inf`` and ``nan`` are numbers too (and shown so)."""
+    try:
+        vals = tuple(float(v) for v in text.replace(";", ",").split(",") if v.strip())
+    except ValueError:
+        return None
+    return vals or None
+
+
+# ------------------------------------------------------------------------------ sections
+
+def input_controls(ndim: int, s: Settings, notices: Notices
+                   ) -> tuple[Settings, model.Upload | None]:
+    """Input source and (for generated inputs) the input's shape."""
+    st.subheader("Input")
+    source = choice("Input source", k(ndim, "source"), settings.INPUT_SOURCES,
+                    settings.INPUT_SOURCES.get, help="arange reproduces the documents' examples",
+                    notices=notices)
+    changes: dict = dict(source=source)
+    upload = None
+    if source == "random":
+        changes["seed"] = int_input("Seed", k(ndim, "seed"), 0, 2**31 - 1, notices)
+    elif source == "sample":
+        names = src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES
+        changes["sample"] = choice("Sample", k(ndim, "sample"), names, notices=notices)
+    elif source == "typed":
+        changes["typed"] = st.text_area(
+            "Values", key=k(ndim, "typed"),
+            help="numbers separated by commas or spaces; rows by newlines or ';'"
+                 + ("; every row is one input map" if ndim == 1
+                    else "; a blank line starts the next input map"))
+    elif source == "upload":
+        types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
+                                         else src.UPLOAD_TYPES_2D)]
+        f = st.file_uploader("File", type=types, key=k(ndim, "upload"),
+                             help="never unpickled; images become gray or RGB maps and are "
+                                  "downscaled to 1024 px. Uploads are not part of the URL.")
+        if f is not None:
+            upload = model.Upload.of(f.name, f.getvalue())
+    if source in ("arange", "random"):
+        changes["batch"] = int_input("Batch size N", k(ndim, "batch"), 1, settings.MAX_BATCH,
+                                     notices, "the explorer's limit")
+        changes["inmaps"] = int_input("Input maps C_in", k(ndim, "inmaps"), 1,
+                                      settings.MAX_MAPS, notices, "the explorer's limit")
+        extent = settings.max_extent(ndim)
+        changes["shape"] = per_axis(ndim, "Length" if ndim == 1 else "Size", "shape",
+                                    [(1, extent)] * ndim, notices, "the explorer's limit")
+    return replace(s, **changes), upload
+
+
+def layer_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
+    """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
+    st.subheader("Layer")
+    outmaps = int_input("Output maps C_out", k(ndim, "outmaps"), 1, settings.MAX_MAPS, notices,
+                        "the explorer's limit")
+    options = cc.valid_groups(s.inmaps, outmaps)
+    gkey = k(ndim, "groups")
+    asked = st.session_state.get(gkey)
+    if asked not in options:
+        current = _as_int(asked, 1)
+        used = max(g for g in options if g <= max(current, 1))
+        notices.changed("Groups", asked, used, f"groups must divide both C_in = {s.inmaps} and "
+                        f"C_out = {outmaps} (allowed: {', '.join(map(str, options))})")
+        st.session_state[gkey] = used
+    groups = st.selectbox("Groups", options, key=gkey,
+                          help="only values that divide both C_in and C_out are offered")
+    kernel = choice("Kernel source", k(ndim, "kernel"), settings.KERNEL_SOURCES,
+                    settings.KERNEL_SOURCES.get, notices=notices)
+    changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
+    preset_shape = None
+    if kernel == "preset":
+        changes["preset"] = choice("Preset", k(ndim, "preset"), src.kernel_presets(ndim),
+                                   notices=notices)
+        preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
+    elif kernel == "random":
+        changes["scheme"] = choice("Init scheme", k(ndim, "scheme"), settings.INIT_SCHEMES,
+                                   notices=notices)
+        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed"), 0, 2**31 - 1, notices)
+    mode = choice("Padding mode", k(ndim, "mode"), settings.PADDING_MODES, notices=notices)
+    pad_form = choice("Padding", k(ndim, "pad_form"), settings.PAD_FORMS,
+                      settings.PAD_FORMS.get, radio=True, notices=notices,
+                      help="per axis: the same on both sides; per side: low and high "
+                           "separately; same: keep the length (stride 1)")
+    shape = s.shape
+    pad_rule = {"reflect": "reflect padding must be smaller than the input",
+                "circular": "circular padding wraps at most once"}.get(
+                    mode, "the explorer's limit: the input's extent")
+    limits = [(0, pad_limit(mode, n)) for n in shape]
+    if pad_form == "axis":
+        p = per_axis(ndim, "Pad", "pad", limits, notices, pad_rule)
+        pads = tuple((v, v) for v in p)
+    elif pad_form == "side":
+        lo = per_axis(ndim, "Pad low", "padlo", limits, notices, pad_rule)
+        hi = per_axis(ndim, "Pad high", "padhi", limits, notices, pad_rule)
+        pads = tuple(zip(lo, hi))
+    else:
+        pads = ((0, 0),) * ndim
+    totals = [lo + hi for lo, hi in pads]
+    if preset_shape is not None:
+        for a, v in enumerate(preset_shape):
+            st.session_state[k(ndim, f"size.{a}")] = int(v)
+        size = per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
+                        help="set by the preset", disabled=True)
+    else:
+        size = per_axis(ndim, "Kernel size", "size",
+                        [(1, size_limit(n, t)) for n, t in zip(shape, totals)], notices,
+                        "the window must fit in the padded input")
+    padded = [n + t for n, t in zip(shape, totals)] if pad_form != "same" else list(shape)
+    dilation = per_axis(ndim, "Dilation", "dilation",
+                        [(1, dilation_limit(kk, p)) for kk, p in zip(size, padded)], notices,
+                        "the dilated kernel must fit in the padded input")
+    stride = per_axis(ndim, "Stride", "stride", [(1, max(1, p)) for p in padded], notices,
+                      "a stride past the padded input gives the same single window")
+    bias = None
+    if st.toggle("Bias", key=k(ndim, "bias_on")):
+        text = st.text_input("Bias values", key=k(ndim, "bias"),
+                             help="one per output map, repeated if fewer, e.g. 0.5, -1")
+        bias = parse_bias(text)
+        if bias is None:
+            notices.append(f"Bias values: {text[:60]!r} is not a list of numbers; using 0")
+            bias = (0.0,)
+    return replace(s, pad_form=pad_form, pad=pads, mode=mode, size=size, dilation=dilation,
+                   stride=stride, bias=bias, **changes)
+
+
+def view_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
+    st.subheader("View")
+    item = int_input("Batch item", k(ndim, "item"), 0, s.batch - 1, notices,
+                     f"the batch has {s.batch} item{'s' if s.batch > 1 else ''}")
+    omap = int_input("Output map", k(ndim, "omap"), 0, s.outmaps - 1, notices,
+                     f"the layer has {s.outmaps} output map{'s' if s.outmaps > 1 else ''}")
+    presenter = st.toggle("Presenter mode", key=k(ndim, "presenter"),
+                          help="larger type and figures that fit a 1280×720 projector")
+    return replace(s, item=item, omap=omap, presenter=presenter)
+
+
+def ensure_table(s: Settings) -> Settings:
+    """Kernel "table" needs every weight: start from the last kernel shown when its shape
+    fits, else from customW."""
+    shape = s.weight_shape
+    if s.kernel != "table" or (s.weights is not None and len(s.weights) == math.prod(shape)):
+        return s
+    last = st.session_state.get(k(s.ndim, "last_w"))
+    if last is None or last.shape != shape:
+        last = model.custom_weights(s.ndim, s.size, s.outmaps, shape[1])
+    return replace(s, weights=tuple(float(v) for v in np.asarray(last).ravel()))
+
+
+def table_editor(s: Settings, notices: Notices) -> Settings:
+    """Edit the weights of the shown output map, one table per input map of its group."""
+    shape = s.weight_shape
+    w = np.asarray(s.weights, dtype=np.float64).reshape(shape).copy()
+    with st.expander(f"Edit the kernels of output map {s.omap} ({shape[1]} input map"
+                     f"{'s' if shape[1] > 1 else ''}, {'×'.join(map(str, s.size))} each)",
+                     expanded=True):
+        st.caption("Type new weights; other output maps: pick them under View.")
+        for m in range(min(shape[1], 8)):
+            sl = w[s.omap, m]
+            grid = sl[None] if s.ndim == 1 else sl
+            df = pd.DataFrame(grid, columns=[str(c) for c in range(grid.shape[1])])
+            edited = st.data_editor(df, key=k(s.ndim, f"table.{s.omap}.{m}.{shape}"),
+                                    num_rows="fixed", width="content")
+            values = np.asarray(edited, dtype=np.float64).reshape(sl.shape)
+            if np.isnan(values).any():
+                notices.append(f"kernel table w[{s.omap},{m}]: empty or non-numeric cells "
+                               "count as 0")
+                values = np.nan_to_num(values, nan=0.0)
+            w[s.omap, m] = values
+        if shape[1] > 8:
+            st.caption(f"The tables show the first 8 of {shape[1]} input maps.")
+    return replace(s, weights=tuple(float(v) for v in w.ravel()))

@@ -1,0 +1,289 @@
+"""The explorer page, one implementation for 1-D and 2-D (``explorer_page(ndim)``).
+
+Data flows one way: settings (URL, widgets) → model (the core's results, cached) → scene (pure
+data) → view (the browser component).  The browser steps, hovers and plays by itself; when the
+user stops it reports the step, and this page's panels (arithmetic, shape, code, export) and the
+URL follow it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import json
+import time
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+import convcore as cc
+from app import codegen, controls, export, model, url, view
+from app import scene as scenes
+from app import sources as src
+from app.controls import Notices, k
+from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
+from app.settings import SPEEDS, Settings
+
+PRESENTER_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] h1 { padding-top: 0; padding-bottom: 0.2rem; }
+</style>"""
+
+
+# ------------------------------------------------------------------------------ settings
+
+def page_settings(ndim: int) -> tuple[Settings, list[str]]:
+    """The page's settings: kept from earlier in the session, else from the URL, else the
+    defaults.  Widgets with no value yet are seeded from them."""
+    key = controls.canonical_key(ndim)
+    problems: list[str] = []
+    if key not in st.session_state:
+        s, problems = url.from_query(st.query_params, ndim)
+        st.session_state[key] = s
+        controls.seed_widgets(s, overwrite=True)
+    s = st.session_state[key]
+    controls.seed_widgets(s)
+    return s, problems
+
+
+# ------------------------------------------------------------------------------ scene
+
+def scene_id(s: Settings, upload: model.Upload | None) -> str:
+    """Names one scene: the configuration, the upload and the shown item and map."""
+    key = repr((s.conv_key(), None if upload is None else upload.digest, s.item, s.omap))
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _scene_text(sid: str, _comp: model.Computation, item: int, omap: int) -> str:
+    return json.dumps(scenes.build_scene(_comp, item, omap), separators=(",", ":"))
+
+
+def show_view(ndim: int, s: Settings, comp: model.Computation, upload) -> tuple[Settings, str]:
+    """Draw the browser view and take its report; returns the settings at the reported step
+    and the component's payload (for the HTML export)."""
+    sid = scene_id(s, upload)
+    text = _scene_text(sid, comp, s.item, s.omap)
+    akey, ckey = k(ndim, "anchor"), k(ndim, "consumed")
+    anchor = st.session_state.get(akey)
+    if anchor is None or anchor["scene_id"] != sid or anchor.get("forced"):
+        anchor = {"scene_id": sid, "init": {"step": s.step, "speed": s.speed,
+                                            "reveal": s.reveal}}
+        st.session_state[akey] = anchor
+    report = view.explorer(text, sid, anchor["init"], s.presenter, key=k(ndim, "view"))
+    if report and report.get("scene") == sid and report.get("seq") != st.session_state.get(ckey):
+        st.session_state[ckey] = report.get("seq")
+        step = int(report.get("step", s.step))
+        speed = report.get("speed", s.speed)
+        s = replace(s, step=min(max(step, 0), comp.steps - 1),
+                    speed=speed if speed in SPEEDS else s.speed,
+                    reveal=bool(report.get("reveal", s.reveal)))
+    return s, view.payload(text, sid, {"step": s.step, "speed": s.speed, "reveal": s.reveal},
+                           False)
+
+
+# ------------------------------------------------------------------------------ panels
+
+def arithmetic_panel(step: cc.Step) -> None:
+    st.markdown("**What this step adds up** — every tap's input × weight, plus the bias "
+                "(computed on the server by `convcore.trace_step`):")
+    st.markdown(f'<div class="cx-server-eq" style="font-family: monospace; font-size: 0.9em; '
+                f'padding: 0.75em 1em; background: rgba(128, 128, 128, 0.08); '
+                f'border-radius: 0.5em; overflow-wrap: anywhere">'
+                f'{html.escape(cc.equation(step))}</div>', unsafe_allow_html=True)
+    pads = sum(t.is_padding for t in step.taps)
+    st.caption(f"{len(step.taps)} products ({pads} from padding) + bias "
+               f"{scenes.number_text(step.bias)} = {scenes.number_text(step.value)}")
+
+
+def _short(idx, most: int = 10) -> str:
+    idx = list(idx)
+    text = ", ".join(str(i) for i in idx[:most])
+    return text + (f", … ({len(idx) - most} more)" if len(idx) > most else "")
+
+
+def shape_panel(comp: model.Computation) -> None:
+    st.markdown("**Why the output has this shape**")
+    for axis in comp.shape.axes:
+        st.latex(axis.latex)
+        if axis.remainder:
+            st.caption(f"{axis.axis}: the floor discards a remainder of {axis.remainder}.")
+    for warning in comp.shape.warnings:
+        st.info(warning, icon=":material/info:")
+    lines = []
+    for name, a in zip(controls.AXES[len(comp.axes)], comp.axes):
+        if a.never_read:
+            lines.append(f"{name}: indices {_short(a.never_read)} are never read"
+                         + (f" (dropped tail: {_short(a.dropped_tail)})" if a.dropped_tail
+                            else "")
+                         + (f" (skipped by the stride: {_short(a.skipped)})" if a.skipped
+                            else ""))
+    if lines:
+        st.markdown("Cells no window reads are marked ✕ on the input:\n\n- "
+                    + "\n- ".join(lines))
+    else:
+        st.caption("Every input cell is read by at least one window.")
+
+
+def code_panel(s: Settings, comp: model.Computation) -> None:
+    args = (s, comp.x, comp.weight, comp.bias)
+    t1, t2, t3 = st.tabs(["PyTorch", "Module API (documents)", "convcore"])
+    t1.code(codegen.code_pytorch(*args), language="python")
+    t2.code(codegen.code_module_api(*args), language="python")
+    t3.code(codegen.code_convcore(*args), language="python")
+
+
+def export_panel(s: Settings, comp: model.Computation, payload_text: str) -> None:
+    name = f"conv{s.ndim}d"
+    shown = comp.out[s.item, s.omap]
+    c1, c2 = st.columns(2)
+    c1.download_button(f"Output map out[{s.item},{s.omap}] as CSV",
+                       functools.partial(export.csv_text, shown),
+                       f"{name}_out_{s.item}_{s.omap}.csv", "text/csv",
+                       key=k(s.ndim, "dl.csv"), on_click="ignore")
+    c1.download_button(f"Whole output {comp.out.shape} as .npy",
+                       functools.partial(export.npy_bytes, comp.out), f"{name}_out.npy",
+                       "application/octet-stream", key=k(s.ndim, "dl.npy"),
+                       on_click="ignore")
+    c1.download_button(f"Input {comp.x.shape} as .npy",
+                       functools.partial(export.npy_bytes, comp.x), "input.npy",
+                       "application/octet-stream", key=k(s.ndim, "dl.x"), on_click="ignore")
+    c1.download_button(f"Weights {comp.weight.shape} as .npy",
+                       functools.partial(export.npy_bytes, comp.weight), "weight.npy",
+                       "application/octet-stream", key=k(s.ndim, "dl.w"), on_click="ignore")
+    title = f"{s.ndim}-D convolution explorer — out[{s.item},{s.omap}]"
+    c2.download_button("This explorer as one HTML file (works offline)",
+                       functools.partial(export.html_bytes, payload_text, title),
+                       f"{name}_explorer.html", "text/html", key=k(s.ndim, "dl.html"),
+                       on_click="ignore")
+    scene = json.loads(payload_text)["scene"]
+    c2.download_button("Sliding window as GIF",
+                       functools.partial(export.sliding_window_gif, scene,
+                                         max(40, 1000 // s.speed)),
+                       f"{name}_window.gif", "image/gif", key=k(s.ndim, "dl.gif"),
+                       on_click="ignore")
+
+
+def footer(comp: model.Computation | None, started: float) -> None:
+    with st.sidebar:
+        st.divider()
+        parts = [f"Backend: **{cc.backend_name()}**"]
+        if comp is not None:
+            parts.append(f"last computation: convolution {comp.conv_ms:.1f} ms, trace "
+                         f"{comp.trace_ms:.1f} ms")
+        parts.append(f"this rerun: {(time.perf_counter() - started) * 1e3:.0f} ms")
+        st.caption(" · ".join(parts))
+
+
+def show_notices(items) -> None:
+    for text in items:
+        st.caption(f":material/info: {text}")
+
+
+def non_finite_notice(comp: model.Computation) -> str | None:
+    """Explain inf and nan in the input, weights, bias or output, if any."""
+    parts = []
+    for name, a in (("input", comp.x), ("weights", comp.weight), ("bias", comp.bias),
+                    ("output", comp.out)):
+        if a is None:
+            continue
+        n_inf, n_nan = int(np.isinf(a).sum()), int(np.isnan(a).sum())
+        if n_inf or n_nan:
+            parts.append(f"{name}: {n_inf} inf, {n_nan} nan")
+    if not parts:
+        return None
+    return ("Non-finite values (" + "; ".join(parts) + "). float32 holds magnitudes up to "
+            "3.4e38: a larger value, or a sum that overflows, becomes ±inf; inf − inf and "
+            "0 · inf give nan, and nan spreads to every output that reads it. They are drawn "
+            "at the ends of the colour scale (nan: blank) and written inf, −inf, nan.")
+
+
+# ------------------------------------------------------------------------------ the page
+
+def explorer_page(ndim: int) -> None:
+    """The 1-D or 2-D explorer: controls in the sidebar, the browser view and panels."""
+    started = time.perf_counter()
+    use_entry_navigation(EXPLORER_PAGES[ndim])
+    s, problems = page_settings(ndim)
+    st.title(f"{ndim}-D convolution explorer")
+    if s.presenter:
+        st.html(PRESENTER_CSS)
+    else:
+        st.caption("Cross-correlation, as in PyTorch and the documents: the window slides over "
+                   "the padded input; each output cell is the sum of input × weight plus bias. "
+                   "Hover any cell; ← → step; space plays.")
+    for p in problems:
+        st.warning(f"URL: {p}")
+    comp = None
+    try:
+        comp = _explorer_body(ndim, s)
+    finally:
+        footer(comp, started)
+
+
+def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
+    notices = Notices()
+    with st.sidebar:
+        s, upload = controls.input_controls(ndim, s, notices)
+    input_error = None
+    try:
+        x, input_notices = model.load_input(s, upload)
+    except src.SourceError as e:
+        input_error, input_notices = e, ()
+    else:
+        if s.data_source:
+            s = replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
+            with st.sidebar:
+                st.caption(f"Input from data: N={x.shape[0]}, C_in={x.shape[1]}, "
+                           f"{'×'.join(str(n) for n in x.shape[2:])}")
+    with st.sidebar:  # drawn even when the input is invalid, so every control stays editable
+        s = controls.layer_controls(ndim, s, notices)
+        s = controls.view_controls(ndim, s, notices)
+    s = controls.ensure_table(s)
+    if s.kernel == "table":
+        s = controls.table_editor(s, notices)
+    if input_error is not None:
+        if s.source == "upload" and upload is None:
+            st.info("Choose a file in the sidebar (CSV or .npy"
+                    + (", or a PNG/JPEG image)" if ndim == 2 else ")") + ".",
+                    icon=":material/upload_file:")
+        else:
+            st.error(str(input_error), icon=":material/error:")
+        show_notices(notices)
+        return _finish(s, None)
+    try:
+        comp = model.compute(s, upload)
+    except (cc.ConvError, src.SourceError) as e:
+        st.error(str(e), icon=":material/error:")
+        show_notices(notices)
+        return _finish(s, None)
+    st.session_state[k(ndim, "last_w")] = comp.weight
+    if not 0 <= s.step < comp.steps:
+        used = min(max(s.step, 0), comp.steps - 1)
+        notices.changed("step", s.step, used,
+                        f"the output has {comp.steps} cells (steps 0–{comp.steps - 1})")
+        s = replace(s, step=used)
+    show_notices([*notices, *input_notices, *filter(None, [non_finite_notice(comp)])])
+    s, payload_text = show_view(ndim, s, comp, upload)
+    panels = {
+        "Arithmetic": lambda: arithmetic_panel(model.step_trace(comp, s, s.step)),
+        "Shape": lambda: shape_panel(comp),
+        "Code": lambda: code_panel(s, comp),
+        "Export": lambda: export_panel(s, comp, payload_text),
+    }
+    # Only the open tab runs and is sent: the page's first paint skips KaTeX, code blocks and
+    # downloads nobody has asked for yet.
+    for tab, render in zip(st.tabs(list(panels), key=k(ndim, "panel"), on_change="rerun"),
+                           panels.values()):
+        if tab.open:
+            with tab:
+                render()
+    return _finish(s, comp)
+
+
+def _finish(s: Settings, comp: model.Computation | None) -> model.Computation | None:
+    st.session_state[controls.canonical_key(s.ndim)] = s
+    sync_query_params(url.to_query(s))
+    return comp

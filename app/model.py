@@ -1,0 +1,175 @@
+"""The model: settings in, convcore's results out, cached per configuration.
+
+Nothing here computes a convolution, an output shape or a window position by itself: those come
+from ``convcore`` (``conv1d``/``conv2d``, ``padded_input``, ``explain_shape``, ``coverage``,
+``trace_step``).  The app only picks the input and the weights.  Results are cached with
+``st.cache_resource`` (shared read-only arrays: ``cache_data`` would pickle and copy them on every
+rerun), keyed by the settings without their view fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+import convcore as cc
+from app import sources as src
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file: its bytes travel outside the cache key, its digest inside."""
+
+    name: str
+    digest: str
+    data: bytes = field(repr=False, compare=False, hash=False)
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> Upload:
+        return cls(name, hashlib.sha256(data).hexdigest(), data)
+
+
+def _upload_key(upload: Upload | None) -> tuple | None:
+    return None if upload is None else (upload.name, upload.digest)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+def load_input(s: Settings, upload: Upload | None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The input ``(N, C, *spatial)`` float32 for the settings' source, and notices."""
+    return _load_input(s.ndim, s.source, s.seed, s.sample, s.typed, s.batch, s.inmaps,
+                       tuple(s.shape), _upload_key(upload), upload)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load_input(ndim, source, seed, sample, typed, batch, inmaps, shape, upload_key, _upload):
+    upload = _upload
+    notices: list[str] = []
+    if source == "arange":
+        x = src.arange_input(inmaps, *shape, batch=batch)
+    elif source == "random":
+        x = src.random_input((batch, inmaps, *shape), seed)
+    elif source == "sample":
+        x = src.load_sample(sample)[None]
+        if x.ndim != ndim + 2:
+            raise src.SourceError(f"sample {sample!r} is not a {ndim}-D input")
+    elif source == "typed":
+        x = src.parse_typed_values(typed, ndim)[None]
+    elif source == "upload":
+        if upload is None:
+            raise src.SourceError("upload: no file yet — choose a CSV or .npy file"
+                                  + (" or a PNG/JPEG image" if ndim == 2 else ""))
+        arr, notes = src.load_upload(upload.name, upload.data, ndim)
+        x, notices = arr[None], list(notes)
+    else:
+        raise src.SourceError(f"unknown input source {source!r}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    x.setflags(write=False)
+    return x, tuple(notices)
+
+
+# ------------------------------------------------------------------------------ weights
+
+def custom_weights(ndim: int, size: tuple, outmaps: int, in_per_group: int) -> np.ndarray:
+    """The documents' customW spread over ``(C_out, C_in/g, *size)``: output map j takes
+    customW's map ``j % 2`` for every input map.  customW is square; a rectangular size takes
+    its top-left corner."""
+    base = src.custom_w(ndim, max(size))[:, 0]  # (2, *k)
+    base = base[(slice(None),) + tuple(slice(0, k) for k in size)]
+    w = base[np.arange(outmaps) % 2][:, None]
+    return np.ascontiguousarray(np.broadcast_to(w, (outmaps, in_per_group, *size)),
+                                dtype=np.float32)
+
+
+def build_weights(s: Settings) -> np.ndarray:
+    """The weights ``(C_out, C_in/groups, *size)`` for the settings' kernel source."""
+    shape = s.weight_shape
+    if s.kernel == "customW":
+        return custom_weights(s.ndim, s.size, s.outmaps, shape[1])
+    if s.kernel == "preset":
+        return src.expand_kernel(src.kernel_presets(s.ndim)[s.preset], s.outmaps, shape[1])
+    if s.kernel == "random":
+        return src.random_kernel(shape, s.scheme, s.kseed, s.groups)
+    if s.weights is None or len(s.weights) != math.prod(shape):
+        n = 0 if s.weights is None else len(s.weights)
+        raise src.SourceError(f"kernel table: {n} values do not fill the weight shape {shape} "
+                              f"({math.prod(shape)} values)")
+    return np.asarray(s.weights, dtype=np.float32).reshape(shape)
+
+
+def build_bias(s: Settings) -> np.ndarray | None:
+    """One bias per output map; fewer values than maps are repeated in order."""
+    if s.bias is None:
+        return None
+    with np.errstate(over="ignore"):  # beyond float32's range is ±inf, shown and explained
+        return np.resize(np.asarray(s.bias, dtype=np.float32), s.outmaps)
+
+
+# ------------------------------------------------------------------------------ computation
+
+@dataclass(frozen=True)
+class Computation:
+    """Everything that depends on the configuration (not on the view), from convcore."""
+
+    x: np.ndarray = field(repr=False)
+    weight: np.ndarray = field(repr=False)
+    bias: np.ndarray | None = field(repr=False)
+    out: np.ndarray = field(repr=False)
+    padded: cc.PaddedInput = field(repr=False)
+    shape: cc.ShapeExplanation
+    axes: tuple  # cc.AxisCoverage per axis
+    conv_ms: float = 0.0
+    trace_ms: float = 0.0
+    notices: tuple = ()
+
+    @property
+    def steps(self) -> int:
+        return int(math.prod(self.out.shape[2:]))
+
+    @property
+    def out_spatial(self) -> tuple:
+        return tuple(self.out.shape[2:])
+
+
+def compute(s: Settings, upload: Upload | None = None) -> Computation:
+    """The cached computation for ``s`` (view fields do not matter)."""
+    return _compute(s.conv_key(), _upload_key(upload), upload)
+
+
+@st.cache_resource(max_entries=24, show_spinner="Computing…")
+def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> Computation:
+    x, notices = load_input(s, _upload)
+    weight = build_weights(s)
+    bias = build_bias(s)
+    conv = cc.conv1d if s.ndim == 1 else cc.conv2d
+    kw = s.conv_kwargs()
+    t0 = time.perf_counter()
+    out = cc.to_numpy(conv(cc.gpuarray.to_gpu(x), cc.gpuarray.to_gpu(weight),
+                           None if bias is None else cc.gpuarray.to_gpu(bias), **kw))
+    t1 = time.perf_counter()
+    geo = dict(stride=kw["stride"], padding=kw["padding"], dilation=kw["dilation"])
+    size = weight.shape[2:]  # the weights decide (a preset brings its own size)
+    padded = cc.padded_input(x, kw["padding"], s.mode, kernel_size=size,
+                             dilation=kw["dilation"], stride=kw["stride"])
+    spatial = x.shape[2:]
+    shape = cc.explain_shape(spatial, size, **geo)
+    axes = cc.coverage(spatial, size, **geo).axes  # per axis: which indices, and why
+    t2 = time.perf_counter()
+    for a in (out, padded.values, padded.is_padding, padded.source, weight):
+        a.setflags(write=False)
+    return Computation(x, weight, bias, out, padded, shape, axes,
+                       (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices)
+
+
+def step_trace(comp: Computation, s: Settings, step: int) -> cc.Step:
+    """The core's trace of one output cell (raster ``step``) of the shown item and map."""
+    cell = np.unravel_index(step, comp.out_spatial)
+    return cc.trace_step(comp.x, comp.weight, comp.bias,
+                         out_index=(s.item, s.omap, *(int(i) for i in cell)),
+                         **s.conv_kwargs())

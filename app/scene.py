@@ -1,0 +1,135 @@
+"""The scene: everything the browser view draws for one configuration, as JSON-ready data.
+
+A pure function of the settings' view fields (batch item, output map) and the model's
+:class:`~app.model.Computation`; no Streamlit, no Plotly.  The browser steps, hovers and plays
+from this alone, with no round trip to the server.
+
+What travels, per configuration (the step is not part of it, so stepping never resends it):
+
+- the geometry: unpadded, padded and output shapes, kernel, stride, dilation, ``(low, high)``
+  pads, padding mode, groups;
+- ``inputs``: every input map of the output map's group, padded by the core
+  (:func:`convcore.padded_input`), for the shown batch item, and ``source``: per axis, the
+  unpadded index each padded position copies (-1 for zero padding);
+- ``weights``: the output map's kernels, one per input map of its group; ``bias``;
+- ``output``: the core's output map; ``never_read``: per axis, the input indices no window reads
+  (:func:`convcore.coverage`).
+
+Arrays travel as ``{"dtype", "shape", "bdata"}`` (little-endian, base64, the form plotly.js reads
+too), which carries ``inf`` and ``nan`` where JSON cannot.  The browser derives tap positions from
+the geometry (``padded = out * stride + tap * dilation``, affine); tests hold that rule to
+:func:`convcore.window_map`.  Maps with more than :data:`MAX_EXACT_VALUES` values in all travel
+subsampled (every ``scale``-th cell, ``exact`` False) with a notice.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+
+from convcore.trace import _fmt, source_map  # TODO(core split): public formatter
+
+SCENE_VERSION = 1
+MAX_EXACT_VALUES = 400_000  # input maps of the group + output map, sent cell for cell
+MAX_SHOWN_MAPS = 8  # input maps drawn as small multiples (the equation sums all of them)
+MAX_TERMS = 24  # taps written out in an equation before the rest is summarized
+
+
+def number_text(v) -> str:
+    """A number as convcore writes it in equations: 2, −1.5, 0.333, inf, nan."""
+    return _fmt(v)
+
+
+def typed_array(a: np.ndarray, dtype: str = "float32") -> dict:
+    """``a`` as ``{"dtype", "shape", "bdata"}``: little-endian bytes, base64."""
+    a = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {"dtype": dtype, "shape": list(a.shape),
+            "bdata": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def read_typed_array(spec: dict) -> np.ndarray:
+    """The inverse of :func:`typed_array` (also reads plotly's own typed arrays, whose shape
+    may be missing or a string)."""
+    raw = base64.b64decode(spec["bdata"])
+    a = np.frombuffer(raw, dtype=np.dtype(spec["dtype"]).newbyteorder("<"))
+    shape = spec.get("shape")
+    if isinstance(shape, str):
+        shape = [int(v) for v in shape.split(",")]
+    return a.reshape(shape) if shape else a
+
+
+def _zmax(a: np.ndarray) -> float:
+    """Half-width of a colour scale centred on zero: the largest finite magnitude (1 if none)."""
+    finite = np.abs(a[np.isfinite(a)])
+    top = float(finite.max()) if finite.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def display_scale(ndim: int, values: int) -> int:
+    """The subsampling factor per axis that brings ``values`` cells under the budget."""
+    if values <= MAX_EXACT_VALUES:
+        return 1
+    ratio = values / MAX_EXACT_VALUES
+    return math.ceil(ratio if ndim == 1 else math.sqrt(ratio))
+
+
+def build_scene(comp, item: int, omap: int) -> dict:
+    """The scene of output map ``omap`` of batch item ``item`` (see the module docstring).
+
+    ``comp`` is an :class:`app.model.Computation` (anything with its fields will do).
+    """
+    x, out, weight = comp.x, comp.out, comp.weight
+    nd = x.ndim - 2
+    n_in, n_out = x.shape[1], out.shape[1]
+    groups = n_in // weight.shape[1]
+    cg = weight.shape[1]
+    group = omap // (n_out // groups)
+    channels = list(range(group * cg, (group + 1) * cg))
+    padded = comp.padded.values[item, group * cg:(group + 1) * cg]
+    out_map = out[item, omap]
+    scale = display_scale(nd, padded.size + out_map.size)
+    sub = (slice(None, None, scale),) * nd
+    kernel = tuple(weight.shape[2:])
+    pads = [list(p) for p in comp.padded.pads]
+    in_shape = list(x.shape[2:])
+    sources = [source_map(n, lo, hi, comp.padded.padding_mode).tolist()
+               for n, (lo, hi) in zip(in_shape, pads)]
+    bias = 0.0 if comp.bias is None else comp.bias[omap]
+    return {
+        "version": SCENE_VERSION,
+        "ndim": nd,
+        "in_shape": in_shape,
+        "padded_shape": list(padded.shape[1:]),
+        "out_shape": list(out_map.shape),
+        "kernel": list(kernel),
+        "stride": list(_per_axis(comp, "stride", nd)),
+        "dilation": list(_per_axis(comp, "dilation", nd)),
+        "pads": pads,
+        "mode": comp.padded.padding_mode,
+        "groups": groups,
+        "in_channels": n_in,
+        "out_channels": n_out,
+        "item": item,
+        "omap": omap,
+        "channels": channels,
+        "shown_maps": min(cg, MAX_SHOWN_MAPS),
+        "inputs": typed_array(padded[(slice(None), *sub)]),
+        "source": sources,
+        "weights": typed_array(weight[omap]),
+        "bias": typed_array(np.array([bias])),
+        "has_bias": comp.bias is not None,
+        "output": typed_array(out_map[sub]),
+        "never_read": [list(a.never_read) for a in comp.axes],
+        "scale": scale,
+        "exact": scale == 1,
+        "zmax": {"input": _zmax(padded), "weight": _zmax(weight[omap]),
+                 "output": _zmax(out_map)},
+        "max_terms": MAX_TERMS,
+    }
+
+
+def _per_axis(comp, name: str, nd: int) -> tuple:
+    """Stride or dilation per axis, as the core's shape explanation records them."""
+    return tuple(getattr(a, name) for a in comp.shape.axes)[:nd]

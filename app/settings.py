@@ -1,0 +1,107 @@
+"""What one explorer page shows: a frozen :class:`Settings` and the page defaults.
+
+Pure data, no Streamlit: the URL codec (:mod:`app.url`), the controls (:mod:`app.controls`), the
+model (:mod:`app.model`) and the scene (:mod:`app.scene`) all read and write these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from app import sources as src
+
+PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same"}
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+INPUT_SOURCES = {"arange": "arange (the documents' tensor)", "random": "random (seeded)",
+                 "sample": "sample", "typed": "typed values", "upload": "upload a file"}
+KERNEL_SOURCES = {"customW": "customW (the documents')", "preset": "preset",
+                  "random": "random (init scheme)", "table": "edit as a table"}
+INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform")
+SPEEDS = (1, 2, 4, 8, 15, 30, 60)  # Play speed, steps per second
+MAX_BATCH = 4
+MAX_MAPS = 64
+MAX_KERNEL = 31
+MAX_DILATION = 64
+MAX_TABLE_VALUES = 4096  # table weights travel in the URL up to this many values
+# What the browser view changes by itself; everything else needs the core to run again.
+VIEW_FIELDS = ("item", "omap", "step", "speed", "reveal", "presenter")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one explorer page; the URL holds exactly these."""
+
+    ndim: int
+    batch: int = 1
+    inmaps: int = 1
+    outmaps: int = 2
+    shape: tuple = ()
+    size: tuple = ()
+    stride: tuple = ()
+    dilation: tuple = ()
+    pad_form: str = "axis"  # "axis" (one value per axis), "side" (low, high per axis), "same"
+    pad: tuple = ()  # (low, high) per axis; for "axis" low == high
+    mode: str = "zeros"
+    groups: int = 1
+    bias: tuple | None = None  # one value per output map (recycled), None: no bias
+    source: str = "arange"
+    seed: int = 0
+    sample: str = ""
+    typed: str = ""
+    kernel: str = "customW"
+    preset: str = ""
+    scheme: str = "xavier_uniform"
+    kseed: int = 0
+    weights: tuple | None = None  # kernel "table": every weight, flat, (C_out, C_in/g, *k)
+    item: int = 0
+    omap: int = 0
+    step: int = 0
+    speed: int = 2
+    reveal: bool = False  # True: output cells appear as the window reaches them
+    presenter: bool = False
+
+    @property
+    def data_source(self) -> bool:
+        """True when the input's shape comes from data (sample, typed, upload)."""
+        return self.source in ("sample", "typed", "upload")
+
+    @property
+    def padding(self):
+        """The ``padding`` argument for convcore: ``"same"`` or (low, high) pairs."""
+        return "same" if self.pad_form == "same" else tuple(tuple(p) for p in self.pad)
+
+    @property
+    def weight_shape(self) -> tuple:
+        return (self.outmaps, self.inmaps // self.groups, *self.size)
+
+    def conv_kwargs(self) -> dict:
+        """The convcore keyword arguments of these settings."""
+        return dict(stride=tuple(self.stride), padding=self.padding,
+                    dilation=tuple(self.dilation), groups=self.groups, padding_mode=self.mode)
+
+    def conv_key(self) -> Settings:
+        """These settings without the view fields: what the computation depends on."""
+        base = defaults(self.ndim)
+        return replace(self, **{f: getattr(base, f) for f in VIEW_FIELDS})
+
+
+def defaults(ndim: int) -> Settings:
+    """The page opens on the documents' first example: arange input, customW, size 2."""
+    if ndim not in (1, 2):
+        raise ValueError(f"the explorer has 1-D and 2-D pages, got ndim={ndim!r}")
+    one = (1,) * ndim
+    return Settings(
+        ndim=ndim, shape=(10,) if ndim == 1 else (5, 5), size=(2,) * ndim, stride=one,
+        dilation=one, pad=((0, 0),) * ndim,
+        sample=next(iter(src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES)),
+        typed="2, 3, 4" if ndim == 1 else "1 2 3; 4 5 6; 7 8 9",
+        preset=next(iter(src.kernel_presets(ndim))),
+    )
+
+
+def max_extent(ndim: int) -> int:
+    return src.MAX_SAMPLES_1D if ndim == 1 else src.MAX_SIDE_2D
+
+
+def settings_fields() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Settings))

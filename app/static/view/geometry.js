@@ -1,0 +1,76 @@
+// Where windows sit, derived from the scene's geometry (the rule is affine):
+//   padded position of tap t of output cell o, per axis = o * stride + t * dilation.
+// tests/browser holds these functions to convcore.window_map and convcore.coverage.
+
+export function unravel(i, shape) {
+  const out = new Array(shape.length);
+  for (let a = shape.length - 1; a >= 0; a--) {
+    out[a] = i % shape[a];
+    i = Math.floor(i / shape[a]);
+  }
+  return out;
+}
+
+export function ravel(coords, shape) {
+  let i = 0;
+  for (let a = 0; a < shape.length; a++) i = i * shape[a] + coords[a];
+  return i;
+}
+
+export function product(n) {
+  return n.reduce((a, b) => a * b, 1);
+}
+
+// Kernel positions in raster order (the order of convcore's taps).
+export function kernelOffsets(scene) {
+  const k = scene.kernel;
+  return Array.from({length: product(k)}, (_, i) => unravel(i, k));
+}
+
+// Padded coordinates of every tap of the window of output raster index `step`.
+export function windowTaps(scene, step) {
+  const o = unravel(step, scene.out_shape);
+  return kernelOffsets(scene).map(
+    (t) => t.map((ti, a) => o[a] * scene.stride[a] + ti * scene.dilation[a]));
+}
+
+// Per axis, the output positions whose window reads padded position p[a], with the tap.
+function readersPerAxis(scene, p) {
+  return p.map((pa, a) => {
+    const found = [];
+    const s = scene.stride[a];
+    const d = scene.dilation[a];
+    for (let t = 0; t < scene.kernel[a]; t++) {
+      const r = pa - t * d;
+      if (r >= 0 && r % s === 0 && r / s < scene.out_shape[a]) found.push([r / s, t]);
+    }
+    return found;
+  });
+}
+
+// Output raster indices (and the kernel tap each reads it with) of every window that reads
+// padded cell p: the cross product of the per-axis answers.
+export function readers(scene, p) {
+  let combos = [[[], []]];
+  for (const axis of readersPerAxis(scene, p)) {
+    const next = [];
+    for (const [o, t] of combos) for (const [oa, ta] of axis) next.push([[...o, oa], [...t, ta]]);
+    combos = next;
+  }
+  return combos.map(([o, t]) => ({step: ravel(o, scene.out_shape), tap: t}));
+}
+
+// Per axis, the padded positions kernel tap `tap` meets over all steps (its footprint is the
+// cross product of these lists).
+export function tapFootprint(scene, tap) {
+  return tap.map((t, a) => Array.from({length: scene.out_shape[a]},
+                                      (_, o) => o * scene.stride[a] + t * scene.dilation[a]));
+}
+
+export function isPadding(scene, p) {
+  return p.some((pa, a) => pa < scene.pads[a][0] || pa >= scene.pads[a][0] + scene.in_shape[a]);
+}
+
+export function unpadded(scene, p) {
+  return p.map((pa, a) => pa - scene.pads[a][0]);
+}

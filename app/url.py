@@ -1,0 +1,185 @@
+"""The shareable URL of an explorer view: :class:`~app.settings.Settings` <-> query parameters.
+
+Pure functions.  :func:`to_query` leaves out values equal to the page defaults, so a default
+view has a short URL; :func:`from_query` never raises: a value it cannot read is reported and
+the default kept (the controls then report any value they have to clamp).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app import sources as src
+from app.settings import (
+    INIT_SCHEMES,
+    INPUT_SOURCES,
+    KERNEL_SOURCES,
+    MAX_TABLE_VALUES,
+    PADDING_MODES,
+    SPEEDS,
+    Settings,
+    defaults,
+)
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _ints(t) -> str:
+    return str(t[0]) if len(set(t)) == 1 else ",".join(str(int(v)) for v in t)
+
+
+def _floats(t) -> str:
+    return ",".join(f"{float(v):.10g}" for v in t)
+
+
+def _pad_text(s: Settings) -> str:
+    if s.pad_form == "same":
+        return "same"
+    if s.pad_form == "side":
+        return ",".join(f"{lo}:{hi}" for lo, hi in s.pad)
+    return _ints([lo for lo, _ in s.pad])
+
+
+def to_query(s: Settings) -> dict[str, str]:
+    """The settings as query parameters; values equal to the page defaults are left out."""
+    d = defaults(s.ndim)
+    q: dict[str, str] = {}
+
+    def put(name, value, default, text):
+        if value != default:
+            q[name] = text(value)
+
+    if not s.data_source:
+        put("batch", s.batch, d.batch, str)
+        put("inmaps", s.inmaps, d.inmaps, str)
+        put("shape", s.shape, d.shape, _ints)
+    put("outmaps", s.outmaps, d.outmaps, str)
+    if s.kernel != "preset":
+        put("size", s.size, d.size, _ints)
+    put("stride", s.stride, d.stride, _ints)
+    put("dilation", s.dilation, d.dilation, _ints)
+    if (s.pad_form, s.pad) != (d.pad_form, d.pad):
+        q["pad"] = _pad_text(s)
+    put("mode", s.mode, d.mode, str)
+    put("groups", s.groups, d.groups, str)
+    if s.bias is not None:
+        q["bias"] = _floats(s.bias)
+    put("src", s.source, d.source, str)
+    if s.source == "random":
+        put("seed", s.seed, d.seed, str)
+    if s.source == "sample":
+        q["sample"] = s.sample
+    if s.source == "typed":
+        q["typed"] = s.typed
+    put("kernel", s.kernel, d.kernel, str)
+    if s.kernel == "preset":
+        q["preset"] = s.preset
+    if s.kernel == "random":
+        put("scheme", s.scheme, d.scheme, str)
+        put("kseed", s.kseed, d.kseed, str)
+    if s.kernel == "table" and s.weights is not None and len(s.weights) <= MAX_TABLE_VALUES:
+        q["w"] = _floats(s.weights)
+    for name in ("item", "omap", "step", "speed"):
+        put(name, getattr(s, name), getattr(d, name), str)
+    if s.reveal:
+        q["reveal"] = "1"
+    if s.presenter:
+        q["presenter"] = "1"
+    return q
+
+
+def _parse_ints(text: str, ndim: int) -> tuple:
+    parts = [p for p in str(text).replace(" ", "").split(",") if p]
+    vals = tuple(int(p) for p in parts)
+    if len(vals) == 1:
+        vals = vals * ndim
+    if len(vals) != ndim:
+        raise ValueError(f"expected 1 or {ndim} integers")
+    return vals
+
+
+def _parse_pad(text: str, ndim: int) -> tuple[str, tuple]:
+    text = str(text).strip().lower()
+    if text == "same":
+        return "same", ((0, 0),) * ndim
+    if ":" in text:
+        pairs = tuple(tuple(int(v) for v in p.split(":")) for p in text.split(","))
+        if len(pairs) == 1:
+            pairs = pairs * ndim
+        if len(pairs) != ndim or any(len(p) != 2 for p in pairs):
+            raise ValueError(f"expected {ndim} low:high pairs")
+        return "side", pairs
+    return "axis", tuple((v, v) for v in _parse_ints(text, ndim))
+
+
+def parse_floats(text: str) -> tuple:
+    """Numbers separated by commas (or semicolons).  ``inf``, ``-inf`` and ``nan`` are numbers
+    too: the page draws them and explains where they come from."""
+    vals = tuple(float(v) for v in str(text).replace(";", ",").split(",") if v.strip())
+    if not vals:
+        raise ValueError("expected numbers separated by commas")
+    return vals
+
+
+def _choice(options):
+    def parse(text):
+        if text not in options:
+            raise ValueError(f"expected one of {', '.join(map(str, options))}")
+        return text
+    return parse
+
+
+def _flag(text) -> bool:
+    return str(text).lower() in TRUE_WORDS
+
+
+def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
+    """Settings from query parameters (missing ones take the defaults), and what was ignored.
+
+    Values that cannot be read are ignored, each with a message for the page; values that
+    can be read but break a bound are clamped later by the controls (which say so).
+    """
+    s = defaults(ndim)
+    problems: list[str] = []
+    changes: dict = {}
+    count = int
+
+    parsers = {
+        "batch": ("batch", count), "inmaps": ("inmaps", count),
+        "outmaps": ("outmaps", count), "shape": ("shape", lambda t: _parse_ints(t, ndim)),
+        "size": ("size", lambda t: _parse_ints(t, ndim)),
+        "stride": ("stride", lambda t: _parse_ints(t, ndim)),
+        "dilation": ("dilation", lambda t: _parse_ints(t, ndim)),
+        "pad": (("pad_form", "pad"), lambda t: _parse_pad(t, ndim)),
+        "mode": ("mode", _choice(PADDING_MODES)), "groups": ("groups", count),
+        "bias": ("bias", parse_floats), "src": ("source", _choice(tuple(INPUT_SOURCES))),
+        "seed": ("seed", count), "sample": ("sample", str), "typed": ("typed", str),
+        "kernel": ("kernel", _choice(tuple(KERNEL_SOURCES))), "preset": ("preset", str),
+        "scheme": ("scheme", _choice(INIT_SCHEMES)), "kseed": ("kseed", count),
+        "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
+        "step": ("step", count), "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
+        "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
+    }
+    for key in query:
+        text = query[key]
+        if key not in parsers:
+            continue
+        name, parse = parsers[key]
+        try:
+            value = parse(text)
+        except (ValueError, TypeError, OverflowError) as e:
+            problems.append(f"ignored {key}={str(text)[:80]!r}: {e}")
+            continue
+        if isinstance(name, tuple):
+            changes.update(zip(name, value))
+        else:
+            changes[name] = value
+    s = replace(s, **changes)
+    if s.source == "sample" and s.sample not in (src.SAMPLE_SIGNALS if ndim == 1
+                                                  else src.SAMPLE_IMAGES):
+        problems.append(f"ignored sample={s.sample[:80]!r}: no such sample")
+        s = replace(s, sample=defaults(ndim).sample)
+    if s.kernel == "preset" and s.preset not in src.kernel_presets(ndim):
+        problems.append(f"ignored preset={s.preset[:80]!r}: no such preset")
+        s = replace(s, preset=defaults(ndim).preset)
+    return s, problems

@@ -1,0 +1,142 @@
+"""The explorer's browser view: a Streamlit ``st.components.v2`` component around
+``app/static/view/`` (plain ES modules, no build step) and plotly.js.
+
+The JavaScript travels inline with the component (:func:`bundle` joins the three modules into
+one), so it is never stale in a browser cache.  plotly.js is the one from the installed
+``plotly`` package: :func:`ensure_plotly` copies it into ``app/static/vendor/`` (git-ignored)
+under a name carrying its version, where Streamlit's static file serving hands it out gzipped
+with an ETag — never from a CDN, since a classroom may be offline.
+
+The component gets the scene (see :mod:`app.scene`) and an *anchor* (step, speed, reveal at
+the time the scene was made); it reports ``view`` back, debounced, when the user stops:
+``{"scene": scene_id, "seq": n, "step", "speed", "reveal"}`` (the scene id and a sequence
+number tell a fresh report from one left over from an earlier scene).  A rerun with the same
+scene and anchor sends nothing new to the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import plotly
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+VIEW = STATIC / "view"
+MODULES = ("format.js", "geometry.js", "explorer.js")  # dependency order
+COMPONENT = "convcore_explorer"
+
+_IMPORT = re.compile(r"^import\s[^;]*?from\s+\"\./[\w.]+\";\n", re.MULTILINE | re.DOTALL)
+
+
+def plotly_file() -> Path:
+    """plotly.js as shipped inside the installed ``plotly`` Python package."""
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def plotly_name() -> str:
+    """The served file name: versioned, so that a browser cache never holds a stale copy."""
+    with open(plotly_file(), encoding="utf-8") as f:
+        head = f.read(200)
+    version = re.search(r"plotly\.js v([\w.\-]+)", head)
+    return f"plotly-{version.group(1) if version else 'unknown'}.min.js"
+
+
+def ensure_plotly(static: Path = STATIC) -> Path:
+    """Copy plotly.js into ``static/vendor/`` once (Streamlit serves only real files there)."""
+    target = static / "vendor" / plotly_name()
+    source = plotly_file()
+    if target.exists() and target.stat().st_size == source.stat().st_size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)  # atomic: concurrent replicas never serve half a file
+    return target
+
+
+def bundle() -> str:
+    """The view's modules as one ES module: relative imports dropped, exports kept."""
+    parts = []
+    for name in MODULES:
+        text = (VIEW / name).read_text(encoding="utf-8")
+        parts.append(f"// ---- {name}\n" + _IMPORT.sub("", text))
+    return "\n".join(parts)
+
+
+def css() -> str:
+    return (VIEW / "explorer.css").read_text(encoding="utf-8")
+
+
+def _loader() -> str:
+    """The component's module: the bundled view plus a default export that loads plotly.js and
+    the stylesheet from the app's static files, then mounts."""
+    return bundle() + """
+// ---- loader
+const STATIC_BASE = new URL("app/static/", document.baseURI);
+function loadOnce(key, make) {
+  window.__cxLoads = window.__cxLoads || {};
+  if (!window.__cxLoads[key]) window.__cxLoads[key] = make();
+  return window.__cxLoads[key];
+}
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  return loadOnce("plotly", () => new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = new URL("vendor/PLOTLY_NAME", STATIC_BASE).href;
+    s.onload = () => resolve(window.Plotly);
+    s.onerror = () => reject(new Error("could not load plotly.js from the app's static files"));
+    document.head.appendChild(s);
+  }));
+}
+function loadStyle() {
+  return loadOnce("css", () => {
+    const style = document.createElement("style");
+    style.textContent = CSS_TEXT;
+    document.head.appendChild(style);
+    return true;
+  });
+}
+export default async function (component) {
+  loadStyle();
+  await loadPlotly();
+  mount(component);
+}
+""".replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css()))
+
+
+_component = None
+
+
+def _explorer_component():
+    global _component
+    if _component is None:
+        ensure_plotly()
+        _component = st.components.v2.component(COMPONENT, js=_loader(),
+                                                isolate_styles=False)
+    return _component
+
+
+def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:
+    """The component's data: a JSON text around the (cached, already serialized) scene."""
+    head = json.dumps({"scene_id": scene_id, "init": init, "presenter": bool(presenter)})
+    return head[:-1] + ', "scene": ' + scene_text + "}"
+
+
+def explorer(scene_text: str, scene_id: str, init: dict, presenter: bool, key: str
+             ) -> dict | None:
+    """Draw the explorer view; returns the browser's last report (None before the first)."""
+    result = _explorer_component()(
+        key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
+        on_view_change=_ignore)
+    report = getattr(result, "view", None)
+    return dict(report) if isinstance(report, dict) else None
+
+
+def _ignore() -> None:
+    """State changes need a callback to be declared; the page reads the values itself."""

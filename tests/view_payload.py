@@ -1,0 +1,44 @@
+"""Reading the explorer's browser view out of an AppTest run: the component's payload (its
+scene and anchor) as the page sent it, and the arrays inside the scene."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from app.scene import read_typed_array
+
+COMPONENT = "convcore_explorer"
+
+
+def view_element(at):
+    """The explorer component's element proto in the main area, or None."""
+    for e in at.main:
+        proto = getattr(e, "proto", None)
+        if getattr(proto, "component_name", None) == COMPONENT:
+            return proto
+    return None
+
+
+def payload(at) -> dict:
+    proto = view_element(at)
+    assert proto is not None, "no explorer view: " + "; ".join(e.value for e in at.error)
+    data = json.loads(proto.json)
+    return json.loads(data) if isinstance(data, str) else data
+
+
+def scene(at) -> dict:
+    return payload(at)["scene"]
+
+
+def array(at, name: str) -> np.ndarray:
+    """``inputs``, ``weights``, ``output`` or ``bias`` of the shown scene."""
+    return read_typed_array(scene(at)[name])
+
+
+def report(at, ndim: int, seq: int, **view) -> None:
+    """What the browser sends when the user stops (step, speed, reveal) for the shown scene."""
+    p = payload(at)
+    state = {"scene": p["scene_id"], "seq": seq, **p["init"], **view}
+    at.session_state[f"e{ndim}.view"] = {"view": state}
