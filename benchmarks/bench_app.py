@@ -1,11 +1,11 @@
 """The app's server-side budget, measured with Streamlit's AppTest (no browser).
 
-- rerun latency after moving a control on the default 2-D page (target: <= 100 ms), both as
-  AppTest sees it and as the script's own clock says (the sidebar footer);
-- the default pages' payload: every element proto the run sends, Plotly specs counted apart
-  (target: <= 1 MB);
+- rerun latency after the browser view reports a step, and after moving a control, on the
+  default 2-D page, both as AppTest sees it and as the script's own clock says (the footer);
+- the default pages' payload: every element proto the run sends, the view's scene counted
+  apart (target: <= 300 kB);
 - compute time for a 1024x1024 2-D input and a 100 000-sample 1-D input (target: < 1 s):
-  the cached computation alone (convolution + trace objects) and a whole first page run.
+  the cached computation alone (convolution + trace objects + scene) and a first page run.
 
     python benchmarks/bench_app.py [--rounds 15]
 """
@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import re
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,11 @@ import numpy as np  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import state  # noqa: E402
+from app import explorer, model, url  # noqa: E402
+from app import scene as scenes  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+import view_payload as vp  # noqa: E402
 
 ENTRY = str(ROOT / "app" / "streamlit_app.py")
 BIG = {
@@ -55,7 +59,7 @@ def footer_ms(at: AppTest) -> float:
 
 
 def payload(at: AppTest) -> tuple[int, int]:
-    """(all element protos, Plotly specs) in bytes for the last run."""
+    """(all element protos, the view's scene) in bytes for the last run."""
     total = specs = 0
     stack = [at._tree]
     while stack:
@@ -66,17 +70,21 @@ def payload(at: AppTest) -> tuple[int, int]:
         proto = getattr(node, "proto", None)
         if proto is not None and hasattr(proto, "ByteSize"):
             total += proto.ByteSize()
-            if getattr(node, "type", "") == "plotly_chart":
-                specs += len(proto.spec.encode())
+            if getattr(proto, "component_name", "") == vp.COMPONENT:
+                specs += len(proto.json.encode())
     return total, specs
 
 
 def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
     at = page(2)
+    seq = iter(range(10**9))
+
+    def report(i):
+        vp.report(at, 2, seq=next(seq), step=i % 8)
+        return at
+
     moves = {
-        "step slider": lambda i: at.slider(key="e2.step").set_value(i % 16),
-        "Next button": lambda i: (at.slider(key="e2.step").set_value(0) if i % 15 == 0
-                                  else at.button(key="e2.next").click()),
+        "the view reports a step": report,
         "stride W (1 <-> 2)": lambda i: at.number_input(key="e2.stride.1").set_value(1 + i % 2),
         "kernel size H (2 <-> 3)": lambda i: at.number_input(key="e2.size.0").set_value(
             2 + i % 2),
@@ -98,19 +106,19 @@ def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
 
 
 def clear_caches() -> None:
-    for fn in (state._compute, state._load_input, state._frame_taps):
+    for fn in (model._compute, model._load_input, explorer._scene_text):
         fn.clear()
 
 
 def compute_time(ndim: int, query: dict, rounds: int) -> dict:
-    s, _ = state.from_query(query, ndim)
+    s, _ = url.from_query(query, ndim)
     samples, conv, trace = [], [], []
     for _ in range(max(3, rounds // 3)):
         clear_caches()
         t0 = time.perf_counter()
-        comp = state.compute(s)
-        step = state.step_trace(comp, s, comp.steps // 2)
-        state.make_scene(comp, replace(s, step=comp.steps // 2), step)
+        comp = model.compute(s)
+        model.step_trace(comp, s, comp.steps // 2)
+        json.dumps(scenes.build_scene(comp, 0, 0))
         samples.append(time.perf_counter() - t0)
         conv.append(comp.conv_ms)
         trace.append(comp.trace_ms)
@@ -120,7 +128,7 @@ def compute_time(ndim: int, query: dict, rounds: int) -> dict:
     first = time.perf_counter() - t0
     assert not at.exception and not at.error, [e.value for e in at.exception]
     first_script = footer_ms(at)
-    at.slider(key=f"e{ndim}.step").set_value(comp.steps // 3)
+    vp.report(at, ndim, seq=1, step=comp.steps // 3)
     t0 = time.perf_counter()
     at.run()
     rerun = time.perf_counter() - t0
@@ -137,20 +145,20 @@ def main():
     args = ap.parse_args()
     print(f"# convcore app, backend {cc.backend_name()}, numpy {np.__version__}, "
           f"{platform.machine()}, median of {args.rounds} rounds")
-    print("\n## Rerun after moving a control, default 2-D page (target <= 100 ms)\n")
+    print("\n## Rerun after a step report or a control change, default 2-D page\n")
     print("| control | AppTest run ms | script ms (footer) |")
     print("|---|---:|---:|")
     for name, wall, script in rerun_latency(args.rounds):
         print(f"| {name} | {wall:.0f} | {script:.0f} |")
-    print("\n## Payload of the default pages (target <= 1 MB)\n")
-    print("| page | all element protos | of which Plotly specs |")
+    print("\n## Payload of the default pages (target <= 300 kB)\n")
+    print("| page | all element protos | of which the view's scene |")
     print("|---|---:|---:|")
     for ndim in (1, 2):
         total, specs = payload(page(ndim))
         print(f"| default {ndim}-D explorer | {total / 1e3:.1f} kB | {specs / 1e3:.1f} kB |")
     print("\n## Big inputs (target: compute < 1 s)\n")
     print("| input | compute ms (conv + trace + scene) | conv ms | trace ms | first page run ms "
-          "(script) | step rerun ms | payload |")
+          "(script) | step report rerun ms | payload |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, case in BIG.items():
         r = compute_time(case["ndim"], case["query"], args.rounds)

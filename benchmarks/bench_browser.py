@@ -1,10 +1,19 @@
-"""Time to the first chart in a real browser, against a one-chart Streamlit page in the same run.
+"""The explorer in a real browser (headless Debian Chromium), against references measured in
+the same run.
 
-Starts ``streamlit run`` for the app and for a reference page (a title and one 2x2 Plotly
-heatmap, written to a temporary folder), then opens each URL in a fresh Chromium context
-several times and reports the median seconds from navigation to the first drawn Plotly chart
-(``stPlotlyChart .main-svg``).  The reference is the floor the stack itself sets (Streamlit's
-frontend and the Plotly chunk it loads), so the ratio is what the app adds.
+1. First chart: seconds from navigation to the first drawn chart, for the explorer pages (the
+   browser view's first plotly.js heatmap) and for a reference Streamlit page holding a title
+   and one 2x2 ``st.plotly_chart`` heatmap (the floor the stack sets).  Median of interleaved
+   loads, each in a fresh browser context (cold cache), plus a reload (warm cache).
+2. Updates inside the page, timed with ``performance.now()`` in the page: a step (Next), an
+   output-cell hover and an input-cell hover (a real ``mousemove`` dispatched on the canvas,
+   timed to the end of the redraw, and to the next animation frame), 200 of each, on the
+   default 2-D page and on a 256x256 image; Play frames per second on a 64x64 output.
+3. Websocket messages the page sends while stepping, hovering and playing (counted by wrapping
+   ``WebSocket.send`` in the page), and after it stops.
+4. A control change (stride) to the redrawn view: ``performance.now()`` at the key press to the
+   view's next load, in the page.
+5. What the default page receives over the websocket on load (the payload, JS libraries apart).
 
     python benchmarks/bench_browser.py [--rounds 7]
 
@@ -33,6 +42,66 @@ import streamlit as st
 st.title("Reference")
 st.plotly_chart(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))
 """
+VIEW = '[data-testid="cx-root"]'
+COUNT_WS = """(() => {
+  const send = WebSocket.prototype.send;
+  window.__wsSent = 0;
+  window.__wsRecv = 0;
+  WebSocket.prototype.send = function (data) {
+    window.__wsSent += 1;
+    if (!this.__counted) {
+      this.__counted = true;
+      this.addEventListener('message', (e) => {
+        window.__wsRecv += e.data.byteLength || e.data.size || e.data.length || 0;
+      });
+    }
+    return send.call(this, data);
+  };
+})();"""
+TIME_UPDATES = """async ([kind, n]) => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const sync = [], painted = [];
+  const g = kind === 'input' ? v.inputs[0] : v.output;
+  for (let i = 0; i < n; i++) {
+    let t0;
+    if (kind === 'step') {
+      t0 = performance.now();
+      v.go((v.step + 1) % v.steps);
+    } else {
+      const b = g.dyn.getBoundingClientRect();
+      const r = (i * 7) % g.rows, c = (i * 3) % g.cols;
+      t0 = performance.now();
+      g.dyn.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+        clientX: b.left + (c + 0.5) * g.cs, clientY: b.top + (r + 0.5) * g.cs}));
+    }
+    sync.push(performance.now() - t0);
+    painted.push((await frame()) - t0);
+  }
+  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
+  return [med(sync), p95(sync), med(painted), p95(painted)];
+}"""
+PLAY_FPS = """async (seconds) => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  v.speed = 60;
+  v.go(0);
+  const start = v.step;
+  let frames = 0, last = v.step;
+  v.play();
+  const t0 = performance.now();
+  await new Promise((done) => {
+    const tick = () => {
+      if (v.step !== last) { frames += 1; last = v.step; }
+      if (performance.now() - t0 < seconds * 1000 && v.playing) requestAnimationFrame(tick);
+      else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  const elapsed = (performance.now() - t0) / 1000;
+  v.stop(false);
+  return [frames / elapsed, v.step - start];
+}"""
 
 
 def free_port() -> int:
@@ -59,15 +128,77 @@ def serve(script: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"streamlit did not answer on {url}")
 
 
-def first_chart_seconds(browser, url: str) -> float:
+def first_chart(browser, url: str, selector: str) -> tuple[float, float]:
+    """(cold, warm) seconds to the first drawn chart: a fresh context, then a reload."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
-    t0 = time.perf_counter()
-    page.goto(url)
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
-    elapsed = time.perf_counter() - t0
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector(selector, timeout=60_000)
+        times.append(time.perf_counter() - t0)
     ctx.close()
-    return elapsed
+    return times[0], times[1]
+
+
+def open_view(browser, url: str, width: int = 1400, height: int = 1000):
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    ctx.add_init_script(COUNT_WS)
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=120_000)
+    page.wait_for_timeout(1500)
+    return ctx, page
+
+
+def updates(browser, url: str, n: int) -> dict:
+    ctx, page = open_view(browser, url)
+    sent = page.evaluate("window.__wsSent")
+    out = {"step": page.evaluate(TIME_UPDATES, ["step", n])}
+    out["sent while stepping"] = page.evaluate("window.__wsSent") - sent
+    page.wait_for_timeout(1200)
+    out["sent once stopped"] = page.evaluate("window.__wsSent") - sent
+    for kind in ("output", "input"):
+        out[kind] = page.evaluate(TIME_UPDATES, [kind, n])
+    out["sent while hovering"] = page.evaluate("window.__wsSent") - sent - out["sent once stopped"]
+    ctx.close()
+    return out
+
+
+def play(browser, url: str, seconds: float) -> tuple[float, int, int]:
+    ctx, page = open_view(browser, url)
+    sent = page.evaluate("window.__wsSent")
+    fps, steps = page.evaluate(PLAY_FPS, seconds)
+    during = page.evaluate("window.__wsSent") - sent
+    ctx.close()
+    return fps, steps, during
+
+
+def control_change(browser, url: str, rounds: int) -> list[float]:
+    """ms from the key press that changes the stride to the view redrawn with the new scene."""
+    ctx, page = open_view(browser, url)
+    box = page.get_by_label("Stride W")
+    times = []
+    for i in range(rounds):
+        loads = page.evaluate(f"document.querySelector('{VIEW}').__cx.loads")
+        box.fill(str(2 - i % 2 if i else 2))
+        t0 = page.evaluate("() => (window.__t0 = performance.now())")
+        box.press("Enter")
+        page.wait_for_function(f"() => document.querySelector('{VIEW}').__cx.loads > {loads}",
+                               timeout=30_000)
+        t1 = page.evaluate(f"document.querySelector('{VIEW}').__cx.loadedAt")
+        times.append(t1 - t0)
+        page.wait_for_timeout(300)
+    ctx.close()
+    return times
+
+
+def payload(browser, url: str) -> int:
+    ctx, page = open_view(browser, url)
+    received = page.evaluate("window.__wsRecv")
+    ctx.close()
+    return received
 
 
 def main():
@@ -87,25 +218,52 @@ def main():
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-                pages = {"reference (one chart)": ref_url,
-                         "2-D explorer": app_url + "/explorer_2d",
-                         "1-D explorer": app_url + "/"}
-                for url in pages.values():  # warm both servers (imports, caches)
-                    first_chart_seconds(browser, url)
-                times = {name: [] for name in pages}
+                chart = '[data-testid="stPlotlyChart"] .main-svg'
+                view = f"{VIEW} .cx-plot .main-svg"
+                pages = {"reference (one st.plotly_chart)": (ref_url, chart),
+                         "2-D explorer": (app_url + "/explorer_2d", view),
+                         "1-D explorer": (app_url + "/", view)}
+                for url, sel in pages.values():  # warm both servers (imports, caches)
+                    first_chart(browser, url, sel)
+                cold = {name: [] for name in pages}
+                warm = {name: [] for name in pages}
                 for _ in range(args.rounds):  # interleaved, so drift hits all alike
-                    for name, url in pages.items():
-                        times[name].append(first_chart_seconds(browser, url))
+                    for name, (url, sel) in pages.items():
+                        c, w = first_chart(browser, url, sel)
+                        cold[name].append(c)
+                        warm[name].append(w)
+                big = app_url + "/explorer_2d?src=random&shape=256&size=5&pad=2"
+                upd = {"default 2-D page (5x5)": updates(browser, app_url + "/explorer_2d", 200),
+                       "256x256 image, 5x5 kernel": updates(browser, big, 200)}
+                fps = play(browser, app_url + "/explorer_2d?src=random&shape=66&size=3", 5)
+                change = control_change(browser, app_url + "/explorer_2d", args.rounds)
+                received = payload(browser, app_url + "/explorer_2d")
                 browser.close()
         finally:
             app.kill()
             ref.kill()
-    base = statistics.median(times["reference (one chart)"])
-    print(f"# first chart visible, headless Chromium, median of {args.rounds} loads")
-    print("| page | median s | min s | ratio to reference |\n|---|---:|---:|---:|")
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"| {name} | {med:.2f} | {min(ts):.2f} | {med / base:.2f} |")
+    base = statistics.median(cold["reference (one st.plotly_chart)"])
+    base_w = statistics.median(warm["reference (one st.plotly_chart)"])
+    print(f"## First chart visible, median of {args.rounds} interleaved loads\n")
+    print("| page | cold s | ratio | reload s | ratio |\n|---|---:|---:|---:|---:|")
+    for name in pages:
+        c, w = statistics.median(cold[name]), statistics.median(warm[name])
+        print(f"| {name} | {c:.2f} | {c / base:.2f} | {w:.2f} | {w / base_w:.2f} |")
+    print("\n## Updates in the page, ms (performance.now(), 200 each): median / p95 of the "
+          "handler, median / p95 to the next frame\n")
+    print("| page | step | hover output | hover input | ws sends: stepping / after stop / "
+          "hovering |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in upd.items():
+        cells = [f"{r[k][0]:.2f} / {r[k][1]:.2f} ; {r[k][2]:.1f} / {r[k][3]:.1f}"
+                 for k in ("step", "output", "input")]
+        print(f"| {name} | {' | '.join(cells)} | {r['sent while stepping']} / "
+              f"{r['sent once stopped']} / {r['sent while hovering']} |")
+    print(f"\nPlay on a 64x64 output at 60 steps/s: {fps[0]:.1f} frames/s ({fps[1]} steps in "
+          f"5 s), websocket sends during Play: {fps[2]}")
+    print(f"\nControl change (stride W) to the redrawn view: median {statistics.median(change):.0f}"
+          f" ms, min {min(change):.0f} ms over {len(change)} changes")
+    print(f"\nDefault 2-D page, websocket bytes received on load: {received / 1e3:.1f} kB")
 
 
 if __name__ == "__main__":

@@ -313,24 +313,31 @@ def test_keys_buttons_and_no_message_to_the_server_while_stepping(page, app_url)
     page.add_init_script(COUNT_WS_SENDS)
     open_view(page, app_url + "/explorer_2d?shape=8,8")
     page.wait_for_timeout(600)
-    before = page.evaluate("window.__wsSent")
+    sent = page.evaluate("window.__wsSent")
+
+    def new_sends() -> int:
+        return page.evaluate("window.__wsSent") - sent
+
     page.locator(ROOT_SEL).focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
-    assert step_of(page) == 5
     for _ in range(3):
         page.click('[data-testid="cx-next"]')
     page.click('[data-testid="cx-prev"]')
     assert step_of(page) == 7
-    for r, c in ((0, 0), (3, 3), (6, 2)):
+    assert new_sends() == 0  # stepping stays in the page
+    page.wait_for_timeout(1000)
+    assert new_sends() == 1  # one report once the user stopped
+    for r, c in ((0, 0), (3, 3), (6, 2), (7, 7)):
         hover(page, "input", r, c)
-        hover(page, "output", min(r, 6), c)
+        hover(page, "output", min(r, 6), min(c, 6))
+    assert new_sends() == 1  # hovering sends nothing
     page.click('[data-testid="cx-play"]')
-    page.wait_for_timeout(300)
-    assert page.evaluate("window.__wsSent") == before  # nothing left the page so far
+    page.wait_for_timeout(700)
+    assert new_sends() == 1 and step_of(page) > 7  # nor does Play
     page.click('[data-testid="cx-play"]')
-    page.wait_for_timeout(1200)
-    assert page.evaluate("window.__wsSent") - before == 1  # one report once it stopped
+    page.wait_for_timeout(1000)
+    assert new_sends() == 2  # one report where Play stopped
 
 
 def test_whole_output_or_revealed_as_the_window_moves(page, app_url):

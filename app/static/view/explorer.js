@@ -172,10 +172,11 @@ class Grid {
       type: "heatmap", z, zmin: -zmax, zmax, colorscale: COLORSCALE, showscale: false,
       hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xgap: 0, ygap: 0,
     };
-    if (text) {
-      trace.text = text;
+    const labels = text ? cellLabels(text, this.cs, font) : null;
+    if (labels) {
+      trace.text = labels.text;
       trace.texttemplate = "%{text}";
-      trace.textfont = {size: font};
+      trace.textfont = {size: labels.size};
     }
     const axis = (n, ticks, reversed) => ({
       range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
@@ -252,10 +253,28 @@ function drawable(zmax) {
   return (v) => (Number.isNaN(v) ? null : Number.isFinite(v) ? v : Math.sign(v) * zmax);
 }
 
-function textFits(z, cs, font) {
-  let longest = 1;
-  for (const row of z) for (const v of row) longest = Math.max(longest, v.length);
-  return cs >= Math.max(font * 1.6, longest * font * 0.62 + 6);
+// Cell labels: each value as convcore writes it, at the largest size (at most `font`) at which
+// most of them fit their cells; the few longer ones are shortened (the tooltip and the
+// equation keep every digit).
+function cellLabels(values, cs, font) {
+  const full = values.map((row) => row.map((v) => (v === null ? "" : fmt(v))));
+  const lengths = full.flat().map((t) => t.length).sort((a, b) => a - b);
+  // size for the typical label, but shorten rather than shrink below five characters
+  const typical = Math.min(5, Math.max(1, lengths[Math.floor(lengths.length * 0.8)] || 1));
+  const size = Math.floor(Math.min(font, cs / 1.8, (cs - 4) / (0.6 * typical)));
+  if (size < 9) return null;
+  const room = Math.floor((cs - 4) / (0.6 * size));
+  const short = (v, text) => {
+    if (text.length <= room) return text;
+    for (let p = 3; p >= 1; p--) {
+      const t = fmt(Number(v.toPrecision(p)));
+      if (t.length <= room) return t;
+    }
+    const e = v.toExponential(0).replaceAll("-", "\u2212");
+    return e.length <= room ? e : "\u2026";
+  };
+  return {size, text: values.map((row, r) => row.map((v, c) => (v === null ? "" :
+    short(v, full[r][c]))))};
 }
 
 // ----------------------------------------------------------------------------- the view
@@ -308,6 +327,8 @@ class View {
     }
     this.presenter = !!payload.presenter;
     this.build();
+    this.loads = (this.loads || 0) + 1;  // read by benchmarks/bench_browser.py
+    this.loadedAt = performance.now();
   }
 
   // ------------------------------------------------------------------ layout
@@ -323,8 +344,11 @@ class View {
     this.stage = document.createElement("div");
     this.stage.className = `cx-stage cx-nd${s.ndim}`;
     root.appendChild(this.stage);
+    this.eqChars = this.scene.exact ? this.values.equation(this.step).length : 120;
+    this.eqFont = this.presenter ? (this.eqChars > 160 ? 18 : 22) : 15;
     this.eq = document.createElement("div");
     this.eq.className = "cx-eq";
+    this.eq.style.fontSize = `${this.eqFont}px`;
     this.eq.setAttribute("data-testid", "cx-equation");
     this.tip = document.createElement("div");
     this.tip.className = "cx-tip";
@@ -343,7 +367,11 @@ class View {
 
   heightBudget() {
     const top = this.root.getBoundingClientRect().top + window.scrollY;
-    const reserve = this.presenter ? 150 : 170;  // bar, equation, notes
+    // room for the bar, the notes and the equation, whose length we know
+    const width = Math.max(280, this.root.clientWidth || 800);
+    const chars = this.eqChars;
+    const lines = Math.ceil((chars * 0.62 * this.eqFont) / (width - 40));
+    const reserve = 80 + lines * this.eqFont * 1.45 + 30;
     const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - reserve;
     return this.presenter ? Math.max(200, h) : Math.max(260, Math.min(h, 720));
   }
@@ -542,17 +570,14 @@ class View {
     const zIn = s.zmax.input;
     const shapeIn = v.inputs.shape.slice(1);
     const lo = s.pads.map((p) => p[0]);
-    const fmtRows = (z) => z.map((row) => row.map((x) => (x === null ? "" : fmt(x))));
-    const withText = (raw, cs) => {
-      const text = raw.map((row) => row.map(fmt));
-      return textFits(text, cs, font) ? text : null;
-    };
+    // values for cell labels, only where cells can hold one (65k labels cost frames)
+    const labels = (z, cs) => (cs < 16 ? null : z);
     if (s.ndim === 2) {
       const [rows, cols] = shapeIn;
       this.inputs.forEach((g, m) => {
         const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
         g.draw(raw.map((r) => r.map(drawable(zIn))), {
-          zmax: zIn, text: withText(raw, g.cs), font,
+          zmax: zIn, text: labels(raw, g.cs), font,
           xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
           yticks: ticks(rows, -lo[0], s.scale, g.cs, font)});
       });
@@ -560,15 +585,15 @@ class View {
       this.kernels.forEach((g, m) => {
         const z = Array.from({length: kd[0]}, () => new Array(kd[1]).fill(null));
         for (const t of v.offsets) z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
-        const text = fmtRows(z);
+        const text = labels(z, g.cs);
         g.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-          zmax: s.zmax.weight, text: textFits(text, g.cs, font) ? text : null, font,
+          zmax: s.zmax.weight, text, font,
           xticks: ticks(kd[1], 0, 1, g.cs, font), yticks: ticks(kd[0], 0, 1, g.cs, font)});
       });
       const [orows, ocols] = v.output.shape;
       const raw = rowsOf(v.output.data, 0, orows, ocols, (x) => x);
       this.output.draw(raw.map((r) => r.map(drawable(s.zmax.output))), {
-        zmax: s.zmax.output, text: withText(raw, this.output.cs), font,
+        zmax: s.zmax.output, text: labels(raw, this.output.cs), font,
         xticks: ticks(ocols, 0, s.scale, this.output.cs, font),
         yticks: ticks(orows, 0, s.scale, this.output.cs, font)});
     } else {
@@ -577,7 +602,7 @@ class View {
       const raw = rowsOf(v.inputs.data, 0, s.shown_maps, cols, (x) => x);
       const names = s.channels.slice(0, s.shown_maps).map((c) => `x[${c}]`);
       g.draw(raw.map((r) => r.map(drawable(zIn))), {
-        zmax: zIn, text: withText(raw, g.cs), font,
+        zmax: zIn, text: labels(raw, g.cs), font,
         xticks: ticks(cols, -lo[0], s.scale, g.cs, font),
         yticks: [names.map((_, i) => i), names]});
       const k = this.kernels[0];
@@ -585,15 +610,15 @@ class View {
       for (let m = 0; m < s.shown_maps; m++) {
         for (const t of v.offsets) z[m][t[0] * s.dilation[0]] = v.weight(m, t);
       }
-      const text = fmtRows(z);
+      const text = labels(z, k.cs);
       k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-        zmax: s.zmax.weight, text: textFits(text, k.cs, font) ? text : null, font,
+        zmax: s.zmax.weight, text, font,
         xticks: ticks(k.cols, 0, 1, k.cs, font),
         yticks: [names.map((_, i) => i), names.map((_, m) => `w[${s.omap},${m}]`)]});
       const ocols = v.output.shape[0];
       const oraw = [Array.from(v.output.data)];
       this.output.draw(oraw.map((r) => r.map(drawable(s.zmax.output))), {
-        zmax: s.zmax.output, text: withText(oraw, this.output.cs), font,
+        zmax: s.zmax.output, text: labels(oraw, this.output.cs), font,
         xticks: ticks(ocols, 0, s.scale, this.output.cs, font),
         yticks: [[0], [`out[${s.omap}]`]]});
     }
@@ -858,7 +883,7 @@ class View {
         for (const p of taps) {
           const [r, c] = g.spot(p, m);
           g.rect(g.ctx, r, c, s.ndim === 1 ? 1 : 1 / s.scale, 1 / s.scale,
-                 {fill: solid ? "rgba(242,169,0,0.28)" : null, stroke: TAP,
+                 {fill: solid ? "rgba(242,169,0,0.16)" : null, stroke: TAP,
                   width: solid ? 2.5 : 1.5});
         }
         g.rect(g.ctx, a[0], a[1], b[0] - a[0] + (s.ndim === 1 ? 1 : 1 / s.scale),
