@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
+from app import budget
 from app import sources as src
 from app.settings import Settings
 
@@ -42,7 +43,11 @@ def _upload_key(upload: Upload | None) -> tuple | None:
 # ------------------------------------------------------------------------------ inputs
 
 def load_input(s: Settings, upload: Upload | None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The input ``(N, C, *spatial)`` float32 for the settings' source, and notices."""
+    """The input ``(N, C, *spatial)`` float32 for the settings' source, and notices.
+
+    A generated input is weighed against the budget before it is made."""
+    if s.source in ("arange", "random"):
+        budget.check_input((s.batch, s.inmaps, *s.shape))
     return _load_input(s.ndim, s.source, s.seed, s.sample, s.typed, s.batch, s.inmaps,
                        tuple(s.shape), _upload_key(upload), upload)
 
@@ -138,7 +143,13 @@ class Computation:
 
 
 def compute(s: Settings, upload: Upload | None = None) -> Computation:
-    """The cached computation for ``s`` (view fields do not matter)."""
+    """The cached computation for ``s`` (view fields do not matter), weighed against the
+    budget first (:func:`app.budget.check` raises ``BudgetError``, a ``SourceError``)."""
+    x, _ = load_input(s, upload)
+    kw = s.conv_kwargs()
+    size = src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
+    budget.check(x.shape, (s.outmaps, max(1, x.shape[1] // s.groups), *size), kw["stride"],
+                 kw["padding"], kw["dilation"], s.groups)
     return _compute(s.conv_key(), _upload_key(upload), upload)
 
 

@@ -319,6 +319,19 @@ def test_out_of_range_url_values_are_clamped_with_a_notice():
     assert "ignored stride='abc'" in at.warning[0].value
 
 
+def test_a_configuration_over_budget_is_refused_inline_before_any_work():
+    at = ok(explorer(2, {"batch": "1", "inmaps": "64", "outmaps": "64", "shape": "384",
+                         "size": "31", "pad": "15"}))  # 268 s of compute before budgets
+    assert "input: N·C_in·H·W = 1·64·384·384" in at.error[0].value
+    assert not vp.view_element(at) and at.number_input(key="e2.inmaps")
+    set_num(at, "e2.inmaps", 16)
+    set_num(at, "e2.shape.0", 256)
+    set_num(at, "e2.shape.1", 256)
+    assert "multiply-adds" in at.error[0].value and "Try output maps" in at.error[0].value
+    set_num(at, "e2.outmaps", 1)
+    assert not at.error and vp.view_element(at)
+
+
 def test_a_typed_value_out_of_range_is_clamped_with_a_notice():
     at = ok(explorer(2))
     set_num(at, "e2.stride.0", 50)

@@ -8,7 +8,7 @@ import streamlit as st
 
 import convcore as cc
 from app import figures, settings
-from app.controls import int_input
+from app.controls import Notices, int_input
 from app.navigation import sync_query_params, use_entry_navigation
 
 # The documents' depthwise-separable blocks: seed 000 (1-D) and seed 002 (2-D).
@@ -36,25 +36,36 @@ def _seed_from_url() -> None:
             st.session_state[f"g.dw.{name}"] = default
 
 
-def wiring_section(ndim: int) -> dict:
+def wiring_section(ndim: int, notices: Notices) -> dict:
     st.header("Wiring")
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        cin = int_input("Input maps C_in", "g.inmaps", 1, settings.MAX_MAPS)
+        cin = int_input("Input maps C_in", "g.inmaps", 1, settings.MAX_MAPS, notices,
+                        "the explorer's limit")
     with c2:
-        cout = int_input("Output maps C_out", "g.outmaps", 1, settings.MAX_MAPS)
+        cout = int_input("Output maps C_out", "g.outmaps", 1, settings.MAX_MAPS, notices,
+                         "the explorer's limit")
     options = cc.valid_groups(cin, cout)
-    if st.session_state.get("g.groups") not in options:
-        current = int(st.session_state.get("g.groups") or 1)
-        st.session_state["g.groups"] = max(g for g in options if g <= max(current, 1))
+    asked = st.session_state.get("g.groups")
+    if asked not in options:
+        try:
+            current = int(asked or 1)
+        except (TypeError, ValueError):
+            current = 1
+        used = max(g for g in options if g <= max(current, 1))
+        notices.changed("Groups", asked, used, f"groups must divide both C_in = {cin} and "
+                        f"C_out = {cout}")
+        st.session_state["g.groups"] = used
     with c3:
         groups = st.selectbox("Groups", options, key="g.groups",
                               help="only values that divide both C_in and C_out are offered")
     with c4:
-        size = int_input("Kernel size", "g.size", 1, settings.MAX_KERNEL)
+        size = int_input("Kernel size", "g.size", 1, settings.MAX_KERNEL, notices,
+                         "the explorer's limit")
     gmap = cc.group_map(cin, cout, groups, (size,) * ndim)
     with st.columns(4)[0]:
-        hl = int_input("Highlight output map", "g.hl", 0, cout - 1,
+        hl = int_input("Highlight output map", "g.hl", 0, cout - 1, notices,
+                       f"there are {cout} output maps",
                        help="draws the input maps this output map reads in black")
     st.plotly_chart(figures.groups_figure(gmap, hl), key="g.chart",
                     config={"displaylogo": False})
@@ -97,20 +108,23 @@ def weight_layouts(gmap: cc.GroupMap) -> None:
                "layouts hold the same numbers in the same order, only the shape differs.")
 
 
-def depthwise_section(ndim: int) -> dict:
+def depthwise_section(ndim: int, notices: Notices) -> dict:
     st.header("Depthwise-separable block")
     st.markdown("The documents' block: a **depthwise** convolution (groups = C_in, one kernel "
                 "per input map) followed by a **pointwise** one (kernel size 1) that mixes the "
                 "maps — against one standard convolution with the same input and output.")
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        cin = int_input("C_in", "g.dw.inmaps", 1, settings.MAX_MAPS)
+        cin = int_input("C_in", "g.dw.inmaps", 1, settings.MAX_MAPS, notices,
+                        "the explorer's limit")
     with c2:
-        cout = int_input("C_out", "g.dw.outmaps", 1, 256)
+        cout = int_input("C_out", "g.dw.outmaps", 1, 256, notices, "the explorer's limit")
     with c3:
-        extent = int_input("Length" if ndim == 1 else "Height = width", "g.dw.extent", 1, 1024)
+        extent = int_input("Length" if ndim == 1 else "Height = width", "g.dw.extent", 1, 1024,
+                           notices, "the explorer's limit")
     with c4:
-        size = int_input("Kernel size", "g.dw.size", 1, min(settings.MAX_KERNEL, extent))
+        size = int_input("Kernel size", "g.dw.size", 1, min(settings.MAX_KERNEL, extent),
+                         notices, "the kernel must fit the input")
     kernel = (size,) * ndim
     x_shape = (1, cin) + (extent,) * ndim
     std = cc.group_map(cin, cout, 1, kernel)
@@ -156,8 +170,11 @@ def main() -> None:
         for name, default in SEED_BLOCKS[ndim].items():
             st.session_state[f"g.dw.{name}"] = default
         st.session_state["g.dw.ndim"] = ndim
-    params = wiring_section(ndim)
-    params.update(depthwise_section(ndim))
+    notices = Notices()
+    params = wiring_section(ndim, notices)
+    params.update(depthwise_section(ndim, notices))
+    for text in notices:
+        st.caption(f":material/info: {text}")
     sync_query_params({name: str(v) for name, v in params.items()})
 
 

@@ -1,0 +1,82 @@
+"""What one page run may cost, checked from shapes before anything is computed.
+
+Every control is bounded, but their product is not: 4 items × 64 maps × 1024² with a 31×31
+kernel would keep a server busy for minutes while every other student waits.  So before the
+model computes, :func:`check` weighs the configuration — input and output values, the core's
+multiply-adds (``cc.multiply_adds``) — and refuses with a :class:`BudgetError` that names the
+parameter, the rule, the value and a concrete way back under the budget.  Pure: no Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import convcore as cc
+from app.sources import SourceError
+
+MAX_INPUT_VALUES = 4 * 1024 * 1024  # N · C_in · spatial, as for uploads
+MAX_OUTPUT_VALUES = 4 * 1024 * 1024  # N · C_out · spatial
+MAX_MULTIPLY_ADDS = 2_000_000_000  # about 0.1–0.3 s of im2col on one core of this class
+
+
+class BudgetError(SourceError):
+    """A configuration that would cost more than one page run may; the message says why and
+    what to change."""
+
+
+def _shape_text(shape) -> str:
+    return "·".join(str(int(v)) for v in shape)
+
+
+def _count(n: float) -> str:
+    return f"{n:,.0f}" if n < 1e7 else f"{n:.3g}"
+
+
+def check_input(x_shape: tuple) -> None:
+    """Raise :class:`BudgetError` when an input of ``x_shape`` (N, C, *spatial) is too big to
+    make (checked before an arange or random input is generated)."""
+    values = math.prod(x_shape)
+    if values > MAX_INPUT_VALUES:
+        n, c, *spatial = x_shape
+        side = math.isqrt(MAX_INPUT_VALUES // max(1, n * c)) if len(spatial) == 2 else None
+        hint = (f"e.g. size {side}×{side}" if side else
+                f"e.g. length {MAX_INPUT_VALUES // max(1, n * c):,}")
+        raise BudgetError(
+            f"input: N·C_in·{'·'.join('HW' if len(spatial) == 2 else 'L')} = "
+            f"{_shape_text(x_shape)} = {_count(values)} values; the explorer holds at most "
+            f"{_count(MAX_INPUT_VALUES)} per input. Use fewer items or maps, or a smaller "
+            f"input ({hint} with N={n}, C_in={c}).")
+
+
+def check(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups) -> int:
+    """Raise :class:`BudgetError` when the convolution of ``x_shape`` (N, C, *spatial) with
+    ``w_shape`` is over budget; return its multiply-adds otherwise.  Invalid layers are left to
+    the core (``cc.ConvError``)."""
+    check_input(x_shape)
+    out_shape = cc.output_shape(x_shape, w_shape, stride, padding, dilation, groups)
+    outs = math.prod(out_shape)
+    if outs > MAX_OUTPUT_VALUES:
+        raise BudgetError(
+            f"output: N·C_out·spatial = {_shape_text(out_shape)} = {_count(outs)} values; the "
+            f"explorer shows at most {_count(MAX_OUTPUT_VALUES)}. Use fewer output maps "
+            f"(at most {max(1, MAX_OUTPUT_VALUES // max(1, outs // out_shape[1]))}), or a "
+            "larger stride.")
+    macs = cc.multiply_adds(x_shape, w_shape, stride, padding, dilation, groups)
+    if macs > MAX_MULTIPLY_ADDS:
+        factor = macs / MAX_MULTIPLY_ADDS
+        cout, cin_g, *kernel = w_shape
+        ideas = []
+        if cout > 1:
+            ideas.append(f"output maps {max(1, int(cout / factor))}")
+        if any(k > 1 for k in kernel):
+            smaller = [max(1, int(k / factor ** (1 / len(kernel)))) for k in kernel]
+            ideas.append(f"kernel size {'×'.join(map(str, smaller))}")
+        options = [g for g in cc.valid_groups(x_shape[1], cout) if g >= factor * groups]
+        if options:
+            ideas.append(f"groups={options[0]}")
+        raise BudgetError(
+            f"compute: N·C_out·outputs·(C_in/groups)·taps = {_count(macs)} multiply-adds "
+            f"({_shape_text(out_shape)} outputs × {cin_g}·{'·'.join(map(str, kernel))} taps); "
+            f"one page run may do {_count(MAX_MULTIPLY_ADDS)}, {factor:.1f}× less. Try "
+            + (", or ".join(ideas) if ideas else "a smaller input") + ".")
+    return macs
