@@ -73,7 +73,7 @@ TIME_UPDATES = """async ([kind, n]) => {
       const r = (i * 7) % g.rows, c = (i * 3) % g.cols;
       t0 = performance.now();
       g.dyn.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
-        clientX: b.left + (c + 0.5) * g.cs, clientY: b.top + (r + 0.5) * g.cs}));
+        clientX: b.left + (c + 0.5) * g.cs, clientY: b.top + (r + 0.5) * g.ch}));
     }
     sync.push(performance.now() - t0);
     painted.push((await frame()) - t0);

@@ -87,7 +87,7 @@ def center(page, grid: str, row: float, col: float, index: int = 0) -> tuple[flo
       const g = grid === 'output' ? v.output : (grid === 'input' ? v.inputs : v.kernels)[index];
       g.dyn.scrollIntoView({block: 'center'});
       const b = g.dyn.getBoundingClientRect();
-      return [b.left + (col + 0.5) * g.cs, b.top + (row + 0.5) * g.cs];
+      return [b.left + (col + 0.5) * g.cs, b.top + (row + 0.5) * g.ch];
     }""", [grid, row, col, index]))
 
 
@@ -348,7 +348,7 @@ def test_whole_output_or_revealed_as_the_window_moves(page, app_url):
           const v = document.querySelector('[data-testid="cx-root"]').__cx;
           const g = v.output, dpr = window.devicePixelRatio || 1;
           const px = g.ctx.getImageData(Math.round((col + 0.5) * g.cs * dpr),
-                                        Math.round((row + 0.5) * g.cs * dpr), 1, 1).data;
+                                        Math.round((row + 0.5) * g.ch * dpr), 1, 1).data;
           return px[3] > 200 && px[0] > 230 && px[1] > 230 && px[2] > 230;
         }""", [row, col])
 

@@ -28,6 +28,7 @@ const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
 const REPORT_DELAY_MS = 400;
 const REPORTS = {seq: Date.now()};
 const MARGIN = {l: 34, r: 6, t: 4, b: 22};
+const MARGIN_1D = {...MARGIN, l: 58};  // room for row names such as w[3,1]
 
 // ----------------------------------------------------------------------------- data
 
@@ -126,10 +127,12 @@ class Values {
 // One heatmap with its two canvases.  Cells are addressed in display units (row, col); a grid
 // knows how to place a scene coordinate through `spot`.
 class Grid {
-  constructor(parent, {rows, cols, cs, label, className}) {
+  constructor(parent, {rows, cols, cs, ch, label, className, margin = MARGIN}) {
+    this.margin = margin;
     this.rows = rows;
     this.cols = cols;
-    this.cs = cs;
+    this.cs = cs;  // cell width
+    this.ch = ch || cs;  // cell height (1-D strips are wider than a cell is tall)
     this.el = document.createElement("div");
     this.el.className = `cx-map ${className || ""}`;
     if (label) {
@@ -148,9 +151,9 @@ class Grid {
     this.el.appendChild(this.box);
     parent.appendChild(this.el);
     const w = cols * cs;
-    const h = rows * cs;
-    this.width = MARGIN.l + w + MARGIN.r;
-    this.height = MARGIN.t + h + MARGIN.b;
+    const h = rows * this.ch;
+    this.width = margin.l + w + margin.r;
+    this.height = margin.t + h + margin.b;
     this.box.style.width = `${this.width}px`;
     this.box.style.height = `${this.height}px`;
     for (const c of [this.stat, this.dyn]) {
@@ -159,8 +162,8 @@ class Grid {
       c.height = Math.max(1, Math.round(h * dpr));
       c.style.width = `${w}px`;
       c.style.height = `${h}px`;
-      c.style.left = `${MARGIN.l}px`;
-      c.style.top = `${MARGIN.t}px`;
+      c.style.left = `${margin.l}px`;
+      c.style.top = `${margin.t}px`;
       c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
     }
     this.sctx = this.stat.getContext("2d");
@@ -172,7 +175,7 @@ class Grid {
       type: "heatmap", z, zmin: -zmax, zmax, colorscale: COLORSCALE, showscale: false,
       hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xgap: 0, ygap: 0,
     };
-    const labels = text ? cellLabels(text, this.cs, font) : null;
+    const labels = text ? cellLabels(text, this.cs, this.ch, font) : null;
     if (labels) {
       trace.text = labels.text;
       trace.texttemplate = "%{text}";
@@ -185,7 +188,7 @@ class Grid {
       ticklen: 3, showline: false,
     });
     const layout = {
-      width: this.width, height: this.height, margin: {...MARGIN, pad: 0},
+      width: this.width, height: this.height, margin: {...this.margin, pad: 0},
       xaxis: axis(this.cols, xticks, false), yaxis: axis(this.rows, yticks, true),
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
     };
@@ -195,11 +198,10 @@ class Grid {
 
   // Pixel rectangle of display cells [r, r + h) x [c, c + w).
   rect(ctx, r, c, h, w, style) {
-    const cs = this.cs;
-    const x = c * cs;
-    const y = r * cs;
-    const pw = Math.max(w * cs, 2);
-    const ph = Math.max(h * cs, 2);
+    const x = c * this.cs;
+    const y = r * this.ch;
+    const pw = Math.max(w * this.cs, 2);
+    const ph = Math.max(h * this.ch, 2);
     if (style.fill) {
       ctx.fillStyle = style.fill;
       ctx.fillRect(x, y, pw, ph);
@@ -217,7 +219,7 @@ class Grid {
   cellAt(event) {
     const box = this.dyn.getBoundingClientRect();
     const c = Math.floor((event.clientX - box.left) / this.cs);
-    const r = Math.floor((event.clientY - box.top) / this.cs);
+    const r = Math.floor((event.clientY - box.top) / this.ch);
     if (r < 0 || c < 0 || r >= this.rows || c >= this.cols) return null;
     return [r, c];
   }
@@ -228,13 +230,26 @@ class Grid {
 }
 
 function ticks(n, first, scale, cs, font) {
-  // Label every k-th display cell with its scene index (first: index of display cell 0).
-  const every = Math.max(1, Math.ceil((font * 2.6) / Math.max(cs, 0.01)));
+  // Label display cells at a round step of scene indices (1, 2, 5, 10, 20, 25, 50, ...) with
+  // room for the label text.
+  const least = Math.max(1, (font * 2.6) / Math.max(cs, 0.01)) * scale;
+  const nice = [1, 2, 5, 10, 20, 25, 50];
+  let step = 1;
+  for (let p = 1; ; p *= 100) {
+    const found = nice.map((v) => v * p).find((v) => v >= least);
+    if (found) {
+      step = found;
+      break;
+    }
+  }
   const vals = [];
   const text = [];
-  for (let i = 0; i < n; i += every) {
-    vals.push(i);
-    text.push(fmt(first + i * scale));
+  for (let i = 0; i < n; i++) {
+    const index = first + i * scale;
+    if (index % step === 0) {
+      vals.push(i);
+      text.push(fmt(index));
+    }
   }
   return [vals, text];
 }
@@ -256,12 +271,12 @@ function drawable(zmax) {
 // Cell labels: each value as convcore writes it, at the largest size (at most `font`) at which
 // most of them fit their cells; the few longer ones are shortened (the tooltip and the
 // equation keep every digit).
-function cellLabels(values, cs, font) {
+function cellLabels(values, cs, ch, font) {
   const full = values.map((row) => row.map((v) => (v === null ? "" : fmt(v))));
   const lengths = full.flat().map((t) => t.length).sort((a, b) => a - b);
   // size for the typical label, but shorten rather than shrink below five characters
   const typical = Math.min(5, Math.max(1, lengths[Math.floor(lengths.length * 0.8)] || 1));
-  const size = Math.floor(Math.min(font, cs / 1.8, (cs - 4) / (0.6 * typical)));
+  const size = Math.floor(Math.min(font, ch / 1.8, (cs - 4) / (0.6 * typical)));
   if (size < 9) return null;
   const room = Math.floor((cs - 4) / (0.6 * size));
   const short = (v, text) => {
@@ -463,21 +478,34 @@ class View {
     const [ph, pw] = s.padded_shape.map((n) => Math.ceil(n / f));
     const [oh, ow] = s.out_shape.map((n) => Math.ceil(n / f));
     const kd = s.kernel.map((k, a) => s.dilation[a] * (k - 1) + 1);
-    const extra = MARGIN.l + MARGIN.r + 16;
-    let cs;
+    // Cell sizes from the room there is: input and output share one cell size (so the
+    // stride shows as a smaller output), kernels get their own (readable even beside a
+    // 256x256 image).  Per plot: margins; between maps and panels: the CSS gaps.
+    const plot = MARGIN.l + MARGIN.r;
+    const gap = 10;
     const hb = this.heightBudget();
-    const hAvail = (hb - mrows * (MARGIN.t + MARGIN.b + 22)) / (mrows * ph);
-    if (this.narrow) {
-      cs = Math.min((width - extra * mcols) / (mcols * pw), (width - extra) / ow, hAvail * 1.6);
+    const rowExtra = MARGIN.t + MARGIN.b + 22;  // map label and tick labels
+    const minK = this.presenter ? 34 : 22;
+    const kFit = (room) => Math.max(4, Math.min(64, room / kd[1], (hb - 24) / (mrows * kd[0])));
+    let cs;
+    if (this.narrow) {  // one panel per row
+      cs = Math.min((width - mcols * (plot + gap)) / (mcols * pw), (width - plot) / ow, 72);
+      this.ck = Math.min(Math.max(cs, minK), kFit((width - mcols * (plot + gap)) / mcols));
     } else {
-      const kw = Math.min(kd[1] * 40, width * 0.22) + extra;
-      cs = Math.min((width - kw - extra * (mcols + 1) - 40) / (mcols * pw + ow),
-                    hAvail, (hb - MARGIN.t - MARGIN.b - 22) / oh);
+      const hIn = (hb - 24 - mrows * rowExtra) / (mrows * ph);
+      const hOut = (hb - 24 - rowExtra) / oh;
+      const widthFor = (ck) => (width - 2 * mcols * (plot + gap) - plot - 2 * 20 - 8 -
+                                mcols * kd[1] * ck) / (mcols * pw + ow);
+      let ck = Math.min(minK, kFit(width * 0.25 / mcols));
+      cs = Math.min(widthFor(ck), hIn, hOut, 72);
+      const better = Math.min(Math.max(cs, minK), kFit(width * 0.25 / mcols));
+      if (better > ck) {
+        ck = better;
+        cs = Math.min(widthFor(ck), hIn, hOut, 72);
+      }
+      this.ck = ck;
     }
-    cs = Math.max(0.5, Math.min(cs, 72));
-    const ck = Math.max(Math.min(cs, 64), this.presenter ? 34 : 22);
-    const ckFit = this.narrow ? (width - extra) / kd[1] : (width * 0.22) / kd[1];
-    this.ck = Math.max(4, Math.min(ck, ckFit));
+    cs = Math.max(0.5, cs);
     this.cs = cs;
     const panel = (title, cls) => {
       const p = document.createElement("div");
@@ -527,12 +555,14 @@ class View {
     const pl = Math.ceil(s.padded_shape[0] / f);
     const ol = Math.ceil(s.out_shape[0] / f);
     const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
-    let cs = (width - MARGIN.l - MARGIN.r - 8) / pl;
-    const rowsBudget = (this.heightBudget() - 3 * (MARGIN.t + MARGIN.b + 24) - 120) /
+    // cells as wide as the width allows; strips at least a readable height
+    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / pl, 72));
+    const line = this.presenter ? 170 : 200;
+    const rowsBudget = (this.heightBudget() - line - 3 * (MARGIN.t + MARGIN.b + 24)) /
       (2 * maps + 1);
-    cs = Math.max(0.5, Math.min(cs, 72, Math.max(rowsBudget, 16)));
+    const ch = Math.max(this.presenter ? 30 : 22, Math.min(cs, 72, rowsBudget));
     this.cs = cs;
-    this.ck = Math.max(cs, this.presenter ? 34 : 20);
+    this.ck = Math.max(cs, this.presenter ? 34 : 22);
     const block = (title, cls) => {
       const p = document.createElement("div");
       p.className = `cx-panel ${cls}`;
@@ -544,18 +574,21 @@ class View {
       return p;
     };
     const inP = block(`input, padded (item ${s.item})`, "cx-inputs");
-    const g = new Grid(inP, {rows: maps, cols: pl, cs, className: "cx-input"});
+    const g = new Grid(inP, {rows: maps, cols: pl, cs, ch, className: "cx-input",
+                             margin: MARGIN_1D});
     g.kind = "input";
     g.spot = (p, m) => [m, p[0] / f];
     this.inputs = [g];
     const kP = block(`kernel w[${s.omap}] \u2014 under the window`, "cx-kernels cx-slide");
-    const k = new Grid(kP, {rows: maps, cols: kd, cs: this.ck, className: "cx-kernel"});
+    const k = new Grid(kP, {rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel",
+                            margin: MARGIN_1D});
     k.kind = "kernel";
     k.spot = (t, m) => [m, t[0] * s.dilation[0]];
     this.kernels = [k];
     this.slider = k.el;
     const oP = block(`output out[${s.item},${s.omap}]`, "cx-output");
-    const o = new Grid(oP, {rows: 1, cols: ol, cs, className: "cx-out"});
+    const o = new Grid(oP, {rows: 1, cols: ol, cs, ch, className: "cx-out",
+                            margin: MARGIN_1D});
     o.kind = "output";
     o.spot = (q) => [0, q[0] / f];
     this.output = o;
@@ -571,7 +604,7 @@ class View {
     const shapeIn = v.inputs.shape.slice(1);
     const lo = s.pads.map((p) => p[0]);
     // values for cell labels, only where cells can hold one (65k labels cost frames)
-    const labels = (z, cs) => (cs < 16 ? null : z);
+    const labels = (z, cs) => (cs < 12 ? null : z);
     if (s.ndim === 2) {
       const [rows, cols] = shapeIn;
       this.inputs.forEach((g, m) => {
@@ -659,8 +692,8 @@ class View {
     box.append(plot, dyn);
     wrap.appendChild(box);
     this.stage.appendChild(wrap);
-    const w = Math.max(260, Math.min(width - 8, MARGIN.l + s.padded_shape[0] / f * this.cs +
-                                     MARGIN.r + 40));
+    const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
+                                     MARGIN_1D.r + 40));
     const h = this.presenter ? 170 : 200;
     const m = {l: 48, r: 8, t: 8, b: 26};
     this.line = {box, dyn, w, h, m, ctx: dyn.getContext("2d")};
@@ -737,8 +770,9 @@ class View {
           ctx.setLineDash([]);
         } else {
           ctx.fillStyle = PAD_VEIL;
-          ctx.fillRect(0, r * g.cs, lo[0] * g.cs, g.cs);
-          ctx.fillRect((lo[0] + inn[0]) * g.cs, r * g.cs, (g.cols - lo[0] - inn[0]) * g.cs, g.cs);
+          ctx.fillRect(0, r * g.ch, lo[0] * g.cs, g.ch);
+          ctx.fillRect((lo[0] + inn[0]) * g.cs, r * g.ch, (g.cols - lo[0] - inn[0]) * g.cs,
+                       g.ch);
         }
       }
       this.drawNeverRead(g);
@@ -755,7 +789,7 @@ class View {
           const gap = s.ndim === 2 ? r % s.dilation[0] || c % s.dilation[1] : c % s.dilation[0];
           if (gap && (s.ndim === 2 || r < rows)) {
             ctx.beginPath();
-            ctx.arc((c + 0.5) * k.cs, (r + 0.5) * k.cs, Math.max(1.5, k.cs * 0.06), 0, 7);
+            ctx.arc((c + 0.5) * k.cs, (r + 0.5) * k.ch, Math.max(1.5, k.cs * 0.06), 0, 7);
             ctx.fill();
           }
         }
@@ -768,10 +802,10 @@ class View {
     const f = s.scale;
     if (!s.never_read.some((a) => a.length)) return;
     const ctx = g.sctx;
-    const size = Math.max(4, Math.min(g.cs * 0.28, 14));
+    const size = Math.max(4, Math.min(g.cs * 0.28, g.ch * 0.28, 14));
     const mark = (r, c) => {
       const x = (c + 1) * g.cs - size - 2;
-      const y = r * g.cs + 2;
+      const y = r * g.ch + 2;
       ctx.strokeStyle = NEVER_READ;
       ctx.lineWidth = Math.max(1.2, size / 5);
       ctx.beginPath();
@@ -815,7 +849,7 @@ class View {
         const p = s.ndim === 2 ? [r, c] : [c];
         if (!isPadding(s, p)) continue;
         const src = p.map((pa, a) => s.source[a][pa]);
-        ctx.fillText(`\u2190${idx(src)}`, (c + 0.5) * g.cs, (r + 1) * g.cs - 1);
+        ctx.fillText(`\u2190${idx(src)}`, (c + 0.5) * g.cs, (r + 1) * g.ch - 1);
       }
     }
   }
@@ -918,9 +952,9 @@ class View {
     const start = unravel(this.step, s.out_shape)[0] * s.stride[0];
     const span = s.dilation[0] * (s.kernel[0] - 1) + 1;
     const k = this.kernels[0];
-    const centre = MARGIN.l + ((start + span / 2) / s.scale) * g.cs;
+    const centre = g.margin.l + ((start + span / 2) / s.scale) * g.cs;
     const maxLeft = Math.max(0, this.stage.clientWidth - k.width);
-    const left = Math.min(Math.max(0, centre - MARGIN.l - (k.cols * k.cs) / 2), maxLeft);
+    const left = Math.min(Math.max(0, centre - k.margin.l - (k.cols * k.cs) / 2), maxLeft);
     this.slider.style.transform = `translateX(${left}px)`;
   }
 
@@ -1003,7 +1037,7 @@ class View {
           each((p) => {
             const [r, c] = g.spot(p, h.m);
             const size = Math.max(2, g.cs * 0.3);
-            g.ctx.fillRect((c + 0.5 / f) * g.cs - size / 2, (r + one / 2) * g.cs - size / 2,
+            g.ctx.fillRect((c + 0.5 / f) * g.cs - size / 2, (r + one / 2) * g.ch - size / 2,
                            size, size);
           });
         }
