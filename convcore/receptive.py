@@ -27,6 +27,7 @@ from .params import positive_tuple, resolve_padding
 from .transposed import check_budget, is_int, memory_budget
 
 LAYER_KEYS = ("kernel_size", "stride", "padding", "dilation")
+MAX_VALUE = 2**16  # far beyond any stack one draws; keeps path counting quick
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ def resolve_stack(layers, ndim=None, op="receptive_field"):
         stride = positive_tuple(f["stride"], ndim, "stride", where)
         dilation = positive_tuple(f["dilation"], ndim, "dilation", where)
         pads = resolve_padding(f["padding"], ndim, kernel, dilation, stride, where)
+        values = (*kernel, *stride, *dilation, *(v for pair in pads for v in pair))
+        if max(values) >= MAX_VALUE:
+            raise ConvError(f"{where}: kernel_size, stride, dilation and padding must be "
+                            f"< 2**16, got {max(values)}")
         resolved.append((kernel, stride, dilation, pads))
     return resolved
 
@@ -199,6 +204,8 @@ def receptive_field(layers, in_spatial=None, ndim=None) -> ReceptiveField:
         (16,)
     """
     op = "receptive_field"
+    if ndim is not None and (not is_int(ndim) or ndim < 1):
+        raise ConvError(f"{op}: ndim must be an int >= 1, got {ndim!r:.80}")
     if in_spatial is not None:
         in_spatial = _in_spatial(in_spatial, op)
         if ndim is not None and ndim != len(in_spatial):
@@ -249,7 +256,10 @@ def _axis_paths(n_in, stack_axis, shapes_axis, o):
     for (k, s, d, lo), n_prev, n_out in zip(reversed(stack_axis), reversed(sizes[:-1]),
                                             reversed(sizes[1:])):
         back = np.zeros(n_prev, dtype=np.float64)
-        for t in range(k):
+        # only taps that can land inside the input: 0 <= o·s + t·d − lo < n_prev for some o
+        t_first = max(0, -(-(lo - (n_out - 1) * s) // d))
+        t_last = min(k - 1, (n_prev - 1 + lo) // d)
+        for t in range(t_first, t_last + 1):
             idx = np.arange(n_out) * s + t * d - lo
             ok = (idx >= 0) & (idx < n_prev)
             back[idx[ok]] += counts[ok]  # distinct targets for one tap: no lost updates

@@ -25,10 +25,12 @@ import numpy as np
 from .backend import array_module
 from .core import convnd
 from .errors import ConvError
-from .params import check_dtype, make_spec, ntuple, positive_tuple
+from .params import PADDING_MODES, check_dtype, make_spec, ntuple, positive_tuple
 
 MAX_BYTES = 2 * 2**30  # default memory budget of one call; CONVCORE_MAX_BYTES overrides it
 SCATTER_CHUNK_BYTES = 8 * 2**20  # products computed per matmul: cache-sized chunks
+MAX_LISTED = 2**16  # colliding_input_sizes returns a tuple: keep it a readable size
+MAX_EXTENT = 2**62  # coordinates stay int64 (index maps, slices)
 
 
 def is_int(v) -> bool:
@@ -68,11 +70,13 @@ def float_arrays(op: str, **arrays):
     """``(xp, arrays...)``: each argument as a floating array, all on one backend and dtype.
 
     Nested lists and other array-likes become float32 (the default dtype), as in the forward
-    core; None stays None.
+    core; ``bias`` may be None.
     """
     xp = array_module(*arrays.values())
     out = []
     for name, a in arrays.items():
+        if a is None and name != "bias":
+            raise ConvError(f"{op}: {name} must be an array of numbers, got None")
         if a is not None and not isinstance(a, xp.ndarray):
             try:
                 a = xp.asarray(a, dtype=np.float32)
@@ -294,6 +298,12 @@ def transpose_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, o
                             f"dilation on every axis, but spatial axis {axis} has "
                             f"output_padding={o}, stride={s}, dilation={d}")
     out = tuple(m + o for m, o in zip(mins, opad_t))
+    for axis, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride_t, dilation_t, pad_t)):
+        span = (n - 1) * s + d * (k - 1) + 1 + p
+        if span > MAX_EXTENT:
+            raise ConvError(f"{op}: on spatial axis {axis} the stamps would span (L_in − 1)·"
+                            f"stride + dilation·(k − 1) + 1 + padding = {span} cells, more than "
+                            f"2**62; stride={s}, dilation={d}, padding={p}")
     for axis, (v, m, k, s, d, p) in enumerate(zip(out, mins, kernel, stride_t, dilation_t,
                                                   pad_t)):
         if v < 1:
@@ -345,7 +355,11 @@ def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1
     if lo < 0 or hi < 0:
         raise ConvError(f"{op}: padding must be >= 0 on every side, got {padding!r}")
     first = (out_size - 1) * s + d * (k - 1) + 1 - lo - hi
-    sizes = tuple(n for n in range(max(first, 1), first + s) if n >= 1)
+    low = max(first, 1)
+    if first + s - low > MAX_LISTED:
+        raise ConvError(f"{op}: stride={s} makes {first + s - low} input lengths collide, more "
+                        f"than the {MAX_LISTED} this function lists")
+    sizes = tuple(range(low, first + s))
     if not sizes:
         raise ConvError(
             f"{op}: no input length gives out_size={out_size}: with padding ({lo}, {hi}) even "
@@ -568,6 +582,9 @@ def fold_padding(xp, g, in_spatial, pads, mode):
 
 def _grad_spec(op, x_shape, weight_shape, grad_output, stride, padding, dilation, groups,
                padding_mode):
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise ConvError(f"{op}: padding_mode must be one of "
+                        f"{', '.join(repr(m) for m in PADDING_MODES)}, got {padding_mode!r:.80}")
     if len(weight_shape) < 3:
         raise ConvError(f"{op}: weight must have shape (C_out, C_in/groups, *kernel) with at "
                         f"least one kernel axis, got weight of shape {weight_shape}")

@@ -299,9 +299,11 @@ def scatter_map(in_spatial, kernel_size, stride=1, padding=0, output_padding=0, 
     if steps is None:
         count = total
     else:
-        if isinstance(steps, (str, bytes)) or not all(is_int(s) for s in np.ravel(steps)):
-            raise ConvError(f"{op}: steps must be ints (raster-order input cells), got "
-                            f"{steps!r:.80}")
+        ints = (steps.dtype.kind in "iu" if isinstance(steps, np.ndarray) else
+                isinstance(steps, (tuple, list)) and all(is_int(s) for s in steps))
+        if not ints:
+            raise ConvError(f"{op}: steps must be a sequence of ints (raster-order input "
+                            f"cells), got {steps!r:.80}")
         steps = np.asarray(steps, dtype=np.int64).reshape(-1)
         if steps.size and (steps.min() < 0 or steps.max() >= total):
             raise ConvError(f"{op}: steps must lie in 0..{total - 1} (the input has {total} "
@@ -327,8 +329,9 @@ class Overlap:
 
     counts: np.ndarray = field(repr=False)  # int64, shape out_spatial
     axis_counts: tuple = field(repr=False)  # per axis, a 1-D int64 array
-    # per axis: stamps on an interior output cell o, by (o + padding) mod stride
-    residue_counts: tuple = ()
+    # per axis, an int64 array of length stride: the stamps an interior output cell o receives,
+    # indexed by (o + padding) mod stride
+    residue_counts: tuple = field(default=(), repr=False)
     uneven: tuple = ()  # per axis: interior cells receive different numbers of stamps
 
     @property
@@ -350,25 +353,26 @@ def overlap_counts(in_spatial, kernel_size, stride=1, padding=0, output_padding=
 
     Examples:
         >>> ov = overlap_counts(4, 3, stride=2)
-        >>> ov.axis_counts[0].tolist(), ov.residue_counts, ov.checkerboard
-        ([1, 1, 2, 1, 2, 1, 2, 1, 1], ((2, 1),), True)
+        >>> ov.axis_counts[0].tolist(), ov.residue_counts[0].tolist(), ov.checkerboard
+        ([1, 1, 2, 1, 2, 1, 2, 1, 1], [2, 1], True)
     """
     op = "overlap_counts"
     spec = _spatial_spec(op, in_spatial, kernel_size, stride, padding, output_padding, dilation)
-    check_budget(op, "count map", spec.out_spatial, 8, memory_budget(max_bytes))
+    budget = memory_budget(max_bytes)
+    check_budget(op, "count map", spec.out_spatial, 8, budget)
+    check_budget(op, "stamp list", (sum(n * k for n, k in zip(spec.in_spatial, spec.kernel)),),
+                 8, budget)
+    check_budget(op, "residue counts", (sum(spec.stride),), 8, budget)
     axis_counts, residues, uneven = [], [], []
     for n, k, s, d, p, out in zip(spec.in_spatial, spec.kernel, spec.stride, spec.dilation,
                                   spec.padding, spec.out_spatial):
-        counts = np.zeros(out, dtype=np.int64)
-        for t in range(k):
-            lo = max(0, -(-(p - t * d) // s))  # first input cell whose stamp lands at o >= 0
-            hi = min(n - 1, (out - 1 + p - t * d) // s)
-            if hi >= lo:
-                counts[lo * s + t * d - p:hi * s + t * d - p + 1:s] += 1
-        per_residue = tuple(sum(1 for t in range(k) if (t * d) % s == r) for r in range(s))
+        taps = np.arange(k, dtype=np.int64) * d
+        at = (np.arange(n, dtype=np.int64)[:, None] * s + taps[None, :] - p).ravel()
+        counts = np.bincount(at[(at >= 0) & (at < out)], minlength=out)
+        per_residue = np.bincount(taps % s, minlength=s)
         axis_counts.append(counts)
         residues.append(per_residue)
-        uneven.append(len(set(per_residue)) > 1)
+        uneven.append(bool(per_residue.min() != per_residue.max()))
     total = axis_counts[0]
     for counts in axis_counts[1:]:
         total = np.multiply.outer(total, counts)
