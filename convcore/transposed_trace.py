@@ -395,7 +395,7 @@ def gather_weight(weight, groups=1):
     g, cg, og = groups, w.shape[0] // groups, w.shape[1]
     k = w.shape[2:]
     swapped = w.reshape((g, cg, og) + k).swapaxes(1, 2).reshape((g * og, cg) + k)
-    return np.ascontiguousarray(np.flip(swapped, axis=tuple(range(2, w.ndim))))
+    return np.flip(swapped, axis=tuple(range(2, w.ndim))).copy()
 
 
 @dataclass(frozen=True)
