@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import array_module
-from .core import convnd
 from .errors import ConvError
 from .params import PADDING_MODES, check_dtype, make_spec, ntuple, positive_tuple
 
@@ -401,30 +400,34 @@ def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=
     """
     chunk_bytes = SCATTER_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     n_batch, c_in = y.shape[:2]
-    in_sp, kernel, out_sp = y.shape[2:], weight.shape[2:], out.shape[2:]
+    in_sp, kernel, out_sp = tuple(y.shape[2:]), weight.shape[2:], tuple(out.shape[2:])
     g, cg, og = groups, c_in // groups, weight.shape[1]
     taps = list(np.ndindex(*kernel))
     positions = math.prod(in_sp)
-    # wmat[g, tap*og + o, ci]: one matmul per chunk gives all (tap, out channel) products.
+    spatial_axes = tuple(range(3, 3 + len(in_sp)))
+    # wmat[g, tap*og + o, ci]: one matmul per chunk gives all (tap, out channel) products, with
+    # the batch items side by side in the columns (one large GEMM per group, not one per item).
     wmat = weight.reshape(g, cg, og, len(taps)).transpose(0, 3, 2, 1).reshape(g, -1, cg)
-    ymat = y.reshape(n_batch, g, cg, positions)
-    outg = out.reshape((n_batch, g, og) + tuple(out_sp))
+    outg = out.reshape((n_batch, g, og) + out_sp)
     tap_bytes = g * og * positions * y.dtype.itemsize  # one tap of one batch item
     per_chunk = max(1, chunk_bytes // max(tap_bytes, 1))
     tap_step = min(len(taps), per_chunk)
     item_step = max(1, per_chunk // len(taps)) if tap_step == len(taps) else 1
     for n0 in range(0, n_batch, item_step):
         n1 = min(n_batch, n0 + item_step)
+        ymat = y[n0:n1].reshape(n1 - n0, g, cg, positions).transpose(1, 2, 0, 3)
+        ymat = ymat.reshape(g, cg, (n1 - n0) * positions)
+        target = outg[n0:n1].transpose((1, 2, 0) + spatial_axes)  # (g, og, items, *out)
         for k0 in range(0, len(taps), tap_step):
             k1 = min(len(taps), k0 + tap_step)
-            cols = xp.matmul(wmat[:, k0 * og:k1 * og], ymat[n0:n1])
-            cols = cols.reshape((n1 - n0, g, k1 - k0, og) + tuple(in_sp))
+            cols = xp.matmul(wmat[:, k0 * og:k1 * og], ymat)
+            cols = cols.reshape((g, k1 - k0, og, n1 - n0) + in_sp)
             for j, tap in enumerate(taps[k0:k1]):
                 where = tap_slices(tap, stride, dilation, crop, in_sp, out_sp)
                 if where is not None:
                     src, dst = where
-                    outg[(slice(n0, n1), slice(None), slice(None)) + dst] += \
-                        cols[(slice(None), slice(None), j, slice(None)) + src]
+                    target[(slice(None),) * 3 + dst] += cols[(slice(None), j) + (slice(None),) * 2
+                                                             + src]
 
 
 # --------------------------------------------------------------------------- transposed conv
@@ -649,8 +652,9 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
     ``torch.nn.grad.conv{1,2,3}d_weight`` (and autograd, for every padding mode).
 
     ``grad_w[o, c, t] = Σ_{n, pos} grad_output[n, o, pos] · x_padded[n, c, pos·stride +
-    t·dilation]``: a forward correlation of the padded input with ``grad_output`` as the
-    kernel (stride and dilation swap roles), one per group.
+    t·dilation]``: for each kernel tap, one matrix product of ``grad_output`` with the input
+    cells that tap read (a forward correlation of the padded input with ``grad_output`` as the
+    kernel, one per group).
 
     Args:
         x: the convolution's input, ``(N, C_in, *spatial)`` or unbatched.
@@ -673,22 +677,29 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
     spec = _grad_spec(op, tuple(x.shape), weight_shape, grad_output, stride, padding, dilation,
                       groups, padding_mode)
     budget = memory_budget(max_bytes)
+    dtype = x.dtype
+    work = np.dtype(np.float32) if dtype == np.float16 else dtype
     padded = (spec.batch, spec.in_channels) + spec.padded_spatial
-    check_budget(op, "padded input", padded, x.dtype.itemsize, budget)
+    check_budget(op, "padded input", padded, work.itemsize, budget)
     if spec.batch == 0:
-        return xp.zeros(weight_shape, dtype=x.dtype)
-    xb = x if spec.batched else x[None]
-    gb = grad_output if spec.batched else grad_output[None]
-    n, g, cg, nd = spec.batch, spec.groups, spec.in_per_group, spec.ndim
+        return xp.zeros(weight_shape, dtype=dtype)
+    xb = (x if spec.batched else x[None]).astype(work, copy=False)
+    gb = (grad_output if spec.batched else grad_output[None]).astype(work, copy=False)
+    n, g, cg, og = spec.batch, spec.groups, spec.in_per_group, spec.out_per_group
+    positions = math.prod(spec.out_spatial)
     xpad = pad_spatial(xp, xb, spec.pads, spec.padding_mode)
-    # (N, g·cg, *P) -> (cg, g·N, *P): batch items become the channels of their group
-    a = xpad.reshape((n, g, cg) + spec.padded_spatial)
-    a = xp.ascontiguousarray(a.transpose((2, 1, 0) + tuple(range(3, 3 + nd))))
-    a = a.reshape((cg, g * n) + spec.padded_spatial)
-    kern = xp.ascontiguousarray(gb.swapaxes(0, 1))  # (C_out, N, *out_spatial)
-    gw = convnd(a, kern, stride=spec.dilation, dilation=spec.stride, groups=g)
-    gw = gw[(slice(None), slice(None)) + tuple(slice(0, k) for k in spec.kernel)]
-    return xp.ascontiguousarray(gw.swapaxes(0, 1))
+    # (N, C_out, *out) -> (g, og, N·positions): every output cell's gradient, items side by side
+    gmat = gb.reshape(n, g, og, positions).transpose(1, 2, 0, 3).reshape(g, og, n * positions)
+    taps = list(np.ndindex(*spec.kernel))
+    gw = xp.empty((g, og, cg, len(taps)), dtype=work)
+    for j, tap in enumerate(taps):
+        window = tuple(slice(t * d, t * d + s * (m - 1) + 1, s) for t, d, s, m in
+                       zip(tap, spec.dilation, spec.stride, spec.out_spatial))
+        cells = xpad[(slice(None), slice(None)) + window]  # the cells tap t read: (N, C_in, *out)
+        cells = cells.reshape(n, g, cg, positions).transpose(1, 2, 0, 3)
+        cells = cells.reshape(g, cg, n * positions)
+        gw[..., j] = xp.matmul(gmat, cells.swapaxes(1, 2))
+    return gw.reshape(weight_shape).astype(dtype, copy=False)
 
 
 __all__ = [
