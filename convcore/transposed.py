@@ -15,6 +15,7 @@ chunked (:data:`SCATTER_CHUNK_BYTES`), and every allocation is checked against a
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -226,6 +227,14 @@ def _output_size_tuple(output_size, n, batched, op):
     return sizes
 
 
+def _plain(v) -> bool:
+    """True for values made only of exact ints, strings, None and tuples of those."""
+    t = type(v)
+    if t is int or t is str or v is None:
+        return True
+    return t is tuple and all(_plain(e) for e in v)
+
+
 def transpose_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, output_padding=0,
                    groups=1, dilation=1, output_size=None, spatial_dims=None) -> TransposeSpec:
     """Check every argument of a transposed convolution and return its :class:`TransposeSpec`.
@@ -235,8 +244,19 @@ def transpose_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, o
     ``< dilation`` on every axis; ``output_size`` (with or without the leading N, C) within
     ``[L_min, L_min + stride − 1]`` per axis, and then it sets ``output_padding``.
     ``spatial_dims`` fixes the number of spatial axes; None takes ``len(w_shape) − 2``.
+    Results are cached for plain arguments (ints, strings, tuples): checking costs more than a
+    small transposed convolution.
     """
-    w_shape, x_shape = tuple(w_shape), tuple(x_shape)
+    args = (op, tuple(x_shape), tuple(w_shape),
+            None if bias_shape is None else tuple(bias_shape), stride, padding, output_padding,
+            groups, dilation, output_size, spatial_dims)
+    if all(_plain(a) for a in args):
+        return _transpose_spec_cached(*args)
+    return _transpose_spec(*args)
+
+
+def _transpose_spec(op, x_shape, w_shape, bias_shape, stride, padding, output_padding, groups,
+                    dilation, output_size, spatial_dims) -> TransposeSpec:
     n = len(w_shape) - 2 if spatial_dims is None else spatial_dims
     if n < 1 or len(w_shape) != n + 2:
         rank = f"{n + 2}-D " if n >= 1 else ""
@@ -316,6 +336,9 @@ def transpose_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, o
                          out)
 
 
+_transpose_spec_cached = functools.lru_cache(maxsize=512)(_transpose_spec)
+
+
 def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1) -> tuple:
     """The input lengths a forward convolution maps to the same ``out_size``: at most ``stride``.
 
@@ -390,6 +413,18 @@ def tap_slices(tap, stride, dilation, crop, in_spatial, out_spatial):
     return tuple(src), tuple(dst)
 
 
+@functools.lru_cache(maxsize=512)
+def scatter_plan(kernel, stride, dilation, crop, in_spatial, out_spatial) -> tuple:
+    """``(tap number, source, target)`` for every kernel tap whose stamps land (cached: pure
+    arithmetic that runs on every call)."""
+    plan = []
+    for j, tap in enumerate(np.ndindex(*kernel)):
+        where = tap_slices(tap, stride, dilation, crop, in_spatial, out_spatial)
+        if where is not None:
+            plan.append((j, *where))
+    return tuple(plan)
+
+
 def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=None):
     """Add the stamps of every cell of ``y`` into ``out`` (in place).
 
@@ -402,32 +437,31 @@ def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=
     n_batch, c_in = y.shape[:2]
     in_sp, kernel, out_sp = tuple(y.shape[2:]), weight.shape[2:], tuple(out.shape[2:])
     g, cg, og = groups, c_in // groups, weight.shape[1]
-    taps = list(np.ndindex(*kernel))
+    n_taps = math.prod(kernel)
+    plan = scatter_plan(tuple(kernel), tuple(stride), tuple(dilation), tuple(crop), in_sp, out_sp)
     positions = math.prod(in_sp)
     spatial_axes = tuple(range(3, 3 + len(in_sp)))
     # wmat[g, tap*og + o, ci]: one matmul per chunk gives all (tap, out channel) products, with
     # the batch items side by side in the columns (one large GEMM per group, not one per item).
-    wmat = weight.reshape(g, cg, og, len(taps)).transpose(0, 3, 2, 1).reshape(g, -1, cg)
+    wmat = weight.reshape(g, cg, og, n_taps).transpose(0, 3, 2, 1).reshape(g, -1, cg)
     outg = out.reshape((n_batch, g, og) + out_sp)
     tap_bytes = g * og * positions * y.dtype.itemsize  # one tap of one batch item
     per_chunk = max(1, chunk_bytes // max(tap_bytes, 1))
-    tap_step = min(len(taps), per_chunk)
-    item_step = max(1, per_chunk // len(taps)) if tap_step == len(taps) else 1
+    tap_step = min(n_taps, per_chunk)
+    item_step = max(1, per_chunk // n_taps) if tap_step == n_taps else 1
     for n0 in range(0, n_batch, item_step):
         n1 = min(n_batch, n0 + item_step)
         ymat = y[n0:n1].reshape(n1 - n0, g, cg, positions).transpose(1, 2, 0, 3)
         ymat = ymat.reshape(g, cg, (n1 - n0) * positions)
         target = outg[n0:n1].transpose((1, 2, 0) + spatial_axes)  # (g, og, items, *out)
-        for k0 in range(0, len(taps), tap_step):
-            k1 = min(len(taps), k0 + tap_step)
+        for k0 in range(0, n_taps, tap_step):
+            k1 = min(n_taps, k0 + tap_step)
             cols = xp.matmul(wmat[:, k0 * og:k1 * og], ymat)
             cols = cols.reshape((g, k1 - k0, og, n1 - n0) + in_sp)
-            for j, tap in enumerate(taps[k0:k1]):
-                where = tap_slices(tap, stride, dilation, crop, in_sp, out_sp)
-                if where is not None:
-                    src, dst = where
-                    target[(slice(None),) * 3 + dst] += cols[(slice(None), j) + (slice(None),) * 2
-                                                             + src]
+            for j, src, dst in plan:
+                if k0 <= j < k1:
+                    target[(slice(None),) * 3 + dst] += cols[(slice(None), j - k0)
+                                                             + (slice(None),) * 2 + src]
 
 
 # --------------------------------------------------------------------------- transposed conv
