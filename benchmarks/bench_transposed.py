@@ -7,11 +7,16 @@ scatter form against the gather form (zero-insert, pad, flipped kernel, ``convnd
 the core scatters.
 
     python benchmarks/bench_transposed.py [--rounds 7] [--markdown] [--gather]
+
+On a shared, loaded machine multi-threaded BLAS timings swing 10x from one call to the next
+(threads wait for a core); ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` pins both libraries to
+one thread each and gives stable ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 from pathlib import Path
@@ -112,9 +117,10 @@ def main():
     args = ap.parse_args()
     import torch
 
-    print(f"# convcore numpy vs torch {torch.__version__} CPU ({torch.get_num_threads()} "
-          f"threads), numpy {np.__version__}, {platform.machine()}, median of {args.rounds} "
-          f"rounds")
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(f"# convcore numpy (BLAS threads: {blas}) vs torch {torch.__version__} CPU "
+          f"({torch.get_num_threads()} threads), numpy {np.__version__}, {platform.machine()}, "
+          f"median of {args.rounds} rounds")
     rows = run(args.rounds, args.gather)
     if args.markdown:
         print("| case | convcore ms | reference ms | ratio |\n|---|---:|---:|---:|")
