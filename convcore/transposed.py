@@ -28,7 +28,7 @@ from .errors import ConvError
 from .params import PADDING_MODES, check_dtype, make_spec, ntuple, positive_tuple
 
 MAX_BYTES = 2 * 2**30  # default memory budget of one call; CONVCORE_MAX_BYTES overrides it
-SCATTER_CHUNK_BYTES = 8 * 2**20  # products computed per matmul: cache-sized chunks
+SCATTER_CHUNK_BYTES = 8 * 2**20  # bounds the products one matmul makes (the temporary)
 MAX_LISTED = 2**16  # colliding_input_sizes returns a tuple: keep it a readable size
 MAX_EXTENT = 2**62  # coordinates stay int64 (index maps, slices)
 
