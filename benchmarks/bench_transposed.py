@@ -6,7 +6,7 @@ Prints medians of interleaved rounds and the ratio convcore / PyTorch for
 scatter form against the gather form (zero-insert, pad, flipped kernel, ``convnd``) to show why
 the core scatters.
 
-    python benchmarks/bench_transposed.py [--rounds 7] [--markdown] [--gather]
+    python benchmarks/bench_transposed.py [--rounds 7] [--markdown] [--gather] [--trace]
 
 On a shared, loaded machine multi-threaded BLAS timings swing 10x from one call to the next
 (threads wait for a core); ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` pins both libraries to
@@ -109,12 +109,53 @@ def run(rounds, gather):
     return rows
 
 
+def run_trace(rounds):
+    """Median ms of the teaching helpers at sizes the app's pages use (no reference)."""
+    import statistics
+    import time
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 1, 64, 64))
+    w = rng.standard_normal((1, 1, 3, 3))
+    big = rng.standard_normal((1, 1, 256, 256))
+    stack = ([dict(kernel_size=3, stride=2, padding=1)] * 4
+             + [dict(kernel_size=3, dilation=2, padding=2)] * 4)
+    calls = [
+        ("trace_scatter, one input cell of 64^2, k3 s2", lambda: cc.trace_scatter(
+            x, w, in_index=(0, 0, 30, 30), stride=2, padding=1, output_padding=1)),
+        ("trace_transposed, one output cell of 128^2", lambda: cc.trace_transposed(
+            x, w, out_index=(0, 0, 60, 60), stride=2, padding=1, output_padding=1)),
+        ("scatter_map 64^2 k3 s2 (every cell)", lambda: cc.scatter_map((64, 64), 3, stride=2)),
+        ("overlap_counts 256^2 k3 s2", lambda: cc.overlap_counts((256, 256), 3, stride=2)),
+        ("gather_form 256^2 k3 s2", lambda: cc.gather_form(big, w, stride=2, padding=1)),
+        ("receptive_field, 8 layers, 256^2", lambda: cc.receptive_field(stack, (256, 256))),
+        ("cell_receptive_field, 8 layers, 256^2", lambda: cc.cell_receptive_field(
+            stack, (256, 256), (3, 3))),
+    ]
+    rows = []
+    for name, fn in calls:
+        fn()
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        rows.append((name, statistics.median(times)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     ap.add_argument("--gather", action="store_true", help="also time the gather form")
+    ap.add_argument("--trace", action="store_true", help="time the teaching helpers instead")
     args = ap.parse_args()
+    if args.trace:
+        for name, t in run_trace(args.rounds):
+            ms = t * 1e3
+            print(f"| {name} | {ms:.2f} |" if args.markdown else f"{name:45s} {ms:8.2f} ms")
+        return
     import torch
 
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "default")

@@ -167,7 +167,10 @@ def stack_shapes(in_spatial, layers) -> tuple:
         >>> stack_shapes((7, 9), [StackLayer(3, padding=1), StackLayer((3, 5), stride=2)])
         ((7, 9), (3, 3))
     """
-    op = "stack_shapes"
+    return _stack_shapes(in_spatial, layers, "stack_shapes")
+
+
+def _stack_shapes(in_spatial, layers, op):
     size = _in_spatial(in_spatial, op)
     shapes = []
     for i, (kernel, stride, dilation, pads) in enumerate(resolve_stack(layers, len(size), op)):
@@ -213,7 +216,7 @@ def receptive_field(layers, in_spatial=None, ndim=None) -> ReceptiveField:
                             f"{len(in_spatial)} axes")
         ndim = len(in_spatial)
     stack = resolve_stack(layers, ndim, op)
-    shapes = stack_shapes(in_spatial, layers) if in_spatial is not None else None
+    shapes = _stack_shapes(in_spatial, layers, op) if in_spatial is not None else None
     nd = len(stack[0][0])
     size, jump, start = (1,) * nd, (1,) * nd, (0,) * nd
     fields = []
