@@ -15,6 +15,15 @@ from .params import (
     output_size,
     valid_groups,
 )
+from .receptive import (
+    CellField,
+    LayerField,
+    ReceptiveField,
+    StackLayer,
+    cell_receptive_field,
+    receptive_field,
+    stack_shapes,
+)
 from .trace import (
     Coverage,
     GroupMap,
@@ -37,6 +46,31 @@ from .trace import (
     trace_step,
     window_map,
 )
+from .transposed import (
+    colliding_input_sizes,
+    conv_grad_input,
+    conv_grad_weight,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    conv_transposend,
+    transpose_output_shape,
+    transpose_output_size,
+)
+from .transposed_trace import (
+    GatherForm,
+    Overlap,
+    ScatterMap,
+    ScatterStep,
+    Stamp,
+    TransposedStep,
+    gather_form,
+    overlap_counts,
+    scatter_map,
+    trace_scatter,
+    trace_transposed,
+    transposed_equation,
+)
 from .variable import Variable
 
 __all__ = [
@@ -46,5 +80,13 @@ __all__ = [
     "from_puzzlelib_1d", "gpuarray", "group_map", "max_dilation", "max_kernel_size",
     "max_padding", "multiply_adds", "output_shape", "output_size", "padded_input", "to_megengine",
     "to_numpy", "to_puzzlelib_1d", "trace_step", "valid_groups", "window_map",
+]
+__all__ += [
+    "CellField", "GatherForm", "LayerField", "Overlap", "ReceptiveField", "ScatterMap",
+    "ScatterStep", "StackLayer", "Stamp", "TransposedStep", "cell_receptive_field",
+    "colliding_input_sizes", "conv_grad_input", "conv_grad_weight", "conv_transpose1d",
+    "conv_transpose2d", "conv_transpose3d", "conv_transposend", "gather_form", "overlap_counts",
+    "receptive_field", "scatter_map", "stack_shapes", "trace_scatter", "trace_transposed",
+    "transpose_output_shape", "transpose_output_size", "transposed_equation",
 ]
 __version__ = "0.1.0"

@@ -18,7 +18,8 @@ import numpy as np
 from . import gpuarray
 from .backend import to_numpy
 from .core import conv1d
-from .modules import Conv1D, Conv2D, Sequential
+from .modules import Conv1D, Conv2D, Deconv1D, Deconv2D, Sequential
+from .transposed import conv_transpose1d
 from .variable import Variable
 
 DOCUMENTS = {
@@ -545,3 +546,179 @@ def check_example(ex: Example) -> ExampleCheck:
     else:
         status = "erratum" if ex.output_errata else "mismatch"
     return ExampleCheck(ex, computed, printed, status, reproduced)
+
+
+# --- transposed counterparts -----------------------------------------------------------------
+# For every documented 1-D and 2-D layer: the transpose of that layer (same weights, stride,
+# padding, dilation and groups) applied to the layer's own output.  It returns an array of the
+# layer's input shape (``postpad`` picks that length where the stride makes it ambiguous) and is
+# the gradient of the layer with respect to its input, for ``grad_output`` = the output.  The
+# documents print nothing for it: the tests compute the expected values with PyTorch.
+
+@dataclass(frozen=True)
+class TransposedExample:
+    """The transposed counterpart of one documented example."""
+
+    id: str
+    forward_id: str
+    code: str
+    note: str = ""
+
+    @property
+    def forward(self) -> Example:
+        return get_example(self.forward_id)
+
+
+@dataclass(frozen=True)
+class TransposedLayer:
+    """One layer of a transposed run: the forward layer's weight and geometry."""
+
+    weight: np.ndarray  # (C_out, C_in/groups, *kernel) of the forward layer
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+    output_padding: tuple  # chosen so that the transpose returns the forward input's shape
+
+
+@dataclass(frozen=True)
+class TransposedRun:
+    """What :func:`run_transposed_example` computed: forward, then transposed back."""
+
+    example: TransposedExample
+    input: np.ndarray  # the forward input
+    layers: tuple  # TransposedLayer per forward layer, in forward order
+    forward_output: np.ndarray
+    output: np.ndarray  # the transposed layers (in reverse order) applied to forward_output
+
+
+def _per_axis(v, n):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+
+def back_padding(in_spatial, kernel, stride, padding, dilation) -> tuple:
+    """``output_padding`` that makes the transpose return ``in_spatial``: the remainder the
+    forward layer's floor discards, ``(L + 2p − d·(k−1) − 1) mod s``, per axis."""
+    return tuple((n + 2 * p - d * (k - 1) - 1) % s
+                 for n, k, s, p, d in zip(in_spatial, kernel, stride, padding, dilation))
+
+
+def _layer_geometry(ex: Example, nd: int) -> list:
+    """``[(size, stride, pad, dilation, groups)]`` of the example's layers, per axis tuples."""
+    p = ex.params
+    if ex.module == "conv1d":
+        k = p["kernel_size"] if "kernel_size" in p else np.shape(ex.weights)[-1]
+        return [((k,), (p.get("stride", 1),), (p.get("padding", 0),), (1,), 1)]
+    if ex.module in ("Sequential1D", "Sequential2D"):
+        return [(_per_axis(p["size"], nd), (1,) * nd, (0,) * nd, (1,) * nd, p["inmaps"]),
+                ((1,) * nd, (1,) * nd, (0,) * nd, (1,) * nd, 1)]
+    return [(_per_axis(p["size"], nd), _per_axis(p.get("stride", 1), nd),
+             _per_axis(p.get("pad", 0), nd), _per_axis(p.get("dilation", 1), nd),
+             p.get("groups", 1))]
+
+
+def _transposed_code(ex: Example) -> str:
+    in_spatial = example_input(ex).shape[2:]
+    nd = len(in_spatial)
+    size, stride, pad, dil, _ = _layer_geometry(ex, nd)[0]
+    back = back_padding(in_spatial, size, stride, pad, dil)
+    postpad = back[0] if nd == 1 else back
+    if ex.module == "conv1d":
+        s, p = stride[0], pad[0]
+        return (f"y = F.conv1d(x, w{', b' if ex.bias else ''}, stride={s}, padding={p})\n"
+                f"back = F.conv_transpose1d(y, w, stride={s}, padding={p}, "
+                f"output_padding={postpad})  # the transpose has no bias")
+    deconv = "Deconv1D" if ex.module in ("Conv1D", "Sequential1D") else "Deconv2D"
+    if ex.module.startswith("Sequential"):
+        return (f'pointwise = {deconv}(outmaps, inmaps, size=1, useBias=False)\n'
+                f'pointwise.setVar("W", seq["pointwise"].getVar("W"))\n'
+                f'depthwise = {deconv}(inmaps, inmaps, size=size, groups=inmaps, '
+                f'useBias=False)\n'
+                f'depthwise.setVar("W", seq["depthwise"].getVar("W"))\n'
+                f'back = depthwise(pointwise(seq.data))')
+    args = ", ".join(f"{k}={v!r}" for k, v in ex.params.items()
+                     if k in ("size", "stride", "pad", "dilation", "groups"))
+    return (f"deconv = {deconv}(inmaps=outmaps, outmaps=inmaps, {args}, postpad={postpad!r}, "
+            f"useBias=False)\n"
+            f'deconv.setVar("W", conv.getVar("W"))\n'
+            f"deconv(conv.data)  # the shape of data again")
+
+
+TRANSPOSED_EXAMPLES: tuple[TransposedExample, ...] = tuple(
+    TransposedExample(id=f"{ex.id}-transposed", forward_id=ex.id, code=_transposed_code(ex),
+                      note="The transpose of the documented layer, applied to its output; "
+                           "postpad/output_padding restores the input length.")
+    for ex in EXAMPLES
+)
+
+
+def get_transposed_example(example_id: str) -> TransposedExample:
+    for tex in TRANSPOSED_EXAMPLES:
+        if tex.id == example_id:
+            return tex
+    raise KeyError(f"no transposed example {example_id!r}")
+
+
+def _forward_weights(ex: Example, nd: int, geometry, c_in: int, rng) -> list:
+    """The forward layers' weights ``(C_out, C_in/groups, *kernel)``, 1-D without the height."""
+    w = example_weights(ex)
+    if w is not None:
+        if ex.module == "Conv1D":
+            w = w[:, :, 0, :]
+        return [w]
+    p = ex.params
+    if ex.module.startswith("Sequential"):
+        shapes = [(p["inmaps"], 1, *geometry[0][0]), (p["outmaps"], p["inmaps"], *(1,) * nd)]
+    elif ex.module == "conv1d":
+        shapes = [(p["out_channels"], p["in_channels"], p["kernel_size"])]
+    else:
+        shapes = [(p["outmaps"], c_in // p.get("groups", 1), *geometry[0][0])]
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+def run_transposed_example(tex: TransposedExample, seed: int = 0) -> TransposedRun:
+    """Run the documented layer(s) forward, then their transposes back (module API for the
+    PuzzleLib examples, ``conv1d`` / ``conv_transpose1d`` for the functional ones).
+
+    Random weights come from ``numpy.random.default_rng(seed)``.
+    """
+    ex = tex.forward
+    x = example_input(ex)
+    nd = x.ndim - 2
+    rng = np.random.default_rng(seed)
+    geometry = _layer_geometry(ex, nd)
+    weights = _forward_weights(ex, nd, geometry, x.shape[1], rng)
+    layers, shapes, h = [], [], x
+    for w, (size, stride, pad, dil, groups) in zip(weights, geometry):
+        shapes.append(h.shape[2:])
+        if ex.module == "conv1d":  # the functional examples, with the document's bias
+            bias = None if ex.bias is None else np.asarray(ex.bias, np.float32)
+            h = to_numpy(conv1d(h, w, bias, stride=stride, padding=pad))
+        else:
+            h = to_numpy(_module_forward(h, w, stride, pad, dil, groups, nd))
+        layers.append(TransposedLayer(w, stride, pad, dil, groups,
+                                      back_padding(shapes[-1], size, stride, pad, dil)))
+    y, back = h, h
+    for layer in reversed(layers):
+        if ex.module == "conv1d":
+            back = conv_transpose1d(back, layer.weight, stride=layer.stride,
+                                    padding=layer.padding, output_padding=layer.output_padding)
+            continue
+        deconv_cls = Deconv1D if nd == 1 else Deconv2D
+        c_in_t, og = layer.weight.shape[:2]
+        deconv = deconv_cls(c_in_t, og * layer.groups, layer.weight.shape[2:], layer.stride,
+                            layer.padding, layer.dilation, useBias=False, empty=True,
+                            groups=layer.groups, postpad=layer.output_padding)
+        w = layer.weight[:, :, None, :] if nd == 1 else layer.weight
+        deconv.setVar("W", Variable(gpuarray.to_gpu(w)))
+        back = to_numpy(deconv(gpuarray.to_gpu(back)))
+    return TransposedRun(tex, x, tuple(layers), y, to_numpy(back))
+
+
+def _module_forward(h, w, stride, pad, dilation, groups, nd):
+    """The documented forward layer through the module API (Conv1D / Conv2D)."""
+    conv_cls = Conv1D if nd == 1 else Conv2D
+    conv = conv_cls(h.shape[1], w.shape[0], w.shape[2:], stride, pad, dilation, useBias=False,
+                    empty=True, groups=groups)
+    conv.setVar("W", Variable(gpuarray.to_gpu(w[:, :, None, :] if nd == 1 else w)))
+    return conv(gpuarray.to_gpu(h))

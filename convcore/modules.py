@@ -21,6 +21,7 @@ from .backend import active_xp
 from .core import convnd
 from .errors import ConvError
 from .params import _is_int, ntuple, positive_tuple
+from .transposed import conv_transposend
 from .variable import Variable
 
 INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform", "none")
@@ -239,3 +240,76 @@ class Sequential(Module):
     def __repr__(self):
         inner = "".join(f"\n  {m!r}," for m in self.modules)
         return f"Sequential({inner}\n)" if inner else "Sequential()"
+
+
+class DeconvND(ConvND):
+    """N-d transposed convolution module ("deconvolution") in PuzzleLib's style.
+
+    The transpose of the ``ConvND`` with the same ``size``, ``stride``, ``pad``, ``dilation``
+    and ``groups``: ``W`` is ``(inmaps, outmaps/groups, *size)`` — the forward layer's weight
+    read with its roles swapped — and the output length is
+    ``(L − 1)·stride − 2·pad + dilation·(size − 1) + postpad + 1``.  ``postpad`` (PyTorch's
+    ``output_padding``, smaller than stride or dilation) picks which of the ``stride`` input
+    lengths of that forward layer to give back.
+    """
+
+    _DEFAULTS = {**ConvND._DEFAULTS, "postpad": 0}
+
+    def __init__(self, inmaps, outmaps, size, stride=1, pad=0, dilation=1, wscale=1.0,
+                 useBias=True, name=None, initscheme=None, empty=False, groups=1, postpad=0):
+        super().__init__(inmaps, outmaps, size, stride, pad, dilation, wscale, useBias, name,
+                         initscheme, empty, groups)
+        op = type(self).__name__
+        self.postpad = postpad
+        self._postpad = ntuple(postpad, self.spatial, "postpad", op)
+        for p, s, d in zip(self._postpad, self._stride, self._dilation):
+            if p < 0 or (p >= s and p >= d):
+                raise ConvError(f"{op}: postpad must be >= 0 and smaller than either stride or "
+                                f"dilation on every axis, got postpad={postpad!r} with "
+                                f"stride={stride!r}, dilation={dilation!r}")
+
+    def _w_layout(self):
+        return (self.inmaps, self.outmaps // self.groups) + self.kernel
+
+    def _deconv(self, data, stride, pad, dilation, postpad):
+        if self.W is None:
+            raise ConvError(f"{type(self).__name__}: weights are empty (empty=True); set them "
+                            "with setVar('W', Variable(...)) first")
+        bias = None if self.b is None else self.b.reshape(-1)
+        return conv_transposend(data, self.W, bias, stride=stride, padding=pad,
+                                output_padding=postpad, dilation=dilation, groups=self.groups)
+
+    def forward(self, data):
+        return self._deconv(data, self._stride, self._pad, self._dilation, self._postpad)
+
+
+class Deconv1D(DeconvND):
+    """1-D transposed convolution on ``(N, inmaps, L)``; ``W`` is
+    ``(inmaps, outmaps/groups, 1, size)`` (a 1-D layer is a 2-D one of height 1)."""
+
+    spatial = 1
+
+    def _w_layout(self):
+        return (self.inmaps, self.outmaps // self.groups, 1) + self.kernel
+
+    def forward(self, data):
+        if getattr(data, "ndim", None) != 3:
+            raise ConvError(f"Deconv1D: input must be 3-D (N, inmaps, L), got shape "
+                            f"{getattr(data, 'shape', None)}")
+        out = self._deconv(data[:, :, None, :], (1,) + self._stride, (0,) + self._pad,
+                           (1,) + self._dilation, (0,) + self._postpad)
+        return out[:, :, 0, :]
+
+
+class Deconv2D(DeconvND):
+    """2-D transposed convolution on ``(N, inmaps, H, W)``; ``W``:
+    ``(inmaps, outmaps/groups, size, size)``."""
+
+    spatial = 2
+
+
+class Deconv3D(DeconvND):
+    """3-D transposed convolution on ``(N, inmaps, D, H, W)``; ``W``:
+    ``(inmaps, outmaps/groups, *size)``."""
+
+    spatial = 3
