@@ -28,7 +28,7 @@ import streamlit as st
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("format.js", "geometry.js", "explorer.js")  # dependency order
+MODULES = ("format.js", "geometry.js", "explorer.js")  # the explorer, in dependency order
 COMPONENT = "convcore_explorer"
 
 _IMPORT = re.compile(r"^import\s[^;]*?from\s+\"\./[\w.]+\";\n", re.MULTILINE | re.DOTALL)
@@ -60,10 +60,11 @@ def ensure_plotly(static: Path = STATIC) -> Path:
     return target
 
 
-def bundle() -> str:
-    """The view's modules as one ES module: relative imports dropped, exports kept."""
+def bundle(modules: tuple[str, ...] = MODULES) -> str:
+    """Modules of ``app/static/view`` (in dependency order) as one ES module: relative imports
+    dropped, exports kept.  The last one exports ``mount``."""
     parts = []
-    for name in MODULES:
+    for name in modules:
         text = (VIEW / name).read_text(encoding="utf-8")
         parts.append(f"// ---- {name}\n" + _IMPORT.sub("", text))
     return "\n".join(parts)
@@ -73,10 +74,10 @@ def css() -> str:
     return (VIEW / "explorer.css").read_text(encoding="utf-8")
 
 
-def _loader() -> str:
-    """The component's module: the bundled view plus a default export that loads plotly.js and
+def _loader(modules: tuple[str, ...]) -> str:
+    """A component's module: the bundled view plus a default export that loads plotly.js and
     the stylesheet from the app's static files, then mounts."""
-    return bundle() + """
+    return bundle(modules) + """
 // ---- loader
 const STATIC_BASE = new URL("app/static/", document.baseURI);
 function loadOnce(key, make) {
@@ -110,16 +111,16 @@ export default async function (component) {
 """.replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css()))
 
 
-_component = None
+_components: dict = {}
 
 
-def _explorer_component():
-    global _component
-    if _component is None:
+def component(name: str, modules: tuple[str, ...]):
+    """The ``st.components.v2`` component ``name`` made of ``modules`` (registered once)."""
+    if name not in _components:
         ensure_plotly()
-        _component = st.components.v2.component(COMPONENT, js=_loader(),
-                                                isolate_styles=False)
-    return _component
+        _components[name] = st.components.v2.component(name, js=_loader(modules),
+                                                       isolate_styles=False)
+    return _components[name]
 
 
 def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:
@@ -131,7 +132,7 @@ def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:
 def explorer(scene_text: str, scene_id: str, init: dict, presenter: bool, key: str
              ) -> dict | None:
     """Draw the explorer view; returns the browser's last report (None before the first)."""
-    result = _explorer_component()(
+    result = component(COMPONENT, MODULES)(
         key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
         on_view_change=_ignore)
     report = getattr(result, "view", None)
