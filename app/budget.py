@@ -80,3 +80,26 @@ def check(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups) -> 
             f"one page run may do {_count(MAX_MULTIPLY_ADDS)}, {factor:.1f}× less. Try "
             + (", or ".join(ideas) if ideas else "a smaller input") + ".")
     return macs
+
+
+def check_transposed(x_shape: tuple, w_shape: tuple, stride, padding, output_padding, dilation,
+                     groups) -> int:
+    """:func:`check` for ``cc.conv_transposend``: ``w_shape`` is ``(C_in, C_out/groups, *k)``.
+    Returns the multiply-adds: every input cell stamps every tap on every output map of its
+    group, N·C_in·spatial·(C_out/groups)·taps."""
+    check_input(x_shape)
+    out_shape = cc.transpose_output_shape(x_shape, w_shape, stride, padding, output_padding,
+                                          groups, dilation)
+    outs = math.prod(out_shape)
+    if outs > MAX_OUTPUT_VALUES:
+        raise BudgetError(
+            f"output: N·C_out·spatial = {_shape_text(out_shape)} = {_count(outs)} values; the "
+            f"explorer shows at most {_count(MAX_OUTPUT_VALUES)}. Use a smaller stride, input "
+            "or fewer output maps.")
+    macs = math.prod(x_shape) * math.prod(w_shape[1:])
+    if macs > MAX_MULTIPLY_ADDS:
+        raise BudgetError(
+            f"compute: N·C_in·inputs·(C_out/groups)·taps = {_count(macs)} multiply-adds; one "
+            f"page run may do {_count(MAX_MULTIPLY_ADDS)}, {macs / MAX_MULTIPLY_ADDS:.1f}× "
+            "less. Use a smaller kernel, fewer maps or a smaller input.")
+    return macs

@@ -107,3 +107,70 @@ def code_module_api(s: Settings, x, w, b) -> str:
         lines.append('conv.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
     lines += ["conv(data)", "print(conv.data)"]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ transposed
+
+def _transposed_args(s: Settings) -> str:
+    return (f"stride={_tuple_arg(s.stride)}, padding={_tuple_arg([p[0] for p in s.pad])}, "
+            f"output_padding={_tuple_arg(s.output_padding)}, groups={s.groups}, "
+            f"dilation={_tuple_arg(s.dilation)}")
+
+
+def code_transposed_convcore(s: Settings, x, w, b) -> str:
+    fn = "conv_transpose1d" if s.ndim == 1 else "conv_transpose2d"
+    return "\n".join([
+        "import numpy as np", "import convcore as cc", "",
+        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+        _array_code("b", b, s, "bias"), "",
+        f"out = cc.{fn}(x, w, b, {_transposed_args(s)})",
+        "print(out)",
+    ])
+
+
+def code_transposed_pytorch(s: Settings, x, w, b) -> str:
+    """The layer as torch.nn.ConvTranspose, and as the gradient of the forward layer."""
+    n = s.ndim
+    return "\n".join([
+        "import numpy as np", "import torch", "", _array_code("x", x, s, "input"),
+        _array_code("w", w, s, "weight"), _array_code("b", b, s, "bias"), "",
+        f"conv = torch.nn.ConvTranspose{n}d(in_channels={x.shape[1]}, "
+        f"out_channels={s.outmaps}, kernel_size={_tuple_arg(w.shape[2:])}, "
+        f"{_transposed_args(s)}, bias={b is not None})",
+        "with torch.no_grad():",
+        "    conv.weight.copy_(torch.from_numpy(w))",
+        *(["    conv.bias.copy_(torch.from_numpy(b))"] if b is not None else []),
+        "    out = conv(torch.from_numpy(x))",
+        "print(out)", "",
+        "# the same numbers: the gradient of the forward layer's input, given x as the",
+        "# gradient of its output (bias aside)",
+        f"grad = torch.nn.grad.conv{n}d_input(out.shape[:1] + ({s.outmaps},) + out.shape[2:], "
+        f"torch.from_numpy(w), torch.from_numpy(x), stride={_tuple_arg(s.stride)}, "
+        f"padding={_tuple_arg([p[0] for p in s.pad])}, dilation={_tuple_arg(s.dilation)}, "
+        f"groups={s.groups})",
+        "print(grad)",
+    ])
+
+
+def code_transposed_module_api(s: Settings, x, w, b) -> str:
+    """The documents' module API: ``Deconv1D``/``Deconv2D`` (PuzzleLib style)."""
+    cls = "Deconv1D" if s.ndim == 1 else "Deconv2D"
+    w_doc = "w" if s.ndim == 2 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
+    lines = [
+        "import numpy as np", "from convcore import Variable, gpuarray",
+        f"from convcore.modules import {cls}", "",
+        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+        _array_code("b", b, s, "bias"), "",
+        "data = gpuarray.to_gpu(x)",
+        f"deconv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, "
+        f"size={_tuple_arg(w.shape[2:])}, stride={_tuple_arg(s.stride)}, "
+        f"pad={_tuple_arg([p[0] for p in s.pad])}, dilation={_tuple_arg(s.dilation)}, "
+        f"useBias={b is not None}, groups={s.groups}, "
+        f"postpad={_tuple_arg(s.output_padding)})",
+        f'deconv.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'
+        + ("  # PuzzleLib layout (C_in, C_out/g, 1, size)" if s.ndim == 1 else ""),
+    ]
+    if b is not None:
+        lines.append('deconv.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
+    lines += ["deconv(data)", "print(deconv.data)"]
+    return "\n".join(lines)

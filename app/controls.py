@@ -25,13 +25,13 @@ from app.settings import Settings
 AXES = {1: ("L",), 2: ("H", "W")}
 
 
-def k(ndim: int, name: str) -> str:
-    """The session-state key of one explorer widget."""
-    return f"e{ndim}.{name}"
+def k(ndim: int, name: str, page: str = "e") -> str:
+    """The session-state key of one widget: ``e{ndim}.name`` on the explorer pages."""
+    return f"{page}{ndim}.{name}"
 
 
-def canonical_key(ndim: int) -> str:
-    return k(ndim, "settings")
+def canonical_key(ndim: int, page: str = "e") -> str:
+    return k(ndim, "settings", page)
 
 
 class Notices(list):
@@ -43,7 +43,7 @@ class Notices(list):
 
 # ------------------------------------------------------------------- settings <-> widgets
 
-def widget_values(s: Settings) -> dict:
+def widget_values(s: Settings, page: str = "e") -> dict:
     """Every explorer widget's value for the settings ``s``."""
     n = s.ndim
     v = {
@@ -61,18 +61,19 @@ def widget_values(s: Settings) -> dict:
         v[f"dilation.{a}"] = s.dilation[a]
         v[f"pad.{a}"] = s.pad[a][0]
         v[f"padlo.{a}"], v[f"padhi.{a}"] = s.pad[a]
-    return {k(n, name): value for name, value in v.items()}
+        v[f"opad.{a}"] = s.output_padding[a] if a < len(s.output_padding) else 0
+    return {k(n, name, page): value for name, value in v.items()}
 
 
-def seed_widgets(s: Settings, overwrite: bool = False) -> None:
-    for key, value in widget_values(s).items():
+def seed_widgets(s: Settings, overwrite: bool = False, page: str = "e") -> None:
+    for key, value in widget_values(s, page).items():
         if overwrite or key not in st.session_state:
             st.session_state[key] = value
 
 
-def forget_widgets(ndim: int) -> None:
+def forget_widgets(ndim: int, page: str = "e") -> None:
     """Drop the page's widget values so that they are seeded again from its settings."""
-    prefix = f"e{ndim}."
+    prefix = f"{page}{ndim}."
     for key in [key for key in st.session_state if str(key).startswith(prefix)]:
         del st.session_state[key]
 
@@ -135,14 +136,15 @@ def choice(label: str, key: str, options, format_func=str, help: str | None = No
 
 
 def per_axis(ndim: int, label: str, name: str, limits, notices: Notices | None = None,
-             rule: str = "", help: str | None = None, disabled: bool = False) -> tuple:
+             rule: str = "", help: str | None = None, disabled: bool = False,
+             page: str = "e") -> tuple:
     cols = st.columns(ndim) if ndim > 1 else [st.container()]
     values = []
     for a, col in enumerate(cols):
         lo, hi = limits[a]
         text = f"{label} {AXES[ndim][a]}" if ndim > 1 else label
         with col:
-            values.append(int_input(text, k(ndim, f"{name}.{a}"), lo, hi, notices, rule,
+            values.append(int_input(text, k(ndim, f"{name}.{a}", page), lo, hi, notices, rule,
                                     help=help, disabled=disabled))
     return tuple(values)
 
@@ -177,52 +179,53 @@ def parse_bias(text: str) -> tuple | None:
 
 # ------------------------------------------------------------------------------ sections
 
-def input_controls(ndim: int, s: Settings, notices: Notices
+def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
                    ) -> tuple[Settings, model.Upload | None]:
     """Input source and (for generated inputs) the input's shape."""
     st.subheader("Input")
-    source = choice("Input source", k(ndim, "source"), settings.INPUT_SOURCES,
+    source = choice("Input source", k(ndim, "source", page), settings.INPUT_SOURCES,
                     settings.INPUT_SOURCES.get, help="arange reproduces the documents' examples",
                     notices=notices)
     changes: dict = dict(source=source)
     upload = None
     if source == "random":
-        changes["seed"] = int_input("Seed", k(ndim, "seed"), 0, 2**31 - 1, notices)
+        changes["seed"] = int_input("Seed", k(ndim, "seed", page), 0, 2**31 - 1, notices)
     elif source == "sample":
         names = src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES
-        changes["sample"] = choice("Sample", k(ndim, "sample"), names, notices=notices)
+        changes["sample"] = choice("Sample", k(ndim, "sample", page), names, notices=notices)
     elif source == "typed":
         changes["typed"] = st.text_area(
-            "Values", key=k(ndim, "typed"),
+            "Values", key=k(ndim, "typed", page),
             help="numbers separated by commas or spaces; rows by newlines or ';'"
                  + ("; every row is one input map" if ndim == 1
                     else "; a blank line starts the next input map"))
     elif source == "upload":
         types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
                                          else src.UPLOAD_TYPES_2D)]
-        f = st.file_uploader("File", type=types, key=k(ndim, "upload"),
+        f = st.file_uploader("File", type=types, key=k(ndim, "upload", page),
                              help="never unpickled; images become gray or RGB maps and are "
                                   "downscaled to 1024 px. Uploads are not part of the URL.")
         if f is not None:
             upload = model.Upload.of(f.name, f.getvalue())
     if source in ("arange", "random"):
-        changes["batch"] = int_input("Batch size N", k(ndim, "batch"), 1, settings.MAX_BATCH,
+        changes["batch"] = int_input("Batch size N", k(ndim, "batch", page), 1, settings.MAX_BATCH,
                                      notices, "the explorer's limit")
-        changes["inmaps"] = int_input("Input maps C_in", k(ndim, "inmaps"), 1,
+        changes["inmaps"] = int_input("Input maps C_in", k(ndim, "inmaps", page), 1,
                                       settings.MAX_MAPS, notices, "the explorer's limit")
         extent = settings.max_extent(ndim)
         changes["shape"] = per_axis(ndim, "Length" if ndim == 1 else "Size", "shape",
-                                    [(1, extent)] * ndim, notices, "the explorer's limit")
+                                    [(1, extent)] * ndim, notices, "the explorer's limit",
+                                    page=page)
     return replace(s, **changes), upload
 
 
-def layer_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
+def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
     """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
     st.subheader("Layer")
-    outmaps = int_input("Output maps C_out", k(ndim, "outmaps"), 1, settings.MAX_MAPS, notices,
-                        "the explorer's limit")
+    outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
+                        notices, "the explorer's limit")
     options = cc.valid_groups(s.inmaps, outmaps)
-    gkey = k(ndim, "groups")
+    gkey = k(ndim, "groups", page)
     asked = st.session_state.get(gkey)
     if asked not in options:
         current = _as_int(asked, 1)
@@ -232,20 +235,22 @@ def layer_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
         st.session_state[gkey] = used
     groups = st.selectbox("Groups", options, key=gkey,
                           help="only values that divide both C_in and C_out are offered")
-    kernel = choice("Kernel source", k(ndim, "kernel"), settings.KERNEL_SOURCES,
+    kernel = choice("Kernel source", k(ndim, "kernel", page), settings.KERNEL_SOURCES,
                     settings.KERNEL_SOURCES.get, notices=notices)
     changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
     preset_shape = None
     if kernel == "preset":
-        changes["preset"] = choice("Preset", k(ndim, "preset"), src.kernel_presets(ndim),
+        changes["preset"] = choice("Preset", k(ndim, "preset", page), src.kernel_presets(ndim),
                                    notices=notices)
         preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
     elif kernel == "random":
-        changes["scheme"] = choice("Init scheme", k(ndim, "scheme"), settings.INIT_SCHEMES,
-                                   notices=notices)
-        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed"), 0, 2**31 - 1, notices)
-    mode = choice("Padding mode", k(ndim, "mode"), settings.PADDING_MODES, notices=notices)
-    pad_form = choice("Padding", k(ndim, "pad_form"), settings.PAD_FORMS,
+        changes["scheme"] = choice("Init scheme", k(ndim, "scheme", page),
+                                   settings.INIT_SCHEMES, notices=notices)
+        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed", page), 0, 2**31 - 1,
+                                     notices)
+    mode = choice("Padding mode", k(ndim, "mode", page), settings.PADDING_MODES,
+                  notices=notices)
+    pad_form = choice("Padding", k(ndim, "pad_form", page), settings.PAD_FORMS,
                       settings.PAD_FORMS.get, radio=True, notices=notices,
                       help="per axis: the same on both sides; per side: low and high "
                            "separately; same: keep the length (stride 1)")
@@ -255,33 +260,40 @@ def layer_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
                     mode, "the explorer's limit: the input's extent")
     limits = [(0, pad_limit(mode, n)) for n in shape]
     if pad_form == "axis":
-        p = per_axis(ndim, "Pad", "pad", limits, notices, pad_rule)
+        p = per_axis(ndim, "Pad", "pad", limits, notices, pad_rule,
+                        page=page)
         pads = tuple((v, v) for v in p)
     elif pad_form == "side":
-        lo = per_axis(ndim, "Pad low", "padlo", limits, notices, pad_rule)
-        hi = per_axis(ndim, "Pad high", "padhi", limits, notices, pad_rule)
+        lo = per_axis(ndim, "Pad low", "padlo", limits, notices, pad_rule,
+                        page=page)
+        hi = per_axis(ndim, "Pad high", "padhi", limits, notices, pad_rule,
+                        page=page)
         pads = tuple(zip(lo, hi))
     else:
         pads = ((0, 0),) * ndim
     totals = [lo + hi for lo, hi in pads]
     if preset_shape is not None:
         for a, v in enumerate(preset_shape):
-            st.session_state[k(ndim, f"size.{a}")] = int(v)
+            st.session_state[k(ndim, f"size.{a}", page)] = int(v)
         size = per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
-                        help="set by the preset", disabled=True)
+                        help="set by the preset", disabled=True,
+                        page=page)
     else:
         size = per_axis(ndim, "Kernel size", "size",
                         [(1, size_limit(n, t)) for n, t in zip(shape, totals)], notices,
-                        "the window must fit in the padded input")
+                        "the window must fit in the padded input",
+                        page=page)
     padded = [n + t for n, t in zip(shape, totals)] if pad_form != "same" else list(shape)
     dilation = per_axis(ndim, "Dilation", "dilation",
                         [(1, dilation_limit(kk, p)) for kk, p in zip(size, padded)], notices,
-                        "the dilated kernel must fit in the padded input")
+                        "the dilated kernel must fit in the padded input",
+                        page=page)
     stride = per_axis(ndim, "Stride", "stride", [(1, max(1, p)) for p in padded], notices,
-                      "a stride past the padded input gives the same single window")
+                      "a stride past the padded input gives the same single window",
+                        page=page)
     bias = None
-    if st.toggle("Bias", key=k(ndim, "bias_on")):
-        text = st.text_input("Bias values", key=k(ndim, "bias"),
+    if st.toggle("Bias", key=k(ndim, "bias_on", page)):
+        text = st.text_input("Bias values", key=k(ndim, "bias", page),
                              help="one per output map, repeated if fewer, e.g. 0.5, -1")
         bias = parse_bias(text)
         if bias is None:
@@ -291,30 +303,30 @@ def layer_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
                    stride=stride, bias=bias, **changes)
 
 
-def view_controls(ndim: int, s: Settings, notices: Notices) -> Settings:
+def view_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
     st.subheader("View")
-    item = int_input("Batch item", k(ndim, "item"), 0, s.batch - 1, notices,
+    item = int_input("Batch item", k(ndim, "item", page), 0, s.batch - 1, notices,
                      f"the batch has {s.batch} item{'s' if s.batch > 1 else ''}")
-    omap = int_input("Output map", k(ndim, "omap"), 0, s.outmaps - 1, notices,
+    omap = int_input("Output map", k(ndim, "omap", page), 0, s.outmaps - 1, notices,
                      f"the layer has {s.outmaps} output map{'s' if s.outmaps > 1 else ''}")
-    presenter = st.toggle("Presenter mode", key=k(ndim, "presenter"),
+    presenter = st.toggle("Presenter mode", key=k(ndim, "presenter", page),
                           help="larger type and figures that fit a 1280×720 projector")
     return replace(s, item=item, omap=omap, presenter=presenter)
 
 
-def ensure_table(s: Settings) -> Settings:
+def ensure_table(s: Settings, page: str = "e") -> Settings:
     """Kernel "table" needs every weight: start from the last kernel shown when its shape
     fits, else from customW."""
     shape = s.weight_shape
     if s.kernel != "table" or (s.weights is not None and len(s.weights) == math.prod(shape)):
         return s
-    last = st.session_state.get(k(s.ndim, "last_w"))
+    last = st.session_state.get(k(s.ndim, "last_w", page))
     if last is None or last.shape != shape:
         last = model.custom_weights(s.ndim, s.size, s.outmaps, shape[1])
     return replace(s, weights=tuple(float(v) for v in np.asarray(last).ravel()))
 
 
-def table_editor(s: Settings, notices: Notices) -> Settings:
+def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
     """Edit the weights of the shown output map, one table per input map of its group."""
     shape = s.weight_shape
     w = np.asarray(s.weights, dtype=np.float64).reshape(shape).copy()
@@ -326,7 +338,7 @@ def table_editor(s: Settings, notices: Notices) -> Settings:
             sl = w[s.omap, m]
             grid = sl[None] if s.ndim == 1 else sl
             df = pd.DataFrame(grid, columns=[str(c) for c in range(grid.shape[1])])
-            edited = st.data_editor(df, key=k(s.ndim, f"table.{s.omap}.{m}.{shape}"),
+            edited = st.data_editor(df, key=k(s.ndim, f"table.{s.omap}.{m}.{shape}", page),
                                     num_rows="fixed", width="content")
             values = np.asarray(edited, dtype=np.float64).reshape(sl.shape)
             if np.isnan(values).any():
@@ -337,3 +349,72 @@ def table_editor(s: Settings, notices: Notices) -> Settings:
         if shape[1] > 8:
             st.caption(f"The tables show the first 8 of {shape[1]} input maps.")
     return replace(s, weights=tuple(float(v) for v in w.ravel()))
+
+
+def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "t"
+                              ) -> Settings:
+    """The transposed layer: output maps, groups, kernel, padding and output_padding per axis
+    (zeros padding only, as PyTorch), dilation, stride, bias.  Keys ``t{ndim}.*``."""
+    st.subheader("Layer")
+    outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
+                        notices, "the explorer's limit")
+    options = cc.valid_groups(s.inmaps, outmaps)
+    gkey = k(ndim, "groups", page)
+    asked = st.session_state.get(gkey)
+    if asked not in options:
+        used = max(g for g in options if g <= max(_as_int(asked, 1), 1))
+        notices.changed("Groups", asked, used, f"groups must divide both C_in = {s.inmaps} and "
+                        f"C_out = {outmaps} (allowed: {', '.join(map(str, options))})")
+        st.session_state[gkey] = used
+    groups = st.selectbox("Groups", options, key=gkey)
+    kernel = choice("Kernel source", k(ndim, "kernel", page), settings.KERNEL_SOURCES,
+                    settings.KERNEL_SOURCES.get, notices=notices)
+    changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
+    preset_shape = None
+    if kernel == "preset":
+        changes["preset"] = choice("Preset", k(ndim, "preset", page), src.kernel_presets(ndim),
+                                   notices=notices)
+        preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
+    elif kernel == "random":
+        changes["scheme"] = choice("Init scheme", k(ndim, "scheme", page),
+                                   settings.INIT_SCHEMES, notices=notices)
+        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed", page), 0, 2**31 - 1,
+                                     notices)
+    if preset_shape is not None:
+        for a, v in enumerate(preset_shape):
+            st.session_state[k(ndim, f"size.{a}", page)] = int(v)
+        size = per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
+                        help="set by the preset", disabled=True,
+                        page=page)
+    else:
+        size = per_axis(ndim, "Kernel size", "size", [(1, settings.MAX_KERNEL)] * ndim, notices,
+                        "the explorer's limit",
+                        page=page)
+    stride = per_axis(ndim, "Stride", "stride", [(1, 8)] * ndim, notices,
+                      "the explorer's limit for transposed layers",
+                        page=page)
+    dilation = per_axis(ndim, "Dilation", "dilation", [(1, 8)] * ndim, notices,
+                        "the explorer's limit for transposed layers",
+                        page=page)
+    # the output must not be empty: (n − 1)·s − 2p + d·(k − 1) + 1 ≥ 1
+    limits = [(0, ((n - 1) * st_ + d * (kk - 1)) // 2)
+              for n, st_, d, kk in zip(s.shape, stride, dilation, size)]
+    pad = per_axis(ndim, "Padding", "pad", limits, notices,
+                   "padding crops the output, which must keep a cell",
+                        page=page)
+    opad = per_axis(ndim, "Output padding", "opad",
+                    [(0, max(st_, d) - 1) for st_, d in zip(stride, dilation)], notices,
+                    "output_padding must be smaller than the stride or the dilation",
+                    help="picks which of the `stride` forward input sizes to give back",
+                        page=page)
+    bias = None
+    if st.toggle("Bias", key=k(ndim, "bias_on", page)):
+        text = st.text_input("Bias values", key=k(ndim, "bias", page),
+                             help="one per output map, repeated if fewer, e.g. 0.5, -1")
+        bias = parse_bias(text)
+        if bias is None:
+            notices.append(f"Bias values: {text[:60]!r} is not a list of numbers; using 0")
+            bias = (0.0,)
+    return replace(s, size=size, stride=stride, dilation=dilation,
+                   pad=tuple((p, p) for p in pad), output_padding=opad, pad_form="axis",
+                   mode="zeros", bias=bias, **changes)

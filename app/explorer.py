@@ -24,7 +24,7 @@ from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
 from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
-from app.settings import SPEEDS, Settings
+from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 PRESENTER_CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; }
@@ -34,17 +34,18 @@ PRESENTER_CSS = """<style>
 
 # ------------------------------------------------------------------------------ settings
 
-def page_settings(ndim: int) -> tuple[Settings, list[str]]:
+def page_settings(ndim: int, page: str = "e") -> tuple[Settings, list[str]]:
     """The page's settings: kept from earlier in the session, else from the URL, else the
-    defaults.  Widgets with no value yet are seeded from them."""
-    key = controls.canonical_key(ndim)
+    defaults.  Widgets with no value yet are seeded from them.  ``page`` prefixes the session
+    keys (``e`` explorer, ``t`` transposed)."""
+    key = controls.canonical_key(ndim, page)
     problems: list[str] = []
     if key not in st.session_state:
         s, problems = url.from_query(st.query_params, ndim)
         st.session_state[key] = s
-        controls.seed_widgets(s, overwrite=True)
+        controls.seed_widgets(s, overwrite=True, page=page)
     s = st.session_state[key]
-    controls.seed_widgets(s)
+    controls.seed_widgets(s, page=page)
     return s, problems
 
 
@@ -57,31 +58,54 @@ def scene_id(s: Settings, upload: model.Upload | None) -> str:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _scene_text(sid: str, _comp: model.Computation, item: int, omap: int) -> str:
-    return json.dumps(scenes.build_scene(_comp, item, omap), separators=(",", ":"))
+def _scene_text(sid: str, _comp, item: int, omap: int, transposed: bool = False) -> str:
+    build = scenes.build_transposed_scene if transposed else scenes.build_scene
+    return json.dumps(build(_comp, item, omap), separators=(",", ":"))
 
 
-def show_view(ndim: int, s: Settings, comp: model.Computation, upload) -> tuple[Settings, str]:
+def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Settings, str]:
     """Draw the browser view and take its report; returns the settings at the reported step
-    and the component's payload (for the HTML export)."""
-    sid = scene_id(s, upload)
-    text = _scene_text(sid, comp, s.item, s.omap)
-    akey, ckey = k(ndim, "anchor"), k(ndim, "consumed")
+    and the component's payload (for the HTML export).  ``page`` ``t``: the transposed view."""
+    transposed = page == "t"
+    sid = scene_id(s, upload) + ("t" if transposed else "")
+    text = _scene_text(sid, comp, s.item, s.omap, transposed)
+    akey, ckey = k(ndim, "anchor", page), k(ndim, "consumed", page)
     anchor = st.session_state.get(akey)
-    if anchor is None or anchor["scene_id"] != sid or anchor.get("forced"):
-        anchor = {"scene_id": sid, "init": {"step": s.step, "speed": s.speed,
-                                            "reveal": s.reveal}}
+    init = {"step": s.step, "speed": s.speed, "reveal": s.reveal}
+    if transposed:
+        init["mode"] = s.tview
+    if anchor is None or anchor["scene_id"] != sid:
+        anchor = {"scene_id": sid, "init": init}
         st.session_state[akey] = anchor
-    report = view.explorer(text, sid, anchor["init"], s.presenter, key=k(ndim, "view"))
+    draw = view.transposed if transposed else view.explorer
+    report = draw(text, sid, anchor["init"], s.presenter, key=k(ndim, "view", page))
     if report and report.get("scene") == sid and report.get("seq") != st.session_state.get(ckey):
         st.session_state[ckey] = report.get("seq")
-        step = int(report.get("step", s.step))
+        mode = report.get("mode", s.tview)
+        s = replace(s, tview=mode if mode in TRANSPOSED_VIEWS else s.tview)
+        step = _as_int(report.get("step"), s.step)
         speed = report.get("speed", s.speed)
-        s = replace(s, step=min(max(step, 0), comp.steps - 1),
+        s = replace(s, step=min(max(step, 0), steps_of(s, comp) - 1),
                     speed=speed if speed in SPEEDS else s.speed,
                     reveal=bool(report.get("reveal", s.reveal)))
-    return s, view.payload(text, sid, {"step": s.step, "speed": s.speed, "reveal": s.reveal},
-                           False)
+    return s, view.payload(text, sid, {**init, "step": s.step, "speed": s.speed,
+                                       "reveal": s.reveal}, False)
+
+
+def steps_of(s: Settings, comp) -> int:
+    """Steps of the view: output cells; in the transposed scatter view, the input cells of
+    the output map's group (its input maps × their cells)."""
+    if isinstance(comp, model.TransposedComputation) and s.tview == "scatter":
+        groups = comp.out.shape[1] // comp.weight.shape[1]
+        return comp.x.shape[1] // groups * int(np.prod(comp.x.shape[2:]))
+    return comp.steps
+
+
+def _as_int(value, fallback: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return fallback
 
 
 # ------------------------------------------------------------------------------ panels

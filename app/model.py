@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import streamlit as st
@@ -184,3 +184,92 @@ def step_trace(comp: Computation, s: Settings, step: int) -> cc.Step:
     return cc.trace_step(comp.x, comp.weight, comp.bias,
                          out_index=(s.item, s.omap, *(int(i) for i in cell)),
                          **s.conv_kwargs())
+
+
+# ------------------------------------------------------------------------------ transposed
+
+def transposed_kwargs(s: Settings) -> dict:
+    """The ``cc.conv_transpose*`` keyword arguments: symmetric padding per axis, zeros only."""
+    return dict(stride=tuple(s.stride), padding=tuple(lo for lo, _ in s.pad),
+                output_padding=tuple(s.output_padding), groups=s.groups,
+                dilation=tuple(s.dilation))
+
+
+def transposed_weights(s: Settings) -> np.ndarray:
+    """The weights ``(C_in, C_out/groups, *size)`` of the transposed layer: the weight of the
+    forward layer it transposes (``C_out`` of that one is this one's ``C_in``)."""
+    return build_weights(replace(s, inmaps=s.outmaps, outmaps=s.inmaps))
+
+
+@dataclass(frozen=True)
+class TransposedComputation:
+    """A transposed convolution and what explains it, all from convcore."""
+
+    x: np.ndarray = field(repr=False)  # (N, C_in, *in_spatial)
+    weight: np.ndarray = field(repr=False)  # (C_in, C_out/groups, *k)
+    bias: np.ndarray | None = field(repr=False)
+    out: np.ndarray = field(repr=False)  # (N, C_out, *out_spatial)
+    gather: cc.GatherForm = field(repr=False)
+    overlap: object = field(repr=False)  # cc.overlap_counts(...)
+    colliding: tuple  # per axis: forward input lengths that give this input length
+    grad_input_diff: float  # max |conv_grad_input(forward) − conv_transpose|
+    conv_ms: float = 0.0
+    trace_ms: float = 0.0  # gather form, overlaps and the backward check
+    notices: tuple = ()
+
+    @property
+    def steps(self) -> int:
+        return int(math.prod(self.out.shape[2:]))
+
+    @property
+    def out_spatial(self) -> tuple:
+        return tuple(self.out.shape[2:])
+
+
+def compute_transposed(s: Settings, upload: Upload | None = None) -> TransposedComputation:
+    """The cached transposed computation for ``s``, weighed against the budget first."""
+    x, _ = load_input(s, upload)
+    kw = transposed_kwargs(s)
+    size = src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
+    budget.check_transposed(x.shape, (x.shape[1], max(1, s.outmaps // s.groups), *size),
+                            kw["stride"], kw["padding"], kw["output_padding"], kw["dilation"],
+                            s.groups)
+    return _compute_transposed(s.conv_key(), _upload_key(upload), upload)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Computing…")
+def _compute_transposed(s: Settings, upload_key, _upload) -> TransposedComputation:
+    x, notices = load_input(s, _upload)
+    weight = transposed_weights(s)
+    bias = build_bias(s)
+    kw = transposed_kwargs(s)
+    conv = cc.conv_transpose1d if s.ndim == 1 else cc.conv_transpose2d
+    t0 = time.perf_counter()
+    out = cc.to_numpy(conv(x, weight, bias, **kw))
+    t1 = time.perf_counter()
+    spatial = x.shape[2:]
+    gather = cc.gather_form(x, weight, **kw)
+    overlap = cc.overlap_counts(spatial, weight.shape[2:], kw["stride"], kw["padding"],
+                                kw["output_padding"], kw["dilation"])
+    colliding = tuple(cc.colliding_input_sizes(n, k, st_, p, d) for n, k, st_, p, d in zip(
+        spatial, weight.shape[2:], kw["stride"], kw["padding"], kw["dilation"]))
+    # the backward of the forward layer this transposes: its gradient w.r.t. its input, given
+    # x as the gradient of its output, is this very transposed convolution
+    plain = cc.to_numpy(conv(x, weight, None, **kw))
+    grad = cc.to_numpy(cc.conv_grad_input(plain.shape[:1] + (s.outmaps,) + plain.shape[2:],
+                                          weight, x, kw["stride"], kw["padding"],
+                                          kw["dilation"], s.groups))
+    diff = float(np.max(np.abs(grad - plain))) if grad.size else 0.0
+    t2 = time.perf_counter()
+    for a in (x, weight, out):
+        a.setflags(write=False)
+    return TransposedComputation(x, weight, bias, out, gather, overlap, colliding, diff,
+                                 (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices)
+
+
+def transposed_step(comp: TransposedComputation, s: Settings, step: int):
+    """The core's trace of one output cell (raster ``step``) of the shown item and map."""
+    cell = np.unravel_index(step, comp.out_spatial)
+    return cc.trace_transposed(comp.x, comp.weight, comp.bias,
+                               out_index=(s.item, s.omap, *(int(i) for i in cell)),
+                               **transposed_kwargs(s))

@@ -18,6 +18,8 @@ def navigation_pages() -> list:
                 icon=":material/show_chart:", url_path="explorer_1d", default=True),
         st.Page(PAGES_DIR / "explorer_2d.py", title="2-D convolution", icon=":material/grid_on:",
                 url_path="explorer_2d"),
+        st.Page(PAGES_DIR / "transposed.py", title="Transposed & gradients",
+                icon=":material/swap_vert:", url_path="transposed"),
         st.Page(PAGES_DIR / "groups.py", title="Groups & depthwise",
                 icon=":material/account_tree:", url_path="groups"),
         st.Page(PAGES_DIR / "examples.py", title="Documented examples",

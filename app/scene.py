@@ -133,3 +133,81 @@ def build_scene(comp, item: int, omap: int) -> dict:
 def _per_axis(comp, name: str, nd: int) -> tuple:
     """Stride or dilation per axis, as the core's shape explanation records them."""
     return tuple(getattr(a, name) for a in comp.shape.axes)[:nd]
+
+
+def gather_axes(pads, stride, in_spatial, spatial) -> tuple[list, list]:
+    """Per axis of the gather form's canvas: the input index each position holds (-1 for a
+    zero) and what a zero is (1 inserted between inputs by the stride, 2 padding; 0 a cell)."""
+    sources, kinds = [], []
+    for (lo, _), s, n, size in zip(pads, stride, in_spatial, spatial):
+        q = np.arange(size) - lo
+        inside = (q >= 0) & (q < (n - 1) * s + 1)
+        cell = inside & (q % s == 0)
+        sources.append(np.where(cell, q // s, -1).tolist())
+        kinds.append(np.where(cell, 0, np.where(inside, 1, 2)).tolist())
+    return sources, kinds
+
+
+def build_transposed_scene(comp, item: int, omap: int) -> dict:
+    """The scene of output map ``omap`` of batch item ``item`` of a transposed convolution.
+
+    ``comp`` is an :class:`app.model.TransposedComputation`.  Besides the input maps of the
+    output map's group, their kernels (``weight[c, omap in group]``), the output and the bias,
+    it carries both views of the core: ``gather`` — the zero-inserted, padded input, the
+    flipped kernel and the per-axis source of each canvas position (``cc.gather_form``) — and
+    ``overlap`` — how many stamps land on each output cell (``cc.overlap_counts``) — plus, per
+    axis, the forward input sizes that ``output_padding`` chooses between.
+    """
+    x, out, weight = comp.x, comp.out, comp.weight
+    nd = x.ndim - 2
+    og = weight.shape[1]
+    groups = out.shape[1] // og
+    cg = x.shape[1] // groups
+    group, o = divmod(omap, og)
+    channels = list(range(group * cg, (group + 1) * cg))
+    gf = comp.gather
+    gvalues = gf.values[item, group * cg:(group + 1) * cg]
+    sources, kinds = gather_axes(gf.pads, gf.stride, x.shape[2:], gvalues.shape[1:])
+    bias = 0.0 if comp.bias is None else comp.bias[omap]
+    return {
+        "version": SCENE_VERSION,
+        "mode": "transposed",
+        "ndim": nd,
+        "in_shape": list(x.shape[2:]),
+        "out_shape": list(out.shape[2:]),
+        "kernel": list(weight.shape[2:]),
+        "stride": list(gf.stride),
+        "dilation": list(gf.dilation),
+        # the gather pads are d·(k−1) − padding low and that + output_padding high
+        "padding": [d * (k - 1) - lo for (lo, _), d, k in
+                    zip(gf.pads, gf.dilation, weight.shape[2:])],
+        "output_padding": [hi - lo for lo, hi in gf.pads],
+        "groups": groups,
+        "in_channels": x.shape[1],
+        "out_channels": out.shape[1],
+        "item": item,
+        "omap": omap,
+        "channels": channels,
+        "shown_maps": min(cg, MAX_SHOWN_MAPS),
+        "inputs": typed_array(x[item, group * cg:(group + 1) * cg]),
+        "weights": typed_array(weight[group * cg:(group + 1) * cg, o]),
+        "bias": typed_array(np.array([bias])),
+        "has_bias": comp.bias is not None,
+        "output": typed_array(out[item, omap]),
+        "gather": {
+            "values": typed_array(gvalues),
+            "weights": typed_array(gf.weight[omap]),
+            "pads": [list(p) for p in gf.pads],
+            "source": sources,
+            "kind": kinds,
+        },
+        "overlap": typed_array(comp.overlap.counts, "int32"),
+        "uneven": [bool(u) for u in comp.overlap.uneven],
+        "colliding": [list(c) for c in comp.colliding],
+        "scale": 1,
+        "exact": True,
+        "zmax": {"input": _zmax(x[item, group * cg:(group + 1) * cg]),
+                 "weight": _zmax(weight[group * cg:(group + 1) * cg, o]),
+                 "output": _zmax(out[item, omap])},
+        "max_terms": MAX_TERMS,
+    }

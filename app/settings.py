@@ -24,7 +24,8 @@ MAX_KERNEL = 31
 MAX_DILATION = 64
 MAX_TABLE_VALUES = 4096  # table weights travel in the URL up to this many values
 # What the browser view changes by itself; everything else needs the core to run again.
-VIEW_FIELDS = ("item", "omap", "step", "speed", "reveal", "presenter")
+VIEW_FIELDS = ("item", "omap", "step", "speed", "reveal", "tview", "presenter")
+TRANSPOSED_VIEWS = ("scatter", "gather")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Settings:
     dilation: tuple = ()
     pad_form: str = "axis"  # "axis" (one value per axis), "side" (low, high per axis), "same"
     pad: tuple = ()  # (low, high) per axis; for "axis" low == high
+    output_padding: tuple = ()  # transposed page only: which of `stride` input sizes to return
     mode: str = "zeros"
     groups: int = 1
     bias: tuple | None = None  # one value per output map (recycled), None: no bias
@@ -58,6 +60,7 @@ class Settings:
     step: int = 0
     speed: int = 2
     reveal: bool = False  # True: output cells appear as the window reaches them
+    tview: str = "scatter"  # transposed page: "scatter" (input cells) or "gather" (outputs)
     presenter: bool = False
 
     @property
@@ -92,7 +95,7 @@ def defaults(ndim: int) -> Settings:
     one = (1,) * ndim
     return Settings(
         ndim=ndim, shape=(10,) if ndim == 1 else (5, 5), size=(2,) * ndim, stride=one,
-        dilation=one, pad=((0, 0),) * ndim,
+        dilation=one, pad=((0, 0),) * ndim, output_padding=(0,) * ndim,
         sample=next(iter(src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES)),
         typed="2, 3, 4" if ndim == 1 else "1 2 3; 4 5 6; 7 8 9",
         preset=next(iter(src.kernel_presets(ndim))),

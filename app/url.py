@@ -17,6 +17,7 @@ from app.settings import (
     MAX_TABLE_VALUES,
     PADDING_MODES,
     SPEEDS,
+    TRANSPOSED_VIEWS,
     Settings,
     defaults,
 )
@@ -60,6 +61,7 @@ def to_query(s: Settings) -> dict[str, str]:
     put("dilation", s.dilation, d.dilation, _ints)
     if (s.pad_form, s.pad) != (d.pad_form, d.pad):
         q["pad"] = _pad_text(s)
+    put("opad", s.output_padding, d.output_padding, _ints)
     put("mode", s.mode, d.mode, str)
     put("groups", s.groups, d.groups, str)
     if s.bias is not None:
@@ -83,6 +85,7 @@ def to_query(s: Settings) -> dict[str, str]:
         put(name, getattr(s, name), getattr(d, name), str)
     if s.reveal:
         q["reveal"] = "1"
+    put("tview", s.tview, d.tview, str)
     if s.presenter:
         q["presenter"] = "1"
     return q
@@ -151,6 +154,7 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "stride": ("stride", lambda t: _parse_ints(t, ndim)),
         "dilation": ("dilation", lambda t: _parse_ints(t, ndim)),
         "pad": (("pad_form", "pad"), lambda t: _parse_pad(t, ndim)),
+        "opad": ("output_padding", lambda t: _parse_ints(t, ndim)),
         "mode": ("mode", _choice(PADDING_MODES)), "groups": ("groups", count),
         "bias": ("bias", parse_floats), "src": ("source", _choice(tuple(INPUT_SOURCES))),
         "seed": ("seed", count), "sample": ("sample", str), "typed": ("typed", str),
@@ -159,6 +163,7 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
         "step": ("step", count), "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
+        "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
     }
     for key in query:
         text = query[key]

@@ -30,6 +30,8 @@ STATIC = HERE / "static"
 VIEW = STATIC / "view"
 MODULES = ("format.js", "geometry.js", "explorer.js")  # the explorer, in dependency order
 COMPONENT = "convcore_explorer"
+TRANSPOSED_MODULES = (*MODULES, "transposed.js")
+TRANSPOSED = "convcore_transposed"
 
 _IMPORT = re.compile(r"^import\s[^;]*?from\s+\"\./[\w.]+\";\n", re.MULTILINE | re.DOTALL)
 
@@ -74,7 +76,7 @@ def css() -> str:
     return (VIEW / "explorer.css").read_text(encoding="utf-8")
 
 
-def _loader(modules: tuple[str, ...]) -> str:
+def _loader(modules: tuple[str, ...], entry: str = "mount") -> str:
     """A component's module: the bundled view plus a default export that loads plotly.js and
     the stylesheet from the app's static files, then mounts."""
     return bundle(modules) + """
@@ -106,19 +108,21 @@ function loadStyle() {
 export default async function (component) {
   loadStyle();
   await loadPlotly();
-  mount(component);
+  ENTRY(component);
 }
-""".replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css()))
+""".replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css())).replace(
+        "ENTRY", entry)
 
 
 _components: dict = {}
 
 
-def component(name: str, modules: tuple[str, ...]):
-    """The ``st.components.v2`` component ``name`` made of ``modules`` (registered once)."""
+def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
+    """The ``st.components.v2`` component ``name`` made of ``modules`` whose function
+    ``entry`` draws it (registered once)."""
     if name not in _components:
         ensure_plotly()
-        _components[name] = st.components.v2.component(name, js=_loader(modules),
+        _components[name] = st.components.v2.component(name, js=_loader(modules, entry),
                                                        isolate_styles=False)
     return _components[name]
 
@@ -133,6 +137,17 @@ def explorer(scene_text: str, scene_id: str, init: dict, presenter: bool, key: s
              ) -> dict | None:
     """Draw the explorer view; returns the browser's last report (None before the first)."""
     result = component(COMPONENT, MODULES)(
+        key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
+        on_view_change=_ignore)
+    report = getattr(result, "view", None)
+    return dict(report) if isinstance(report, dict) else None
+
+
+def transposed(scene_text: str, scene_id: str, init: dict, presenter: bool, key: str
+               ) -> dict | None:
+    """Draw the transposed convolution's view (scatter / gather); returns its last report,
+    which also names the view mode."""
+    result = component(TRANSPOSED, TRANSPOSED_MODULES, "mountTransposed")(
         key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
         on_view_change=_ignore)
     report = getattr(result, "view", None)

@@ -59,6 +59,10 @@ def main() -> None:
     st.markdown(
         "- **1-D / 2-D convolution** — set every parameter, step through the sliding window, "
         "read each step's arithmetic and the shape formula; share the URL.\n"
+        "- **Transposed & gradients** — the transposed convolution step by step, as scatter "
+        "(input cells stamp the kernel) or gather (a plain convolution over the zero-inserted "
+        "input, kernel flipped); it is the backward pass of a forward layer; what "
+        "`output_padding` chooses.\n"
         "- **Groups & depthwise** — how groups wire maps and shape the weight.\n"
         "- **Documented examples** — every example of the documents against convcore.")
 

@@ -13,10 +13,10 @@ import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, unpadded, unravel, windowTaps,
 } from "./geometry.js";
 
-const RDBU = ["rgb(103,0,31)", "rgb(178,24,43)", "rgb(214,96,77)", "rgb(244,165,130)",
+export const RDBU = ["rgb(103,0,31)", "rgb(178,24,43)", "rgb(214,96,77)", "rgb(244,165,130)",
               "rgb(253,219,199)", "rgb(247,247,247)", "rgb(209,229,240)", "rgb(146,197,222)",
               "rgb(67,147,195)", "rgb(33,102,172)", "rgb(5,48,97)"];
-const COLORSCALE = RDBU.map((c, i) => [i / (RDBU.length - 1), c]);
+export const COLORSCALE = RDBU.map((c, i) => [i / (RDBU.length - 1), c]);
 const WINDOW = "#111111";
 const TAP = "#f2a900";
 const LIT = "rgba(242, 169, 0, 0.55)";
@@ -32,16 +32,17 @@ const MARGIN_1D = {...MARGIN, l: 58};  // room for row names such as w[3,1]
 
 // ----------------------------------------------------------------------------- data
 
-function decode(spec) {
+export function decode(spec) {
   const bin = atob(spec.bdata);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const Type = spec.dtype === "float64" ? Float64Array : Float32Array;
+  const Type = {float64: Float64Array, int32: Int32Array, int8: Int8Array,
+                uint8: Uint8Array}[spec.dtype] || Float32Array;
   return {data: new Type(bytes.buffer), shape: spec.shape};
 }
 
 // The scene's arrays with lookups in padded / kernel / output coordinates.
-class Values {
+export class Values {
   constructor(scene) {
     this.scene = scene;
     this.f = scene.scale;
@@ -126,7 +127,7 @@ class Values {
 
 // One heatmap with its two canvases.  Cells are addressed in display units (row, col); a grid
 // knows how to place a scene coordinate through `spot`.
-class Grid {
+export class Grid {
   constructor(parent, {rows, cols, cs, ch, label, className, margin = MARGIN}) {
     this.margin = margin;
     this.rows = rows;
@@ -170,9 +171,9 @@ class Grid {
     this.ctx = this.dyn.getContext("2d");
   }
 
-  draw(z, {zmax, text, font, xticks, yticks}) {
+  draw(z, {zmax, zmin = -zmax, colorscale = COLORSCALE, text, font, xticks, yticks}) {
     const trace = {
-      type: "heatmap", z, zmin: -zmax, zmax, colorscale: COLORSCALE, showscale: false,
+      type: "heatmap", z, zmin, zmax, colorscale, showscale: false,
       hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xgap: 0, ygap: 0,
     };
     const labels = text ? cellLabels(text, this.cs, this.ch, font) : null;
@@ -229,7 +230,7 @@ class Grid {
   }
 }
 
-function ticks(n, first, scale, cs, font) {
+export function ticks(n, first, scale, cs, font) {
   // Label display cells at a round step of scene indices (1, 2, 5, 10, 20, 25, 50, ...) with
   // room for the label text.
   const least = Math.max(1, (font * 2.6) / Math.max(cs, 0.01)) * scale;
@@ -254,7 +255,7 @@ function ticks(n, first, scale, cs, font) {
   return [vals, text];
 }
 
-function rowsOf(arr, offset, rows, cols, map) {
+export function rowsOf(arr, offset, rows, cols, map) {
   const z = [];
   for (let r = 0; r < rows; r++) {
     const row = new Array(cols);
@@ -294,7 +295,7 @@ function cellLabels(values, cs, ch, font) {
 
 // ----------------------------------------------------------------------------- the view
 
-class View {
+export class View {
   constructor(root) {
     this.root = root;
     root.__cx = this;
@@ -330,7 +331,7 @@ class View {
     this.payload = payload;
     this.scene = payload.scene;
     this.values = new Values(this.scene);
-    this.steps = product(this.scene.out_shape);
+    this.steps = this.stepCount();
     if (!same) {
       this.stop(false);
       this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
@@ -338,12 +339,53 @@ class View {
       this.reveal = !!init.reveal;
       this.hover = null;
       this.pinned = null;
-      this.reported = {step: this.step, speed: this.speed, reveal: this.reveal};
+      this.reported = {step: this.step, speed: this.speed, reveal: this.reveal,
+                       ...this.reportExtra()};
     }
     this.presenter = !!payload.presenter;
     this.build();
     this.loads = (this.loads || 0) + 1;  // read by benchmarks/bench_browser.py
     this.loadedAt = performance.now();
+  }
+
+  // Hooks a view of another kind (transposed.js) overrides.
+  stepCount() {
+    return product(this.scene.out_shape);
+  }
+
+  stepLabel(step) {
+    return `step ${step + 1} of ${this.steps} \u00b7 ` +
+      `out[${idx(this.values.outIndex(step))}] = ${fmt(this.values.out(step))}`;
+  }
+
+  drawStep(focus) {
+    this.drawWindow(this.step, focus === this.step ? "solid" : "faint");
+    this.drawOutput(unravel(this.step, this.scene.out_shape));
+  }
+
+  extraPanels() {}
+
+  titles() {
+    const s = this.scene;
+    return {input: `input, padded (item ${s.item})`, kernel: `kernel w[${s.omap}]`,
+            output: `output out[${s.item},${s.omap}]`};
+  }
+
+  kernelName(m) {
+    return `w[${this.scene.omap},${m}]`;
+  }
+
+  reportExtra() {
+    return {};
+  }
+
+  // the step whose window and equation are shown: a hovered output cell, else the current one
+  focusStep(shown) {
+    return shown && shown.kind === "output" ? shown.step : this.step;
+  }
+
+  equationFor(shown, focus) {
+    return this.equationOf(focus);
   }
 
   // ------------------------------------------------------------------ layout
@@ -373,6 +415,8 @@ class View {
     this.narrow = width < 700;
     if (s.ndim === 1) this.build1d(width);
     else this.build2d(width);
+    this.extraGrids = [];
+    this.extraPanels(width);
     root.append(this.eq, this.note, this.tip);
     this.notes();
     this.drawStatic();
@@ -519,11 +563,12 @@ class View {
       this.stage.appendChild(p);
       return body;
     };
-    const inBody = panel(`input, padded (item ${s.item})`, "cx-inputs");
+    const titles = this.titles();
+    const inBody = panel(titles.input, "cx-inputs");
     inBody.style.gridTemplateColumns = `repeat(${mcols}, auto)`;
-    const kBody = panel(`kernel w[${s.omap}]`, "cx-kernels");
+    const kBody = panel(titles.kernel, "cx-kernels");
     kBody.style.gridTemplateColumns = `repeat(${mcols}, auto)`;
-    const oBody = panel(`output out[${s.item},${s.omap}]`, "cx-output");
+    const oBody = panel(titles.output, "cx-output");
     this.inputs = [];
     this.kernels = [];
     for (let m = 0; m < maps; m++) {
@@ -534,7 +579,7 @@ class View {
       g.spot = (p) => [p[0] / f, p[1] / f];
       this.inputs.push(g);
       const k = new Grid(kBody, {rows: kd[0], cols: kd[1], cs: this.ck,
-                                 label: `w[${s.omap},${m}]`, className: "cx-kernel"});
+                                 label: this.kernelName(m), className: "cx-kernel"});
       k.kind = "kernel";
       k.m = m;
       k.spot = (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]];
@@ -573,20 +618,21 @@ class View {
       this.stage.appendChild(p);
       return p;
     };
-    const inP = block(`input, padded (item ${s.item})`, "cx-inputs");
+    const titles = this.titles();
+    const inP = block(titles.input, "cx-inputs");
     const g = new Grid(inP, {rows: maps, cols: pl, cs, ch, className: "cx-input",
                              margin: MARGIN_1D});
     g.kind = "input";
     g.spot = (p, m) => [m, p[0] / f];
     this.inputs = [g];
-    const kP = block(`kernel w[${s.omap}] \u2014 under the window`, "cx-kernels cx-slide");
+    const kP = block(`${titles.kernel} \u2014 under the window`, "cx-kernels cx-slide");
     const k = new Grid(kP, {rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel",
                             margin: MARGIN_1D});
     k.kind = "kernel";
     k.spot = (t, m) => [m, t[0] * s.dilation[0]];
     this.kernels = [k];
     this.slider = k.el;
-    const oP = block(`output out[${s.item},${s.omap}]`, "cx-output");
+    const oP = block(titles.output, "cx-output");
     const o = new Grid(oP, {rows: 1, cols: ol, cs, ch, className: "cx-out",
                             margin: MARGIN_1D});
     o.kind = "output";
@@ -647,7 +693,7 @@ class View {
       k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
         zmax: s.zmax.weight, text, font,
         xticks: ticks(k.cols, 0, 1, k.cs, font),
-        yticks: [names.map((_, i) => i), names.map((_, m) => `w[${s.omap},${m}]`)]});
+        yticks: [names.map((_, i) => i), names.map((_, m) => this.kernelName(m))]});
       const ocols = v.output.shape[0];
       const oraw = [Array.from(v.output.data)];
       this.output.draw(oraw.map((r) => r.map(drawable(s.zmax.output))), {
@@ -865,28 +911,29 @@ class View {
     if (!opts.fromPlay) this.scheduleReport();
   }
 
+  // every grid the pointer can point at, output first (hit tests try them in this order)
+  grids() {
+    return [this.output, ...this.inputs, ...this.kernels, ...(this.extraGrids || [])];
+  }
+
   render() {
     const t0 = performance.now();
-    const s = this.scene;
     this.scrub.value = String(this.step);
     this.prevBtn.disabled = this.step <= 0;
     this.nextBtn.disabled = this.step >= this.steps - 1;
     this.playBtn.textContent = this.playing ? "\u275a\u275a Pause" : "\u25b6 Play";
-    const o = unravel(this.step, s.out_shape);
-    this.info.textContent = `step ${this.step + 1} of ${this.steps} \u00b7 ` +
-      `out[${idx(this.values.outIndex(this.step))}] = ${fmt(this.values.out(this.step))}`;
-    for (const g of [...this.inputs, ...this.kernels, this.output]) g.clear();
+    this.info.textContent = this.stepLabel(this.step);
+    for (const g of this.grids()) g.clear();
     const shown = this.pinned || this.hover;
     if (!shown) {
       this.root.dataset.hover = "";
       this.root.dataset.lit = "";
       this.root.dataset.cell = "";
     }
-    const focus = shown && shown.kind === "output" ? shown.step : this.step;
-    this.drawWindow(this.step, focus === this.step ? "solid" : "faint");
-    this.drawOutput(o);
+    const focus = this.focusStep(shown);
+    this.drawStep(focus);
     if (shown) this.drawHover(shown);
-    this.eq.textContent = this.equationOf(focus);
+    this.eq.textContent = this.equationFor(shown, focus);
     this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
     if (this.slider) this.placeSlider();
     if (this.line) this.drawLine();
@@ -1054,7 +1101,7 @@ class View {
   }
 
   hitTest(event) {
-    for (const g of [this.output, ...this.inputs, ...this.kernels]) {
+    for (const g of this.grids()) {
       if (!g.dyn.contains(event.target) && event.target !== g.dyn) continue;
       const cell = g.cellAt(event);
       if (!cell) return null;
@@ -1144,7 +1191,7 @@ class View {
       this.root.dataset.pinned = this.pinned ? h.kind : "";
       this.render();
     };
-    for (const g of [this.output, ...this.inputs, ...this.kernels]) {
+    for (const g of this.grids()) {
       g.dyn.addEventListener("mousemove", move);
       g.dyn.addEventListener("mouseleave", leave);
       g.dyn.addEventListener("click", click);
@@ -1211,7 +1258,8 @@ class View {
     clearTimeout(this.reportTimer);
     this.reportTimer = setTimeout(() => {
       if (this.playing) return;
-      const now = {step: this.step, speed: this.speed, reveal: this.reveal};
+      const now = {step: this.step, speed: this.speed, reveal: this.reveal,
+                   ...this.reportExtra()};
       if (JSON.stringify(now) === JSON.stringify(this.reported)) return;
       this.reported = now;
       // One state value per report, tagged with its scene and a sequence number, so the

@@ -74,3 +74,39 @@ export function isPadding(scene, p) {
 export function unpadded(scene, p) {
   return p.map((pa, a) => pa - scene.pads[a][0]);
 }
+
+// ---- transposed convolution (scene: in_shape, out_shape, kernel, stride, dilation, padding)
+// Input cell i stamps tap t onto output position i·stride + t·dilation − padding, per axis.
+
+// Where every tap of input cell `i` lands: [{tap, o, inside}] in kernel raster order.
+export function stampTargets(scene, i) {
+  return kernelOffsets(scene).map((tap) => {
+    const o = tap.map((t, a) => i[a] * scene.stride[a] + t * scene.dilation[a] -
+                                 scene.padding[a]);
+    return {tap, o, inside: o.every((v, a) => v >= 0 && v < scene.out_shape[a])};
+  });
+}
+
+// The (tap, input cell) pairs whose stamp lands on output position o, ordered by input cell
+// (the order of convcore.trace_transposed).
+export function stampSources(scene, o) {
+  const perAxis = o.map((oa, a) => {
+    const pairs = [];
+    for (let t = scene.kernel[a] - 1; t >= 0; t--) {  // increasing input index
+      const f = oa + scene.padding[a] - t * scene.dilation[a];
+      if (f >= 0 && f % scene.stride[a] === 0 && f / scene.stride[a] < scene.in_shape[a]) {
+        pairs.push([t, f / scene.stride[a]]);
+      }
+    }
+    return pairs;
+  });
+  let combos = [{tap: [], i: []}];
+  for (const axis of perAxis) {
+    const next = [];
+    for (const c of combos) {
+      for (const [t, i] of axis) next.push({tap: [...c.tap, t], i: [...c.i, i]});
+    }
+    combos = next;
+  }
+  return combos;
+}

@@ -1,0 +1,10 @@
+"""Transposed convolution & gradients: scatter and gather views, the backward pass."""
+
+from app.transposed import transposed_page
+
+
+def main() -> None:
+    transposed_page()
+
+
+main()

@@ -1,0 +1,207 @@
+"""The transposed convolution & gradients page (app/transposed.py) and its scene.
+
+The scene carries what the core computed (``cc.conv_transpose*``, ``cc.gather_form``,
+``cc.overlap_counts``, ``cc.colliding_input_sizes``); the page's panels show the core's
+``transposed_equation`` / ``trace_scatter``, the backward pass equal to the transposed
+convolution, and the input sizes ``output_padding`` chooses between; the code panel's programs
+run and print what the core computes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import convcore as cc  # noqa: E402
+from app import codegen, model, settings  # noqa: E402
+from app import scene as scenes  # noqa: E402
+
+SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from app.transposed import transposed_page
+transposed_page()
+"""
+
+
+def page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.query_params.update(query or {})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def transposed_payload(at: AppTest) -> dict:
+    for e in at.main:
+        proto = getattr(e, "proto", None)
+        if getattr(proto, "component_name", None) == "convcore_transposed":
+            data = json.loads(proto.json)
+            return json.loads(data) if isinstance(data, str) else data
+    raise AssertionError("no transposed view: " + "; ".join(e.value for e in at.error))
+
+
+def report(at: AppTest, ndim: int, seq: int, **view) -> None:
+    p = transposed_payload(at)
+    at.session_state[f"t{ndim}.view"] = {"view": {"scene": p["scene_id"], "seq": seq,
+                                                  **p["init"], **view}}
+
+
+def d(ndim: int, **kw) -> settings.Settings:
+    return replace(settings.defaults(ndim), **kw)
+
+
+# ------------------------------------------------------------------------------ scene
+
+@pytest.mark.parametrize("s", [
+    d(1, stride=(2,), size=(3,), pad=((1, 1),), output_padding=(1,)),
+    d(2, stride=(2, 3), size=(3, 2), dilation=(1, 2), pad=((1, 1), (0, 0)), source="random",
+      inmaps=4, outmaps=6, groups=2, omap=5, bias=(0.5, -1.0)),
+    d(2, stride=(3, 3), size=(2, 2), shape=(3, 4), pad=((2, 2), (1, 1))),  # cropping gather
+])
+def test_the_transposed_scene_holds_the_core_arrays(s):
+    comp = model.compute_transposed(s)
+    kw = model.transposed_kwargs(s)
+    conv = cc.conv_transpose1d if s.ndim == 1 else cc.conv_transpose2d
+    np.testing.assert_array_equal(comp.out, conv(comp.x, comp.weight, comp.bias, **kw))
+    sc = json.loads(json.dumps(scenes.build_transposed_scene(comp, 0, s.omap)))
+    og = s.outmaps // s.groups
+    cg = s.inmaps // s.groups
+    group, o = divmod(s.omap, og)
+    ch = slice(group * cg, (group + 1) * cg)
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["inputs"]), comp.x[0, ch])
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["weights"]), comp.weight[ch, o])
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["output"]), comp.out[0, s.omap])
+    gf = cc.gather_form(comp.x, comp.weight, **kw)
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["gather"]["values"]),
+                                  gf.values[0, ch])
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["gather"]["weights"]),
+                                  gf.weight[s.omap])
+    # the per-axis source and kind rebuild the core's masks cell for cell
+    grids = np.meshgrid(*[np.asarray(a) for a in sc["gather"]["source"]], indexing="ij")
+    cell = np.all([g >= 0 for g in grids], axis=0)
+    for a, g in enumerate(grids):
+        np.testing.assert_array_equal(np.where(cell, g, -1), gf.source[a])
+    kinds = np.meshgrid(*[np.asarray(a) for a in sc["gather"]["kind"]], indexing="ij")
+    np.testing.assert_array_equal(np.any([k == 2 for k in kinds], axis=0), gf.is_padding)
+    np.testing.assert_array_equal(np.any([k == 1 for k in kinds], axis=0) & ~gf.is_padding,
+                                  gf.is_inserted)
+    counts = cc.overlap_counts(comp.x.shape[2:], comp.weight.shape[2:], kw["stride"],
+                               kw["padding"], kw["output_padding"], kw["dilation"]).counts
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["overlap"]), counts)
+    assert sc["padding"] == list(kw["padding"])
+    assert sc["output_padding"] == list(kw["output_padding"])
+    assert comp.grad_input_diff == 0.0  # the backward of the forward layer, number for number
+
+
+# ------------------------------------------------------------------------------ page
+
+def test_the_page_opens_in_1d_and_2d_with_the_scatter_view():
+    at = page()
+    p = transposed_payload(at)
+    assert p["init"] == {"step": 0, "speed": 2, "reveal": False, "mode": "scatter"}
+    assert p["scene"]["out_shape"] == [11]  # (10 − 1)·1 + 2 = 11
+    assert not at.error
+    at = page({"ndim": "2", "stride": "2", "size": "3", "shape": "4", "tview": "gather"})
+    p = transposed_payload(at)
+    assert p["scene"]["out_shape"] == [9, 9] and p["init"]["mode"] == "gather"
+    assert at.query_params["ndim"] in ("2", ["2"])
+
+
+def test_output_padding_and_its_explanation():
+    at = page({"stride": "2", "size": "3", "pad": "1"})
+    assert transposed_payload(at)["scene"]["out_shape"] == [19]
+    at.number_input(key="t1.opad.0").set_value(1).run()
+    ok(at)
+    assert transposed_payload(at)["scene"]["out_shape"] == [20]
+    at.session_state["t1.panel"] = "output_padding"
+    ok(at.run())
+    text = " ".join(m.value for m in at.markdown)
+    assert "inputs of length **19, 20** all to length 10" in text
+    assert "output_padding = 1 gives **20**" in text
+    at.number_input(key="t1.opad.0").set_value(5).run()  # must be < stride or dilation
+    ok(at)
+    assert "Output padding: asked 5, using 1" in " ".join(c.value for c in at.caption)
+
+
+def test_the_arithmetic_follows_the_browser_in_both_views():
+    query = {"src": "random", "stride": "2", "size": "3", "pad": "1", "inmaps": "2",
+             "outmaps": "2", "shape": "6", "omap": "1"}
+    at = page(query)
+    s = replace(d(1), source="random", stride=(2,), size=(3,), pad=((1, 1),), inmaps=2,
+                outmaps=2, shape=(6,), omap=1)
+    comp = model.compute_transposed(s)
+    report(at, 1, seq=1, step=7)  # scatter step 7: input map 1, cell 1
+    ok(at.run())
+    table = at.table[0].value
+    scatter = cc.trace_scatter(comp.x, comp.weight, None, in_index=(0, 1, 1),
+                               **model.transposed_kwargs(s))
+    stamps = [t for t in scatter.stamps if t.out_channel == 1]
+    assert list(table["output cell"]) == [",".join(map(str, t.output_index)) for t in stamps]
+    report(at, 1, seq=2, step=4, mode="gather")
+    ok(at.run())
+    assert at.query_params["tview"] in ("gather", ["gather"])
+    server = next(m.value for m in at.markdown if "cx-server-eq" in m.value)
+    expected = cc.transposed_equation(cc.trace_transposed(
+        comp.x, comp.weight, out_index=(0, 1, 4), **model.transposed_kwargs(s)))
+    assert expected in server
+
+
+def test_the_backward_panel_shows_the_forward_layer_and_the_equal_gradient():
+    at = page({"ndim": "2", "stride": "2", "size": "3", "shape": "4"})
+    at.session_state["t2.panel"] = "Backward of a forward convolution"
+    ok(at.run())
+    text = " ".join(m.value for m in at.markdown)
+    assert "**9×9 → 4×4**" in text and "**4×4 → 9×9**" in text
+    assert "largest difference **0**" in text
+    assert "checkerboard" in " ".join(c.value for c in at.caption)
+
+
+def test_hostile_and_over_budget_values_are_refused_inline():
+    at = page({"stride": "99", "size": "x", "opad": "-4", "tview": "nope", "ndim": "7"})
+    assert transposed_payload(at)["init"]["mode"] == "scatter"  # tview=nope: the default
+    text = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
+    assert "Stride: asked 99, using 8" in text and "ignored size='x'" in text
+    at = page({"ndim": "2", "inmaps": "64", "outmaps": "64", "shape": "300", "size": "9"})
+    assert "input: N·C_in·H·W" in at.error[0].value
+
+
+# ------------------------------------------------------------------------------ code
+
+@pytest.mark.parametrize("s", [
+    d(1, stride=(2,), size=(3,), pad=((1, 1),), output_padding=(1,), bias=(0.5, -2.0)),
+    d(2, stride=(2, 1), size=(3, 2), inmaps=2, outmaps=4, groups=2, source="random",
+      dilation=(1, 2)),
+])
+def test_the_code_panel_programs_print_the_core_output(s, tmp_path):
+    comp = model.compute_transposed(s)
+    args = (s, comp.x, comp.weight, comp.bias)
+    for make in (codegen.code_transposed_convcore, codegen.code_transposed_pytorch,
+                 codegen.code_transposed_module_api):
+        scope: dict = {}
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(make(*args), "<generated>", "exec"), scope)  # our own code
+        out = scope["out"] if "out" in scope else scope["deconv"].data
+        got = out.detach().numpy() if isinstance(out, torch.Tensor) else cc.to_numpy(out)
+        np.testing.assert_allclose(got, comp.out, rtol=1e-5, atol=1e-5)
+        if "grad" in scope:  # the gradient of the forward layer: the same, without bias
+            expected = comp.out - (0 if comp.bias is None else
+                                   comp.bias.reshape(1, -1, *[1] * s.ndim))
+            np.testing.assert_allclose(scope["grad"].numpy(), expected, rtol=1e-5, atol=1e-5)
