@@ -74,6 +74,8 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
     init = {"step": s.step, "speed": s.speed, "reveal": s.reveal}
     if transposed:
         init["mode"] = s.tview
+    else:
+        init["predict"] = s.predict
     if anchor is None or anchor["scene_id"] != sid:
         anchor = {"scene_id": sid, "init": init}
         st.session_state[akey] = anchor
@@ -87,7 +89,8 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
         speed = report.get("speed", s.speed)
         s = replace(s, step=min(max(step, 0), steps_of(s, comp) - 1),
                     speed=speed if speed in SPEEDS else s.speed,
-                    reveal=bool(report.get("reveal", s.reveal)))
+                    reveal=bool(report.get("reveal", s.reveal)),
+                    predict=bool(report.get("predict", s.predict)))
     return s, view.payload(text, sid, {**init, "step": s.step, "speed": s.speed,
                                        "reveal": s.reveal}, False)
 
@@ -110,16 +113,20 @@ def _as_int(value, fallback: int) -> int:
 
 # ------------------------------------------------------------------------------ panels
 
-def arithmetic_panel(step: cc.Step) -> None:
+def arithmetic_panel(step: cc.Step, predict: bool = False) -> None:
     st.markdown("**What this step adds up** — every tap's input × weight, plus the bias "
                 "(computed on the server by `convcore.trace_step`):")
-    st.markdown(f'<div class="cx-server-eq" style="font-family: monospace; font-size: 0.9em; '
-                f'padding: 0.75em 1em; background: rgba(128, 128, 128, 0.08); '
-                f'border-radius: 0.5em; overflow-wrap: anywhere">'
-                f'{html.escape(cc.equation(step))}</div>', unsafe_allow_html=True)
+    box = st.container()
+    if predict:  # the quiz would be spoiled: keep the answer folded away
+        st.caption("Predict mode: check your answer in the view first.")
+        box = st.expander("Show the arithmetic of this step")
+    box.markdown(f'<div class="cx-server-eq" style="font-family: monospace; font-size: 0.9em; '
+                 f'padding: 0.75em 1em; background: rgba(128, 128, 128, 0.08); '
+                 f'border-radius: 0.5em; overflow-wrap: anywhere">'
+                 f'{html.escape(cc.equation(step))}</div>', unsafe_allow_html=True)
     pads = sum(t.is_padding for t in step.taps)
-    st.caption(f"{len(step.taps)} products ({pads} from padding) + bias "
-               f"{scenes.number_text(step.bias)} = {scenes.number_text(step.value)}")
+    box.caption(f"{len(step.taps)} products ({pads} from padding) + bias "
+                f"{scenes.number_text(step.bias)} = {scenes.number_text(step.value)}")
 
 
 def _short(idx, most: int = 10) -> str:
@@ -292,7 +299,7 @@ def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
     show_notices([*notices, *input_notices, *filter(None, [non_finite_notice(comp)])])
     s, payload_text = show_view(ndim, s, comp, upload)
     panels = {
-        "Arithmetic": lambda: arithmetic_panel(model.step_trace(comp, s, s.step)),
+        "Arithmetic": lambda: arithmetic_panel(model.step_trace(comp, s, s.step), s.predict),
         "Shape": lambda: shape_panel(comp),
         "Code": lambda: code_panel(s, comp),
         "Export": lambda: export_panel(s, comp, payload_text),

@@ -24,7 +24,7 @@ MAX_KERNEL = 31
 MAX_DILATION = 64
 MAX_TABLE_VALUES = 4096  # table weights travel in the URL up to this many values
 # What the browser view changes by itself; everything else needs the core to run again.
-VIEW_FIELDS = ("item", "omap", "step", "speed", "reveal", "tview", "presenter")
+VIEW_FIELDS = ("item", "omap", "step", "speed", "reveal", "tview", "predict", "presenter")
 TRANSPOSED_VIEWS = ("scatter", "gather")
 
 
@@ -61,6 +61,7 @@ class Settings:
     speed: int = 2
     reveal: bool = False  # True: output cells appear as the window reaches them
     tview: str = "scatter"  # transposed page: "scatter" (input cells) or "gather" (outputs)
+    predict: bool = False  # explorers: hide each output cell until the student predicts it
     presenter: bool = False
 
     @property

@@ -85,6 +85,8 @@ def to_query(s: Settings) -> dict[str, str]:
         put(name, getattr(s, name), getattr(d, name), str)
     if s.reveal:
         q["reveal"] = "1"
+    if s.predict:
+        q["predict"] = "1"
     put("tview", s.tview, d.tview, str)
     if s.presenter:
         q["presenter"] = "1"
@@ -163,6 +165,7 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
         "step": ("step", count), "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
+        "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
     }
     for key in query:

@@ -98,7 +98,7 @@ def test_1d_opens_on_the_documented_example_and_follows_the_browser_report():
     at = ok(explorer(1))
     assert out_map(at).tolist() == [1, 3, 5, 7, 9, 11, 13, 15, 17]
     p = vp.payload(at)
-    assert p["init"] == {"step": 0, "speed": 2, "reveal": False}
+    assert p["init"] == {"step": 0, "speed": 2, "reveal": False, "predict": False}
     sc = p["scene"]
     assert (sc["in_shape"], sc["padded_shape"], sc["out_shape"], sc["kernel"]) == (
         [10], [10], [9], [2])
@@ -374,9 +374,10 @@ def test_entry_page_restores_a_shared_url():
     ok(at.run())
     assert vp.payload(at)["init"]["step"] == 4  # 5 outputs at stride 2: the last one
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
-    at.query_params.update({"step": "5", "stride": "1", "speed": "30", "reveal": "1"})
+    at.query_params.update({"step": "5", "stride": "1", "speed": "30", "reveal": "1",
+                            "predict": "1"})
     ok(at.run())
-    assert vp.payload(at)["init"] == {"step": 5, "speed": 30, "reveal": True}
+    assert vp.payload(at)["init"] == {"step": 5, "speed": 30, "reveal": True, "predict": True}
     assert query(at)["step"] == "5"
 
 

@@ -454,3 +454,32 @@ def test_the_offline_html_export_is_the_same_view(page, tmp_path, artifacts):
     assert equation(page) == core_equation(s1, comp, 0)
     assert not page.errors, page.errors
     shot(page, artifacts, "view-offline-export")
+
+
+# ------------------------------------------------------------------------------ predict
+
+def test_predict_then_reveal_hides_the_cell_and_checks_the_guess(page, app_url, artifacts):
+    s, comp = computation(2, {"stride": "2,1"})
+    open_view(page, app_url + "/explorer_2d?stride=2,1&step=2&predict=1")
+    hidden = state(page)
+    assert hidden["predict"] == "hidden"
+    assert "= ?" in page.inner_text('[data-testid="cx-step"]')
+    assert equation(page).startswith("out[0,0,0,2] = ?")  # the arithmetic waits too
+    hover(page, "output", 1, 3)  # a later cell: its value stays hidden, its equation too
+    assert "predict it first" in page.inner_text(f"{ROOT_SEL} .cx-tip")
+    assert equation(page).startswith("out[0,0,1,3] = ?")
+    page.mouse.move(2, 2)
+    value = float(comp.out[0, 0, 0, 2])  # 10 on the documents' example
+    page.fill('[data-testid="cx-guess"]', str(value + 1))
+    page.keyboard.press("Enter")
+    assert state(page)["predict"] == "wrong"
+    verdict = page.inner_text('[data-testid="cx-verdict"]')
+    assert f"it is {value:g}" in verdict and "0 of 1 right" in verdict
+    assert equation(page) == core_equation(s, comp, 2)  # revealed: the core's arithmetic
+    page.click('[data-testid="cx-next"]')
+    assert state(page)["predict"] == "hidden"
+    page.fill('[data-testid="cx-guess"]', f"{float(comp.out[0, 0, 0, 3]):g}")
+    page.click('[data-testid="cx-check"]')
+    assert state(page)["predict"] == "right" and state(page)["score"] == "1/2"
+    shot(page, artifacts, "view-predict")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('predict') === '1'")

@@ -337,10 +337,12 @@ export class View {
       this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
       this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
       this.reveal = !!init.reveal;
+      this.predict = !!init.predict;
+      this.answers = new Map();  // predict mode: step -> {guess, right}
       this.hover = null;
       this.pinned = null;
       this.reported = {step: this.step, speed: this.speed, reveal: this.reveal,
-                       ...this.reportExtra()};
+                       predict: this.predict, ...this.reportExtra()};
     }
     this.presenter = !!payload.presenter;
     this.build();
@@ -354,8 +356,9 @@ export class View {
   }
 
   stepLabel(step) {
+    const value = this.hidden(step) ? "?" : fmt(this.values.out(step));
     return `step ${step + 1} of ${this.steps} \u00b7 ` +
-      `out[${idx(this.values.outIndex(step))}] = ${fmt(this.values.out(step))}`;
+      `out[${idx(this.values.outIndex(step))}] = ${value}`;
   }
 
   drawStep(focus) {
@@ -385,6 +388,10 @@ export class View {
   }
 
   equationFor(shown, focus) {
+    if (this.hidden(focus)) {
+      return `out[${idx(this.values.outIndex(focus))}] = ?  \u2014 predict it: multiply each ` +
+        "input under the window by its weight, add them and the bias, and type the result.";
+    }
     return this.equationOf(focus);
   }
 
@@ -504,6 +511,7 @@ export class View {
     });
     reveal.append(this.revealBox, document.createTextNode(" reveal as it slides"));
     bar.appendChild(reveal);
+    if (this.canPredict()) this.buildPredict(bar);
     button("Copy link", "copy a link to this view", () => this.copyLink(),
            "cx-copy");
     this.copied = document.createElement("span");
@@ -907,6 +915,7 @@ export class View {
     if (this.playing && !opts.fromPlay) this.stop(false);
     if (next === this.step && !opts.force) return;
     this.step = next;
+    if (this.guess) this.guess.value = "";
     this.render();
     if (!opts.fromPlay) this.scheduleReport();
   }
@@ -936,8 +945,12 @@ export class View {
     this.eq.textContent = this.equationFor(shown, focus);
     this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
     if (this.slider) this.placeSlider();
-    if (this.line) this.drawLine();
+    if (this.line) {
+      this.line.box.parentElement.style.display = this.predict ? "none" : "";  // it tells
+      this.drawLine();
+    }
     this.root.dataset.step = String(this.step);
+    this.predictState();
     this.lastRenderMs = performance.now() - t0;
   }
 
@@ -978,19 +991,122 @@ export class View {
     const s = this.scene;
     const g = this.output;
     const f = s.scale;
-    if (this.reveal) {
-      // cover every cell after the current one (raster order)
+    const one = s.ndim === 1 ? 1 : 1 / f;
+    if (this.reveal || this.predict) {
+      // cover every cell after the current one (raster order); opaque when predicting
+      const fill = this.predict ? "rgb(243,243,243)" : COVER;
       if (s.ndim === 2) {
         const [r, c] = [o[0] / f, o[1] / f];
-        g.rect(g.ctx, r, c + 1 / f, 1 / f, g.cols - c - 1 / f, {fill: COVER});
-        g.rect(g.ctx, r + 1 / f, 0, g.rows - r - 1 / f, g.cols, {fill: COVER});
+        g.rect(g.ctx, r, c + 1 / f, 1 / f, g.cols - c - 1 / f, {fill});
+        g.rect(g.ctx, r + 1 / f, 0, g.rows - r - 1 / f, g.cols, {fill});
       } else {
         const c = o[0] / f;
-        g.rect(g.ctx, 0, c + 1 / f, 1, g.cols - c - 1 / f, {fill: COVER});
+        g.rect(g.ctx, 0, c + 1 / f, 1, g.cols - c - 1 / f, {fill});
       }
     }
     const [r, c] = g.spot(o);
-    g.rect(g.ctx, r, c, s.ndim === 1 ? 1 : 1 / f, 1 / f, {stroke: WINDOW, width: 3});
+    if (this.hidden(this.step)) {  // predict: the current cell too, with a question mark
+      g.rect(g.ctx, r, c, one, 1 / f, {fill: "rgb(255,244,214)"});
+      if (g.cs >= 14) {
+        g.ctx.fillStyle = "#7a5b00";
+        g.ctx.font = `bold ${Math.floor(Math.min(g.cs, g.ch) * 0.55)}px sans-serif`;
+        g.ctx.textAlign = "center";
+        g.ctx.textBaseline = "middle";
+        g.ctx.fillText("?", (c + one / 2) * g.cs, (r + one / 2) * g.ch);
+      }
+    }
+    g.rect(g.ctx, r, c, one, 1 / f, {stroke: WINDOW, width: 3});
+  }
+
+  // ------------------------------------------------------------------ predict, then reveal
+
+  canPredict() {
+    return this.scene.exact;
+  }
+
+  // Predict mode hides the current output cell and every later one until answered.
+  hidden(step) {
+    return !!this.predict && step >= this.step && !this.answers.has(step);
+  }
+
+  buildPredict(bar) {
+    const toggle = document.createElement("label");
+    toggle.className = "cx-toggle";
+    toggle.title = "hide each output cell until you have predicted it";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = this.predict;
+    box.setAttribute("data-testid", "cx-predict");
+    toggle.append(box, document.createTextNode(" predict"));
+    bar.appendChild(toggle);
+    const ask = document.createElement("span");
+    ask.className = "cx-ask";
+    this.guess = document.createElement("input");
+    this.guess.type = "text";
+    this.guess.inputMode = "decimal";
+    this.guess.size = 8;
+    this.guess.placeholder = "your answer";
+    this.guess.setAttribute("aria-label", "your prediction of the current output cell");
+    this.guess.setAttribute("data-testid", "cx-guess");
+    const check = document.createElement("button");
+    check.type = "button";
+    check.textContent = "Check";
+    check.setAttribute("data-testid", "cx-check");
+    this.verdict = document.createElement("span");
+    this.verdict.className = "cx-verdict";
+    this.verdict.setAttribute("data-testid", "cx-verdict");
+    ask.append(this.guess, check, this.verdict);
+    bar.appendChild(ask);
+    const show = () => {
+      ask.style.display = this.predict ? "" : "none";
+    };
+    show();
+    box.addEventListener("change", () => {
+      this.predict = box.checked;
+      show();
+      this.render();
+      this.scheduleReport();
+    });
+    check.addEventListener("click", () => this.check());
+    this.guess.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        this.check();
+      }
+    });
+  }
+
+  // Compare the typed guess with the core's value: right when it rounds to the same number.
+  check() {
+    const text = this.guess.value.trim().replaceAll("\u2212", "-").replace(",", ".");
+    const guess = Number(text);
+    if (!text || Number.isNaN(guess)) {
+      this.verdict.textContent = "type a number";
+      return;
+    }
+    const value = this.values.out(this.step);
+    const right = fmt(guess) === fmt(value) ||
+      Math.abs(guess - value) <= Math.max(1e-6, 1e-3 * Math.abs(value));
+    this.answers.set(this.step, {guess, right});
+    this.render();
+  }
+
+  predictState() {
+    if (!this.predict || !this.guess) return;
+    const a = this.answers.get(this.step);
+    const right = [...this.answers.values()].filter((x) => x.right).length;
+    const score = `${right} of ${this.answers.size} right`;
+    if (!a) {
+      this.verdict.textContent = this.answers.size ? score : "";
+      this.root.dataset.predict = "hidden";
+    } else {
+      this.verdict.textContent = (a.right ? `\u2713 right (${fmt(a.guess)})` :
+        `\u2717 ${fmt(a.guess)} \u2014 it is ${fmt(this.values.out(this.step))}`) +
+        ` \u00b7 ${score}`;
+      this.verdict.classList.toggle("cx-right", a.right);
+      this.root.dataset.predict = a.right ? "right" : "wrong";
+    }
+    this.root.dataset.score = `${right}/${this.answers.size}`;
   }
 
   placeSlider() {
@@ -1130,7 +1246,8 @@ export class View {
     const s = this.scene;
     const v = this.values;
     if (h.kind === "output") {
-      return `out[${idx(v.outIndex(h.step))}] = ${fmt(v.out(h.step))} \u2014 click to go there`;
+      const value = this.hidden(h.step) ? "? (predict it first)" : fmt(v.out(h.step));
+      return `out[${idx(v.outIndex(h.step))}] = ${value} \u2014 click to go there`;
     }
     if (h.kind === "input") {
       const c = s.channels[h.m];
@@ -1259,7 +1376,7 @@ export class View {
     this.reportTimer = setTimeout(() => {
       if (this.playing) return;
       const now = {step: this.step, speed: this.speed, reveal: this.reveal,
-                   ...this.reportExtra()};
+                   predict: this.predict, ...this.reportExtra()};
       if (JSON.stringify(now) === JSON.stringify(this.reported)) return;
       this.reported = now;
       // One state value per report, tagged with its scene and a sequence number, so the
@@ -1278,6 +1395,7 @@ export class View {
     set("step", this.step, 0);
     set("speed", this.speed, 2);
     set("reveal", this.reveal ? 1 : 0, 0);
+    set("predict", this.predict ? 1 : 0, 0);
     return u.toString();
   }
 

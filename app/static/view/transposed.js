@@ -66,6 +66,10 @@ export class TransposedView extends View {
     return {mode: this.viewMode};
   }
 
+  canPredict() {
+    return false;  // predicting is for the explorers (and the shape drill)
+  }
+
   link() {
     const u = new URL(super.link());
     if (this.viewMode === "gather") u.searchParams.set("tview", "gather");
