@@ -105,6 +105,52 @@ def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
     return rows
 
 
+TRANSPOSED_SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from app.transposed import transposed_page
+transposed_page()
+"""
+
+
+def transposed_rerun(rounds: int) -> list[tuple[str, float, float]]:
+    """Reruns of the transposed page (2-D) after a control change or a step report."""
+    at = AppTest.from_string(TRANSPOSED_SCRIPT, default_timeout=300)
+    at.query_params.update({"ndim": "2", "stride": "2", "size": "3", "shape": "5"})
+    at.run()
+    seq = iter(range(10**9))
+
+    def report(i):
+        proto = next(e.proto for e in at.main
+                     if getattr(getattr(e, "proto", None), "component_name", "") ==
+                     "convcore_transposed")
+        data = json.loads(json.loads(proto.json))
+        at.session_state["t2.view"] = {"view": {"scene": data["scene_id"], "seq": next(seq),
+                                                **data["init"], "step": i % 20}}
+        return at
+
+    moves = {
+        "the view reports a step": report,
+        "stride W (2 <-> 3)": lambda i: at.number_input(key="t2.stride.1").set_value(2 + i % 2),
+        "output padding H (0 <-> 1)": lambda i: at.number_input(key="t2.opad.0").set_value(
+            i % 2),
+    }
+    rows = []
+    for name, move in moves.items():
+        for i in range(3):
+            move(i).run()
+        wall, script = [], []
+        for i in range(rounds):
+            move(i)
+            t0 = time.perf_counter()
+            at.run()
+            wall.append(time.perf_counter() - t0)
+            script.append(footer_ms(at))
+            assert not at.exception, [e.value for e in at.exception]
+        rows.append((name, statistics.median(wall) * 1e3, statistics.median(script)))
+    return rows
+
+
 def clear_caches() -> None:
     for fn in (model._compute, model._load_input, explorer._scene_text):
         fn.clear()
@@ -149,6 +195,11 @@ def main():
     print("| control | AppTest run ms | script ms (footer) |")
     print("|---|---:|---:|")
     for name, wall, script in rerun_latency(args.rounds):
+        print(f"| {name} | {wall:.0f} | {script:.0f} |")
+    print("\n## Transposed & gradients page, 2-D 5x5 stride 2 kernel 3 (target <= 150 ms)\n")
+    print("| control | AppTest run ms | script ms (footer) |")
+    print("|---|---:|---:|")
+    for name, wall, script in transposed_rerun(args.rounds):
         print(f"| {name} | {wall:.0f} | {script:.0f} |")
     print("\n## Payload of the default pages (target <= 300 kB)\n")
     print("| page | all element protos | of which the view's scene |")
