@@ -24,6 +24,8 @@ def test_readme_python_examples_run():
     assert scope["cc"].output_shape((1, 16, 10), (32, 4, 2), groups=4) == (1, 32, 9)
     assert scope["cc"].equation(scope["step"]) == (
         "out[0,1,3] = b(0) + x[0,6]·w[1,0,0] (6·0) + x[0,7]·w[1,0,1] (7·−1) = −7")
+    assert scope["back"].shape == (1, 1, 10) and scope["rf"].size == (16,)
+    np.testing.assert_array_equal(scope["grad"], scope["back"])
     np.testing.assert_array_equal(scope["conv"].data,
                                   [[[0, 1, 5, 9, 13, 17, 0], [0, -1, -3, -5, -7, -9, 0]]])
 
