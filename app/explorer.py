@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import json
 import time
 from dataclasses import replace
@@ -120,13 +119,17 @@ def arithmetic_panel(step: cc.Step, predict: bool = False) -> None:
     if predict:  # the quiz would be spoiled: keep the answer folded away
         st.caption("Predict mode: check your answer in the view first.")
         box = st.expander("Show the arithmetic of this step")
-    box.markdown(f'<div class="cx-server-eq" style="font-family: monospace; font-size: 0.9em; '
-                 f'padding: 0.75em 1em; background: rgba(128, 128, 128, 0.08); '
-                 f'border-radius: 0.5em; overflow-wrap: anywhere">'
-                 f'{html.escape(cc.equation(step))}</div>', unsafe_allow_html=True)
+    # plain markdown with a code span: raw HTML would pull an extra parser into the first
+    # paint, and st.code a 1.5 MB highlighter
+    box.markdown(equation_markdown(cc.equation(step)))
     pads = sum(t.is_padding for t in step.taps)
     box.caption(f"{len(step.taps)} products ({pads} from padding) + bias "
                 f"{scenes.number_text(step.bias)} = {scenes.number_text(step.value)}")
+
+
+def equation_markdown(text: str) -> str:
+    """An equation as a markdown code span (monospace, wraps, nothing interpreted)."""
+    return "`" + text.replace("`", "'") + "`"
 
 
 def _short(idx, most: int = 10) -> str:
@@ -239,6 +242,7 @@ def explorer_page(ndim: int) -> None:
     use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
+    view.preload()  # plotly.js compiles while the sidebar is built
     if s.presenter:
         st.html(PRESENTER_CSS)
     else:

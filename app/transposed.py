@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, explorer, model, url
+from app import codegen, controls, explorer, model, url, view
 from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
@@ -32,10 +32,7 @@ def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
         step = model.transposed_step(comp, s, s.step)
         st.markdown("**What lands on this output cell** — every input × weight whose stamp "
                     "covers it, plus the bias (`convcore.trace_transposed`):")
-        st.markdown(f'<div class="cx-server-eq" style="font-family: monospace; '
-                    f'font-size: 0.9em; padding: 0.75em 1em; background: '
-                    f'rgba(128, 128, 128, 0.08); border-radius: 0.5em; overflow-wrap: anywhere">'
-                    f'{cc.transposed_equation(step)}</div>', unsafe_allow_html=True)
+        st.markdown(explorer.equation_markdown(cc.transposed_equation(step)))
         return
     groups = comp.out.shape[1] // comp.weight.shape[1]
     cg = comp.x.shape[1] // groups
@@ -120,6 +117,7 @@ def transposed_page() -> None:
     if "t.ndim" not in st.session_state:
         st.session_state["t.ndim"] = 2 if st.query_params.get("ndim") == "2" else 1
     st.title("Transposed convolution & gradients")
+    view.preload()  # plotly.js compiles while the sidebar is built
     ndim = st.radio("Dimensions", (1, 2), horizontal=True, key="t.ndim",
                     format_func=lambda n: f"{n}-D")
     s, problems = explorer.page_settings(ndim, PAGE)

@@ -12,7 +12,8 @@ the same run.
 3. Websocket messages the page sends while stepping, hovering and playing (counted by wrapping
    ``WebSocket.send`` in the page), and after it stops.
 4. A control change (stride) to the redrawn view: ``performance.now()`` at the key press to the
-   view's next load, in the page.
+   view's next load, in the page; the same on a Streamlit page with one number input and one
+   ``st.plotly_chart`` (the floor of a rerun through Streamlit).
 5. What the default page receives over the websocket on load (the payload, JS libraries apart).
 
     python benchmarks/bench_browser.py [--rounds 7]
@@ -41,6 +42,14 @@ import streamlit as st
 
 st.title("Reference")
 st.plotly_chart(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))
+"""
+REFERENCE_CONTROL = """import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Reference")
+n = st.number_input("Stride W", 1, 10, 2)
+st.plotly_chart(go.Figure(go.Heatmap(z=np.arange(n * n).reshape(n, n))), key="chart")
 """
 VIEW = '[data-testid="cx-root"]'
 COUNT_WS = """(() => {
@@ -194,6 +203,40 @@ def control_change(browser, url: str, rounds: int) -> list[float]:
     return times
 
 
+def reference_control_change(browser, url: str, rounds: int) -> list[float]:
+    """The same, for a Streamlit page with one number input and one st.plotly_chart heatmap
+    whose size it sets: key press to the chart's new image."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.wait_for_timeout(1500)
+    box = page.get_by_label("Stride W")
+    times = []
+    for i in range(rounds):
+        page.evaluate("""() => {
+          window.__done = null;
+          const img = () => {
+            const i = document.querySelector('[data-testid=stPlotlyChart] image');
+            return i && i.getAttribute('href');
+          };
+          const before = img();
+          const poll = () => {
+            if (img() !== before) window.__done = performance.now();
+            else requestAnimationFrame(poll);
+          };
+          requestAnimationFrame(poll);
+        }""")
+        box.fill(str(3 + i % 2))
+        t0 = page.evaluate("() => performance.now()")
+        box.press("Enter")
+        page.wait_for_function("() => window.__done", timeout=30_000)
+        times.append(page.evaluate("window.__done") - t0)
+        page.wait_for_timeout(300)
+    ctx.close()
+    return times
+
+
 def payload(browser, url: str) -> int:
     ctx, page = open_view(browser, url)
     received = page.evaluate("window.__wsRecv")
@@ -213,8 +256,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ref_script = Path(tmp) / "reference.py"
         ref_script.write_text(REFERENCE)
+        control_script = Path(tmp) / "reference_control.py"
+        control_script.write_text(REFERENCE_CONTROL)
         app, app_url = serve(ROOT / "app" / "streamlit_app.py")
         ref, ref_url = serve(ref_script)
+        ctl, ctl_url = serve(control_script)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=ARGS)
@@ -237,11 +283,13 @@ def main():
                        "256x256 image, 5x5 kernel": updates(browser, big, 200)}
                 fps = play(browser, app_url + "/explorer_2d?src=random&shape=66&size=3", 5)
                 change = control_change(browser, app_url + "/explorer_2d", args.rounds)
+                ref_change = reference_control_change(browser, ctl_url, args.rounds)
                 received = payload(browser, app_url + "/explorer_2d")
                 browser.close()
         finally:
             app.kill()
             ref.kill()
+            ctl.kill()
     base = statistics.median(cold["reference (one st.plotly_chart)"])
     base_w = statistics.median(warm["reference (one st.plotly_chart)"])
     print(f"## First chart visible, median of {args.rounds} interleaved loads\n")
@@ -261,8 +309,10 @@ def main():
               f"{r['sent once stopped']} / {r['sent while hovering']} |")
     print(f"\nPlay on a 64x64 output at 60 steps/s: {fps[0]:.1f} frames/s ({fps[1]} steps in "
           f"5 s), websocket sends during Play: {fps[2]}")
-    print(f"\nControl change (stride W) to the redrawn view: median {statistics.median(change):.0f}"
-          f" ms, min {min(change):.0f} ms over {len(change)} changes")
+    c, r = statistics.median(change), statistics.median(ref_change)
+    print(f"\nControl change (stride W) to the redrawn view: median {c:.0f} ms (min "
+          f"{min(change):.0f}); a one-input, one-chart Streamlit page: median {r:.0f} ms (min "
+          f"{min(ref_change):.0f}); ratio {c / r:.2f}")
     print(f"\nDefault 2-D page, websocket bytes received on load: {received / 1e3:.1f} kB")
 
 

@@ -158,7 +158,7 @@ def test_the_arithmetic_follows_the_browser_in_both_views():
     report(at, 1, seq=2, step=4, mode="gather")
     ok(at.run())
     assert at.query_params["tview"] in ("gather", ["gather"])
-    server = next(m.value for m in at.markdown if "cx-server-eq" in m.value)
+    server = next(m.value for m in at.markdown if m.value.startswith("`out["))
     expected = cc.transposed_equation(cc.trace_transposed(
         comp.x, comp.weight, out_index=(0, 1, 4), **model.transposed_kwargs(s)))
     assert expected in server

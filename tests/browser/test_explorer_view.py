@@ -291,7 +291,7 @@ def test_play_continues_from_the_step_and_the_page_follows_where_it_stopped(page
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
                            f"'{stopped}'", timeout=10_000)
     wait_until_idle(page)
-    panel = page.locator(".cx-server-eq").inner_text()
+    panel = page.locator('[data-testid="stMarkdown"] code', has_text="out[").first.inner_text()
     assert panel == core_equation(s, comp, stopped) == equation(page)
     shot(page, artifacts, "view-play-stopped")
 
