@@ -242,7 +242,6 @@ def explorer_page(ndim: int) -> None:
     use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
-    view.preload()  # plotly.js compiles while the sidebar is built
     if s.presenter:
         st.html(PRESENTER_CSS)
     else:

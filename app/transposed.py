@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, explorer, model, url, view
+from app import codegen, controls, explorer, model, url
 from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
@@ -117,7 +117,6 @@ def transposed_page() -> None:
     if "t.ndim" not in st.session_state:
         st.session_state["t.ndim"] = 2 if st.query_params.get("ndim") == "2" else 1
     st.title("Transposed convolution & gradients")
-    view.preload()  # plotly.js compiles while the sidebar is built
     ndim = st.radio("Dimensions", (1, 2), horizontal=True, key="t.ndim",
                     format_func=lambda n: f"{n}-D")
     s, problems = explorer.page_settings(ndim, PAGE)

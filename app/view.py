@@ -130,33 +130,6 @@ def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
     return _components[name]
 
 
-_PRELOAD = """
-// Start fetching and compiling plotly.js while the rest of the page is still being built.
-export default function () {
-  if (window.Plotly || (window.__cxLoads && window.__cxLoads.plotly)) return;
-  window.__cxLoads = window.__cxLoads || {};
-  window.__cxLoads.plotly = new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = new URL("app/static/vendor/PLOTLY_NAME", document.baseURI).href;
-    s.onload = () => resolve(window.Plotly);
-    s.onerror = () => reject(new Error("could not load plotly.js from the app's static files"));
-    document.head.appendChild(s);
-  });
-}
-"""
-
-
-def preload() -> None:
-    """A zero-height element that starts loading plotly.js at once: call it before the
-    sidebar's widgets, so that the browser compiles plotly.js while they are built."""
-    if "convcore_preload" not in _components:
-        ensure_plotly()
-        _components["convcore_preload"] = st.components.v2.component(
-            "convcore_preload", js=_PRELOAD.replace("PLOTLY_NAME", plotly_name()),
-            isolate_styles=False)
-    _components["convcore_preload"](key="convcore_preload", height=0)
-
-
 def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:
     """The component's data: a JSON text around the (cached, already serialized) scene."""
     head = json.dumps({"scene_id": scene_id, "init": init, "presenter": bool(presenter)})
