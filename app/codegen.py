@@ -89,6 +89,15 @@ def code_module_api(s: Settings, x, w, b) -> str:
         return ("# The documented module API pads both sides alike with zeros only:\n"
                 "# per-side padding, 'same' and padding modes are not expressible with\n"
                 f"# {cls}(...). The functional call does it:\n\n" + code_convcore(s, x, w, b))
+    args = (f"inmaps={x.shape[1]}, outmaps={s.outmaps}, size={_tuple_arg(w.shape[2:])}, "
+            f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
+            f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, useBias={b is not None}")
+    return _module_program(s, x, w, b, cls, "conv", args, "(C_out, C_in/g, 1, size)")
+
+
+def _module_program(s: Settings, x, w, b, cls: str, name: str, args: str, layout: str) -> str:
+    """A module-API program: make the layer, set its weights (PuzzleLib's 1-D layout has an
+    extra axis), run it on x and print the result."""
     w_doc = "w" if s.ndim == 2 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
     lines = [
         "import numpy as np", "from convcore import Variable, gpuarray",
@@ -96,16 +105,13 @@ def code_module_api(s: Settings, x, w, b) -> str:
         _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
         _array_code("b", b, s, "bias"), "",
         "data = gpuarray.to_gpu(x)",
-        f"conv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, "
-        f"size={_tuple_arg(w.shape[2:])}, "
-        f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
-        f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, useBias={b is not None})",
-        f'conv.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'
-        + ("  # PuzzleLib layout (C_out, C_in/g, 1, size)" if s.ndim == 1 else ""),
+        f"{name} = {cls}({args})",
+        f'{name}.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'
+        + (f"  # PuzzleLib layout {layout}" if s.ndim == 1 else ""),
     ]
     if b is not None:
-        lines.append('conv.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
-    lines += ["conv(data)", "print(conv.data)"]
+        lines.append(f'{name}.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
+    lines += [f"{name}(data)", f"print({name}.data)"]
     return "\n".join(lines)
 
 
@@ -155,22 +161,8 @@ def code_transposed_pytorch(s: Settings, x, w, b) -> str:
 def code_transposed_module_api(s: Settings, x, w, b) -> str:
     """The documents' module API: ``Deconv1D``/``Deconv2D`` (PuzzleLib style)."""
     cls = "Deconv1D" if s.ndim == 1 else "Deconv2D"
-    w_doc = "w" if s.ndim == 2 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
-    lines = [
-        "import numpy as np", "from convcore import Variable, gpuarray",
-        f"from convcore.modules import {cls}", "",
-        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
-        _array_code("b", b, s, "bias"), "",
-        "data = gpuarray.to_gpu(x)",
-        f"deconv = {cls}(inmaps={x.shape[1]}, outmaps={s.outmaps}, "
-        f"size={_tuple_arg(w.shape[2:])}, stride={_tuple_arg(s.stride)}, "
-        f"pad={_tuple_arg([p[0] for p in s.pad])}, dilation={_tuple_arg(s.dilation)}, "
-        f"useBias={b is not None}, groups={s.groups}, "
-        f"postpad={_tuple_arg(s.output_padding)})",
-        f'deconv.setVar("W", Variable(gpuarray.to_gpu({w_doc})))'
-        + ("  # PuzzleLib layout (C_in, C_out/g, 1, size)" if s.ndim == 1 else ""),
-    ]
-    if b is not None:
-        lines.append('deconv.setVar("b", Variable(gpuarray.to_gpu(b.reshape(1, -1, 1, 1))))')
-    lines += ["deconv(data)", "print(deconv.data)"]
-    return "\n".join(lines)
+    args = (f"inmaps={x.shape[1]}, outmaps={s.outmaps}, size={_tuple_arg(w.shape[2:])}, "
+            f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
+            f"dilation={_tuple_arg(s.dilation)}, useBias={b is not None}, groups={s.groups}, "
+            f"postpad={_tuple_arg(s.output_padding)}")
+    return _module_program(s, x, w, b, cls, "deconv", args, "(C_in, C_out/g, 1, size)")

@@ -219,17 +219,17 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     return replace(s, **changes), upload
 
 
-def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
-    """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
-    st.subheader("Layer")
+def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
+                    ) -> tuple[dict, tuple | None]:
+    """Output maps, groups (only the values that divide both channel counts) and the kernel
+    source with its own settings; returns the changes and a preset's kernel shape (or None)."""
     outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
                         notices, "the explorer's limit")
     options = cc.valid_groups(s.inmaps, outmaps)
     gkey = k(ndim, "groups", page)
     asked = st.session_state.get(gkey)
     if asked not in options:
-        current = _as_int(asked, 1)
-        used = max(g for g in options if g <= max(current, 1))
+        used = max(g for g in options if g <= max(_as_int(asked, 1), 1))
         notices.changed("Groups", asked, used, f"groups must divide both C_in = {s.inmaps} and "
                         f"C_out = {outmaps} (allowed: {', '.join(map(str, options))})")
         st.session_state[gkey] = used
@@ -248,6 +248,26 @@ def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") ->
                                    settings.INIT_SCHEMES, notices=notices)
         changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed", page), 0, 2**31 - 1,
                                      notices)
+    return changes, preset_shape
+
+
+def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
+    """The bias toggle and its values (None: no bias)."""
+    if not st.toggle("Bias", key=k(ndim, "bias_on", page)):
+        return None
+    text = st.text_input("Bias values", key=k(ndim, "bias", page),
+                         help="one per output map, repeated if fewer, e.g. 0.5, -1")
+    bias = parse_bias(text)
+    if bias is None:
+        notices.append(f"Bias values: {text[:60]!r} is not a list of numbers; using 0")
+        bias = (0.0,)
+    return bias
+
+
+def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
+    """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
+    st.subheader("Layer")
+    changes, preset_shape = maps_and_kernel(ndim, s, notices, page)
     mode = choice("Padding mode", k(ndim, "mode", page), settings.PADDING_MODES,
                   notices=notices)
     pad_form = choice("Padding", k(ndim, "pad_form", page), settings.PAD_FORMS,
@@ -291,14 +311,7 @@ def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") ->
     stride = per_axis(ndim, "Stride", "stride", [(1, max(1, p)) for p in padded], notices,
                       "a stride past the padded input gives the same single window",
                         page=page)
-    bias = None
-    if st.toggle("Bias", key=k(ndim, "bias_on", page)):
-        text = st.text_input("Bias values", key=k(ndim, "bias", page),
-                             help="one per output map, repeated if fewer, e.g. 0.5, -1")
-        bias = parse_bias(text)
-        if bias is None:
-            notices.append(f"Bias values: {text[:60]!r} is not a list of numbers; using 0")
-            bias = (0.0,)
+    bias = bias_control(ndim, notices, page)
     return replace(s, pad_form=pad_form, pad=pads, mode=mode, size=size, dilation=dilation,
                    stride=stride, bias=bias, **changes)
 
@@ -356,30 +369,7 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
     """The transposed layer: output maps, groups, kernel, padding and output_padding per axis
     (zeros padding only, as PyTorch), dilation, stride, bias.  Keys ``t{ndim}.*``."""
     st.subheader("Layer")
-    outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
-                        notices, "the explorer's limit")
-    options = cc.valid_groups(s.inmaps, outmaps)
-    gkey = k(ndim, "groups", page)
-    asked = st.session_state.get(gkey)
-    if asked not in options:
-        used = max(g for g in options if g <= max(_as_int(asked, 1), 1))
-        notices.changed("Groups", asked, used, f"groups must divide both C_in = {s.inmaps} and "
-                        f"C_out = {outmaps} (allowed: {', '.join(map(str, options))})")
-        st.session_state[gkey] = used
-    groups = st.selectbox("Groups", options, key=gkey)
-    kernel = choice("Kernel source", k(ndim, "kernel", page), settings.KERNEL_SOURCES,
-                    settings.KERNEL_SOURCES.get, notices=notices)
-    changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
-    preset_shape = None
-    if kernel == "preset":
-        changes["preset"] = choice("Preset", k(ndim, "preset", page), src.kernel_presets(ndim),
-                                   notices=notices)
-        preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
-    elif kernel == "random":
-        changes["scheme"] = choice("Init scheme", k(ndim, "scheme", page),
-                                   settings.INIT_SCHEMES, notices=notices)
-        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed", page), 0, 2**31 - 1,
-                                     notices)
+    changes, preset_shape = maps_and_kernel(ndim, s, notices, page)
     if preset_shape is not None:
         for a, v in enumerate(preset_shape):
             st.session_state[k(ndim, f"size.{a}", page)] = int(v)
@@ -391,11 +381,9 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
                         "the explorer's limit",
                         page=page)
     stride = per_axis(ndim, "Stride", "stride", [(1, 8)] * ndim, notices,
-                      "the explorer's limit for transposed layers",
-                        page=page)
+                      "the explorer's limit for transposed layers", page=page)
     dilation = per_axis(ndim, "Dilation", "dilation", [(1, 8)] * ndim, notices,
-                        "the explorer's limit for transposed layers",
-                        page=page)
+                        "the explorer's limit for transposed layers", page=page)
     # the output must not be empty: (n − 1)·s − 2p + d·(k − 1) + 1 ≥ 1
     limits = [(0, ((n - 1) * st_ + d * (kk - 1)) // 2)
               for n, st_, d, kk in zip(s.shape, stride, dilation, size)]
@@ -407,14 +395,7 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
                     "output_padding must be smaller than the stride or the dilation",
                     help="picks which of the `stride` forward input sizes to give back",
                         page=page)
-    bias = None
-    if st.toggle("Bias", key=k(ndim, "bias_on", page)):
-        text = st.text_input("Bias values", key=k(ndim, "bias", page),
-                             help="one per output map, repeated if fewer, e.g. 0.5, -1")
-        bias = parse_bias(text)
-        if bias is None:
-            notices.append(f"Bias values: {text[:60]!r} is not a list of numbers; using 0")
-            bias = (0.0,)
+    bias = bias_control(ndim, notices, page)
     return replace(s, size=size, stride=stride, dilation=dilation,
                    pad=tuple((p, p) for p in pad), output_padding=opad, pad_form="axis",
                    mode="zeros", bias=bias, **changes)

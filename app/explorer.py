@@ -257,21 +257,36 @@ def explorer_page(ndim: int) -> None:
         footer(comp, started)
 
 
-def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
-    notices = Notices()
+def input_section(ndim: int, s: Settings, notices: Notices, page: str = "e"):
+    """The sidebar's input controls and the input they make: returns the settings (their
+    shape taken from data sources), the upload, and the input's error and notices."""
     with st.sidebar:
-        s, upload = controls.input_controls(ndim, s, notices)
-    input_error = None
+        s, upload = controls.input_controls(ndim, s, notices, page=page)
     try:
         x, input_notices = model.load_input(s, upload)
     except src.SourceError as e:
-        input_error, input_notices = e, ()
+        return s, upload, e, ()
+    if s.data_source:
+        s = replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
+        with st.sidebar:
+            st.caption(f"Input from data: N={x.shape[0]}, C_in={x.shape[1]}, "
+                       f"{'×'.join(str(n) for n in x.shape[2:])}")
+    return s, upload, None, input_notices
+
+
+def input_problem(ndim: int, s: Settings, upload, error: Exception) -> None:
+    """The input's error inline, or a prompt when an upload has no file yet."""
+    if s.source == "upload" and upload is None:
+        st.info("Choose a file in the sidebar (CSV or .npy"
+                + (", or a PNG/JPEG image)" if ndim == 2 else ")") + ".",
+                icon=":material/upload_file:")
     else:
-        if s.data_source:
-            s = replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
-            with st.sidebar:
-                st.caption(f"Input from data: N={x.shape[0]}, C_in={x.shape[1]}, "
-                           f"{'×'.join(str(n) for n in x.shape[2:])}")
+        st.error(str(error), icon=":material/error:")
+
+
+def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
+    notices = Notices()
+    s, upload, input_error, input_notices = input_section(ndim, s, notices)
     with st.sidebar:  # drawn even when the input is invalid, so every control stays editable
         s = controls.layer_controls(ndim, s, notices)
         s = controls.view_controls(ndim, s, notices)
@@ -279,12 +294,7 @@ def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
     if s.kernel == "table":
         s = controls.table_editor(s, notices)
     if input_error is not None:
-        if s.source == "upload" and upload is None:
-            st.info("Choose a file in the sidebar (CSV or .npy"
-                    + (", or a PNG/JPEG image)" if ndim == 2 else ")") + ".",
-                    icon=":material/upload_file:")
-        else:
-            st.error(str(input_error), icon=":material/error:")
+        input_problem(ndim, s, upload, input_error)
         show_notices(notices)
         return _finish(s, None)
     try:

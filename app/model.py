@@ -108,6 +108,11 @@ def build_weights(s: Settings) -> np.ndarray:
     return np.asarray(s.weights, dtype=np.float32).reshape(shape)
 
 
+def kernel_size(s: Settings) -> tuple:
+    """The kernel's spatial size: a preset brings its own."""
+    return src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
+
+
 def build_bias(s: Settings) -> np.ndarray | None:
     """One bias per output map; fewer values than maps are repeated in order."""
     if s.bias is None:
@@ -147,9 +152,8 @@ def compute(s: Settings, upload: Upload | None = None) -> Computation:
     budget first (:func:`app.budget.check` raises ``BudgetError``, a ``SourceError``)."""
     x, _ = load_input(s, upload)
     kw = s.conv_kwargs()
-    size = src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
-    budget.check(x.shape, (s.outmaps, max(1, x.shape[1] // s.groups), *size), kw["stride"],
-                 kw["padding"], kw["dilation"], s.groups)
+    budget.check(x.shape, (s.outmaps, max(1, x.shape[1] // s.groups), *kernel_size(s)),
+                 kw["stride"], kw["padding"], kw["dilation"], s.groups)
     return _compute(s.conv_key(), _upload_key(upload), upload)
 
 
@@ -230,8 +234,8 @@ def compute_transposed(s: Settings, upload: Upload | None = None) -> TransposedC
     """The cached transposed computation for ``s``, weighed against the budget first."""
     x, _ = load_input(s, upload)
     kw = transposed_kwargs(s)
-    size = src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
-    budget.check_transposed(x.shape, (x.shape[1], max(1, s.outmaps // s.groups), *size),
+    budget.check_transposed(x.shape, (x.shape[1], max(1, s.outmaps // s.groups),
+                                      *kernel_size(s)),
                             kw["stride"], kw["padding"], kw["output_padding"], kw["dilation"],
                             s.groups)
     return _compute_transposed(s.conv_key(), _upload_key(upload), upload)

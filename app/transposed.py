@@ -137,16 +137,7 @@ def transposed_page() -> None:
 
 def _body(ndim: int, s: Settings):
     notices = Notices()
-    with st.sidebar:
-        s, upload = controls.input_controls(ndim, s, notices, page=PAGE)
-    input_error = None
-    try:
-        x, input_notices = model.load_input(s, upload)
-    except src.SourceError as e:
-        input_error, input_notices = e, ()
-    else:
-        if s.data_source:
-            s = replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
+    s, upload, input_error, input_notices = explorer.input_section(ndim, s, notices, PAGE)
     with st.sidebar:
         s = controls.transposed_layer_controls(ndim, s, notices, page=PAGE)
         s = controls.view_controls(ndim, s, notices, page=PAGE)
@@ -155,7 +146,7 @@ def _body(ndim: int, s: Settings):
                        "customW here")
         s = replace(s, kernel="customW")
     if input_error is not None:
-        st.error(str(input_error), icon=":material/error:")
+        explorer.input_problem(ndim, s, upload, input_error)
         explorer.show_notices(notices)
         return _finish(s, None)
     try:

@@ -75,20 +75,8 @@ def payload(at: AppTest) -> tuple[int, int]:
     return total, specs
 
 
-def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
-    at = page(2)
-    seq = iter(range(10**9))
-
-    def report(i):
-        vp.report(at, 2, seq=next(seq), step=i % 8)
-        return at
-
-    moves = {
-        "the view reports a step": report,
-        "stride W (1 <-> 2)": lambda i: at.number_input(key="e2.stride.1").set_value(1 + i % 2),
-        "kernel size H (2 <-> 3)": lambda i: at.number_input(key="e2.size.0").set_value(
-            2 + i % 2),
-    }
+def time_moves(at: AppTest, moves: dict, rounds: int) -> list[tuple[str, float, float]]:
+    """Median AppTest run and script time (the footer's) after each kind of move."""
     rows = []
     for name, move in moves.items():
         for i in range(3):  # warm caches and imports
@@ -103,6 +91,23 @@ def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
             assert not at.exception, [e.value for e in at.exception]
         rows.append((name, statistics.median(wall) * 1e3, statistics.median(script)))
     return rows
+
+
+def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
+    at = page(2)
+    seq = iter(range(10**9))
+
+    def report(i):
+        vp.report(at, 2, seq=next(seq), step=i % 8)
+        return at
+
+    moves = {
+        "the view reports a step": report,
+        "stride W (1 <-> 2)": lambda i: at.number_input(key="e2.stride.1").set_value(1 + i % 2),
+        "kernel size H (2 <-> 3)": lambda i: at.number_input(key="e2.size.0").set_value(
+            2 + i % 2),
+    }
+    return time_moves(at, moves, rounds)
 
 
 TRANSPOSED_SCRIPT = f"""
@@ -135,20 +140,7 @@ def transposed_rerun(rounds: int) -> list[tuple[str, float, float]]:
         "output padding H (0 <-> 1)": lambda i: at.number_input(key="t2.opad.0").set_value(
             i % 2),
     }
-    rows = []
-    for name, move in moves.items():
-        for i in range(3):
-            move(i).run()
-        wall, script = [], []
-        for i in range(rounds):
-            move(i)
-            t0 = time.perf_counter()
-            at.run()
-            wall.append(time.perf_counter() - t0)
-            script.append(footer_ms(at))
-            assert not at.exception, [e.value for e in at.exception]
-        rows.append((name, statistics.median(wall) * 1e3, statistics.median(script)))
-    return rows
+    return time_moves(at, moves, rounds)
 
 
 def clear_caches() -> None:

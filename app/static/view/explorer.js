@@ -1431,8 +1431,9 @@ export class View {
   }
 }
 
-// Streamlit calls this again with the same parent whenever the data changes.
-export function mount({data, parentElement, setStateValue}) {
+// Streamlit calls this again with the same parent whenever the data changes: the view lives
+// on a root element inside it and is loaded with the new data.
+export function mountView(ViewClass, {data, parentElement, setStateValue}) {
   const payload = typeof data === "string" ? JSON.parse(data) : data;
   let root = parentElement.querySelector(":scope > .cx-root");
   if (!root) {
@@ -1442,8 +1443,12 @@ export function mount({data, parentElement, setStateValue}) {
     root.setAttribute("data-testid", "cx-root");
     parentElement.appendChild(root);
   }
-  const view = root.__cx || new View(root);
+  const view = root.__cx || new ViewClass(root);
   view.report = setStateValue || (() => {});
   view.load(payload);
   return view;
+}
+
+export function mount(component) {
+  return mountView(View, component);
 }

@@ -12,7 +12,7 @@
 
 import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, unravel} from "./geometry.js";
-import {Grid, RDBU, Values, View, decode, rowsOf, ticks} from "./explorer.js";
+import {Grid, RDBU, Values, View, decode, mountView, rowsOf, ticks} from "./explorer.js";
 
 const OVERLAP_SCALE = [[0, "rgb(255,255,255)"], [1, "rgb(84,39,143)"]];
 const INSERTED = "rgba(120, 120, 120, 0.35)";
@@ -498,18 +498,6 @@ function colorOf(v, zmax) {
   return `rgb(${mix.join(",")})`;
 }
 
-export function mountTransposed({data, parentElement, setStateValue}) {
-  const payload = typeof data === "string" ? JSON.parse(data) : data;
-  let root = parentElement.querySelector(":scope > .cx-root");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "cx-root";
-    root.tabIndex = 0;
-    root.setAttribute("data-testid", "cx-root");
-    parentElement.appendChild(root);
-  }
-  const view = root.__cx || new TransposedView(root);
-  view.report = setStateValue || (() => {});
-  view.load(payload);
-  return view;
+export function mountTransposed(component) {
+  return mountView(TransposedView, component);
 }
