@@ -242,17 +242,24 @@ def explorer_page(ndim: int) -> None:
     use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
+    page_frame(s, problems, started, "Cross-correlation, as in PyTorch and the documents: "
+               "the window slides over the padded input; each output cell is the sum of input "
+               "× weight plus bias. Hover any cell; ← → step; space plays.",
+               lambda: _explorer_body(ndim, s))
+
+
+def page_frame(s: Settings, problems, started: float, caption: str, body) -> None:
+    """A view page around its ``body``: the caption (or presenter mode's compact layout),
+    what the URL held that could not be used, and the footer, whatever ``body`` does."""
     if s.presenter:
         st.html(PRESENTER_CSS)
     else:
-        st.caption("Cross-correlation, as in PyTorch and the documents: the window slides over "
-                   "the padded input; each output cell is the sum of input × weight plus bias. "
-                   "Hover any cell; ← → step; space plays.")
+        st.caption(caption)
     for p in problems:
         st.warning(f"URL: {p}")
     comp = None
     try:
-        comp = _explorer_body(ndim, s)
+        comp = body()
     finally:
         footer(comp, started)
 

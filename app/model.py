@@ -123,8 +123,20 @@ def build_bias(s: Settings) -> np.ndarray | None:
 
 # ------------------------------------------------------------------------------ computation
 
+class OutputCells:
+    """Steps and spatial shape of a computation's output ``out`` (N, C, *spatial)."""
+
+    @property
+    def steps(self) -> int:
+        return int(math.prod(self.out.shape[2:]))
+
+    @property
+    def out_spatial(self) -> tuple:
+        return tuple(self.out.shape[2:])
+
+
 @dataclass(frozen=True)
-class Computation:
+class Computation(OutputCells):
     """Everything that depends on the configuration (not on the view), from convcore."""
 
     x: np.ndarray = field(repr=False)
@@ -137,14 +149,6 @@ class Computation:
     conv_ms: float = 0.0
     trace_ms: float = 0.0
     notices: tuple = ()
-
-    @property
-    def steps(self) -> int:
-        return int(math.prod(self.out.shape[2:]))
-
-    @property
-    def out_spatial(self) -> tuple:
-        return tuple(self.out.shape[2:])
 
 
 def compute(s: Settings, upload: Upload | None = None) -> Computation:
@@ -206,7 +210,7 @@ def transposed_weights(s: Settings) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TransposedComputation:
+class TransposedComputation(OutputCells):
     """A transposed convolution and what explains it, all from convcore."""
 
     x: np.ndarray = field(repr=False)  # (N, C_in, *in_spatial)
@@ -220,14 +224,6 @@ class TransposedComputation:
     conv_ms: float = 0.0
     trace_ms: float = 0.0  # gather form, overlaps and the backward check
     notices: tuple = ()
-
-    @property
-    def steps(self) -> int:
-        return int(math.prod(self.out.shape[2:]))
-
-    @property
-    def out_spatial(self) -> tuple:
-        return tuple(self.out.shape[2:])
 
 
 def compute_transposed(s: Settings, upload: Upload | None = None) -> TransposedComputation:

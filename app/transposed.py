@@ -120,19 +120,11 @@ def transposed_page() -> None:
     ndim = st.radio("Dimensions", (1, 2), horizontal=True, key="t.ndim",
                     format_func=lambda n: f"{n}-D")
     s, problems = explorer.page_settings(ndim, PAGE)
-    if s.presenter:
-        st.html(explorer.PRESENTER_CSS)
-    else:
-        st.caption("`conv_transpose`, as in PyTorch: every input cell stamps value × kernel "
-                   "onto the output at input·stride + tap·dilation − padding. Step through it "
-                   "as scatter (input cells) or gather (output cells); hover any cell.")
-    for p in problems:
-        st.warning(f"URL: {p}")
-    comp = None
-    try:
-        comp = _body(ndim, s)
-    finally:
-        explorer.footer(comp, started)
+    explorer.page_frame(
+        s, problems, started, "`conv_transpose`, as in PyTorch: every input cell stamps value × "
+        "kernel onto the output at input·stride + tap·dilation − padding. Step through it as "
+        "scatter (input cells) or gather (output cells); hover any cell.",
+        lambda: _body(ndim, s))
 
 
 def _body(ndim: int, s: Settings):
