@@ -133,3 +133,27 @@ def build_scene(comp, item: int, omap: int) -> dict:
 def _per_axis(comp, name: str, nd: int) -> tuple:
     """Stride or dilation per axis, as the core's shape explanation records them."""
     return tuple(getattr(a, name) for a in comp.shape.axes)[:nd]
+
+
+# ------------------------------------------------------------------------------ stacks
+
+def build_stack_scene(rf) -> dict:
+    """The receptive-field view's scene: a stack's geometry and the shape of every level.
+
+    ``rf`` is a :class:`convcore.ReceptiveField` made with ``in_spatial``.  Per layer: kernel,
+    stride, dilation and ``(low, high)`` pads per axis, and its ``size``, ``jump`` and
+    ``start`` (for the view's captions); ``shapes``: the input's shape, then every layer's
+    output shape.  No arrays travel: the browser derives each cell's receptive field and path
+    counts from this geometry (the explorer's affine window rule, layer after layer), and the
+    tests hold that to :func:`convcore.cell_receptive_field`.
+    """
+    return {
+        "version": SCENE_VERSION,
+        "kind": "stack",
+        "ndim": len(rf.in_spatial),
+        "shapes": [list(rf.in_spatial)] + [list(f.out_spatial) for f in rf.layers],
+        "layers": [{"kernel": list(f.kernel), "stride": list(f.stride),
+                    "dilation": list(f.dilation), "pads": [list(p) for p in f.pads],
+                    "size": list(f.size), "jump": list(f.jump), "start": list(f.start)}
+                   for f in rf.layers],
+    }
