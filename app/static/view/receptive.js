@@ -12,7 +12,7 @@ import {unravel} from "./geometry.js";
 import {fieldOf, levelCounts} from "./stack.js";
 
 const RF_MARGIN = {l: 34, r: 6, t: 4, b: 22};
-const RF_MARGIN_1D = {...RF_MARGIN, l: 8};
+const RF_MARGIN_1D = {...RF_MARGIN, l: 78};  // room for "layer 8" and "k31 d64" beside a strip
 const RF_BASE = [[0, "rgb(246,246,246)"], [1, "rgb(246,246,246)"]];
 const RF_HEAT = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
                  "#bd0026", "#800026"];
@@ -51,11 +51,13 @@ class LevelGrid {
     this.el = document.createElement("div");
     this.el.className = "cx-map cx-rf-level";
     this.el.setAttribute("data-level", String(level));
-    const title = document.createElement("div");
-    title.className = "cx-label";
-    title.style.marginLeft = `${margin.l}px`;
-    title.textContent = label;
-    this.el.appendChild(title);
+    if (label) {
+      const title = document.createElement("div");
+      title.className = "cx-label";
+      title.style.marginLeft = `${margin.l}px`;
+      title.textContent = label;
+      this.el.appendChild(title);
+    }
     const box = document.createElement("div");
     box.className = "cx-box";
     this.plot = document.createElement("div");
@@ -180,7 +182,13 @@ class ReceptiveView {
 
   heightBudget() {
     const top = this.root.getBoundingClientRect().top + window.scrollY;
-    const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - 150;
+    // room for the bar and the caption, whose length we know (hover may make it longer)
+    const width = Math.max(280, this.root.clientWidth || 800);
+    const {level, index} = this.shown();
+    const chars = this.describe(fieldOf(this.scene, level, index)).length + 30;
+    const lines = Math.ceil((chars * 0.62 * this.infoFont) / (width - 40));
+    const reserve = 60 + lines * this.infoFont * 1.45 + 30;
+    const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - reserve;
     return this.presenter ? Math.max(200, h) : Math.max(260, Math.min(h, 720));
   }
 
@@ -191,6 +199,7 @@ class ReceptiveView {
     root.classList.toggle("cx-presenter", this.presenter);
     root.replaceChildren();
     this.font = this.presenter ? 20 : 13;
+    this.infoFont = this.presenter ? 22 : 15;
     this.buildBar();
     this.stage = document.createElement("div");
     this.stage.className = `cx-rf-stage cx-nd${s.ndim}`;
@@ -198,7 +207,7 @@ class ReceptiveView {
     this.info = document.createElement("div");
     this.info.className = "cx-eq cx-rf-info";
     this.info.setAttribute("data-testid", "cx-rf-info");
-    this.info.style.fontSize = `${this.presenter ? 22 : 15}px`;
+    this.info.style.fontSize = `${this.infoFont}px`;
     this.tip = document.createElement("div");
     this.tip.className = "cx-tip";
     const width = Math.max(280, root.clientWidth || 800);
@@ -207,7 +216,7 @@ class ReceptiveView {
     else this.build2d(width);
     root.append(this.info, this.tip);
     for (const g of this.grids) {
-      const names = s.ndim === 1 ? [[], []] : null;  // 1-D: the label above names the strip
+      const names = s.ndim === 1 ? [[0], [this.stripName(g.level)]] : null;
       g.draw(this.font, names);
     }
     this.bindHover();
@@ -237,12 +246,12 @@ class ReceptiveView {
     const m = RF_MARGIN_1D;
     const cs = Math.max(0.5, Math.min((width - m.l - m.r - 8) / longest, 72));
     const levels = s.shapes.length;
-    const rowRoom = (this.heightBudget() - levels * (m.t + m.b + 20)) / levels;
+    const rowRoom = (this.heightBudget() - levels * (m.t + m.b + 6)) / levels;
     const ch = Math.max(this.presenter ? 30 : 22, Math.min(Math.max(cs, 22), 56, rowRoom));
     this.cs = cs;
     s.shapes.forEach((shape, l) => {
       const g = new LevelGrid(this.stage, {level: l, rows: 1, cols: shape[0], cs, ch,
-                                           label: this.levelLabel(l), margin: m});
+                                           label: null, margin: m});
       g.spot = (p) => [0, p[0]];
       g.index = (cell) => [cell[1]];
       this.grids.push(g);
@@ -291,6 +300,17 @@ class ReceptiveView {
         : middle.reduce((a, x) => a + x[1], 0), hMid, Math.max(...middle.map((x) => x[0])));
       for (let l = 1; l < this.top; l++) make(mid, l, small);
     }
+  }
+
+  // A 1-D strip's name beside it: the level and its layer's settings, on two lines.
+  stripName(l) {
+    if (l === 0) return `input<br>L=${this.scene.shapes[0][0]}`;
+    const L = this.scene.layers[l - 1];
+    const parts = [`k${L.kernel[0]}`];
+    if (L.stride[0] !== 1) parts.push(`s${L.stride[0]}`);
+    if (L.dilation[0] !== 1) parts.push(`d${L.dilation[0]}`);
+    if (L.pads[0][0] !== 0) parts.push(`p${L.pads[0][0]}`);
+    return `layer ${l}<br>${parts.join(" ")}`;
   }
 
   levelLabel(l) {

@@ -4,7 +4,7 @@
 // worked out alone, a 2-D count is the product of its two axes' counts.
 // tests/browser holds fieldOf to convcore.cell_receptive_field.
 
-import {isPadding, unpadded, windowTaps} from "./geometry.js";
+import {isPadding, tapPosition, unpadded, windowTaps} from "./geometry.js";
 
 // Axis `a` of layer `l` (0-based) as a 1-D window geometry (the fields windowTaps reads).
 export function axisGeometry(scene, l, a) {
@@ -34,10 +34,11 @@ export function axisField(scene, level, o, a) {
       }
     }
     counts[l] = here;
-    const [lo, hi] = ranges[l + 1];
-    const first = windowTaps(g, lo)[0];
-    const last = windowTaps(g, hi).at(-1);
-    ranges[l] = [unpadded(g, first)[0], unpadded(g, last)[0]];
+    // the range may run past this level's cells (into padding): the rule itself, not taps
+    const [first, last] = ranges[l + 1];
+    const pad = g.pads[0][0];
+    ranges[l] = [tapPosition(first, 0, g.stride[0], g.dilation[0]) - pad,
+                 tapPosition(last, g.kernel[0] - 1, g.stride[0], g.dilation[0]) - pad];
   }
   return {counts, ranges};
 }
