@@ -127,7 +127,8 @@ def _parse_ints(text: str, count: int | None = None) -> tuple[int, ...]:
         if len(values) == 1:
             values = values * count
         if len(values) != count:
-            raise ValueError(f"expected 1 or {count} numbers")
+            raise ValueError("expected 1 number" if count == 1 else f"expected 1 or {count} "
+                             "numbers")
     return values
 
 

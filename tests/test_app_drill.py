@@ -37,6 +37,13 @@ def torch_shape(q: drill.Question) -> tuple:
     return tuple(y.shape)
 
 
+def test_the_drill_module_is_pure():
+    from test_app_scene import imported_modules
+
+    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "drill.py")}
+    assert roots <= {"__future__", "hashlib", "re", "dataclasses", "convcore"}, roots
+
+
 def test_every_answer_is_the_shape_pytorch_gives():
     checked = 0
     for seed in range(40):

@@ -65,10 +65,19 @@ def test_unreadable_url_values_are_reported_and_never_raise(key):
             assert p.startswith(f"ignored {key}=") and len(p) < 400, p
 
 
+def test_the_stack_module_is_pure():
+    from test_app_scene import imported_modules
+
+    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "stack.py")}
+    assert roots <= {"__future__", "re", "dataclasses"}, roots
+
+
 def test_too_many_layers_are_cut_with_a_notice():
     s, problems = stack.from_query({"layers": ",".join(["k3"] * 12)})
     assert len(s.layers) == stack.MAX_LAYERS
     assert problems == ["layers: asked 12 layers, using the first 8 (the page's limit)"]
+    _, problems = stack.from_query({"nd": "1", "in": "5,6"})
+    assert problems == ["ignored in='5,6': expected 1 number"]
 
 
 def test_presets_give_the_fields_the_literature_gives():
