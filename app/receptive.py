@@ -247,10 +247,14 @@ def receptive_page() -> None:
     try:
         rf = cc.receptive_field(s.core_layers(), in_spatial=s.in_shape)
     except cc.ConvError as e:
+        shapes = partial_shapes(s)
         with view_slot:
             st.error(str(e), icon=":material/error:")
+            if None in shapes:
+                st.caption(f"convcore counts layers from 0: that is layer "
+                           f"{shapes.index(None) + 1} in the editor and the table.")
             show_notices(notices)
-        layer_table(s, cc.receptive_field(s.core_layers(), ndim=s.ndim), partial_shapes(s))
+        layer_table(s, cc.receptive_field(s.core_layers(), ndim=s.ndim), shapes)
         finish(s, started)
         return
     if s.cell is not None and valid_cell(list(s.cell), rf.out_spatial) is None:
