@@ -109,3 +109,13 @@ def test_the_stack_scene_is_the_core_geometry_in_json():
             assert got["dilation"] == [layer.dilation] * s.ndim
             assert got["pads"] == [[layer.padding, layer.padding]] * s.ndim
         assert [f["size"] for f in sc["layers"]] == [list(f.size) for f in rf.layers]
+
+
+def test_the_receptive_view_bundle_is_one_module_with_the_field_rule():
+    from app import receptive, view
+
+    code = view.bundle(receptive.MODULES)
+    assert 'from "./' not in code
+    for name in ("export function fieldOf(", "export function tapPosition(",
+                 "export function windowTaps(", "export function mount("):
+        assert code.count(name) == 1, name
