@@ -210,4 +210,26 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
                  "weight": _zmax(weight[group * cg:(group + 1) * cg, o]),
                  "output": _zmax(out[item, omap])},
         "max_terms": MAX_TERMS,
+
+# ------------------------------------------------------------------------------ stacks
+
+def build_stack_scene(rf) -> dict:
+    """The receptive-field view's scene: a stack's geometry and the shape of every level.
+
+    ``rf`` is a :class:`convcore.ReceptiveField` made with ``in_spatial``.  Per layer: kernel,
+    stride, dilation and ``(low, high)`` pads per axis, and its ``size``, ``jump`` and
+    ``start`` (for the view's captions); ``shapes``: the input's shape, then every layer's
+    output shape.  No arrays travel: the browser derives each cell's receptive field and path
+    counts from this geometry (the explorer's affine window rule, layer after layer), and the
+    tests hold that to :func:`convcore.cell_receptive_field`.
+    """
+    return {
+        "version": SCENE_VERSION,
+        "kind": "stack",
+        "ndim": len(rf.in_spatial),
+        "shapes": [list(rf.in_spatial)] + [list(f.out_spatial) for f in rf.layers],
+        "layers": [{"kernel": list(f.kernel), "stride": list(f.stride),
+                    "dilation": list(f.dilation), "pads": [list(p) for p in f.pads],
+                    "size": list(f.size), "jump": list(f.jump), "start": list(f.start)}
+                   for f in rf.layers],
     }

@@ -64,6 +64,11 @@ def main() -> None:
         "input, kernel flipped); it is the backward pass of a forward layer; what "
         "`output_padding` chooses.\n"
         "- **Groups & depthwise** — how groups wire maps and shape the weight.\n"
+        "- **Receptive field** — build a stack of up to eight layers; hover any cell to see the "
+        "input cells that reach it and through how many paths; size, jump and start per "
+        "layer.\n"
+        "- **Shape drill** — predict the output shape of seeded random layers (transposed ones "
+        "too), then see the formula with your numbers; one URL gives a class the same drill.\n"
         "- **Documented examples** — every example of the documents against convcore.")
 
 

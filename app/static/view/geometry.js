@@ -21,6 +21,12 @@ export function product(n) {
   return n.reduce((a, b) => a * b, 1);
 }
 
+// The rule along one axis: padded position of tap t of output o.  Any o, also one past the
+// output (where a stack's receptive field runs on into padding; stack.js).
+export function tapPosition(o, t, stride, dilation) {
+  return o * stride + t * dilation;
+}
+
 // Kernel positions in raster order (the order of convcore's taps).
 export function kernelOffsets(scene) {
   const k = scene.kernel;

@@ -1,0 +1,10 @@
+"""Receptive field: a stack of up to eight convolutions, the field of any cell and its paths."""
+
+from app.receptive import receptive_page
+
+
+def main() -> None:
+    receptive_page()
+
+
+main()

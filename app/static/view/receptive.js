@@ -1,0 +1,548 @@
+// The receptive-field view: every level of a stack (the input, then each layer's output) as a
+// plotly.js heatmap; hovering a cell lights, on every level below it, the cells that reach it
+// with their path counts (the effective receptive field) — computed here from the scene's
+// geometry (stack.js), with no round trip to the server.  Clicking an output cell of the last
+// layer pins it; the pinned cell is reported to Streamlit (debounced) so the URL follows.
+//
+// Like the explorer: plotly draws each level once per scene, the heat is drawn on a canvas laid
+// exactly over the plot area, and cell <-> pixel mapping is ours (fixed margins and ranges).
+
+import {fmt, idx} from "./format.js";
+import {unravel} from "./geometry.js";
+import {fieldOf, levelCounts} from "./stack.js";
+
+const RF_MARGIN = {l: 34, r: 6, t: 4, b: 22};
+const RF_MARGIN_1D = {...RF_MARGIN, l: 78};  // room for "layer 8" and "k31 d64" beside a strip
+const RF_BASE = [[0, "rgb(246,246,246)"], [1, "rgb(246,246,246)"]];
+const RF_HEAT = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
+                 "#bd0026", "#800026"];
+const RF_HOVER = "#7b2cbf";
+const RF_RANGE = "#111111";
+const RF_REPORT_DELAY_MS = 400;
+const RF_REPORTS = {seq: Date.now()};
+
+function heatColor(ratio) {
+  const i = Math.min(RF_HEAT.length - 1, Math.max(0, Math.round(ratio * (RF_HEAT.length - 1))));
+  return RF_HEAT[i];
+}
+
+function levelName(l) {
+  return l === 0 ? "input" : `layer ${l}`;
+}
+
+function roundTicks(n, cs, font) {
+  const least = Math.max(1, (font * 2.6) / Math.max(cs, 0.01));
+  const nice = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500];
+  const step = nice.find((v) => v >= least) || 1000;
+  const vals = [];
+  for (let i = 0; i < n; i += step) vals.push(i);
+  return [vals, vals.map((v) => fmt(v))];
+}
+
+// One level's heatmap and the canvas over its plot area.  Rows and columns are cells.
+class LevelGrid {
+  constructor(parent, {level, rows, cols, cs, ch, label, margin}) {
+    this.level = level;
+    this.rows = rows;
+    this.cols = cols;
+    this.cs = cs;
+    this.ch = ch || cs;
+    this.margin = margin;
+    this.el = document.createElement("div");
+    this.el.className = "cx-map cx-rf-level";
+    this.el.setAttribute("data-level", String(level));
+    if (label) {
+      const title = document.createElement("div");
+      title.className = "cx-label";
+      title.style.marginLeft = `${margin.l}px`;
+      title.textContent = label;
+      this.el.appendChild(title);
+    }
+    const box = document.createElement("div");
+    box.className = "cx-box";
+    this.plot = document.createElement("div");
+    this.plot.className = "cx-plot";
+    this.dyn = document.createElement("canvas");
+    box.append(this.plot, this.dyn);
+    this.el.appendChild(box);
+    parent.appendChild(this.el);
+    const w = cols * cs;
+    const h = rows * this.ch;
+    this.width = margin.l + w + margin.r;
+    this.height = margin.t + h + margin.b;
+    box.style.width = `${this.width}px`;
+    box.style.height = `${this.height}px`;
+    const dpr = window.devicePixelRatio || 1;
+    this.dyn.width = Math.max(1, Math.round(w * dpr));
+    this.dyn.height = Math.max(1, Math.round(h * dpr));
+    this.dyn.style.width = `${w}px`;
+    this.dyn.style.height = `${h}px`;
+    this.dyn.style.left = `${margin.l}px`;
+    this.dyn.style.top = `${margin.t}px`;
+    this.ctx = this.dyn.getContext("2d");
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+
+  draw(font, yNames) {
+    const gap = this.cs >= 6 ? 1 : 0;
+    const trace = {
+      type: "heatmap", z: Array.from({length: this.rows}, () => new Array(this.cols).fill(0)),
+      zmin: 0, zmax: 1, colorscale: RF_BASE, showscale: false, hoverinfo: "skip",
+      x0: 0, dx: 1, y0: 0, dy: 1, xgap: gap, ygap: this.ch >= 6 && !yNames ? gap : 0,
+    };
+    const axis = (n, ticks, reversed) => ({
+      range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
+      zeroline: false, automargin: false, tickmode: "array", tickvals: ticks[0],
+      ticktext: ticks[1], tickfont: {size: Math.max(10, Math.round(font * 0.75))},
+      ticklen: 3, showline: false,
+    });
+    const layout = {
+      width: this.width, height: this.height, margin: {...this.margin, pad: 0},
+      xaxis: axis(this.cols, roundTicks(this.cols, this.cs, font), false),
+      yaxis: axis(this.rows, yNames || roundTicks(this.rows, this.ch, font), true),
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
+    };
+    return window.Plotly.react(this.plot, [trace], layout,
+                               {staticPlot: true, displayModeBar: false, responsive: false});
+  }
+
+  // Pixel rectangle of cells [r, r + h) x [c, c + w).
+  rect(r, c, h, w, style) {
+    const ctx = this.ctx;
+    const x = c * this.cs;
+    const y = r * this.ch;
+    const pw = Math.max(w * this.cs, 2);
+    const ph = Math.max(h * this.ch, 2);
+    if (style.fill) {
+      ctx.fillStyle = style.fill;
+      ctx.fillRect(x, y, pw, ph);
+    }
+    if (style.stroke) {
+      const lw = style.width || 2;
+      ctx.lineWidth = lw;
+      ctx.strokeStyle = style.stroke;
+      ctx.setLineDash(style.dash || []);
+      ctx.strokeRect(x + lw / 2, y + lw / 2, Math.max(pw - lw, 1), Math.max(ph - lw, 1));
+      ctx.setLineDash([]);
+    }
+  }
+
+  cellAt(event) {
+    const box = this.dyn.getBoundingClientRect();
+    const c = Math.floor((event.clientX - box.left) / this.cs);
+    const r = Math.floor((event.clientY - box.top) / this.ch);
+    if (r < 0 || c < 0 || r >= this.rows || c >= this.cols) return null;
+    return [r, c];
+  }
+
+  clear() {
+    this.ctx.clearRect(0, 0, this.dyn.width, this.dyn.height);
+  }
+}
+
+class ReceptiveView {
+  constructor(root) {
+    this.root = root;
+    root.__rf = this;
+    this.report = () => {};
+    this.hover = null;
+    root.addEventListener("keydown", (e) => this.onKey(e));
+    this.onResize = () => {
+      if (!document.body.contains(this.root)) {
+        window.removeEventListener("resize", this.onResize);
+        return;
+      }
+      clearTimeout(this.resizeTimer);
+      this.resizeTimer = setTimeout(() => this.build(), 150);
+    };
+    window.addEventListener("resize", this.onResize);
+  }
+
+  load(payload) {
+    const same = this.payload && this.payload.scene_id === payload.scene_id &&
+      JSON.stringify(this.payload.init) === JSON.stringify(payload.init);
+    this.payload = payload;
+    this.scene = payload.scene;
+    this.top = this.scene.shapes.length - 1;
+    const out = this.scene.shapes[this.top];
+    if (!same) {
+      const cell = payload.init && payload.init.cell;
+      const ok = Array.isArray(cell) && cell.length === out.length &&
+        cell.every((v, a) => Number.isInteger(v) && v >= 0 && v < out[a]);
+      this.pinned = ok ? cell.slice() : out.map((n) => Math.floor((n - 1) / 2));
+      this.reported = JSON.stringify(this.pinned);
+      this.hover = null;
+    }
+    this.presenter = !!payload.presenter;
+    this.build();
+    this.loads = (this.loads || 0) + 1;
+  }
+
+  // ------------------------------------------------------------------ layout
+
+  heightBudget() {
+    const top = this.root.getBoundingClientRect().top + window.scrollY;
+    // room for the bar and the caption, whose length we know (hover may make it longer)
+    const width = Math.max(280, this.root.clientWidth || 800);
+    const {level, index} = this.shown();
+    const chars = this.describe(fieldOf(this.scene, level, index)).length + 30;
+    const lines = Math.ceil((chars * 0.62 * this.infoFont) / (width - 40));
+    const reserve = 60 + lines * this.infoFont * 1.45 + 30;
+    const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - reserve;
+    return this.presenter ? Math.max(200, h) : Math.max(260, Math.min(h, 720));
+  }
+
+  build() {
+    if (!this.scene) return;
+    const s = this.scene;
+    const root = this.root;
+    root.classList.toggle("cx-presenter", this.presenter);
+    root.replaceChildren();
+    this.font = this.presenter ? 20 : 13;
+    this.infoFont = this.presenter ? 22 : 15;
+    this.buildBar();
+    this.stage = document.createElement("div");
+    this.stage.className = `cx-rf-stage cx-nd${s.ndim}`;
+    root.appendChild(this.stage);
+    this.info = document.createElement("div");
+    this.info.className = "cx-eq cx-rf-info";
+    this.info.setAttribute("data-testid", "cx-rf-info");
+    this.info.style.fontSize = `${this.infoFont}px`;
+    this.tip = document.createElement("div");
+    this.tip.className = "cx-tip";
+    const width = Math.max(280, root.clientWidth || 800);
+    this.grids = [];
+    if (s.ndim === 1) this.build1d(width);
+    else this.build2d(width);
+    root.append(this.info, this.tip);
+    for (const g of this.grids) {
+      const names = s.ndim === 1 ? [[0], [this.stripName(g.level)]] : null;
+      g.draw(this.font, names);
+    }
+    this.bindHover();
+    this.render();
+  }
+
+  buildBar() {
+    const bar = document.createElement("div");
+    bar.className = "cx-bar";
+    const hint = document.createElement("span");
+    hint.className = "cx-info";
+    hint.textContent = "hover any cell \u00b7 click an output cell to pin it \u00b7 arrows move it";
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.textContent = "Copy link";
+    copy.setAttribute("data-testid", "cx-copy");
+    copy.addEventListener("click", () => this.copyLink());
+    this.copied = document.createElement("span");
+    this.copied.className = "cx-copied";
+    bar.append(hint, copy, this.copied);
+    this.root.appendChild(bar);
+  }
+
+  build1d(width) {
+    const s = this.scene;
+    const longest = Math.max(...s.shapes.map((sh) => sh[0]));
+    const m = RF_MARGIN_1D;
+    const cs = Math.max(0.5, Math.min((width - m.l - m.r - 8) / longest, 72));
+    const levels = s.shapes.length;
+    const rowRoom = (this.heightBudget() - levels * (m.t + m.b + 6)) / levels;
+    const ch = Math.max(this.presenter ? 30 : 22, Math.min(Math.max(cs, 22), 56, rowRoom));
+    this.cs = cs;
+    s.shapes.forEach((shape, l) => {
+      const g = new LevelGrid(this.stage, {level: l, rows: 1, cols: shape[0], cs, ch,
+                                           label: null, margin: m});
+      g.spot = (p) => [0, p[0]];
+      g.index = (cell) => [cell[1]];
+      this.grids.push(g);
+    });
+  }
+
+  build2d(width) {
+    const s = this.scene;
+    const m = RF_MARGIN;
+    const plot = m.l + m.r + 24;
+    const rowExtra = m.t + m.b + 24;  // label and tick labels
+    const [ih, iw] = s.shapes[0];
+    const [oh, ow] = s.shapes[this.top];
+    const middle = s.shapes.slice(1, this.top);
+    // the input and the output share the first row; the layers between them the second
+    const hb = this.heightBudget();
+    const hMain = (middle.length ? 0.62 : 1) * hb - rowExtra;
+    const hMid = 0.38 * hb - rowExtra;
+    const narrow = width < 700;
+    const fit = (room, cells, height, rows) => Math.max(1, Math.min(72, room / cells,
+                                                                  height / rows));
+    const cs = fit(narrow ? width - plot : (width - 2 * plot) * 0.62, iw, hMain, ih);
+    const co = fit(narrow ? width - plot : width - 2 * plot - cs * iw, ow, hMain, oh);
+    this.cs = cs;
+    const row = (cls) => {
+      const r = document.createElement("div");
+      r.className = `cx-rf-row ${cls}`;
+      this.stage.appendChild(r);
+      return r;
+    };
+    const make = (parent, l, size) => {
+      const [h, w] = s.shapes[l];
+      const g = new LevelGrid(parent, {level: l, rows: h, cols: w, cs: size,
+                                       label: this.levelLabel(l), margin: m});
+      g.spot = (p) => p;
+      g.index = (cell) => cell;
+      this.grids[l] = g;
+    };
+    const main = row("cx-rf-main");
+    make(main, 0, cs);
+    make(main, this.top, co);
+    if (middle.length) {
+      const mid = row("cx-rf-middle");
+      const room = width - middle.length * plot;
+      const small = fit(narrow ? width - plot : room, narrow ? Math.max(...middle.map((x) => x[1]))
+        : middle.reduce((a, x) => a + x[1], 0), hMid, Math.max(...middle.map((x) => x[0])));
+      for (let l = 1; l < this.top; l++) make(mid, l, small);
+    }
+  }
+
+  // A 1-D strip's name beside it: the level and its layer's settings, on two lines.
+  stripName(l) {
+    if (l === 0) return `input<br>L=${this.scene.shapes[0][0]}`;
+    const L = this.scene.layers[l - 1];
+    const parts = [`k${L.kernel[0]}`];
+    if (L.stride[0] !== 1) parts.push(`s${L.stride[0]}`);
+    if (L.dilation[0] !== 1) parts.push(`d${L.dilation[0]}`);
+    if (L.pads[0][0] !== 0) parts.push(`p${L.pads[0][0]}`);
+    return `layer ${l}<br>${parts.join(" ")}`;
+  }
+
+  levelLabel(l) {
+    const shape = this.scene.shapes[l].join("\u00d7");
+    if (l === 0) return `input (${shape})`;
+    const L = this.scene.layers[l - 1];
+    const one = (v) => (new Set(v).size === 1 ? String(v[0]) : v.join(","));
+    let text = `layer ${l}: k${one(L.kernel)}`;
+    if (L.stride.some((v) => v !== 1)) text += ` s${one(L.stride)}`;
+    if (L.dilation.some((v) => v !== 1)) text += ` d${one(L.dilation)}`;
+    const pads = L.pads.map((p) => p[0]);
+    if (pads.some((v) => v !== 0)) text += ` p${one(pads)}`;
+    return `${text} \u2192 ${shape}${l === this.top ? " (output)" : ""}`;
+  }
+
+  // ------------------------------------------------------------------ drawing
+
+  shown() {
+    return this.hover || {level: this.top, index: this.pinned};
+  }
+
+  render() {
+    const t0 = performance.now();
+    const {level, index} = this.shown();
+    const field = fieldOf(this.scene, level, index);
+    this.field = field;
+    for (const g of this.grids) {
+      g.clear();
+      if (g.level <= level) this.drawHeat(g, field);
+    }
+    const g = this.grids[level];
+    const [r, c] = g.spot(index);
+    g.rect(r, c, 1, 1, {stroke: RF_HOVER, width: 3});
+    if (level === this.top || this.hover === null) {
+      const [pr, pc] = this.grids[this.top].spot(this.pinned);
+      this.grids[this.top].rect(pr, pc, 1, 1, {stroke: RF_HOVER, width: 2, dash: [4, 3]});
+    }
+    this.info.textContent = this.describe(field);
+    const d = this.root.dataset;
+    d.level = String(level);
+    d.cell = JSON.stringify(index);
+    d.first = JSON.stringify(field.first);
+    d.last = JSON.stringify(field.last);
+    d.pinned = JSON.stringify(this.pinned);
+    d.hover = this.hover ? "1" : "";
+    this.lastRenderMs = performance.now() - t0;
+  }
+
+  drawHeat(g, field) {
+    const s = this.scene;
+    const counts = levelCounts(field.axes, g.level);
+    let top = 0;
+    for (const v of counts) if (v > top) top = v;
+    const shape = s.shapes[g.level];
+    const label = g.cs >= 16 && g.ch >= 14;
+    const ctx = g.ctx;
+    const size = Math.min(this.font, g.ch / 1.8, g.cs / 2.2);
+    if (label) {
+      ctx.font = `${Math.round(size)}px sans-serif`;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+    }
+    for (let i = 0; i < counts.length; i++) {
+      const v = counts[i];
+      if (v === 0) continue;
+      const [r, c] = g.spot(unravel(i, shape));
+      const ratio = top > 1 ? Math.log(v) / Math.log(top) : 1;
+      g.rect(r, c, 1, 1, {fill: heatColor(0.15 + 0.85 * ratio)});
+      if (label) {
+        const text = fmt(v);
+        if (text.length * size * 0.6 <= g.cs - 2) {
+          ctx.fillStyle = ratio > 0.6 ? "#fff" : "#222";
+          ctx.fillText(text, (c + 0.5) * g.cs, (r + 0.5) * g.ch);
+        }
+      }
+    }
+    // the range the window spans on this level, clipped to the level (dashed where the range
+    // runs on into padding)
+    const ranges = field.axes.map((x) => x.ranges[g.level]);
+    const lo = ranges.map(([a], k) => Math.max(0, Math.min(a, shape[k] - 1)));
+    const hi = ranges.map(([, b], k) => Math.max(0, Math.min(b, shape[k] - 1)));
+    const cut = ranges.some(([a, b], k) => a < 0 || b >= shape[k]);
+    const [r0, c0] = g.spot(lo);
+    const [r1, c1] = g.spot(hi);
+    if (g.level < field.level) {
+      g.rect(r0, c0, r1 - r0 + 1, c1 - c0 + 1,
+             {stroke: RF_RANGE, width: 2, dash: cut ? [6, 4] : []});
+    }
+  }
+
+  describe(field) {
+    const s = this.scene;
+    const shape = s.shapes[0];
+    const span = field.first.map((a, k) => `${fmt(a)}\u2013${fmt(field.last[k])}`);
+    const sizes = field.first.map((a, k) => field.last[k] - a + 1);
+    let reached = 0;
+    let total = 0;
+    let most = 0;
+    let at = 0;
+    field.input.forEach((v, i) => {
+      if (v > 0) reached += 1;
+      total += v;
+      if (v > most) {
+        most = v;
+        at = i;
+      }
+    });
+    const where = s.ndim === 1 ? `input ${span[0]}` : `input rows ${span[0]} \u00d7 cols ${span[1]}`;
+    const outside = field.first.some((a, k) => a < 0 || field.last[k] >= shape[k]);
+    let text = `${levelName(field.level)} cell (${idx(field.index)}) sees ${where} ` +
+      `(${sizes.join(" \u00d7 ")} cells${outside ? ", part of it padding" : ""})`;
+    if (field.level === 0) return `${text}.`;
+    const L = s.layers[field.level - 1];
+    const one = (v) => (new Set(v).size === 1 ? fmt(v[0]) : `(${v.map(fmt).join(", ")})`);
+    text += ` \u2014 size ${one(L.size)}, jump ${one(L.jump)}, start ${one(L.start)}. ` +
+      `${fmt(reached)} input cell${reached === 1 ? "" : "s"} reach it through ` +
+      `${fmt(total)} path${total === 1 ? "" : "s"}`;
+    if (reached) text += ` (most: ${fmt(most)} through (${idx(unravel(at, shape))}))`;
+    return `${text}.`;
+  }
+
+  // ------------------------------------------------------------------ hover, pin, keys
+
+  hitTest(event) {
+    for (const g of this.grids) {
+      if (event.target !== g.dyn) continue;
+      const cell = g.cellAt(event);
+      if (!cell) return null;
+      return {level: g.level, index: g.index(cell)};
+    }
+    return null;
+  }
+
+  bindHover() {
+    const move = (e) => {
+      const h = this.hitTest(e);
+      if (JSON.stringify(h) !== JSON.stringify(this.hover)) {
+        this.hover = h;
+        this.render();
+      }
+      if (h) {
+        const n = this.field.input.reduce((a, v) => a + (v > 0), 0);
+        this.tip.textContent = `${levelName(h.level)} (${idx(h.index)}): ${n} input cell` +
+          `${n === 1 ? "" : "s"} reach it` + (h.level === this.top ? " \u2014 click to pin" : "");
+        this.tip.style.display = "block";
+        const box = this.root.getBoundingClientRect();
+        const x = e.clientX - box.left + 14;
+        const maxX = box.width - this.tip.offsetWidth - 4;
+        this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
+        this.tip.style.top = `${e.clientY - box.top + 16}px`;
+      } else {
+        this.tip.style.display = "none";
+      }
+    };
+    const leave = () => {
+      this.hover = null;
+      this.tip.style.display = "none";
+      this.render();
+    };
+    const click = (e) => {
+      const h = this.hitTest(e);
+      if (!h || h.level !== this.top) return;
+      this.pin(h.index);
+    };
+    for (const g of this.grids) {
+      g.dyn.addEventListener("mousemove", move);
+      g.dyn.addEventListener("mouseleave", leave);
+      g.dyn.addEventListener("click", click);
+    }
+  }
+
+  pin(index) {
+    const out = this.scene.shapes[this.top];
+    this.pinned = index.map((v, a) => Math.min(Math.max(0, v), out[a] - 1));
+    this.render();
+    this.scheduleReport();
+  }
+
+  onKey(e) {
+    const out = this.scene.shapes[this.top];
+    const moves = {ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0]};
+    const m = moves[e.key];
+    if (!m) return;
+    e.preventDefault();
+    const step = out.length === 1 ? [m[1] || m[0]] : m;
+    this.pin(this.pinned.map((v, a) => v + step[a]));
+  }
+
+  scheduleReport() {
+    clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => {
+      const now = JSON.stringify(this.pinned);
+      if (now === this.reported) return;
+      this.reported = now;
+      RF_REPORTS.seq += 1;
+      this.report("cell", {scene: this.payload.scene_id, seq: RF_REPORTS.seq,
+                           cell: this.pinned.slice()});
+    }, RF_REPORT_DELAY_MS);
+  }
+
+  link() {
+    const u = new URL(window.location.href);
+    u.searchParams.set("cell", this.pinned.join(","));
+    return u.toString();
+  }
+
+  copyLink() {
+    const url = this.link();
+    this.root.dataset.link = url;
+    const done = (ok) => { this.copied.textContent = ok ? "link copied" : url; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(url).then(() => done(true), () => done(false));
+    } else {
+      done(false);
+    }
+  }
+}
+
+// Streamlit calls this again with the same parent whenever the data changes.
+export function mount({data, parentElement, setStateValue}) {
+  const payload = typeof data === "string" ? JSON.parse(data) : data;
+  let root = parentElement.querySelector(":scope > .cx-rf-root");
+  if (!root) {
+    root = document.createElement("div");
+    root.className = "cx-root cx-rf-root";
+    root.tabIndex = 0;
+    root.setAttribute("data-testid", "cx-rf-root");
+    parentElement.appendChild(root);
+  }
+  const view = root.__rf || new ReceptiveView(root);
+  view.report = setStateValue || (() => {});
+  view.load(payload);
+  return view;
+}
+
