@@ -210,6 +210,8 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
                  "weight": _zmax(weight[group * cg:(group + 1) * cg, o]),
                  "output": _zmax(out[item, omap])},
         "max_terms": MAX_TERMS,
+    }
+
 
 # ------------------------------------------------------------------------------ stacks
 
