@@ -437,7 +437,7 @@ export class View {
     const width = Math.max(280, this.root.clientWidth || 800);
     const chars = this.eqChars;
     const lines = Math.ceil((chars * 0.62 * this.eqFont) / (width - 40));
-    const reserve = 80 + lines * this.eqFont * 1.45 + 30;
+    const reserve = 90 + lines * this.eqFont * 1.5 + 40;
     const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - reserve;
     return this.presenter ? Math.max(200, h) : Math.max(260, Math.min(h, 720));
   }
