@@ -26,7 +26,7 @@ from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigati
 from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 PRESENTER_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 4.6rem; padding-bottom: 1rem; }
 [data-testid="stMainBlockContainer"] h1 { padding-top: 0; padding-bottom: 0.2rem; }
 </style>"""
 
