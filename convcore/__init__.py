@@ -15,6 +15,7 @@ from .params import (
     output_size,
     valid_groups,
 )
+from .text import format_index, format_list, format_number, format_span
 from .trace import (
     Coverage,
     GroupMap,
@@ -42,7 +43,8 @@ from .variable import Variable
 __all__ = [
     "ConvError", "Coverage", "GroupMap", "PaddedInput", "ShapeExplanation", "Step", "Tap",
     "Variable", "WindowMap", "available_backends", "backend_name", "conv1d", "conv2d", "conv3d",
-    "convnd", "coverage", "dilated_kernel", "equation", "explain_shape", "from_megengine",
+    "convnd", "coverage", "dilated_kernel", "equation", "explain_shape", "format_index",
+    "format_list", "format_number", "format_span", "from_megengine",
     "from_puzzlelib_1d", "gpuarray", "group_map", "max_dilation", "max_kernel_size",
     "max_padding", "multiply_adds", "output_shape", "output_size", "padded_input", "to_megengine",
     "to_numpy", "to_puzzlelib_1d", "trace_step", "valid_groups", "window_map",

@@ -17,6 +17,7 @@ import numpy as np
 
 from .backend import array_module, as_strided
 from .errors import ConvError
+from .geometry import tap_position
 from .params import COMPUTE_MODES, ConvSpec, check_dtype, make_spec, prod
 
 COLUMN_BUDGET_BYTES = 4 * 2**20  # CPU: cache-sized chunks
@@ -37,7 +38,7 @@ def _as_array(xp, a, name, op):
     return a
 
 
-def _prepare(op, x, weight, bias, compute_mode, **params):
+def prepare(op, x, weight, bias, compute_mode, **params):
     """Check everything; return (xp, spec, x, weight, bias) with one common floating dtype."""
     xp = array_module(x, weight, bias)
     x = _as_array(xp, x, "input", op)
@@ -58,6 +59,9 @@ def _prepare(op, x, weight, bias, compute_mode, **params):
     return xp, spec, x, weight, bias
 
 
+_prepare = prepare  # the name other modules used before it was public
+
+
 def pad_input(xp, x, pads, mode):
     """Pad the spatial axes of ``x`` (N, C, *spatial) by ``(low, high)`` pairs in ``mode``."""
     if not any(lo or hi for lo, hi in pads):
@@ -76,13 +80,19 @@ def pad_input(xp, x, pads, mode):
 
 @functools.lru_cache(maxsize=512)
 def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
-    """Shape and strides of the window view (pure arithmetic, cached: it runs on every call)."""
+    """Shape and strides of the window view (pure arithmetic, cached: it runs on every call).
+
+    The byte strides are :func:`~convcore.geometry.tap_position` per unit step of the kernel
+    offset (``d``) and of the output index (``s``); a length-1 axis gets stride 0, so a huge
+    stride or dilation that only one window or tap ever uses cannot overflow the view.
+    """
     spatial = strides[2:]
     shape = (n_batch, spec.groups, spec.in_per_group, *spec.kernel, *spec.out_spatial)
-    view = ((strides[0], spec.in_per_group * strides[1], strides[1])
-            + tuple(st * d for st, d in zip(spatial, spec.dilation))
-            + tuple(st * stp for st, stp in zip(spatial, spec.stride)))
-    return shape, view
+    taps = tuple(st * tap_position(0, 1, s, d) if k > 1 else 0
+                 for st, k, s, d in zip(spatial, spec.kernel, spec.stride, spec.dilation))
+    outs = tuple(st * tap_position(1, 0, s, d) if n > 1 else 0
+                 for st, n, s, d in zip(spatial, spec.out_spatial, spec.stride, spec.dilation))
+    return shape, (strides[0], spec.in_per_group * strides[1], strides[1]) + taps + outs
 
 
 def window_view(xp, xpad, spec: ConvSpec):
@@ -128,7 +138,7 @@ def correlate_padded(xp, xpad, weight, spec: ConvSpec, budget=None):
 
 def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mode, compute_mode,
              spatial_dims):
-    xp, spec, x, weight, bias = _prepare(
+    xp, spec, x, weight, bias = prepare(
         op, x, weight, bias, compute_mode, stride=stride, padding=padding, dilation=dilation,
         groups=groups, padding_mode=padding_mode, spatial_dims=spatial_dims,
     )

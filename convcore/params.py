@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass
 
 from .errors import ConvError
+from .geometry import dilated_extent, length_numerator, output_length
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same")
@@ -21,15 +22,19 @@ COMPUTE_MODES = ("default", "float32")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
+    """True for Python and NumPy integers, False for bools (``True`` is not a stride)."""
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+
+
+_is_int = is_int  # the name other modules used before it was public
 
 
 def ntuple(value, n: int, name: str, op: str = "conv") -> tuple[int, ...]:
     """``value`` as a tuple of ``n`` ints: an int is repeated, a sequence must have length ``n``."""
-    if _is_int(value):
+    if is_int(value):
         return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
+    if isinstance(value, (tuple, list)) and len(value) == n and all(is_int(v) for v in value):
         return tuple(int(v) for v in value)
     raise ConvError(
         f"{op}: {name} must be an int or a tuple of {n} int{'s' if n > 1 else ''} "
@@ -78,14 +83,14 @@ def resolve_padding(padding, n: int, kernel, dilation, stride, op: str = "conv")
         f"{op}: padding must be an int, a tuple of {n} ints, a tuple of {n} (low, high) pairs, "
         f"'valid' or 'same', got {padding!r}"
     )
-    if _is_int(padding):
+    if is_int(padding):
         pairs = ((int(padding), int(padding)),) * n
     elif isinstance(padding, (tuple, list)) and len(padding) == n:
         pairs = []
         for p in padding:
-            if _is_int(p):
+            if is_int(p):
                 pairs.append((int(p), int(p)))
-            elif isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p):
+            elif isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p):
                 pairs.append((int(p[0]), int(p[1])))
             else:
                 raise bad
@@ -97,15 +102,10 @@ def resolve_padding(padding, n: int, kernel, dilation, stride, op: str = "conv")
     return pairs
 
 
-def dilated_extent(k: int, d: int) -> int:
-    """Span of a kernel of ``k`` taps with dilation ``d``: ``d*(k-1) + 1``."""
-    return d * (k - 1) + 1
-
-
 def _pad_pair(padding, op):
-    if _is_int(padding):
+    if is_int(padding):
         return int(padding), int(padding)
-    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(_is_int, padding)):
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(is_int, padding)):
         return int(padding[0]), int(padding[1])
     raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {padding!r}")
 
@@ -138,16 +138,15 @@ def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", "output_size")
     (s,) = positive_tuple(stride, 1, "stride", "output_size")
     (d,) = positive_tuple(dilation, 1, "dilation", "output_size")
-    if not _is_int(in_size) or in_size < 1:
+    if not is_int(in_size) or in_size < 1:
         raise ConvError(f"output_size: in_size must be an int >= 1, got {in_size!r}")
-    padded = in_size + lo + hi
-    span = dilated_extent(k, d)
-    if span > padded:
+    if length_numerator(in_size, k, d, lo, hi) < 0:
         raise ConvError(
-            f"output_size: the dilated kernel extent dilation*(kernel_size-1)+1 = {span} is "
-            f"larger than the padded input {in_size}+{lo}+{hi} = {padded}; output would be empty"
+            f"output_size: the dilated kernel extent dilation*(kernel_size-1)+1 = "
+            f"{dilated_extent(k, d)} is larger than the padded input {in_size}+{lo}+{hi} = "
+            f"{in_size + lo + hi}; output would be empty"
         )
-    return (padded - span) // s + 1
+    return output_length(in_size, k, s, d, lo, hi)
 
 
 def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
@@ -226,8 +225,9 @@ class ConvSpec(PerGroup):
         return lead + self.out_spatial
 
 
-def _check_groups(groups, in_channels, out_channels, op):
-    if not _is_int(groups) or groups < 1:
+def check_groups(groups, in_channels, out_channels, op):
+    """``groups`` as PyTorch checks it: a positive int dividing both channel counts."""
+    if not is_int(groups) or groups < 1:
         raise ConvError(f"{op}: groups must be a positive integer, got {groups!r}")
     if in_channels % groups:
         raise ConvError(
@@ -241,7 +241,8 @@ def _check_groups(groups, in_channels, out_channels, op):
         )
 
 
-def _check_mode_legal(mode, in_spatial, pads, op):
+def check_mode_legal(mode, in_spatial, pads, op):
+    """``mode`` is a known padding mode, and reflect/circular padding fits every axis."""
     if mode not in PADDING_MODES:
         raise ConvError(
             f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
@@ -259,6 +260,10 @@ def _check_mode_legal(mode, in_spatial, pads, op):
                 f"(it may wrap around at most once); spatial axis {axis} has extent {n} "
                 f"but padding ({lo}, {hi})"
             )
+
+
+# The names other modules used before these helpers were public.
+_check_groups, _check_mode_legal = check_groups, check_mode_legal
 
 
 def _plain(v) -> bool:
@@ -313,7 +318,7 @@ def _make_spec(op, x_shape, w_shape, bias_shape, stride, padding, dilation, grou
     kernel = w_shape[2:]
     if out_channels < 1 or w_in < 1 or any(k < 1 for k in kernel):
         raise ConvError(f"{op}: every weight dimension must be >= 1, got weight of shape {w_shape}")
-    _check_groups(groups, in_channels, out_channels, op)
+    check_groups(groups, in_channels, out_channels, op)
     if w_in * groups != in_channels:
         raise ConvError(
             f"{op}: weight of shape {w_shape} with groups={groups} expects "
@@ -335,19 +340,18 @@ def _make_spec(op, x_shape, w_shape, bias_shape, stride, padding, dilation, grou
         )
     if any(s < 1 for s in in_spatial):
         raise ConvError(f"{op}: every spatial extent of the input must be >= 1, got {x_shape}")
-    _check_mode_legal(padding_mode, in_spatial, pads, op)
+    check_mode_legal(padding_mode, in_spatial, pads, op)
     out_spatial = []
     for axis, (size, k, s, d, (lo, hi)) in enumerate(
         zip(in_spatial, kernel, stride_t, dilation_t, pads)
     ):
-        span = dilated_extent(k, d)
-        if span > size + lo + hi:
+        if length_numerator(size, k, d, lo, hi) < 0:
             raise ConvError(
                 f"{op}: on spatial axis {axis} the dilated kernel extent "
-                f"dilation*(kernel_size-1)+1 = {d}*({k}-1)+1 = {span} is larger than the padded "
-                f"input {size}+{lo}+{hi} = {size + lo + hi}; output would be empty"
+                f"dilation*(kernel_size-1)+1 = {d}*({k}-1)+1 = {dilated_extent(k, d)} is larger "
+                f"than the padded input {size}+{lo}+{hi} = {size + lo + hi}; output would be empty"
             )
-        out_spatial.append((size + lo + hi - span) // s + 1)
+        out_spatial.append(output_length(size, k, s, d, lo, hi))
     return ConvSpec(op, batched, batch, in_channels, out_channels, groups, tuple(in_spatial),
                     tuple(kernel), stride_t, dilation_t, pads, padding_mode, tuple(out_spatial))
 
