@@ -12,9 +12,16 @@ coverage counts and the shape explanation are all computed from them:
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from .backend import as_strided
+
+if TYPE_CHECKING:
+    from .params import ConvSpec
 
 # Below this, products of two values fit in int64: the vectorized path is exact.
 _SMALL = 2**31
@@ -99,3 +106,28 @@ def read_counts(start: int, stop: int, kernel: int, stride: int, dilation: int,
         if t <= t_hi:
             counts[i] = (t_hi - t) // s1 + 1
     return counts
+
+
+@functools.lru_cache(maxsize=512)
+def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
+    """Shape and strides of the window view (pure arithmetic, cached: it runs on every call).
+
+    The byte strides are :func:`tap_position` per unit step of the kernel offset (``d``) and of
+    the output index (``s``); a length-1 axis gets stride 0, so a huge stride or dilation that
+    only one window or tap ever uses cannot overflow the view.
+    """
+    spatial = strides[2:]
+    shape = (n_batch, spec.groups, spec.in_per_group, *spec.kernel, *spec.out_spatial)
+    taps = tuple(st * tap_position(0, 1, s, d) if k > 1 else 0
+                 for st, k, s, d in zip(spatial, spec.kernel, spec.stride, spec.dilation))
+    outs = tuple(st * tap_position(1, 0, s, d) if n > 1 else 0
+                 for st, n, s, d in zip(spatial, spec.out_spatial, spec.stride, spec.dilation))
+    return shape, (strides[0], spec.in_per_group * strides[1], strides[1]) + taps + outs
+
+
+def window_view(xp, xpad, spec: ConvSpec):
+    """View the padded input as ``(N, groups, C_in/groups, *kernel, *out_spatial)`` windows.
+
+    ``xpad`` is the C-contiguous padded, batched input; nothing is copied.
+    """
+    return as_strided(xp, xpad, *_window_geometry(spec, xpad.shape[0], xpad.strides))

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import convcore as cc
 from convcore import geometry
-from convcore.trace import axis_coverage, unread_cells
+from convcore.trace.windows import axis_coverage, unread_cells
 
 
 def brute_counts(positions, k, s, d, out):

@@ -28,36 +28,23 @@ from .groups import (
     to_megengine,
     to_puzzlelib_1d,
 )
-from .padding import (
-    PaddedInput,
-    dilated_kernel,
-    padded_input,
-    padded_input_of,
-    source_map,
-    source_of,
-)
-from .shape import AXIS_NAMES, AxisShape, ShapeExplanation, explain_axis, explain_shape
+from .padding import PaddedInput, dilated_kernel, padded_input, source_map
+from .shape import AXIS_NAMES, AxisShape, ShapeExplanation, explain_shape
 from .steps import Step, Tap, equation, trace_step, trace_step_of
 from .windows import (
     AxisCoverage,
     Coverage,
-    UnreadCells,
     WindowMap,
-    axis_coverage,
     coverage,
     coverage_of,
-    spatial_spec,
-    unread_cells,
     window_map,
     window_map_of,
 )
 
 __all__ = [
     "AXIS_NAMES", "AxisCoverage", "AxisShape", "Coverage", "GroupMap", "PaddedInput",
-    "ShapeExplanation", "Step", "Tap", "UnreadCells", "WindowMap", "axis_coverage", "coverage",
-    "coverage_of", "dilated_kernel", "equation", "explain_axis", "explain_shape",
-    "from_megengine", "from_puzzlelib_1d", "group_map", "multiply_adds", "multiply_adds_of",
-    "ntuple", "padded_input", "padded_input_of", "source_map", "source_of", "spatial_spec",
-    "to_megengine", "to_puzzlelib_1d", "trace_step", "trace_step_of", "unread_cells",
-    "window_map", "window_map_of",
+    "ShapeExplanation", "Step", "Tap", "WindowMap", "coverage", "coverage_of", "dilated_kernel",
+    "equation", "explain_shape", "from_megengine", "from_puzzlelib_1d", "group_map",
+    "multiply_adds", "multiply_adds_of", "ntuple", "padded_input", "source_map", "to_megengine",
+    "to_puzzlelib_1d", "trace_step", "trace_step_of", "window_map", "window_map_of",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..params import ConvSpec, make_spec
+from ..errors import ConvError
+from ..params import ConvSpec, make_spec, shown
 
 
 def multiply_adds(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1) -> int:
@@ -21,5 +22,7 @@ def multiply_adds(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups
 
 def multiply_adds_of(spec: ConvSpec) -> int:
     """:func:`multiply_adds` of a resolved spec."""
+    if not isinstance(spec, ConvSpec):
+        raise ConvError(f"multiply_adds: spec must be a ConvSpec, got {shown(spec)}")
     return (spec.batch * spec.out_channels * math.prod(spec.out_spatial) * spec.in_per_group
             * math.prod(spec.kernel))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import ConvError
 from ..geometry import dilated_extent, length_numerator, output_length
-from ..params import is_int, positive_tuple, resolve_padding
+from ..params import MAX_SPATIAL_DIMS, as_shape, positive_tuple, resolve_padding
 from ..text import format_list, format_span
 from .windows import unread_cells
 
@@ -53,10 +53,10 @@ def explain_shape(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> S
         'L_out = floor((10 + 2 + 2 − 1·(2−1) − 1) / 2) + 1 = floor(12/2) + 1 = 7'
     """
     op = "explain_shape"
-    in_spatial = (in_spatial,) if is_int(in_spatial) else tuple(in_spatial)
+    in_spatial = as_shape(in_spatial, "in_spatial", op, least=1)
     nd = len(in_spatial)
-    if not all(is_int(n) and n >= 1 for n in in_spatial):
-        raise ConvError(f"{op}: in_spatial must be ints >= 1, got {in_spatial!r}")
+    if nd > MAX_SPATIAL_DIMS:
+        raise ConvError(f"{op}: in_spatial may have at most {MAX_SPATIAL_DIMS} axes, got {nd}")
     kernel = positive_tuple(kernel_size, nd, "kernel_size", op)
     strides = positive_tuple(stride, nd, "stride", op)
     dils = positive_tuple(dilation, nd, "dilation", op)

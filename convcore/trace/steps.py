@@ -3,17 +3,22 @@ as one line of text."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..backend import to_numpy
+from ..budget import require
 from ..core import prepare
 from ..errors import ConvError
 from ..geometry import tap_position
-from ..params import ConvSpec, is_int
+from ..params import ConvSpec, is_int, shown
 from ..text import format_index, format_number
 from .padding import source_of
+from .windows import check_spec
+
+TAP_BYTES = 1024  # one Tap in Python: the object, its tuples and floats (measured ~600 B)
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,25 @@ def trace_step(x, weight, bias=None, *, out_index, stride=1, padding=0, dilation
         "trace_step", x, weight, bias, "default", stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode,
     )
-    return trace_step_of(spec, to_numpy(x), to_numpy(weight),
-                         None if bias is None else to_numpy(bias), out_index)
+    return trace_step_of(spec, x, weight, bias, out_index)
 
 
-def trace_step_of(spec: ConvSpec, x: np.ndarray, weight: np.ndarray, bias, out_index) -> Step:
-    """:func:`trace_step` for arrays already checked against ``spec`` (host arrays)."""
+def trace_step_of(spec: ConvSpec, x, weight, bias, out_index) -> Step:
+    """:func:`trace_step` for a resolved spec and arrays of its shapes (NumPy or CuPy)."""
+    op = "trace_step"
+    check_spec(spec, op)
+    x, weight = to_numpy(x), to_numpy(weight)
+    bias = None if bias is None else to_numpy(bias)
+    w_shape = (spec.out_channels, spec.in_per_group, *spec.kernel)
+    x_shape = ((spec.batch,) if spec.batched else ()) + (spec.in_channels, *spec.in_spatial)
+    if (x.shape != x_shape or weight.shape != w_shape
+            or (bias is not None and bias.shape != (spec.out_channels,))
+            or any(a.dtype.kind not in "biuf" for a in (x, weight) if a is not None)):
+        raise ConvError(f"{op}: x, weight and bias must be real arrays of shapes {x_shape}, "
+                        f"{w_shape} and ({spec.out_channels},) for this spec, got "
+                        f"{x.shape}, {weight.shape} and {None if bias is None else bias.shape}")
+    taps = spec.in_per_group * math.prod(spec.kernel)
+    require(op, f"a step of {taps} taps", taps * TAP_BYTES)
     lead = 2 if spec.batched else 1
     expected = (spec.batch, spec.out_channels) if spec.batched else (spec.out_channels,)
     limits = expected + spec.out_spatial
@@ -89,7 +107,7 @@ def trace_step_of(spec: ConvSpec, x: np.ndarray, weight: np.ndarray, bias, out_i
             or not all(is_int(i) and 0 <= i < m for i, m in zip(out_index, limits))):
         names = "(n, c_out, *spatial)" if spec.batched else "(c_out, *spatial)"
         raise ConvError(f"trace_step: out_index must be {names} within the output shape "
-                        f"{limits}, got {out_index!r:.200}")
+                        f"{limits}, got {shown(out_index)}")
     out_index = tuple(int(i) for i in out_index)
     n = out_index[0] if spec.batched else 0
     c_out = out_index[lead - 1]
@@ -139,14 +157,17 @@ def equation(step: Step, max_terms: int = 24) -> str:
     ``out[0,1,3] = b(0.5) + x[0,4]·w[1,0,0] (2·−1) + … = 7``; padding cells read
     ``pad[0,-1]``; beyond ``max_terms`` taps the rest is summarized with its count and sum.
     """
+    if not isinstance(step, Step):
+        raise ConvError(f"equation: step must be a Step (from trace_step), got {shown(step)}")
+    if not is_int(max_terms) or max_terms < 0:
+        raise ConvError(f"equation: max_terms must be an int >= 0, got {shown(max_terms)}")
     terms = [f"b({format_number(step.bias)})"]
-    shown = step.taps[:max_terms]
-    for t in shown:
+    for t in step.taps[:int(max_terms)]:
         name = "pad" if t.is_padding else "x"
         terms.append(f"{name}[{t.in_channel},{format_index(t.input_index)}]·"
                      f"w[{format_index(t.weight_index)}] "
                      f"({format_number(t.x)}·{format_number(t.w)})")
-    rest = step.taps[max_terms:]
+    rest = step.taps[int(max_terms):]
     if rest:
         terms.append(f"… {len(rest)} more terms (Σ {format_number(sum(t.product for t in rest))})")
     return (f"out[{format_index(step.out_index)}] = " + " + ".join(terms)

@@ -8,16 +8,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..budget import require
 from ..errors import ConvError
 from ..geometry import last_read, read_counts, tap_position
-from ..params import ConvSpec, is_int, make_spec, positive_tuple
+from ..params import (
+    MAX_SPATIAL_DIMS,
+    ConvSpec,
+    as_shape,
+    is_int,
+    make_spec,
+    positive_tuple,
+    shown,
+)
 
 
 def spatial_spec(op, in_spatial, kernel_size, stride, padding, dilation) -> ConvSpec:
     """A ConvSpec for one channel: the spatial rules alone, checked like the core's."""
-    in_spatial = (in_spatial,) if is_int(in_spatial) else tuple(in_spatial)
+    in_spatial = as_shape(in_spatial, "in_spatial", op, least=1)
+    if len(in_spatial) > MAX_SPATIAL_DIMS:
+        raise ConvError(f"{op}: in_spatial may have at most {MAX_SPATIAL_DIMS} axes, got "
+                        f"{len(in_spatial)}")
     kernel = positive_tuple(kernel_size, len(in_spatial), "kernel_size", op)
     return make_spec(op, (1, 1, *in_spatial), (1, 1, *kernel), None, stride, padding, dilation)
+
+
+def check_spec(spec, op: str) -> ConvSpec:
+    """``spec`` if it is a :class:`ConvSpec` (from :func:`convcore.params.make_spec`)."""
+    if not isinstance(spec, ConvSpec):
+        raise ConvError(f"{op}: spec must be a ConvSpec (convcore.params.make_spec), got "
+                        f"{shown(spec)}")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -55,15 +75,16 @@ def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1, steps=N
 
 def window_map_of(spec: ConvSpec, steps=None) -> WindowMap:
     """:func:`window_map` of a resolved spec (int64 coordinates)."""
+    check_spec(spec, "window_map")
     nd = spec.ndim
+    total = math.prod(spec.out_spatial)
+    steps = None if steps is None else _steps(steps, total)
+    count = total if steps is None else steps.size
+    require("window_map", f"the map of {count} steps x {math.prod(spec.kernel)} taps",
+            count * (math.prod(spec.kernel) + 2) * nd * 8)
     if steps is None:
         out_coords = np.indices(spec.out_spatial, dtype=np.int64).reshape(nd, -1).T
     else:
-        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
-        total = math.prod(spec.out_spatial)
-        if steps.size and (steps.min() < 0 or steps.max() >= total):
-            raise ConvError(f"window_map: steps must lie in 0..{total - 1} (the output has "
-                            f"{total} positions), got {steps.min()}..{steps.max()}")
         out_coords = np.stack(np.unravel_index(steps, spec.out_spatial), axis=1).astype(np.int64)
     stride = np.asarray(spec.stride, dtype=np.int64)
     dilation = np.asarray(spec.dilation, dtype=np.int64)
@@ -72,6 +93,29 @@ def window_map_of(spec: ConvSpec, steps=None) -> WindowMap:
     coords = tap_position(out_coords[:, None, :], offsets[None, :, :], stride, dilation)
     return WindowMap(spec.out_spatial, spec.kernel, spec.pads, spec.padded_spatial,
                      out_coords, starts, coords)
+
+
+def _steps(steps, total: int) -> np.ndarray:
+    """``steps`` as a flat int64 array of step numbers in ``0..total-1``, else ConvError."""
+    bad = ConvError(f"window_map: steps must be integers in 0..{total - 1} (the output has "
+                    f"{total} positions), got {shown(steps)}")
+    if isinstance(steps, (str, bytes)):
+        raise bad
+    try:
+        flat = np.asarray(steps).reshape(-1)
+    except Exception as exc:  # any object may be passed in
+        raise bad from exc
+    if flat.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if flat.dtype.kind == "O":  # Python ints beyond int64, or anything else
+        if not all(is_int(v) and 0 <= v < total for v in flat):
+            raise bad
+    elif flat.dtype.kind not in "iu":
+        raise bad
+    elif flat.min() < 0 or flat.max() >= total:
+        raise ConvError(f"window_map: steps must lie in 0..{total - 1} (the output has "
+                        f"{total} positions), got {flat.min()}..{flat.max()}")
+    return flat.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -123,6 +167,10 @@ def coverage(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> Covera
 
 def coverage_of(spec: ConvSpec) -> Coverage:
     """:func:`coverage` of a resolved spec."""
+    check_spec(spec, "coverage")
+    cells = math.prod(spec.in_spatial)
+    require("coverage", f"read counts of {cells} input cells",
+            cells * 8 + sum(spec.in_spatial) * 100)
     per_axis = [axis_coverage(a, spec.in_spatial[a], spec.kernel[a], spec.stride[a],
                               spec.dilation[a], spec.pads[a][0], spec.out_spatial[a])
                 for a in range(spec.ndim)]
