@@ -163,8 +163,6 @@ def calibrate(rounds):
     """Per-operation constants of the cost model in convcore.algorithms, measured here."""
     import scipy.fft
 
-    from convcore import direct
-
     rng = np.random.default_rng(0)
 
     def per(fn, count):
@@ -190,14 +188,15 @@ def calibrate(rounds):
         "C_GATHER": per(lambda: np.ascontiguousarray(win), win.size),
         "C_THIN_GEMM": per(lambda: np.matmul(thin_w, thin_cols), thin_cols.size),
         "C_GEMM": per(lambda: wide @ cols, wide.shape[0] * cols.size),
-        "C_SMALL_GEMM": 8 * per(lambda: np.matmul(small_w, small_x), 8 * small_x.size),
+        "K_FULL": 8 * per(lambda: np.matmul(small_w, small_x), 8 * small_x.size)
+        / per(lambda: wide @ cols, wide.shape[0] * cols.size),
         "C_PASS": per(lambda: (np.multiply(a, s, out=out), np.add(out, a, out=out)), 2 * a.size),
         "C_FFT": per(lambda: scipy.fft.rfftn(img, workers=-1),
                      img.size * math.log2(img.size)),
         "C_SPECTRUM": per(lambda: np.add(f3, f1 * f2, out=f3), f1.size),
         "C_CALL": per(lambda: np.add(a[:1, :4], a[:1, :4]), 1),
     }
-    print(f"# cost model constants measured here (direct uses {direct.workers()} threads)")
+    print("# cost model constants measured here")
     for name, value in measured.items():
         print(f"{name} = {value:.3g}  (convcore.algorithms: {getattr(cc.algorithms, name):.3g})")
 

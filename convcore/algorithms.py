@@ -17,16 +17,18 @@ the work each algorithm does and weighs it with per-operation costs measured on 
 CPU (``python benchmarks/bench_core.py --calibrate`` re-measures them):
 
 - im2col: ``gathered·C_GATHER + max(GEMM, gathered·C_THIN_GEMM)`` — a GEMM with few output rows
-  per group is bound by reading its columns, not by arithmetic; a GEMM costs ``MACs·C_GEMM``,
-  times ``K_FULL / K`` when it sums over fewer than ``K_FULL`` terms;
-- direct: per tap, a product (a broadcast multiply for one input channel per group, else a
-  GEMM over the group's ``C_in/groups`` channels) and its addition, each a pass over the output
-  (``C_PASS``); strided layers gather each tap's input first; chunks run on the thread pool
-  (``THREAD_SPEEDUP``) unless their GEMMs are big enough for BLAS's own threads;
+  per group is bound by reading its columns, not by arithmetic; a GEMM costs ``MACs·C_GEMM``
+  (twice that on the one thread thin GEMMs get), times ``K_FULL / K`` when it sums over fewer
+  than ``K_FULL`` terms;
+- direct: per tap, a product (one broadcast multiply over all taps for one input channel per
+  group, else a GEMM over the group's ``C_in/groups`` channels) and its sum, each a pass over
+  the output (``C_PASS``; slower for strided views and for thousands of taps); strided layers
+  with several channels gather each tap's input first;
 - fft: ``transforms · L·log2(L) · C_FFT + multiply-adds of spectra · C_SPECTRUM`` for
   ``N·C_in + C_out·C_in/g + N·C_out`` transforms of ``L`` points.
 
-The FFT is only a candidate at stride 1 (its cost does not shrink with the stride).  At run time
+Each algorithm also has a fixed cost per call (``C_BASE``).  The FFT is only a candidate at
+stride 1 (its cost does not shrink with the stride).  At run time
 ``auto`` also leaves the FFT for inputs with non-finite or huge values (a spectrum mixes every
 input cell; see :func:`convcore.fft.fft_safe`).
 """
@@ -36,7 +38,7 @@ from __future__ import annotations
 import functools
 import math
 
-from . import direct, fft, im2col
+from . import blas, direct, fft, im2col
 from .budget import MemoryEstimate, check, memory_budget
 from .errors import ConvError, shown
 from .params import ConvSpec, make_spec
@@ -44,16 +46,18 @@ from .params import ConvSpec, make_spec
 ALGORITHMS = ("auto", "im2col", "direct", "fft")
 
 # Seconds per operation, measured on the 2-vCPU development VM (AMD EPYC, AVX-512), float32,
-# with benchmarks/bench_core.py --calibrate.
+# with benchmarks/bench_core.py --calibrate and --algorithms.
 C_GATHER = 1.7e-10  # copy one element into an im2col column chunk (strided view -> buffer)
 C_THIN_GEMM = 3.2e-10  # read one column element in a GEMM with few rows (depthwise: 1)
-C_GEMM = 1.5e-11  # one multiply-add of a large BLAS GEMM (both cores)
+C_GEMM = 1.5e-11  # one multiply-add of a large BLAS GEMM on both cores (twice that on one)
 K_FULL = 13  # a GEMM summing over K < K_FULL terms costs K_FULL / K times more per multiply-add
-C_PASS = 1.8e-10  # one element of one elementwise pass (multiply or add) over the output
-THREAD_SPEEDUP = 1.5  # the direct algorithm's chunks on two cores
+C_PASS = 2.2e-10  # one element of one elementwise pass (multiply or add) over the output
+STRIDED_PASS = 4  # ... when the innermost view is strided (stride > 1): no contiguous runs
+TAPS_PASS = 1000  # products of this many taps or more make a pass twice as slow (short runs)
 C_FFT = 2.5e-10  # per point and log2(point count) of one real FFT
 C_SPECTRUM = 1.0e-9  # one complex multiply-add of spectra
 C_CALL = 4e-6  # one NumPy call on a chunk (Python and dispatch overhead)
+C_BASE = {"im2col": 15e-6, "direct": 40e-6, "fft": 100e-6}  # fixed cost of one call
 
 
 def check_algorithm(algorithm, op: str) -> str:
@@ -69,9 +73,11 @@ def _f(count: int) -> float:
     return float(min(count, 10**300))
 
 
-def gemm_seconds(macs: float, k: int) -> float:
-    """A GEMM's multiply-adds at the BLAS rate, slower when it sums over few terms ``k``."""
-    return macs * C_GEMM * max(1.0, K_FULL / k)
+def gemm_seconds(macs: float, k: int, rows: int) -> float:
+    """A GEMM's multiply-adds at the BLAS rate, slower when it sums over few terms ``k``, and
+    on one thread when it has few ``rows`` per group (:mod:`convcore.blas`)."""
+    threads = 2 if rows >= blas.THIN_ROWS else 1
+    return macs * C_GEMM * (2 / threads) * max(1.0, K_FULL / k)
 
 
 def estimated_seconds(spec: ConvSpec, itemsize: int = 4) -> dict[str, float]:
@@ -84,20 +90,19 @@ def estimated_seconds(spec: ConvSpec, itemsize: int = 4) -> dict[str, float]:
     macs = _f(n * g * og * cg * taps * positions)
     gathered = _f(n * g * cg * taps * positions)  # im2col's column buffer, in elements
     chunks = max(1.0, gathered * itemsize / im2col.COLUMN_BUDGET_BYTES)
-    costs = {"im2col": scale * gathered * C_GATHER + chunks * C_CALL
-             + max(gemm_seconds(macs, cg * taps), scale * gathered * C_THIN_GEMM)}
+    strided = spec.stride[-1] > 1  # the innermost copies are strided
+    costs = {"im2col": scale * gathered * C_GATHER * (2 if strided else 1) + chunks * C_CALL
+             + max(gemm_seconds(macs, cg * taps, og), scale * gathered * C_THIN_GEMM)}
     stride1 = all(s == 1 for s in spec.stride)
     outputs = _f(n * spec.out_channels * (direct.flat_length(spec)[0] if stride1 else positions))
     passes = scale * (2 * taps - 1) * outputs * C_PASS  # per tap: a product, added to the sum
-    gather = 0.0 if stride1 else scale * gathered * C_GATHER  # strided taps are gathered first
-    row = min(outputs / max(1, n * spec.out_channels), direct.CHUNK_BYTES / (og * itemsize))
-    if cg == 1:  # broadcast multiplies, on the thread pool
-        work = (passes + gather) / THREAD_SPEEDUP
-    elif og * cg * row <= direct.BLAS_THREADED_MACS:  # small GEMMs, on the thread pool
-        work = (gemm_seconds(macs, cg) + passes + gather) / THREAD_SPEEDUP
-    else:  # GEMMs big enough for BLAS's own threads, one chunk after the other
-        work = gemm_seconds(macs, cg) + passes + gather
-    calls = taps * max(1.0, outputs * itemsize / direct.CHUNK_BYTES) * 2
+    if cg == 1:  # products of all taps at once, then their sum
+        work = passes * (1 + taps / TAPS_PASS) * (STRIDED_PASS if strided else 1)
+        calls = 2 * max(1.0, taps * outputs * itemsize / direct.STACK_BYTES)
+    else:  # a GEMM over the group's channels per tap, added up
+        gather = 0.0 if stride1 else scale * gathered * C_GATHER  # strided taps are gathered
+        work = gemm_seconds(macs, cg, min(og, cg)) + passes + gather
+        calls = 2 * taps * max(1.0, outputs * itemsize / direct.CHUNK_BYTES)
     costs["direct"] = work + calls * C_CALL
     if stride1:
         lengths = fft.fft_lengths(spec)
@@ -106,6 +111,8 @@ def estimated_seconds(spec: ConvSpec, itemsize: int = 4) -> dict[str, float]:
         spectra = _f(n * spec.out_channels * cg * fft.spectrum_size(lengths))
         costs["fft"] = scale * (transforms * points * math.log2(max(points, 2.0)) * C_FFT
                                 + spectra * C_SPECTRUM) + transforms * C_CALL
+    for name in costs:
+        costs[name] += C_BASE[name]
     return costs
 
 
@@ -151,11 +158,12 @@ def choose_of(spec: ConvSpec, itemsize: int = 4, half: bool = False, on_cpu: boo
     best = ranked[0]
     shown = ", ".join(f"{a} {_ms(costs[a])}" for a in ranked)
     why = {
-        "im2col": "a dense layer: one GEMM over gathered windows",
-        "direct": (f"{spec.in_per_group} input channel{'s' if spec.in_per_group > 1 else ''} "
-                   f"per group: too few for a GEMM, taps are accumulated directly"),
-        "fft": (f"a {'x'.join(map(str, spec.kernel))} kernel at stride 1: spectra cost the same "
-                f"for any kernel size"),
+        "im2col": "im2col: the windows gathered into columns, one GEMM per chunk",
+        "direct": (f"direct: {spec.in_per_group} input channel"
+                   f"{'s' if spec.in_per_group > 1 else ''} per group, taps summed without a "
+                   f"column buffer"),
+        "fft": (f"fft: a {'x'.join(map(str, spec.kernel))} kernel at stride 1, whose spectra "
+                f"cost the same for any kernel size"),
     }[best]
     return best, f"{why} (estimated {shown})"
 

@@ -46,27 +46,38 @@ def spectrum_size(lengths) -> int:
     return math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
 
 
+def _per_block_channel(spec: ConvSpec, n_batch: int, itemsize: int) -> int:
+    """Bytes one output channel of a block needs: its kernel's and its outputs' spectra (with
+    the conjugate, the product's temporary and the inverse transform's complex temporary), the
+    zero-padded kernel and the inverse transforms."""
+    lengths = fft_lengths(spec)
+    spectrum = spectrum_size(lengths) * 2 * itemsize
+    points = math.prod(lengths) * itemsize
+    cg = spec.in_per_group
+    return spectrum * (2 * cg + 3 * n_batch) + points * (cg + n_batch)
+
+
 def block_channels(spec: ConvSpec, n_batch: int, itemsize: int, on_cpu: bool = True) -> int:
     """Output channels per group transformed back at once (bounded by the chunk budget)."""
-    lengths = fft_lengths(spec)
-    per_channel = (spectrum_size(lengths) * 2 * itemsize * (spec.in_per_group + n_batch)
-                   + n_batch * math.prod(lengths) * itemsize)
     budget = CHUNK_BYTES if on_cpu else GPU_CHUNK_BYTES
-    return max(1, min(spec.out_per_group, budget // per_channel))
+    per_channel = _per_block_channel(spec, n_batch, itemsize) * spec.groups
+    return max(1, min(spec.out_per_group, budget // max(per_channel, 1)))
 
 
 def workspace_bytes(spec: ConvSpec, n_batch: int, itemsize: int, on_cpu: bool = True) -> int:
-    """Bytes allocated besides the padded input and the output: spectra and one block."""
+    """Bytes allocated besides the padded input and the output (an upper bound of the peak).
+
+    The input's spectra (and the zero-padded copy the transform makes), one block of output
+    channels (:func:`block_channels`) and the dilated kernel.
+    """
     lengths = fft_lengths(spec)
-    complex_item = 2 * itemsize
-    spectrum = spectrum_size(lengths) * complex_item
+    spectrum = spectrum_size(lengths) * 2 * itemsize
+    points = math.prod(lengths) * itemsize
     block = block_channels(spec, n_batch, itemsize, on_cpu) * spec.groups
     kernel = spec.out_channels * spec.in_per_group * math.prod(
         d * (k - 1) + 1 for k, d in zip(spec.kernel, spec.dilation)) * itemsize
-    return (n_batch * spec.in_channels * spectrum  # input spectra
-            + block * (spec.in_per_group + n_batch) * spectrum  # kernel and output spectra
-            + block * n_batch * math.prod(lengths) * itemsize  # inverse transforms
-            + kernel)  # the dilated kernel
+    return (n_batch * spec.in_channels * (spectrum + points)
+            + block * _per_block_channel(spec, n_batch, itemsize) + kernel)
 
 
 def fft_safe(xp, x, weight) -> bool:

@@ -3,6 +3,7 @@ hypothesis space as test_core_oracle.py (every rank, groups, stride, dilation, p
 mode, batched or not, every dtype); the FFT's float32 accuracy; and what ``auto`` chooses."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -99,11 +100,13 @@ def test_non_finite_or_huge_values_keep_auto_off_the_fft(bad):
 # --- what auto chooses -------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("xs", "ws", "kw", "name", "words"), [
-    ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "im2col", "dense layer"),
-    ((8, 64, 28, 28), (128, 64, 1, 1), {}, "im2col", "dense layer"),
+    ((8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), "im2col", "one GEMM per chunk"),
+    ((8, 64, 28, 28), (128, 64, 1, 1), {}, "im2col", "one GEMM per chunk"),
     ((8, 64, 56, 56), (64, 1, 3, 3), dict(padding=1, groups=64), "direct",
      "1 input channel per group"),
-    ((8, 64, 4096), (64, 8, 5), dict(groups=8), "direct", "8 input channels per group"),
+    ((1, 1, 256, 256), (1, 1, 31, 31), dict(stride=2), "im2col", "one GEMM per chunk"),
+    ((8, 64, 56, 56), (64, 1, 3, 3), dict(padding=1, groups=64, stride=2), "im2col",
+     "one GEMM per chunk"),
     ((1, 3, 256, 256), (8, 3, 31, 31), dict(padding=15), "fft", "31x31 kernel at stride 1"),
     ((1, 1, 65536), (1, 1, 255), {}, "fft", "255 kernel"),
 ])
@@ -159,3 +162,48 @@ def test_im2col_chunks_never_exceed_the_budget_or_one_position(monkeypatch, budg
     assert len(sizes) >= math.prod(spec.out_spatial) * 2 * one_position // max(budget, one_position)
     expect = torch_conv(x, w, None, kw["stride"], kw["padding"], 1, 2, "zeros")
     assert_allclose(out, expect, rtol=1e-10, atol=1e-10)
+
+
+# --- the memory estimate is an upper bound of what a call allocates ------------------------------
+
+SLACK = 256 * 2**10  # Python's own objects (tracemalloc sees them too; ~70 KiB on a first call)
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@settings(max_examples=25)
+@given(case=conv_cases(max_size=9, dtypes=(np.float32, np.float64, np.float16)))
+def test_memory_estimate_bounds_the_allocations(algorithm, case):
+    x, w, b, kw = case
+    estimate = cc.estimate_memory(x.shape, w.shape, kw["stride"], kw["padding"], kw["dilation"],
+                                  kw["groups"], kw["padding_mode"], x.dtype.name, algorithm)
+    run(x, w, b, kw, algorithm)  # once first: one-time set-up (the thread pool) is not per call
+    tracemalloc.start()
+    try:
+        run(x, w, b, kw, algorithm)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= estimate.total + SLACK
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize(("xs", "ws", "kw"), [
+    ((2, 6, 70, 90), (9, 2, 7, 5), dict(padding=(3, 2), groups=3)),
+    ((3, 48, 30, 40), (48, 48, 3, 3), dict(padding=2, dilation=2, stride=(2, 1))),
+    ((1, 32, 40, 50), (32, 1, 9, 9), dict(padding=4, groups=32, padding_mode="reflect")),
+])
+def test_memory_estimate_bounds_a_large_call(algorithm, xs, ws, kw):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    estimate = cc.estimate_memory(x.shape, w.shape, **kw, algorithm=algorithm)
+    cc.conv2d(x, w, algorithm=algorithm, **kw)  # once first: one-time set-up is not per call
+    tracemalloc.start()
+    try:
+        cc.conv2d(x, w, algorithm=algorithm, **kw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert estimate.total // 4 <= peak <= estimate.total + SLACK
+    with pytest.raises(cc.ConvError, match="over the memory budget") as info:
+        cc.conv2d(x, w, algorithm=algorithm, max_bytes=estimate.total - 1, **kw)
+    assert "padded input" in str(info.value) and "output" in str(info.value)

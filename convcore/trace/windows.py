@@ -182,7 +182,7 @@ def coverage_of(spec: ConvSpec) -> Coverage:
 
 
 # Axes longer than this are not scanned cell by cell to find skipped cells (explain_shape).
-SCAN_LIMIT = 2**24
+SCAN_LIMIT = 2**20
 _BLOCK = 2**16
 
 
