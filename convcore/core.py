@@ -21,7 +21,7 @@ from .errors import ConvError, shown
 from .fft import correlate_fft, fft_safe
 from .geometry import window_view  # noqa: F401 - public here before it moved to geometry
 from .im2col import COLUMN_BUDGET_BYTES, GPU_COLUMN_BUDGET_BYTES, correlate_padded
-from .params import COMPUTE_MODES, ConvSpec, check_dtype, make_spec
+from .params import COMPUTE_MODES, ConvSpec, check_dtype, spec_of
 
 _NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -49,9 +49,9 @@ def as_array(xp, a, name, op):
 
 def prepare(op, x, weight, bias, compute_mode, **params):
     """Check everything; return (xp, spec, x, weight, bias) with one common floating dtype."""
-    for name, a in (("input", x), ("weight", weight)):
-        if a is None:
-            raise ConvError(f"{op}: {name} must be an array of numbers, got None")
+    if x is None or weight is None:
+        name = "input" if x is None else "weight"
+        raise ConvError(f"{op}: {name} must be an array of numbers, got None")
     xp = array_module(x, weight, bias)
     x = as_array(xp, x, "input", op)
     weight = as_array(xp, weight, "weight", op)
@@ -67,7 +67,9 @@ def prepare(op, x, weight, bias, compute_mode, **params):
                 f"{op}: input and {name} must have the same dtype, got input {x.dtype} and "
                 f"{name} {a.dtype}"
             )
-    spec = make_spec(op, x.shape, weight.shape, None if bias is None else bias.shape, **params)
+    spec = spec_of(op, x.shape, weight.shape, None if bias is None else bias.shape,
+                   params["stride"], params["padding"], params["dilation"], params["groups"],
+                   params["padding_mode"], params.get("spatial_dims"))
     return xp, spec, x, weight, bias
 
 
@@ -111,7 +113,8 @@ def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mod
         op, x, weight, bias, compute_mode, stride=stride, padding=padding, dilation=dilation,
         groups=groups, padding_mode=padding_mode, spatial_dims=spatial_dims,
     )
-    check_algorithm(algorithm, op)
+    if type(algorithm) is not str or algorithm != "auto":
+        check_algorithm(algorithm, op)
     budget = memory_budget(max_bytes, op)
     out_dtype = x.dtype
     half = out_dtype == np.float16
@@ -125,7 +128,8 @@ def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mod
                             f"overflow would spoil every output); use algorithm='im2col' or "
                             f"'direct'")
         chosen, estimate = plan_of(spec, algorithm, itemsize, half, on_cpu, budget, False)
-    check(op, estimate, budget)
+    if estimate.total > budget:
+        check(op, estimate, budget)
     if half:  # accumulate half precision in float32 (compute_mode="float32")
         x, weight = x.astype(np.float32), weight.astype(np.float32)
         bias = None if bias is None else bias.astype(np.float32)

@@ -64,7 +64,7 @@ def workspace_bytes(spec: ConvSpec, n_batch: int, itemsize: int, on_cpu: bool = 
         out_chunk = whole if not on_cpu else min(whole, max(CHUNK_BYTES, og * itemsize))
         chunk = out_chunk * (1 + (0 if stride1 else -(-cg // og)))
     weights = spec.out_channels * cg * taps * itemsize
-    return full + weights + chunk + 64 * itemsize
+    return full + weights + chunk + chunk // 8  # scratch rows are padded (see scratch)
 
 
 def correlate_direct(xp, xpad, weight, spec: ConvSpec):
@@ -84,12 +84,15 @@ def correlate_direct(xp, xpad, weight, spec: ConvSpec):
 
 
 def scratch(xp, shape, dtype):
-    """An uninitialised array of ``shape`` whose rows are not a power-of-two bytes apart.
+    """An uninitialised array of ``shape`` whose long rows are not a power-of-two bytes apart.
 
     Rows 4096 or 8192 bytes apart map to the same cache sets, which made elementwise passes
-    over such temporaries up to 3x slower here.
+    over such temporaries up to 3x slower here.  Rows of 256 elements or more are padded to a
+    multiple of 16 elements plus 16 (at most 1/8 more memory).
     """
-    row = shape[-1] + 16 - shape[-1] % 16 + 16  # a multiple of 64 bytes, plus 64 bytes
+    if shape[-1] < 256:
+        return xp.empty(shape, dtype=dtype)
+    row = shape[-1] + 16 - shape[-1] % 16 + 16
     return xp.empty((*shape[:-1], row), dtype=dtype)[..., :shape[-1]]
 
 

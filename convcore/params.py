@@ -367,6 +367,13 @@ def make_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilati
         x_shape, w_shape = as_shape(x_shape, "input shape", op), as_shape(w_shape, "weight shape",
                                                                            op)
         bias_shape = None if bias_shape is None else _bias_shape(bias_shape, op)
+    return spec_of(op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups,
+                   padding_mode, spatial_dims)
+
+
+def spec_of(op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups, padding_mode,
+            spatial_dims) -> ConvSpec:
+    """:func:`make_spec` for shapes that are tuples of Python ints (the shapes of arrays)."""
     args = (op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups, padding_mode,
             spatial_dims)
     if all(_plain(a) for a in args[4:]):
