@@ -11,7 +11,6 @@ environment (bytes, read at each call), else :data:`DEFAULT_MAX_BYTES` (2 GiB).
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 
@@ -92,7 +91,3 @@ def require(op: str, what: str, nbytes: int, max_bytes=None) -> None:
     if nbytes > budget:
         raise ConvError(f"{op}: {what} would take {format_bytes(nbytes)}, over the memory "
                         f"budget of {format_bytes(budget)} (CONVCORE_MAX_BYTES)")
-
-
-def array_bytes(shape, itemsize: int) -> int:
-    return math.prod(shape) * itemsize

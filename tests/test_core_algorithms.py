@@ -17,6 +17,7 @@ import convcore.im2col as im2col
 from convcore.params import make_spec
 
 ALGORITHMS = ["im2col", "direct", "fft"]
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 CC_CONV = {1: cc.conv1d, 2: cc.conv2d, 3: cc.conv3d}
 
 
