@@ -2,7 +2,10 @@
 
 - ``trace_step`` on a 256x256 3-channel input with a 5x5 kernel (target: well under 1 ms);
 - ``window_map`` for every step of a 64x64 input with a 3x3 kernel (target: under 20 ms),
-  with its memory against output positions x taps.
+  with its memory against output positions x taps (int64 coordinates);
+- ``explain_shape`` of a 1024x1024 input with stride 2, and of one axis of 2**20 cells with
+  stride 3 > kernel 2 (its skipped cells are counted block by block, in O(block) memory), and
+  of an axis of 10**12 cells (closed form only).
 
 The reference is one ``convcore.conv2d`` call on the same input (the whole output), measured in
 the same run, so the ratio says how a single traced step compares with computing everything.
@@ -62,6 +65,15 @@ def main():
           f"output | {t_conv:.3f} | {t_step / t_conv:.3f} |")
     print(f"| window_map, 64x64, 3x3, {wmap.steps} steps | {t_map:.3f} | conv2d 64x64 3x3 | "
           f"{t_conv64:.3f} | {t_map / t_conv64:.2f} |")
+    t_explain = median_ms(lambda: cc.explain_shape((1024, 1024), 3, stride=2), args.rounds)
+    t_scan = median_ms(lambda: cc.explain_shape(2**20, 2, stride=3), max(3, args.rounds // 5))
+    t_huge = median_ms(lambda: cc.explain_shape(10**12, 2, stride=3), args.rounds)
+    print(f"| explain_shape, 1024x1024, 3x3, stride 2 | {t_explain:.3f} | conv2d 64x64 3x3 | "
+          f"{t_conv64:.3f} | {t_explain / t_conv64:.2f} |")
+    print(f"| explain_shape, 2**20 cells, k2 s3 (counts skipped cells) | {t_scan:.1f} | conv2d of "
+          f"the 256x256 output | {t_conv:.3f} | {t_scan / t_conv:.1f} |")
+    print(f"| explain_shape, 10**12 cells, k2 s3 (closed form) | {t_huge:.3f} | conv2d 64x64 3x3 | "
+          f"{t_conv64:.3f} | {t_huge / t_conv64:.2f} |")
     print(f"\nwindow_map memory: {nbytes / 1024:.0f} KiB = {per_tap:.1f} bytes per "
           f"(step, tap) for {wmap.steps} steps x {wmap.coords.shape[1]} taps")
 

@@ -4,7 +4,9 @@ Runs on CuPy when a working CUDA device is there and on NumPy otherwise, with on
 """
 
 from . import gpuarray
+from .algorithms import check_budget, choose_algorithm, estimate_memory
 from .backend import available_backends, backend_name, to_numpy
+from .budget import MemoryEstimate, memory_budget
 from .core import conv1d, conv2d, conv3d, convnd
 from .errors import ConvError
 from .params import (
@@ -24,6 +26,7 @@ from .receptive import (
     receptive_field,
     stack_shapes,
 )
+from .text import format_index, format_list, format_number, format_span
 from .trace import (
     Coverage,
     GroupMap,
@@ -74,12 +77,51 @@ from .transposed_trace import (
 from .variable import Variable
 
 __all__ = [
-    "ConvError", "Coverage", "GroupMap", "PaddedInput", "ShapeExplanation", "Step", "Tap",
-    "Variable", "WindowMap", "available_backends", "backend_name", "conv1d", "conv2d", "conv3d",
-    "convnd", "coverage", "dilated_kernel", "equation", "explain_shape", "from_megengine",
-    "from_puzzlelib_1d", "gpuarray", "group_map", "max_dilation", "max_kernel_size",
-    "max_padding", "multiply_adds", "output_shape", "output_size", "padded_input", "to_megengine",
-    "to_numpy", "to_puzzlelib_1d", "trace_step", "valid_groups", "window_map",
+    "ConvError",
+    "Coverage",
+    "GroupMap",
+    "MemoryEstimate",
+    "PaddedInput",
+    "ShapeExplanation",
+    "Step",
+    "Tap",
+    "Variable",
+    "WindowMap",
+    "available_backends",
+    "backend_name",
+    "check_budget",
+    "choose_algorithm",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "convnd",
+    "coverage",
+    "dilated_kernel",
+    "equation",
+    "estimate_memory",
+    "explain_shape",
+    "format_index",
+    "format_list",
+    "format_number",
+    "format_span",
+    "from_megengine",
+    "from_puzzlelib_1d",
+    "gpuarray",
+    "group_map",
+    "max_dilation",
+    "max_kernel_size",
+    "max_padding",
+    "memory_budget",
+    "multiply_adds",
+    "output_shape",
+    "output_size",
+    "padded_input",
+    "to_megengine",
+    "to_numpy",
+    "to_puzzlelib_1d",
+    "trace_step",
+    "valid_groups",
+    "window_map",
 ]
 __all__ += [
     "CellField", "GatherForm", "LayerField", "Overlap", "ReceptiveField", "ScatterMap",

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from .errors import ConvError
+from .errors import ConvError, shown
 
 _BACKEND_CHOICES = ("auto", "numpy", "cupy")
 _state: dict = {}
@@ -75,13 +75,13 @@ def available_backends() -> list[str]:
 
 def xp_by_name(name: str):
     """The array module for a backend name from :func:`available_backends`."""
-    if name == "numpy":
+    if type(name) is str and name == "numpy":
         return np
-    if name == "cupy" and "cupy" in available_backends():
+    if type(name) is str and name == "cupy" and "cupy" in available_backends():
         import cupy
 
         return cupy
-    raise ConvError(f"backend must be one of {available_backends()}, got {name!r}")
+    raise ConvError(f"backend must be one of {available_backends()}, got {shown(name, 80)}")
 
 
 def _is_cupy_array(a) -> bool:
@@ -106,10 +106,19 @@ def array_module(*arrays):
 
 
 def to_numpy(a) -> np.ndarray:
-    """A host (NumPy) copy of a NumPy or CuPy array; NumPy arrays are returned as they are."""
+    """A host (NumPy) copy of a NumPy or CuPy array; NumPy arrays are returned as they are.
+
+    Anything else NumPy can convert (lists, scalars, CPU torch tensors) is converted.
+    """
+    if type(a) is np.ndarray:
+        return a
     if _is_cupy_array(a):
         return a.get()
-    return np.asarray(a)
+    try:
+        return np.asarray(a)
+    except Exception as exc:  # any object may be passed in: its conversion may raise anything
+        raise ConvError(f"to_numpy: cannot make a NumPy array of {type(a).__name__} "
+                        f"{shown(a, 80)}") from exc
 
 
 def as_strided(xp, a, shape, strides):

@@ -1,52 +1,65 @@
 """N-d cross-correlation ("convolution" in deep learning), one implementation for every rank.
 
-The fast path is im2col: the padded input is viewed (no copy) as every window, the view is
-gathered into a column buffer ``(N, groups, C_in/groups * prod(kernel), positions)``, and one
-batched ``matmul`` per chunk contracts it with the weights.  The column buffer is bounded by
-:data:`COLUMN_BUDGET_BYTES`: bigger problems are computed in chunks of batch items and, inside
-one item, of rows of the first output axis — which also keeps each chunk in cache, faster than
-one big buffer streamed through memory twice.  Everything is written against ``xp`` (NumPy or
-CuPy), so the GPU runs the same code the CPU tests exercise.
+The entry points check every argument (:func:`prepare`), pad the input once
+(:func:`pad_input`), and hand the padded input to one of three algorithms (:func:`correlate`):
+im2col (:mod:`convcore.im2col`), direct (:mod:`convcore.direct`) or FFT (:mod:`convcore.fft`),
+picked by ``algorithm="auto"`` from a cost model of the shapes (:mod:`convcore.algorithms`).
+Before anything is allocated, the buffers the call needs are checked against the memory budget
+(:mod:`convcore.budget`).  Everything is written against ``xp`` (NumPy or CuPy), so the GPU runs
+the same code the CPU tests exercise.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from .backend import array_module, as_strided
-from .errors import ConvError
-from .params import COMPUTE_MODES, ConvSpec, check_dtype, make_spec, prod
-
-COLUMN_BUDGET_BYTES = 4 * 2**20  # CPU: cache-sized chunks
-GPU_COLUMN_BUDGET_BYTES = 256 * 2**20  # GPU: few, large kernel launches
+from .algorithms import check_algorithm, plan_of
+from .backend import array_module
+from .budget import check, memory_budget
+from .direct import correlate_direct
+from .errors import ConvError, shown
+from .fft import correlate_fft, fft_safe
+from .geometry import window_view  # noqa: F401 - public here before it moved to geometry
+from .im2col import COLUMN_BUDGET_BYTES, GPU_COLUMN_BUDGET_BYTES, correlate_padded
+from .params import COMPUTE_MODES, ConvSpec, check_dtype, spec_of
 
 _NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _as_array(xp, a, name, op):
+def as_array(xp, a, name, op):
+    """``a`` as an array of ``xp`` with a floating dtype (None stays None), else ConvError.
+
+    NumPy and CuPy arrays pass as they are; other array objects (a CPU torch tensor, anything
+    with ``__array__``) are converted keeping their dtype; nested lists and scalars become
+    float32, the default dtype.
+    """
     if a is None:
         return None
-    if not hasattr(a, "dtype") or not hasattr(a, "shape"):
-        try:  # nested lists and scalars: float32, the default dtype
-            a = xp.asarray(a, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise ConvError(f"{op}: {name} must be an array of numbers, got {a!r:.80}") from exc
+    if not isinstance(a, xp.ndarray):
+        array_like = hasattr(a, "__array__") or hasattr(a, "__array_interface__")
+        try:
+            a = np.asarray(a) if array_like else np.asarray(a, dtype=np.float32)
+            a = xp.asarray(a)
+        except Exception as exc:  # any object may be passed in: its conversion may raise anything
+            raise ConvError(f"{op}: {name} must be an array of numbers, got {type(a).__name__} "
+                            f"{shown(a, 80)}") from exc
     check_dtype(name, a.dtype, op)
     return a
 
 
-def _prepare(op, x, weight, bias, compute_mode, **params):
+def prepare(op, x, weight, bias, compute_mode, **params):
     """Check everything; return (xp, spec, x, weight, bias) with one common floating dtype."""
+    if x is None or weight is None:
+        name = "input" if x is None else "weight"
+        raise ConvError(f"{op}: {name} must be an array of numbers, got None")
     xp = array_module(x, weight, bias)
-    x = _as_array(xp, x, "input", op)
-    weight = _as_array(xp, weight, "weight", op)
-    bias = _as_array(xp, bias, "bias", op)
-    if compute_mode not in COMPUTE_MODES:
+    x = as_array(xp, x, "input", op)
+    weight = as_array(xp, weight, "weight", op)
+    bias = as_array(xp, bias, "bias", op)
+    if type(compute_mode) is not str or compute_mode not in COMPUTE_MODES:
         raise ConvError(
             f"{op}: compute_mode must be one of {', '.join(repr(m) for m in COMPUTE_MODES)}, "
-            f"got {compute_mode!r}"
+            f"got {shown(compute_mode, 80)}"
         )
     for name, a in (("weight", weight), ("bias", bias)):
         if a is not None and a.dtype != x.dtype:
@@ -54,8 +67,13 @@ def _prepare(op, x, weight, bias, compute_mode, **params):
                 f"{op}: input and {name} must have the same dtype, got input {x.dtype} and "
                 f"{name} {a.dtype}"
             )
-    spec = make_spec(op, x.shape, weight.shape, None if bias is None else bias.shape, **params)
+    spec = spec_of(op, x.shape, weight.shape, None if bias is None else bias.shape,
+                   params["stride"], params["padding"], params["dilation"], params["groups"],
+                   params["padding_mode"], params.get("spatial_dims"))
     return xp, spec, x, weight, bias
+
+
+_prepare = prepare  # the name other modules used before it was public
 
 
 def pad_input(xp, x, pads, mode):
@@ -74,70 +92,49 @@ def pad_input(xp, x, pads, mode):
                                        mode=_NUMPY_PAD_MODES[mode]))
 
 
-@functools.lru_cache(maxsize=512)
-def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
-    """Shape and strides of the window view (pure arithmetic, cached: it runs on every call)."""
-    spatial = strides[2:]
-    shape = (n_batch, spec.groups, spec.in_per_group, *spec.kernel, *spec.out_spatial)
-    view = ((strides[0], spec.in_per_group * strides[1], strides[1])
-            + tuple(st * d for st, d in zip(spatial, spec.dilation))
-            + tuple(st * stp for st, stp in zip(spatial, spec.stride)))
-    return shape, view
+def correlate(xp, xpad, weight, spec: ConvSpec, algorithm: str = "im2col"):
+    """Cross-correlate a padded, batched input with ``algorithm``: ``(N, C_out, *out_spatial)``.
 
-
-def window_view(xp, xpad, spec: ConvSpec):
-    """View the padded input as ``(N, groups, C_in/groups, *kernel, *out_spatial)`` windows."""
-    return as_strided(xp, xpad, *_window_geometry(spec, xpad.shape[0], xpad.strides))
-
-
-def correlate_padded(xp, xpad, weight, spec: ConvSpec, budget=None):
-    """Cross-correlate an already padded, batched input; returns ``(N, C_out, *out_spatial)``.
-
-    The column buffer of one chunk stays under ``budget`` bytes (default
-    :data:`COLUMN_BUDGET_BYTES`): whole batch items while they fit, else runs of rows of the
-    first output axis inside one item.  Small chunks also keep the buffer in cache, which is
-    faster than one big buffer streamed through memory twice.
+    No checks: ``spec`` describes ``xpad`` and ``weight`` (see :func:`prepare`).
     """
-    if budget is None:
-        budget = COLUMN_BUDGET_BYTES if xp is np else GPU_COLUMN_BUDGET_BYTES
-    n_batch = xpad.shape[0]
-    g, og = spec.groups, spec.out_per_group
-    taps = spec.in_per_group * prod(spec.kernel)
-    out_sp = spec.out_spatial
-    positions = prod(out_sp)
-    wmat = weight.reshape(g, og, taps)
-    win = window_view(xp, xpad, spec)
-    item_bytes = g * taps * positions * xpad.dtype.itemsize
-    if item_bytes * n_batch <= budget:
-        cols = win.reshape(n_batch, g, taps, positions)
-        return xp.matmul(wmat, cols).reshape((n_batch, spec.out_channels) + out_sp)
-    out = xp.empty((n_batch, g, og, positions), dtype=xpad.dtype)
-    rest = positions // out_sp[0]  # positions per row of the first output axis
-    items = max(1, budget // item_bytes)
-    rows = out_sp[0] if items > 1 else max(1, budget // (item_bytes // out_sp[0]))
-    tail = (slice(None),) * (len(out_sp) - 1)
-    for n0 in range(0, n_batch, items):
-        n1 = min(n_batch, n0 + items)
-        for r0 in range(0, out_sp[0], rows):
-            r1 = min(out_sp[0], r0 + rows)
-            cols = win[(slice(n0, n1), Ellipsis, slice(r0, r1), *tail)]
-            cols = cols.reshape(n1 - n0, g, taps, (r1 - r0) * rest)
-            xp.matmul(wmat, cols, out=out[n0:n1, :, :, r0 * rest:r1 * rest])
-    return out.reshape((n_batch, spec.out_channels) + out_sp)
+    if xpad.shape[0] == 0:  # an empty batch, as PyTorch allows
+        return xp.zeros((0, spec.out_channels, *spec.out_spatial), dtype=xpad.dtype)
+    if algorithm == "direct":
+        return correlate_direct(xp, xpad, weight, spec)
+    if algorithm == "fft":
+        return correlate_fft(xp, xpad, weight, spec)
+    budget = COLUMN_BUDGET_BYTES if xp is np else GPU_COLUMN_BUDGET_BYTES
+    return correlate_padded(xp, xpad, weight, spec, budget)
 
 
 def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mode, compute_mode,
-             spatial_dims):
-    xp, spec, x, weight, bias = _prepare(
+             spatial_dims, algorithm, max_bytes):
+    xp, spec, x, weight, bias = prepare(
         op, x, weight, bias, compute_mode, stride=stride, padding=padding, dilation=dilation,
         groups=groups, padding_mode=padding_mode, spatial_dims=spatial_dims,
     )
+    if type(algorithm) is not str or algorithm != "auto":
+        check_algorithm(algorithm, op)
+    budget = memory_budget(max_bytes, op)
     out_dtype = x.dtype
-    if out_dtype == np.float16:  # accumulate half precision in float32 (compute_mode="float32")
+    half = out_dtype == np.float16
+    itemsize = 8 if out_dtype == np.float64 else 4
+    on_cpu = xp is np
+    chosen, estimate = plan_of(spec, algorithm, itemsize, half, on_cpu, budget)
+    if chosen == "fft" and not fft_safe(xp, x, weight):
+        if algorithm == "fft":
+            raise ConvError(f"{op}: algorithm='fft' needs finite input and weight values of "
+                            f"moderate size (a spectrum mixes every cell, so one inf, nan or "
+                            f"overflow would spoil every output); use algorithm='im2col' or "
+                            f"'direct'")
+        chosen, estimate = plan_of(spec, algorithm, itemsize, half, on_cpu, budget, False)
+    if estimate.total > budget:
+        check(op, estimate, budget)
+    if half:  # accumulate half precision in float32 (compute_mode="float32")
         x, weight = x.astype(np.float32), weight.astype(np.float32)
         bias = None if bias is None else bias.astype(np.float32)
     xb = x if spec.batched else x[None]
-    out = correlate_padded(xp, pad_input(xp, xb, spec.pads, spec.padding_mode), weight, spec)
+    out = correlate(xp, pad_input(xp, xb, spec.pads, spec.padding_mode), weight, spec, chosen)
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * spec.ndim)
     if not spec.batched:
@@ -163,38 +160,43 @@ _DOC = """{n}-D cross-correlation of ``x`` with ``weight`` ("convolution" in dee
         groups: split input and output channels into this many independent convolutions.
         padding_mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
         compute_mode: ``"default"`` or ``"float32"``; float16 inputs always accumulate in float32.
+        algorithm: ``"auto"`` (default: the cheapest by :func:`convcore.choose_algorithm`),
+            ``"im2col"``, ``"direct"`` or ``"fft"``.  Each computes every configuration;
+            ``"fft"`` refuses non-finite or huge values (``"auto"`` then avoids it).
+        max_bytes: memory budget of this call in bytes (default ``CONVCORE_MAX_BYTES`` or
+            2 GiB), checked from shapes before anything is allocated.
 
     Shape:
         per spatial axis
         ``L_out = floor((L_in + pad_lo + pad_hi - dilation*(k-1) - 1) / stride) + 1``.
 
     Returns an array on the input's device with the input's dtype.  Raises ConvError on any
-    invalid argument, naming the parameter.
+    invalid argument, naming the parameter, and when the call would exceed the memory budget.
 {example}"""
 
 
 def convnd(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", compute_mode="default"):
+           padding_mode="zeros", compute_mode="default", algorithm="auto", max_bytes=None):
     return _compute("convnd", x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    compute_mode, None)
+                    compute_mode, None, algorithm, max_bytes)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", compute_mode="default"):
+           padding_mode="zeros", compute_mode="default", algorithm="auto", max_bytes=None):
     return _compute("conv1d", x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    compute_mode, 1)
+                    compute_mode, 1, algorithm, max_bytes)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", compute_mode="default"):
+           padding_mode="zeros", compute_mode="default", algorithm="auto", max_bytes=None):
     return _compute("conv2d", x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    compute_mode, 2)
+                    compute_mode, 2, algorithm, max_bytes)
 
 
 def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
-           padding_mode="zeros", compute_mode="default"):
+           padding_mode="zeros", compute_mode="default", algorithm="auto", max_bytes=None):
     return _compute("conv3d", x, weight, bias, stride, padding, dilation, groups, padding_mode,
-                    compute_mode, 3)
+                    compute_mode, 3, algorithm, max_bytes)
 
 
 convnd.__doc__ = _DOC.format(

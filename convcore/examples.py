@@ -18,6 +18,7 @@ import numpy as np
 from . import gpuarray
 from .backend import to_numpy
 from .core import conv1d
+from .errors import ConvError, shown
 from .modules import Conv1D, Conv2D, Deconv1D, Deconv2D, Sequential
 from .transposed import conv_transpose1d
 from .variable import Variable
@@ -428,11 +429,17 @@ BLOG_VALUES = {
 }
 
 
+class ExampleNotFoundError(ConvError, KeyError):
+    """No documented example has that id (a KeyError, as a lookup by key)."""
+
+    __str__ = BaseException.__str__
+
+
 def get_example(example_id: str) -> Example:
     for ex in EXAMPLES:
-        if ex.id == example_id:
+        if type(example_id) is str and ex.id == example_id:
             return ex
-    raise KeyError(f"no documented example {example_id!r}")
+    raise ExampleNotFoundError(f"no documented example {shown(example_id)}")
 
 
 def example_input(ex: Example, seed: int = 0) -> np.ndarray:

@@ -14,18 +14,27 @@ generator, so ``np.random.seed(...)`` makes them reproducible.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
+from .algorithms import check_algorithm
 from .backend import active_xp
+from .budget import require
 from .core import convnd
-from .errors import ConvError
-from .params import _is_int, ntuple, positive_tuple
+from .errors import ConvError, shown
+from .params import as_shape, is_int, ntuple, positive_tuple
 from .transposed import conv_transposend
 from .variable import Variable
 
 INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform", "none")
 FAN_MODES = ("in", "out", "avg")
+
+
+class ModuleLookupError(ConvError, KeyError, IndexError):
+    """No module or variable by that name or position (a KeyError/IndexError as containers do)."""
+
+    __str__ = BaseException.__str__  # the message as written, not KeyError's repr of it
 
 
 def _parse_initscheme(initscheme):
@@ -38,12 +47,21 @@ def _parse_initscheme(initscheme):
         scheme, mode = initscheme
     else:
         raise ConvError(f"initscheme must be a scheme name or a (scheme, fan) tuple, got "
-                        f"{initscheme!r}")
-    if scheme not in INIT_SCHEMES:
-        raise ConvError(f"initscheme must be one of {', '.join(INIT_SCHEMES)}, got {scheme!r}")
-    if mode not in FAN_MODES:
-        raise ConvError(f"initscheme fan must be one of {', '.join(FAN_MODES)}, got {mode!r}")
+                        f"{shown(initscheme)}")
+    if type(scheme) is not str or scheme not in INIT_SCHEMES:
+        raise ConvError(f"initscheme must be one of {', '.join(INIT_SCHEMES)}, got "
+                        f"{shown(scheme)}")
+    if type(mode) is not str or mode not in FAN_MODES:
+        raise ConvError(f"initscheme fan must be one of {', '.join(FAN_MODES)}, got "
+                        f"{shown(mode)}")
     return scheme, mode
+
+
+def _wscale(wscale, op):
+    if (isinstance(wscale, bool) or not isinstance(wscale, numbers.Real)
+            or not math.isfinite(wscale) or wscale < 0):
+        raise ConvError(f"{op}: wscale must be a finite number >= 0, got {shown(wscale)}")
+    return float(wscale)
 
 
 def init_weights(shape, scheme, mode, groups, wscale):
@@ -52,7 +70,15 @@ def init_weights(shape, scheme, mode, groups, wscale):
     ``mode`` picks the fan f: in = (C_in/groups)*prod(kernel), out = C_out*prod(kernel),
     avg = their mean.  xavier_uniform: U(-sqrt(3/f), sqrt(3/f)); xavier_normal: N(0, sqrt(1/f));
     he: N(0, sqrt(2/f)); gaussian: N(0, wscale); uniform: U(-wscale, wscale); none: zeros.
+    ``groups`` is accepted for the documented signature; the shape already holds C_in/groups.
     """
+    op = "init_weights"
+    shape = as_shape(shape, "shape", op, least=1)
+    if len(shape) < 3:
+        raise ConvError(f"{op}: shape must be (C_out, C_in/groups, *kernel), got {shape}")
+    scheme, mode = _parse_initscheme((scheme, mode))
+    wscale = _wscale(wscale, op)
+    require(op, f"weights of shape {shape}", math.prod(shape) * 12)  # float64 draw, float32 copy
     receptive = math.prod(shape[2:])
     fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
     fan = {"in": fan_in, "out": fan_out, "avg": (fan_in + fan_out) / 2}[mode]
@@ -82,9 +108,10 @@ class Module:
 
     def setVar(self, name, var):  # noqa: N802 - the documented name
         if not isinstance(var, Variable):
-            raise ConvError(f"setVar({name!r}): expected a Variable, got {type(var).__name__}")
-        if name not in self.vars:
-            raise ConvError(f"setVar: {type(self).__name__} has no variable {name!r}; "
+            raise ConvError(f"setVar({shown(name)}): expected a Variable, got "
+                            f"{type(var).__name__}")
+        if type(name) is not str or name not in self.vars:
+            raise ConvError(f"setVar: {type(self).__name__} has no variable {shown(name)}; "
                             f"it has {', '.join(self.vars)}")
         expected = self._var_shapes()[name]
         if tuple(var.shape) != expected:
@@ -93,6 +120,9 @@ class Module:
         self.vars[name] = var
 
     def getVar(self, name):  # noqa: N802 - the documented name
+        if type(name) is not str or name not in self.vars:
+            raise ModuleLookupError(f"getVar: {type(self).__name__} has no variable "
+                                    f"{shown(name)}; it has {', '.join(self.vars)}")
         return self.vars[name]
 
     def _var_shapes(self):
@@ -108,17 +138,25 @@ class ConvND(Module):
 
     spatial = 2
     _DEFAULTS = dict(stride=1, pad=0, dilation=1, wscale=1.0, useBias=True, name=None,
-                     initscheme=None, empty=False, groups=1)
+                     initscheme=None, empty=False, groups=1, algorithm="auto")
 
     def __init__(self, inmaps, outmaps, size, stride=1, pad=0, dilation=1, wscale=1.0,
-                 useBias=True, name=None, initscheme=None, empty=False, groups=1):
-        super().__init__(name)
+                 useBias=True, name=None, initscheme=None, empty=False, groups=1,
+                 algorithm="auto"):
         op = type(self).__name__
+        if name is not None and type(name) is not str:
+            raise ConvError(f"{op}: name must be a string or None, got {shown(name)}")
+        super().__init__(name)
         for pname, v in (("inmaps", inmaps), ("outmaps", outmaps)):
-            if not _is_int(v) or v < 1:
-                raise ConvError(f"{op}: {pname} must be a positive integer, got {v!r}")
-        if not _is_int(groups) or groups < 1:
-            raise ConvError(f"{op}: groups must be a positive integer, got {groups!r}")
+            if not is_int(v) or v < 1:
+                raise ConvError(f"{op}: {pname} must be a positive integer, got {shown(v)}")
+        if not is_int(groups) or groups < 1:
+            raise ConvError(f"{op}: groups must be a positive integer, got {shown(groups)}")
+        for pname, v in (("useBias", useBias), ("empty", empty)):
+            if type(v) is not bool:
+                raise ConvError(f"{op}: {pname} must be True or False, got {shown(v)}")
+        _wscale(wscale, op)
+        self.algorithm = check_algorithm(algorithm, op)
         if inmaps % groups or outmaps % groups:
             raise ConvError(f"{op}: inmaps and outmaps must be divisible by groups, got "
                             f"inmaps={inmaps}, outmaps={outmaps}, groups={groups}")
@@ -132,9 +170,10 @@ class ConvND(Module):
         self._dilation = positive_tuple(dilation, self.spatial, "dilation", op)
         self._pad = ntuple(pad, self.spatial, "pad", op)
         if any(p < 0 for p in self._pad):
-            raise ConvError(f"{op}: pad must be >= 0, got {pad!r}")
+            raise ConvError(f"{op}: pad must be >= 0, got {shown(pad)}")
         self.kernel = kernel
         scheme, mode = _parse_initscheme(initscheme)
+        require(op, f"weights of shape {self._w_layout()}", math.prod(self._w_layout()) * 12)
         self.vars = {"W": None, "b": None} if useBias else {"W": None}
         if not empty:
             xp = active_xp()
@@ -163,7 +202,7 @@ class ConvND(Module):
                             "with setVar('W', Variable(...)) first")
         bias = None if self.b is None else self.b.reshape(-1)
         return convnd(data, w, bias, stride=stride, padding=pad, dilation=dilation,
-                      groups=self.groups)
+                      groups=self.groups, algorithm=self.algorithm)
 
     def forward(self, data):
         return self._conv(data, self.W, self._stride, self._pad, self._dilation)
@@ -214,17 +253,23 @@ class Sequential(Module):
         self.modules: list[Module] = []
 
     def append(self, module):
+        if not isinstance(module, Module):
+            raise ConvError(f"Sequential.append: expected a module (Conv1D, Conv2D, ...), got "
+                            f"{shown(module)}")
         self.modules.append(module)
         return self
 
     def __getitem__(self, key):
-        if isinstance(key, int):
+        if is_int(key):
+            if not -len(self.modules) <= key < len(self.modules):
+                raise ModuleLookupError(f"Sequential index {key} out of range: it holds "
+                                        f"{len(self.modules)} modules")
             return self.modules[key]
         for module in self.modules:
-            if module.name == key:
+            if type(key) is str and module.name == key:
                 return module
         names = [m.name for m in self.modules if m.name is not None]
-        raise KeyError(f"Sequential has no module named {key!r}; names: {names}")
+        raise ModuleLookupError(f"Sequential has no module named {shown(key)}; names: {names}")
 
     def __len__(self):
         return len(self.modules)

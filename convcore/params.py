@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from .errors import ConvError
+from .errors import ConvError, shown
+from .geometry import dilated_extent, length_numerator, output_length
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same")
@@ -21,19 +22,28 @@ COMPUTE_MODES = ("default", "float32")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
+    """True for Python and NumPy integers, False for bools (``True`` is not a stride)."""
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
+
+
+_is_int = is_int  # the name other modules used before it was public
+
+MAX_SPATIAL_DIMS = 32  # NumPy arrays have at most 64 axes; a convolution's weight has 2 + this
 
 
 def ntuple(value, n: int, name: str, op: str = "conv") -> tuple[int, ...]:
     """``value`` as a tuple of ``n`` ints: an int is repeated, a sequence must have length ``n``."""
-    if _is_int(value):
+    if not is_int(n) or not 0 <= n <= MAX_SPATIAL_DIMS:
+        raise ConvError(f"{op}: the number of spatial axes must be an int in "
+                        f"0..{MAX_SPATIAL_DIMS}, got {shown(n)}")
+    if is_int(value):
         return (int(value),) * n
-    if isinstance(value, (tuple, list)) and len(value) == n and all(_is_int(v) for v in value):
+    if isinstance(value, (tuple, list)) and len(value) == n and all(is_int(v) for v in value):
         return tuple(int(v) for v in value)
     raise ConvError(
         f"{op}: {name} must be an int or a tuple of {n} int{'s' if n > 1 else ''} "
-        f"(one per spatial axis), got {value!r}"
+        f"(one per spatial axis), got {shown(value)}"
     )
 
 
@@ -41,8 +51,33 @@ def positive_tuple(value, n: int, name: str, op: str = "conv") -> tuple[int, ...
     """Like :func:`ntuple`, and every entry must be >= 1 (stride, dilation, kernel size)."""
     t = ntuple(value, n, name, op)
     if any(v < 1 for v in t):
-        raise ConvError(f"{op}: {name} must be >= 1 on every axis, got {value!r}")
+        raise ConvError(f"{op}: {name} must be >= 1 on every axis, got {shown(value)}")
     return t
+
+
+def as_shape(value, name: str, op: str, least: int = 0) -> tuple[int, ...]:
+    """``value`` (an int or a sequence of ints, each >= ``least``) as a tuple of Python ints."""
+    if is_int(value):
+        value = (value,)
+    try:
+        shape = tuple(value)
+    except TypeError:
+        shape = None
+    if (shape is None or not 1 <= len(shape) <= 2 + MAX_SPATIAL_DIMS
+            or not all(is_int(v) and v >= least for v in shape)):
+        raise ConvError(f"{op}: {name} must be an int or a sequence of ints >= {least}, "
+                        f"got {shown(value)}")
+    return tuple(int(v) for v in shape)
+
+
+def check_padding_mode(mode, op: str) -> str:
+    """``mode`` if it is one of :data:`PADDING_MODES`, else ConvError."""
+    if type(mode) is not str or mode not in PADDING_MODES:
+        raise ConvError(
+            f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
+            f"got {shown(mode)}"
+        )
+    return mode
 
 
 def same_pads(kernel, dilation) -> tuple[tuple[int, int], ...]:
@@ -71,21 +106,21 @@ def resolve_padding(padding, n: int, kernel, dilation, stride, op: str = "conv")
                 )
             return same_pads(kernel, dilation)
         raise ConvError(
-            f"{op}: invalid padding string {padding!r}, should be one of "
+            f"{op}: invalid padding string {shown(padding)}, should be one of "
             f"{{'valid', 'same'}} or an int / per-axis ints / (low, high) pairs"
         )
     bad = ConvError(
         f"{op}: padding must be an int, a tuple of {n} ints, a tuple of {n} (low, high) pairs, "
-        f"'valid' or 'same', got {padding!r}"
+        f"'valid' or 'same', got {shown(padding)}"
     )
-    if _is_int(padding):
+    if is_int(padding):
         pairs = ((int(padding), int(padding)),) * n
     elif isinstance(padding, (tuple, list)) and len(padding) == n:
         pairs = []
         for p in padding:
-            if _is_int(p):
+            if is_int(p):
                 pairs.append((int(p), int(p)))
-            elif isinstance(p, (tuple, list)) and len(p) == 2 and all(_is_int(v) for v in p):
+            elif isinstance(p, (tuple, list)) and len(p) == 2 and all(is_int(v) for v in p):
                 pairs.append((int(p[0]), int(p[1])))
             else:
                 raise bad
@@ -93,21 +128,27 @@ def resolve_padding(padding, n: int, kernel, dilation, stride, op: str = "conv")
     else:
         raise bad
     if any(v < 0 for pair in pairs for v in pair):
-        raise ConvError(f"{op}: padding must be >= 0 on every side, got {padding!r}")
+        raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
     return pairs
 
 
-def dilated_extent(k: int, d: int) -> int:
-    """Span of a kernel of ``k`` taps with dilation ``d``: ``d*(k-1) + 1``."""
-    return d * (k - 1) + 1
-
-
 def _pad_pair(padding, op):
-    if _is_int(padding):
+    if is_int(padding):
         return int(padding), int(padding)
-    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(_is_int, padding)):
+    if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(map(is_int, padding)):
         return int(padding[0]), int(padding[1])
-    raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {padding!r}")
+    raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {shown(padding)}")
+
+
+def _axis_args(op, in_size, padding, **positive):
+    """Checked ``in_size`` (>= 1), padding pair (>= 0) and named positive ints of one axis."""
+    if not is_int(in_size) or in_size < 1:
+        raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
+    lo, hi = _pad_pair(padding, op)
+    if lo < 0 or hi < 0:
+        raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
+    values = [positive_tuple(v, 1, name, op)[0] for name, v in positive.items()]
+    return (int(in_size), lo, hi, *values)
 
 
 def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
@@ -134,20 +175,20 @@ def output_size(in_size, kernel_size, stride=1, padding=0, dilation=1) -> int:
     """
     lo, hi = _pad_pair(padding, "output_size")
     if lo < 0 or hi < 0:
-        raise ConvError(f"output_size: padding must be >= 0 on every side, got {padding!r}")
+        raise ConvError(f"output_size: padding must be >= 0 on every side, got {shown(padding)}")
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", "output_size")
     (s,) = positive_tuple(stride, 1, "stride", "output_size")
     (d,) = positive_tuple(dilation, 1, "dilation", "output_size")
-    if not _is_int(in_size) or in_size < 1:
-        raise ConvError(f"output_size: in_size must be an int >= 1, got {in_size!r}")
-    padded = in_size + lo + hi
-    span = dilated_extent(k, d)
-    if span > padded:
+    if not is_int(in_size) or in_size < 1:
+        raise ConvError(f"output_size: in_size must be an int >= 1, got {shown(in_size)}")
+    in_size = int(in_size)
+    if length_numerator(in_size, k, d, lo, hi) < 0:
         raise ConvError(
-            f"output_size: the dilated kernel extent dilation*(kernel_size-1)+1 = {span} is "
-            f"larger than the padded input {in_size}+{lo}+{hi} = {padded}; output would be empty"
+            f"output_size: the dilated kernel extent dilation*(kernel_size-1)+1 = "
+            f"{dilated_extent(k, d)} is larger than the padded input {in_size}+{lo}+{hi} = "
+            f"{in_size + lo + hi}; output would be empty"
         )
-    return (padded - span) // s + 1
+    return output_length(in_size, k, s, d, lo, hi)
 
 
 def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
@@ -156,30 +197,57 @@ def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
     reflect: ``in_size - 1`` (a border cell is not repeated); circular: ``in_size`` (wraps at
     most once); zeros and replicate: None (no limit).
     """
-    if padding_mode not in PADDING_MODES:
-        raise ConvError(f"max_padding: padding_mode must be one of "
-                        f"{', '.join(repr(m) for m in PADDING_MODES)}, got {padding_mode!r}")
+    check_padding_mode(padding_mode, "max_padding")
+    in_size = _axis_args("max_padding", in_size, 0)[0]
     return {"reflect": in_size - 1, "circular": in_size}.get(padding_mode)
 
 
 def max_kernel_size(in_size: int, padding=0, dilation: int = 1) -> int:
-    """Largest kernel size whose dilated extent ``d*(k-1)+1`` fits the padded axis."""
-    lo, hi = _pad_pair(padding, "max_kernel_size")
-    return (in_size + lo + hi - 1) // dilation + 1
+    """Largest kernel size whose dilated extent ``d*(k-1)+1`` fits the padded axis.
+
+    Examples:
+        >>> max_kernel_size(6, 2, dilation=3)
+        4
+    """
+    in_size, lo, hi, d = _axis_args("max_kernel_size", in_size, padding, dilation=dilation)
+    return (in_size + lo + hi - 1) // d + 1
 
 
 def max_dilation(in_size: int, kernel_size: int, padding=0) -> int | None:
-    """Largest dilation for which the kernel still fits the padded axis (None: any, k = 1)."""
-    lo, hi = _pad_pair(padding, "max_dilation")
-    if kernel_size == 1:
+    """Largest dilation for which the kernel still fits the padded axis.
+
+    None when any dilation fits (``kernel_size`` 1); 0 when not even dilation 1 does.
+
+    Examples:
+        >>> max_dilation(6, 3), max_dilation(6, 8), max_dilation(6, 1)
+        (2, 0, None)
+    """
+    in_size, lo, hi, k = _axis_args("max_dilation", in_size, padding, kernel_size=kernel_size)
+    if k == 1:
         return None
-    return (in_size + lo + hi - 1) // (kernel_size - 1)
+    return (in_size + lo + hi - 1) // (k - 1)
+
+
+MAX_GROUP_DIVISOR_SEARCH = 10**10  # divisors are found by trial division up to its square root
 
 
 def valid_groups(in_channels: int, out_channels: int) -> list[int]:
-    """Every ``groups`` the core accepts: the common divisors of both channel counts."""
-    g = math.gcd(in_channels, out_channels)
-    return [d for d in range(1, g + 1) if g % d == 0]
+    """Every ``groups`` the core accepts: the common divisors of both channel counts.
+
+    Examples:
+        >>> valid_groups(12, 18)
+        [1, 2, 3, 6]
+    """
+    for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not is_int(v) or v < 1:
+            raise ConvError(f"valid_groups: {name} must be an int >= 1, got {shown(v)}")
+    g = math.gcd(int(in_channels), int(out_channels))
+    if g > MAX_GROUP_DIVISOR_SEARCH:
+        raise ConvError(f"valid_groups: channel counts with a common divisor above "
+                        f"{MAX_GROUP_DIVISOR_SEARCH} are not supported, got gcd({in_channels}, "
+                        f"{out_channels}) = {g}")
+    small = [d for d in range(1, math.isqrt(g) + 1) if g % d == 0]
+    return sorted(set(small + [g // d for d in small]))
 
 
 class PerGroup:
@@ -225,10 +293,25 @@ class ConvSpec(PerGroup):
         lead = (self.batch, self.out_channels) if self.batched else (self.out_channels,)
         return lead + self.out_spatial
 
+    def __hash__(self):
+        # Specs key several caches on every call: hash the fields once, not at every lookup.
+        try:
+            return self.__dict__["_hash"]
+        except KeyError:
+            value = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            object.__setattr__(self, "_hash", value)
+            return value
 
-def _check_groups(groups, in_channels, out_channels, op):
-    if not _is_int(groups) or groups < 1:
-        raise ConvError(f"{op}: groups must be a positive integer, got {groups!r}")
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_hash", None)  # string hashes differ between processes
+        return state
+
+
+def check_groups(groups, in_channels, out_channels, op):
+    """``groups`` as PyTorch checks it: a positive int dividing both channel counts."""
+    if not is_int(groups) or groups < 1:
+        raise ConvError(f"{op}: groups must be a positive integer, got {shown(groups)}")
     if in_channels % groups:
         raise ConvError(
             f"{op}: in_channels must be divisible by groups, but {in_channels} input channels "
@@ -241,12 +324,9 @@ def _check_groups(groups, in_channels, out_channels, op):
         )
 
 
-def _check_mode_legal(mode, in_spatial, pads, op):
-    if mode not in PADDING_MODES:
-        raise ConvError(
-            f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
-            f"got {mode!r}"
-        )
+def check_mode_legal(mode, in_spatial, pads, op):
+    """``mode`` is a known padding mode, and reflect/circular padding fits every axis."""
+    check_padding_mode(mode, op)
     for axis, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
         if mode == "reflect" and max(lo, hi) >= n:
             raise ConvError(
@@ -261,12 +341,16 @@ def _check_mode_legal(mode, in_spatial, pads, op):
             )
 
 
-def _plain(v) -> bool:
-    """True for values made only of exact ints, strings, None and tuples of those."""
+# The names other modules used before these helpers were public.
+_check_groups, _check_mode_legal = check_groups, check_mode_legal
+
+
+def _plain(v, depth: int = 2) -> bool:
+    """True for exact ints, strings, None and tuples of those (nested at most ``depth`` deep)."""
     t = type(v)
     if t is int or t is str or v is None:
         return True
-    return t is tuple and all(_plain(e) for e in v)
+    return t is tuple and depth > 0 and all(_plain(e, depth - 1) for e in v)
 
 
 def make_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilation=1,
@@ -278,15 +362,40 @@ def make_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, dilati
     tuples): checking costs more than a small convolution.  Floats and bools are never cached,
     so ``1.0`` or ``True`` cannot borrow the entry of ``1`` and always reach the checks.
     """
-    args = (op, tuple(x_shape), tuple(w_shape), None if bias_shape is None else tuple(bias_shape),
-            stride, padding, dilation, groups, padding_mode, spatial_dims)
+    if not (_int_tuple(x_shape) and _int_tuple(w_shape)
+            and (bias_shape is None or _int_tuple(bias_shape))):  # array shapes always are
+        x_shape, w_shape = as_shape(x_shape, "input shape", op), as_shape(w_shape, "weight shape",
+                                                                           op)
+        bias_shape = None if bias_shape is None else _bias_shape(bias_shape, op)
+    return spec_of(op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups,
+                   padding_mode, spatial_dims)
+
+
+def spec_of(op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups, padding_mode,
+            spatial_dims) -> ConvSpec:
+    """:func:`make_spec` for shapes that are tuples of Python ints (the shapes of arrays)."""
+    args = (op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups, padding_mode,
+            spatial_dims)
     if all(_plain(a) for a in args[4:]):
         return _make_spec_cached(*args)
     return _make_spec(*args)
 
 
+def _int_tuple(shape) -> bool:
+    return type(shape) is tuple and all(type(v) is int and v >= 0 for v in shape)
+
+
+def _bias_shape(shape, op):
+    """A bias shape may be ``()`` (a 0-d bias, refused later with its shape in the message)."""
+    return () if isinstance(shape, tuple) and shape == () else as_shape(shape, "bias shape", op)
+
+
 def _make_spec(op, x_shape, w_shape, bias_shape, stride, padding, dilation, groups,
                padding_mode, spatial_dims) -> ConvSpec:
+    if spatial_dims is not None and (not is_int(spatial_dims)
+                                     or not 1 <= spatial_dims <= MAX_SPATIAL_DIMS):
+        raise ConvError(f"{op}: spatial_dims must be None or an int in 1..{MAX_SPATIAL_DIMS}, "
+                        f"got {shown(spatial_dims)}")
     if spatial_dims is None:
         if len(w_shape) < 3:
             raise ConvError(
@@ -313,7 +422,7 @@ def _make_spec(op, x_shape, w_shape, bias_shape, stride, padding, dilation, grou
     kernel = w_shape[2:]
     if out_channels < 1 or w_in < 1 or any(k < 1 for k in kernel):
         raise ConvError(f"{op}: every weight dimension must be >= 1, got weight of shape {w_shape}")
-    _check_groups(groups, in_channels, out_channels, op)
+    check_groups(groups, in_channels, out_channels, op)
     if w_in * groups != in_channels:
         raise ConvError(
             f"{op}: weight of shape {w_shape} with groups={groups} expects "
@@ -328,26 +437,21 @@ def _make_spec(op, x_shape, w_shape, bias_shape, stride, padding, dilation, grou
     stride_t = positive_tuple(stride, n, "stride", op)
     dilation_t = positive_tuple(dilation, n, "dilation", op)
     pads = resolve_padding(padding, n, kernel, dilation_t, stride_t, op)
-    if padding_mode not in PADDING_MODES:
-        raise ConvError(
-            f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
-            f"got {padding_mode!r}"
-        )
+    check_padding_mode(padding_mode, op)
     if any(s < 1 for s in in_spatial):
         raise ConvError(f"{op}: every spatial extent of the input must be >= 1, got {x_shape}")
-    _check_mode_legal(padding_mode, in_spatial, pads, op)
+    check_mode_legal(padding_mode, in_spatial, pads, op)
     out_spatial = []
     for axis, (size, k, s, d, (lo, hi)) in enumerate(
         zip(in_spatial, kernel, stride_t, dilation_t, pads)
     ):
-        span = dilated_extent(k, d)
-        if span > size + lo + hi:
+        if length_numerator(size, k, d, lo, hi) < 0:
             raise ConvError(
                 f"{op}: on spatial axis {axis} the dilated kernel extent "
-                f"dilation*(kernel_size-1)+1 = {d}*({k}-1)+1 = {span} is larger than the padded "
-                f"input {size}+{lo}+{hi} = {size + lo + hi}; output would be empty"
+                f"dilation*(kernel_size-1)+1 = {d}*({k}-1)+1 = {dilated_extent(k, d)} is larger "
+                f"than the padded input {size}+{lo}+{hi} = {size + lo + hi}; output would be empty"
             )
-        out_spatial.append((size + lo + hi - span) // s + 1)
+        out_spatial.append(output_length(size, k, s, d, lo, hi))
     return ConvSpec(op, batched, batch, in_channels, out_channels, groups, tuple(in_spatial),
                     tuple(kernel), stride_t, dilation_t, pads, padding_mode, tuple(out_spatial))
 

@@ -5,7 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["convcore.params", "convcore.core", "convcore.trace"]
+MODULES = ["convcore.params", "convcore.core", "convcore.geometry", "convcore.text",
+           "convcore.trace", "convcore.trace.cost", "convcore.trace.padding",
+           "convcore.trace.shape", "convcore.trace.steps", "convcore.trace.windows"]
 
 
 @pytest.mark.parametrize("name", MODULES)
