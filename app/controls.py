@@ -152,19 +152,23 @@ def per_axis(ndim: int, label: str, name: str, limits, notices: Notices | None =
 # ------------------------------------------------------------------------------ bounds
 
 def pad_limit(mode: str, extent: int) -> int:
-    """Largest padding per side offered: the mode's limit, else the extent itself."""
+    """Largest padding per side offered: the mode's limit, else the extent itself.
+
+    (An extent below 1 only comes from a URL while an upload is still missing: it counts as 1.)
+    """
+    extent = max(1, extent)
     limit = cc.max_padding(extent, mode)
     return extent if limit is None else max(0, limit)
 
 
 def size_limit(extent: int, pad_total: int) -> int:
     """Largest kernel size offered: the window must fit in the padded input."""
-    return max(1, min(settings.MAX_KERNEL, cc.max_kernel_size(extent, (pad_total, 0))))
+    return max(1, min(settings.MAX_KERNEL, cc.max_kernel_size(max(1, extent), (pad_total, 0))))
 
 
 def dilation_limit(size: int, padded_extent: int) -> int:
     """Largest dilation whose dilated kernel still fits in the padded input."""
-    d = cc.max_dilation(padded_extent, size)
+    d = cc.max_dilation(max(1, padded_extent), size)
     return settings.MAX_DILATION if d is None else max(1, min(settings.MAX_DILATION, d))
 
 

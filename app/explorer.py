@@ -124,7 +124,7 @@ def arithmetic_panel(step: cc.Step, predict: bool = False) -> None:
     box.markdown(equation_markdown(cc.equation(step)))
     pads = sum(t.is_padding for t in step.taps)
     box.caption(f"{len(step.taps)} products ({pads} from padding) + bias "
-                f"{scenes.number_text(step.bias)} = {scenes.number_text(step.value)}")
+                f"{cc.format_number(step.bias)} = {cc.format_number(step.value)}")
 
 
 def equation_markdown(text: str) -> str:

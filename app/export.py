@@ -118,7 +118,7 @@ def sliding_window_gif(scene: dict, frame_ms: int = 500, max_side: int = 720) ->
         if not show_values:
             return
         for (r, c), v in np.ndenumerate(arr):
-            draw.text((x0 + (c + 0.5) * cell, top + (r + 0.5) * cell), scenes.number_text(v),
+            draw.text((x0 + (c + 0.5) * cell, top + (r + 0.5) * cell), cc.format_number(v),
                       fill=(20, 20, 20), font=font, anchor="mm")
 
     base = Image.new("RGB", (width, height), "white")
@@ -170,7 +170,7 @@ def sliding_window_gif(scene: dict, frame_ms: int = 500, max_side: int = 720) ->
         value = flat_out[int(step)] if flat_out is not None else outd[orow, ocol]
         index = ",".join(str(int(i)) for i in (scene["item"], scene["omap"], *oc))
         d.text((0, height - bottom + 5), f"step {int(step) + 1} of {steps}: out[{index}] = "
-               f"{scenes.number_text(value)}", fill=(17, 17, 17), font=label_font)
+               f"{cc.format_number(value)}", fill=(17, 17, 17), font=label_font)
         frames.append(frame.convert("P", palette=Image.ADAPTIVE))
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:],

@@ -29,17 +29,12 @@ import math
 
 import numpy as np
 
-from convcore.trace import _fmt, source_map  # TODO(core split): public formatter
+from convcore.trace import source_map
 
 SCENE_VERSION = 1
 MAX_EXACT_VALUES = 400_000  # input maps of the group + output map, sent cell for cell
 MAX_SHOWN_MAPS = 8  # input maps drawn as small multiples (the equation sums all of them)
 MAX_TERMS = 24  # taps written out in an equation before the rest is summarized
-
-
-def number_text(v) -> str:
-    """A number as convcore writes it in equations: 2, −1.5, 0.333, inf, nan."""
-    return _fmt(v)
 
 
 def typed_array(a: np.ndarray, dtype: str = "float32") -> dict:

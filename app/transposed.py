@@ -17,7 +17,6 @@ import streamlit as st
 
 import convcore as cc
 from app import codegen, controls, explorer, model, url
-from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
 from app.navigation import sync_query_params, use_entry_navigation
@@ -44,12 +43,12 @@ def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
                                **model.transposed_kwargs(s))
     stamps = [t for t in scatter.stamps if t.out_channel == s.omap]
     st.markdown(f"**Input cell x[{s.item},{c},{','.join(map(str, cell))}] = "
-                f"{scenes.number_text(scatter.value)} stamps** value × kernel onto output map "
+                f"{cc.format_number(scatter.value)} stamps** value × kernel onto output map "
                 f"{s.omap} (`convcore.trace_scatter`):")
     st.table({"output cell": [",".join(map(str, t.output_index)) for t in stamps],
               "weight": [",".join(map(str, t.weight_index)) for t in stamps],
-              "adds": [f"{scenes.number_text(t.x)}·{scenes.number_text(t.w)} = "
-                       f"{scenes.number_text(t.product)}" for t in stamps],
+              "adds": [f"{cc.format_number(t.x)}·{cc.format_number(t.w)} = "
+                       f"{cc.format_number(t.product)}" for t in stamps],
               "": ["cropped by padding" if t.cropped else "" for t in stamps]})
 
 

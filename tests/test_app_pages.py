@@ -215,6 +215,15 @@ def test_uploads_become_the_input_and_are_checked():
     assert at.error and not vp.view_element(at)
 
 
+@pytest.mark.parametrize("ndim", [1, 2])
+def test_a_link_to_an_upload_with_an_empty_shape_asks_for_the_file(ndim):
+    # the shape of an upload comes from the file; until it arrives the URL's shape (here 0,
+    # which no control offers) must not reach the core's limits (it raised ConvError there)
+    at = ok(explorer(ndim, {"src": "upload", "shape": ",".join(["0"] * ndim), "pad": "4:0",
+                            "mode": "reflect", "dilation": "2"}))
+    assert not at.error and "Choose a file" in at.info[0].value and not vp.view_element(at)
+
+
 def test_kernel_sources():
     at = ok(explorer(2))
     ok(at.selectbox(key="e2.kernel").set_value("preset").run())

@@ -35,7 +35,6 @@ from test_browser import (
 import convcore as cc
 from app import export, model, url, view
 from app import scene as scenes
-from convcore.trace import _fmt as core_fmt
 
 pytestmark = pytest.mark.browser
 
@@ -185,7 +184,7 @@ def test_the_browser_writes_numbers_as_the_core_does(page, app_url):
     shown = page.evaluate("vs => vs.map(v => window.format.fmt(v))",
                           [v if math.isfinite(v) else {"inf": "Infinity", "-inf": "-Infinity",
                                                        "nan": "NaN"}[str(v)] for v in values])
-    assert shown == [core_fmt(v) for v in values]
+    assert shown == [cc.format_number(v) for v in values]
 
 
 # ------------------------------------------------------------------------------ hover
