@@ -14,24 +14,32 @@ with a message that names the thing, the rule and the value received, fit to sho
     ...     print(e)
     typed values: row 2 has 1 value, expected 2 (every row must have the same length)
 
-Uploads are read without ever unpickling: ``.npy`` files go through ``np.load(...,
-allow_pickle=False)`` after their header has been checked (object and structured dtypes are
-refused before any data is read).
+Budgets come before work.  An upload's size is checked before its first byte is parsed; text
+(typed or CSV) is read a line at a time into one float64 buffer, and a row, a field or the
+whole table is refused as soon as it breaks a limit, so no input ever becomes millions of
+Python objects; ``.npy`` files and images are judged by their headers (shape and dtype, width
+and height) before their data is read or decoded.  Peak memory for one upload stays within
+10× its size for text and arrays, and within :data:`IMAGE_DECODE_BYTES` for an image.
+``.npy`` files are never unpickled: ``np.load(..., allow_pickle=False)`` after the header has
+refused object and structured dtypes.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import functools
 import io
 import math
 import re
+import struct
 import threading
-from collections.abc import Callable
+import tokenize
+from array import array
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, JpegImagePlugin, PngImagePlugin
 
 from convcore.examples import custom_w_1d, custom_w_2d
 from convcore.modules import FAN_MODES, INIT_SCHEMES, init_weights
@@ -43,12 +51,20 @@ MAX_SAMPLES_1D = 100_000        # per channel
 MAX_SIDE_2D = 1024              # height and width
 MAX_CHANNELS = 64
 MAX_ELEMENTS = 4 * 1024 * 1024  # all channels together
-MAX_IMAGE_PIXELS = 40_000_000   # refused before decoding (a 40 MP image is ~120 MB as RGB)
 MAX_TYPED_CHARS = 2_000_000
+MAX_ROW_VALUES = MAX_SAMPLES_1D  # the longest row of text any input can have (a 1-D channel)
+MAX_LINE_CHARS = 4_000_000      # 100,000 numbers of up to 39 characters and their commas
+MAX_FIELD_CHARS = 1_000         # one CSV field: a number, or a word of a header row
+MAX_IMAGE_PIXELS = 24_000_000   # width × height from the header, refused before decoding
+IMAGE_DECODE_BYTES = 128_000_000  # what decoding one image may hold, from its header's mode
 
 UPLOAD_TYPES_1D = (".csv", ".npy")
 UPLOAD_TYPES_2D = (".csv", ".npy", ".png", ".jpg", ".jpeg")
 IMAGE_COLORS = ("auto", "gray", "rgb")
+
+# Pillow's own guard against decompression bombs uses the app's limit, for every image this
+# process opens (Pillow warns above it and raises above twice it).
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 class SourceError(ValueError):
@@ -83,13 +99,14 @@ def _check_array(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
         raise SourceError(f"{what}: {x.size:,} values in all (shape {x.shape}), more than the "
                           f"{MAX_ELEMENTS:,} limit")
     with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf here
-        x = np.asarray(x, dtype=np.float32)
-    bad = int(np.count_nonzero(~np.isfinite(x)))
-    if bad:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = int(x.size - np.count_nonzero(finite))
         raise SourceError(f"{what}: {_plural(bad, 'value')} {'is' if bad == 1 else 'are'} NaN "
                           f"or infinite (or beyond float32's range); only finite numbers are "
                           f"accepted")
-    return np.ascontiguousarray(x)
+    return x
 
 
 def _check_ndim(ndim) -> int:
@@ -101,63 +118,198 @@ def _check_ndim(ndim) -> int:
 # ----------------------------------------------------------------------- text to numbers
 
 _NUMBER_SPLIT = re.compile(r"[,\s]+")
+_NON_BLANK = re.compile(r"\S+")
+_ROW_PART = re.compile(r"[^;]+")
+_NESTED_TOKEN = re.compile(r"[\[\]()]|[^\[\]()]+")
+_CLOSING = {"[": "]", "(": ")"}
 
 
 def _to_float(token: str, where: str) -> float:
     try:
         v = float(token)
     except ValueError:
-        raise SourceError(f"{where}: {token!r} is not a number") from None
+        shown = repr(token) if len(token) <= 40 else f"{token[:40]!r}... ({len(token):,} chars)"
+        raise SourceError(f"{where}: {shown} is not a number") from None
     if not math.isfinite(v):
         raise SourceError(f"{where}: {token!r} is not a finite number")
     return v
 
 
-def _blocks_to_array(blocks, ndim: int, what: str, row: str) -> np.ndarray:
-    """Blocks of rows of numbers (each row ``(row number, [floats])``) to ``(C, ...)``.
+def _to_floats(fields: list[str], where: str) -> list[float]:
+    """Every field as a finite float; the message names the first column that is not one."""
+    try:
+        values = list(map(float, fields))
+    except ValueError:
+        values = None
+    if values is not None and math.isfinite(sum(values)):  # one C loop for the common case
+        return values
+    for col, field in enumerate(fields, start=1):
+        if not field.strip():
+            raise SourceError(f"{where}, column {col} is empty")
+        _to_float(field, f"{where}, column {col}")
+    return values  # all finite: only their sum overflowed
 
-    1-D: all rows of all blocks are channels.  2-D: each block is one channel, a matrix.
-    ``what`` names the source in messages, ``row`` how its rows are called.
-    """
-    rows = [r for block in blocks for r in block]
-    if not rows:
-        raise SourceError(f"{what}: no numbers found")
-    width = len(rows[0][1])
-    for line, values in rows[1:]:
-        if len(values) != width:
-            raise SourceError(f"{row} {line} has {_plural(len(values), 'value')}, expected "
-                              f"{width} (every row must have the same length)")
+
+def _split_capped(text: str, sep: str | re.Pattern | None, where: str, ndim: int
+                  ) -> list[str]:
+    """``text`` split at ``sep`` (None: whitespace) into at most ``MAX_ROW_VALUES`` fields,
+    without ever building a longer list."""
+    if isinstance(sep, re.Pattern):
+        parts = sep.split(text, maxsplit=MAX_ROW_VALUES)
+    else:
+        parts = text.split(sep, MAX_ROW_VALUES)
+    if len(parts) <= MAX_ROW_VALUES or not parts[-1].strip(" \t\r,;"):
+        return parts
+    if isinstance(sep, str):
+        n = text.count(sep) + 1
+    else:  # counted without a list: this row may hold a million numbers
+        n = sum(1 for _ in (sep or _NON_BLANK).finditer(text)) + (sep is not None)
     if ndim == 1:
-        return np.array([values for _, values in rows], dtype=np.float64)
-    height = len(blocks[0])
-    for i, block in enumerate(blocks[1:], start=2):
-        if len(block) != height:
-            raise SourceError(f"{what}: channel {i} (from {row.split()[-1]} {block[0][0]}) has "
-                              f"{_plural(len(block), 'row')}, expected {height} like channel 1 "
-                              "(channels are separated by blank lines)")
-    return np.array([[values for _, values in block] for block in blocks], np.float64)
+        raise SourceError(f"{where}: {n:,} samples, more than the {MAX_SAMPLES_1D:,} limit for "
+                          "1-D signals")
+    raise SourceError(f"{where}: {n:,} values, more than the {MAX_SIDE_2D} a row of a 2-D map "
+                      "may hold")
 
 
-def _nested_literal(text: str, ndim: int, what: str) -> np.ndarray:
+class _Rows:
+    """Rows of numbers gathered into one flat float64 buffer, refused as soon as they break a
+    limit.  Blank lines close a block: the channels of a 2-D input.
+
+    Args:
+        what: names the source in messages (``"typed values"``, ``"'a.csv': CSV"``).
+        row: how a row is called in messages (``"typed values: row"``).
+        ndim: 1 or 2; sets the most rows any valid input can have.
+        rule: why all rows must be equally long, for the message when one is not.
+    """
+
+    def __init__(self, what: str, row: str, ndim: int,
+                 rule: str = "every row must have the same length"):
+        self.what, self.row, self.ndim, self.rule = what, row, ndim, rule
+        # 1-D: more rows than samples is too long whichever way the table is read
+        self.max_rows = MAX_SAMPLES_1D if ndim == 1 else MAX_CHANNELS * MAX_SIDE_2D
+        self.values = array("d")
+        self.width: int | None = None
+        self.rows = 0
+        self.blocks: list[tuple[int, int]] = []  # (first row's number, rows) of closed blocks
+        self.open_block: tuple[int, int] | None = None
+
+    def add(self, row_no: int, values: list[float] | np.ndarray) -> None:
+        if self.width is None:
+            self.width = len(values)
+        elif len(values) != self.width:
+            raise SourceError(f"{self.row} {row_no} has {_plural(len(values), 'value')}, "
+                              f"expected {self.width} ({self.rule})")
+        self.rows += 1
+        stopped = f"(stopped reading at {self.row.split()[-1]} {row_no:,})"
+        if self.rows > self.max_rows and self.ndim == 1:
+            raise SourceError(f"{self.what}: at least {self.rows:,} samples, more than the "
+                              f"{MAX_SAMPLES_1D:,} limit for 1-D signals {stopped}")
+        if self.rows > self.max_rows:
+            raise SourceError(f"{self.what}: more than {self.max_rows:,} rows, the most "
+                              f"{MAX_CHANNELS} channels of {MAX_SIDE_2D} rows can have {stopped}")
+        if len(self.values) + len(values) > MAX_ELEMENTS:
+            raise SourceError(f"{self.what}: more than {MAX_ELEMENTS:,} values in all, the "
+                              f"limit for all channels together {stopped}")
+        if isinstance(values, np.ndarray):
+            self.values.frombytes(memoryview(values).cast("B"))
+        else:
+            self.values.extend(values)
+        first, n = self.open_block or (row_no, 0)
+        self.open_block = (first, n + 1)
+
+    def end_block(self) -> None:
+        if self.open_block:
+            self.blocks.append(self.open_block)
+            self.open_block = None
+
+    def array(self, axes: int) -> np.ndarray:
+        """``(width,)``, ``(rows, width)`` or ``(blocks, height, width)`` for 1, 2, 3 axes."""
+        self.end_block()
+        if not self.rows:
+            raise SourceError(f"{self.what}: no numbers found")
+        flat = np.frombuffer(self.values, dtype=np.float64)
+        if axes < 3:
+            return flat.reshape((self.rows, self.width)[2 - axes:])
+        height = self.blocks[0][1]
+        for i, (first, n) in enumerate(self.blocks[1:], start=2):
+            if n != height:
+                raise SourceError(f"{self.what}: channel {i} (from {self.row.split()[-1]} "
+                                  f"{first}) has {_plural(n, 'row')}, expected {height} like "
+                                  "channel 1 (channels are separated by blank lines)")
+        return flat.reshape(len(self.blocks), height, self.width)
+
+
+def _nested_list(text: str, ndim: int, what: str) -> np.ndarray:
     """``[[1, 2], [3, 4]]``-style input: a nested list of numbers, 1 or 2 levels (1-D) or 2
-    or 3 levels (2-D)."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise SourceError(f"{what}: could not read {text[:40]!r}... as a nested list of "
-                          "numbers like [[1, 2], [3, 4]]") from None
-    try:
-        arr = np.array(value, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise SourceError(f"{what}: the nested list must be rectangular and hold only numbers "
-                          "(every row the same length)") from None
+    or 3 levels (2-D).  Read bracket by bracket: the text inside each innermost list is one
+    row, split and converted like a typed row, into a :class:`_Rows`."""
+    rows = _Rows(what, f"{what}: row", ndim, rule="a nested list must be rectangular")
+    unreadable = SourceError(f"{what}: could not read {text[:40]!r}... as a nested list of "
+                             "numbers like [[1, 2], [3, 4]]")
+    not_rectangular = (f"{what}: the nested list must be rectangular and hold only numbers, "
+                       "nested at most 3 levels deep")
+    open_brackets: list[str] = []
+    leaf_depth = None  # how deep the lists that hold the numbers are
+    numbers = None  # the text of the numbers in the list open now
+    for m in _NESTED_TOKEN.finditer(text):
+        token = m.group()
+        if token in _CLOSING:
+            if numbers is not None or len(open_brackets) == 3:
+                raise SourceError(f"{not_rectangular} (at character {m.start() + 1:,})")
+            open_brackets.append(token)
+        elif token in ")]":
+            if not open_brackets or _CLOSING[open_brackets.pop()] != token:
+                raise unreadable
+            depth = len(open_brackets) + 1
+            if numbers is not None:
+                if leaf_depth is None:
+                    leaf_depth = depth
+                elif depth != leaf_depth:
+                    raise SourceError(f"{not_rectangular}; row {rows.rows + 1:,} is nested "
+                                      f"{depth} levels deep, the rows before it {leaf_depth}")
+                fields = _split_capped(numbers, _NUMBER_SPLIT, f"{what}: row {rows.rows + 1:,}",
+                                       ndim)
+                where = (f"{what}: the nested list must be rectangular and hold only numbers; "
+                         f"row {rows.rows + 1:,}")
+                rows.add(rows.rows + 1, _to_floats(fields, where))
+                numbers = None
+            elif leaf_depth is None or depth == leaf_depth:
+                raise SourceError(f"{what}: the nested list holds an empty list")
+            elif depth == leaf_depth - 1:
+                rows.end_block()
+        elif token.strip(" \t\r\n,"):  # numbers, not just the commas between lists
+            if not open_brackets:
+                raise unreadable
+            numbers = token.strip(" \t\r\n,")
+    if open_brackets or leaf_depth is None:
+        raise unreadable
+    arr = rows.array(leaf_depth)
     if arr.ndim == ndim:
         arr = arr[None]
-    if arr.ndim != ndim + 1:
+    elif arr.ndim != ndim + 1:
         levels = "1 or 2" if ndim == 1 else "2 or 3"
         raise SourceError(f"{what}: a {ndim}-D input needs a list nested {levels} levels deep, "
                           f"got {arr.ndim} (shape {arr.shape})")
     return arr
+
+
+def _typed_rows(text: str, ndim: int, what: str) -> np.ndarray:
+    rows = _Rows(what, f"{what}: row", ndim)
+    row_no = 0
+    for line in io.StringIO(text):
+        if not line.strip():
+            rows.end_block()
+            continue
+        for part in _ROW_PART.finditer(line):
+            part = part.group().strip()
+            if not part:
+                continue
+            row_no += 1
+            where = f"{what}: row {row_no}"
+            tokens = [t for t in _split_capped(part, _NUMBER_SPLIT, where, ndim) if t]
+            values = [_to_float(t, f"{where}, item {j}") for j, t in enumerate(tokens, start=1)]
+            rows.add(row_no, values)
+    return rows.array(2 if ndim == 1 else 3)
 
 
 def parse_typed_values(text: str, ndim: int) -> np.ndarray:
@@ -165,11 +317,15 @@ def parse_typed_values(text: str, ndim: int) -> np.ndarray:
 
     Numbers are separated by commas and/or spaces; rows by newlines or semicolons.  For 1-D
     every row is one channel; for 2-D the rows form a matrix and a blank line starts the next
-    channel.  A Python/NumPy style nested list (``[[1, 2], [3, 4]]``) works too.
+    channel.  A Python/NumPy style nested list (``[[1, 2], [3, 4]]``) works too.  The text is
+    read row by row and refused at the first row that breaks a limit.
 
     Args:
-        text: what the user typed.
+        text: what the user typed, at most ``MAX_TYPED_CHARS`` characters.
         ndim: 1 or 2 spatial axes.
+
+    Raises:
+        SourceError: for anything that is not a table of finite numbers within the limits.
 
     Examples::
 
@@ -189,27 +345,11 @@ def parse_typed_values(text: str, ndim: int) -> np.ndarray:
     if not stripped:
         raise SourceError(f"{what}: nothing typed; enter numbers such as '1, 2, 3' "
                           "(rows separated by newlines or ';')")
-    if stripped.startswith("["):
-        return _check_array(_nested_literal(stripped, ndim, what), ndim, what)
-    blocks, block = [], []
-    row_no = 0
-    for line in stripped.splitlines():
-        if not line.strip():
-            if block:
-                blocks.append(block)
-                block = []
-            continue
-        for part in line.split(";"):
-            if not part.strip():
-                continue
-            row_no += 1
-            tokens = [t for t in _NUMBER_SPLIT.split(part.strip()) if t]
-            values = [_to_float(t, f"{what}: row {row_no}, item {j}")
-                      for j, t in enumerate(tokens, start=1)]
-            block.append((row_no, values))
-    if block:
-        blocks.append(block)
-    return _check_array(_blocks_to_array(blocks, ndim, what, f"{what}: row"), ndim, what)
+    if stripped.startswith(("[", "(")):
+        arr = _nested_list(stripped, ndim, what)
+    else:
+        arr = _typed_rows(stripped, ndim, what)
+    return _check_array(arr, ndim, what)
 
 
 # ------------------------------------------------------------------------------ built-ins
@@ -315,63 +455,103 @@ def _format_mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n % 1_000_000 else f"{n // 1_000_000} MB"
 
 
-def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]]:
+def _csv_lines(label: str, data: bytes) -> Iterator[tuple[int, str, bool]]:
+    """``(line number, text, complete)`` for each line, decoded lazily: a line longer than
+    ``MAX_LINE_CHARS`` comes back cut there with ``complete`` False."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=None)
+    line_no = 0
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SourceError(f"{label}: not UTF-8 text (byte 0x{data[e.start]:02x} at position "
-                          f"{e.start}); expected numbers separated by commas") from None
-    lines = text.splitlines()
-    content = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    if not content:
-        raise SourceError(f"{label}: no numbers found (the file is empty or only comments)")
-    first = content[0]
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    delim = max(counts, key=counts.get) if any(counts.values()) else None
+        while line := text.readline(MAX_LINE_CHARS + 1):
+            line_no += 1
+            complete = line.endswith("\n") or len(line) <= MAX_LINE_CHARS
+            yield line_no, line.rstrip("\n"), complete
+    except UnicodeDecodeError:
+        try:  # decode again in one piece for the error's position in the file
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise SourceError(f"{label}: not UTF-8 text (byte 0x{data[e.start]:02x} at position "
+                              f"{e.start}); expected numbers separated by commas") from None
+        raise
 
-    def split(line: str) -> list[str]:
-        if delim is None:
-            return line.split()
-        fields = [f.strip() for f in next(csv.reader([line], delimiter=delim))]
-        while fields and not fields[-1]:  # a trailing delimiter
-            fields.pop()
-        return fields
 
+_LONG_ROW_CHARS = 1_000  # shorter rows are faster as Python floats, and small either way
+_EMPTY_FIELD = {d: re.compile(rf"(?:^|{d})\s*(?:{d}|$)") for d in (",", ";", "\t")}
+
+
+def _csv_fields(line: str, delim: str | None, where: str, ndim: int) -> list[str]:
+    line = line.rstrip(" \t\r" + (delim or ""))  # trailing delimiters end no field
+    fields = _split_capped(line, delim, where, ndim)
+    if delim is not None and '"' in line:  # quoted fields: read by the csv module
+        try:
+            fields = next(csv.reader([line], delimiter=delim, skipinitialspace=True))
+        except csv.Error as e:
+            raise SourceError(f"{where}: not readable as CSV ({e})") from None
+    while fields and not fields[-1].strip():  # a trailing quoted "" or delimiter
+        fields.pop()
+    if max(map(len, fields), default=0) > MAX_FIELD_CHARS:
+        col, longest = max(enumerate(fields, start=1), key=lambda f: len(f[1]))
+        raise SourceError(f"{where}, column {col} is {len(longest):,} characters long, more "
+                          f"than the {MAX_FIELD_CHARS:,} one field may have")
+    return fields
+
+
+def _csv_values(line: str, delim: str | None, where: str, ndim: int
+                ) -> np.ndarray | list[float]:
+    """One CSV row's numbers.  A long plain row (no quotes, no empty field) is parsed by NumPy
+    in one C call with no Python object per number; anything else, or anything NumPy refuses,
+    goes through :func:`_csv_fields` and ``float``, which also name what is wrong."""
+    body = line.rstrip(" \t\r" + (delim or ""))  # trailing delimiters end no field
+    fields = body.count(delim) + 1 if delim else None
+    if fields is not None and fields > MAX_ROW_VALUES:
+        _split_capped(body, delim, where, ndim)  # raises, naming the rule
+    if (len(body) > _LONG_ROW_CHARS and '"' not in body
+            and (delim is None or not _EMPTY_FIELD[delim].search(body))):
+        try:
+            values = np.fromstring(body, dtype=np.float64, sep=delim or " ")
+        except ValueError:
+            values = None
+        if (values is not None and len(values) == (fields or len(values))
+                and np.isfinite(values).all()):
+            if len(values) > MAX_ROW_VALUES:
+                _split_capped(body, delim, where, ndim)
+            return values
+    return _to_floats(_csv_fields(body, delim, where, ndim), where)
+
+
+def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]]:
+    what, row = f"{label}: CSV", f"{label}: CSV row"
+    rows = _Rows(what, row, ndim)
     notices: list[str] = []
-    blocks, block = [], []
-    header_checked = False
-    for line_no, line in enumerate(lines, start=1):
+    delim: str | None = ""  # found on the first row with content
+    for line_no, line, complete in _csv_lines(label, data):
+        where = f"{row} {line_no}"
+        if not complete:
+            raise SourceError(f"{where} is longer than {MAX_LINE_CHARS:,} characters, the most "
+                              "one row may have")
         if not line.strip():
-            if block:
-                blocks.append(block)
-                block = []
+            rows.end_block()
             continue
         if line.lstrip().startswith("#"):
             continue
-        fields = split(line)
-        if not header_checked:
-            header_checked = True
-            if fields and not any(_is_number(f) for f in fields):
+        first = delim == ""
+        if first:
+            counts = {d: line.count(d) for d in (",", ";", "\t")}
+            delim = max(counts, key=counts.get) if any(counts.values()) else None
+            fields = _csv_fields(line, delim, where, ndim)
+            if fields and not any(map(_is_number, fields)):
                 notices.append(f"skipped the header row {line_no}: {line.strip()[:60]!r}")
                 continue
-        values = []
-        for col, field in enumerate(fields, start=1):
-            if not field:
-                raise SourceError(f"{label}: CSV row {line_no}, column {col} is empty")
-            values.append(_to_float(field, f"{label}: CSV row {line_no}, column {col}"))
-        block.append((line_no, values))
-    if block:
-        blocks.append(block)
-    arr = _blocks_to_array(blocks, ndim, f"{label}: CSV", f"{label}: CSV row")
+        rows.add(line_no, _csv_values(line, delim, where, ndim))
+    arr = rows.array(2 if ndim == 1 else 3)
     if ndim == 1:
-        rows, cols = arr.shape
+        n_rows, cols = arr.shape
         if cols == 1:  # one column: one signal
             arr = arr.T
-        elif rows > cols > 1:  # a tall table: samples go down, one channel per column
+        elif n_rows > cols > 1:  # a tall table: samples go down, one channel per column
             arr = arr.T
-            notices.append(f"read {cols} channels of {rows} samples, one channel per column")
-        elif rows > 1:
-            notices.append(f"read {rows} channels of {cols} samples, one channel per row")
+            notices.append(f"read {cols} channels of {n_rows} samples, one channel per column")
+        elif n_rows > 1:
+            notices.append(f"read {n_rows} channels of {cols} samples, one channel per row")
     return arr, notices
 
 
@@ -401,7 +581,7 @@ def _read_npy(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
                           "supported, expected 1.0 or 2.0")
     try:
         shape, _, dtype = _NPY_HEADER_READERS[version](f)
-    except ValueError as e:
+    except (ValueError, SyntaxError, tokenize.TokenError) as e:
         raise SourceError(f"{label}: damaged .npy header ({e})") from None
     # Decided from the header alone: nothing past it is read unless the dtype is plain numbers.
     if dtype.hasobject:
@@ -413,14 +593,20 @@ def _read_npy(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
     if dtype.kind not in "biuf":
         raise SourceError(f"{label}: dtype {dtype} is not accepted, expected bool, int, uint "
                           "or float")
-    if math.prod(shape) > MAX_ELEMENTS:
-        raise SourceError(f"{label}: {math.prod(shape):,} values (shape {shape}), more than "
+    count = math.prod(shape)
+    if count > MAX_ELEMENTS:
+        raise SourceError(f"{label}: {count:,} values (shape {shape}), more than "
                           f"the {MAX_ELEMENTS:,} limit")
+    if count * dtype.itemsize > len(data) - f.tell():
+        raise SourceError(f"{label}: truncated or damaged .npy data (the header announces "
+                          f"{count * dtype.itemsize:,} bytes of {dtype} values, the file holds "
+                          f"{len(data) - f.tell():,})")
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, EOFError, OSError) as e:
         raise SourceError(f"{label}: truncated or damaged .npy data ({e})") from None
-    return _shape_npy(label, np.asarray(arr, dtype=np.float64), ndim)
+    with np.errstate(over="ignore"):  # beyond float32's range: inf, refused by _check_array
+        return _shape_npy(label, arr.astype(np.float32), ndim)
 
 
 def _shape_npy(label: str, arr: np.ndarray, ndim: int) -> tuple[np.ndarray, list[str]]:
@@ -446,62 +632,97 @@ def _shape_npy(label: str, arr: np.ndarray, ndim: int) -> tuple[np.ndarray, list
 
 _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as Pillow's "L" conversion
 _EXIF_ORIENTATION = 0x0112
+_UPRIGHT = {  # EXIF orientation -> the transpose that shows the image as meant (as exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
+_IMAGE_OPENERS = (  # magic bytes -> Pillow's lazy reader: size and mode, no pixels decoded
+    (b"\x89PNG\r\n\x1a\n", PngImagePlugin.PngImageFile),
+    (b"\xff\xd8\xff", JpegImagePlugin.JpegImageFile),
+)
+# Bytes Pillow holds per pixel while an image of each mode is decoded and, for the modes in
+# _CONVERT_BEFORE_RESIZE, converted at full size (any multi-band 8-bit pixel takes 4 bytes).
+_DECODE_BYTES_PER_PIXEL = {"1": 2, "L": 1, "P": 5, "PA": 8, "LA": 5, "RGB": 4, "RGBA": 8,
+                           "CMYK": 4, "YCbCr": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4,
+                           "F": 4}
+_CONVERT_BEFORE_RESIZE = {"1": "L", "P": "RGB", "PA": "RGB", "LA": "L", "RGBA": "RGB"}
+_DAMAGED_IMAGE = (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error,
+                  Image.DecompressionBombError)
+
+
+def _open_image(label: str, data: bytes) -> Image.Image:
+    """The PNG or JPEG in ``data`` with only its header read."""
+    for magic, opener in _IMAGE_OPENERS:
+        if data.startswith(magic):
+            try:
+                return opener(io.BytesIO(data))
+            except _DAMAGED_IMAGE:
+                raise SourceError(f"{label}: not a readable PNG or JPEG image (damaged "
+                                  "header)") from None
+    try:  # only to name the format in the message; nothing is decoded
+        with Image.open(io.BytesIO(data)) as other:
+            fmt = other.format
+    except Exception:  # whatever Pillow raises naming a foreign file, the answer is the same
+        fmt = None
+    if fmt:
+        raise SourceError(f"{label}: holds a {fmt} image, expected PNG or JPEG")
+    raise SourceError(f"{label}: not a readable PNG or JPEG image")
 
 
 def _read_image(label: str, data: bytes, max_side: int, color: str
                 ) -> tuple[np.ndarray, list[str]]:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        img = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise SourceError(f"{label}: not a readable PNG or JPEG image") from None
+    img = _open_image(label, data)
     notices = []
-    with img:
-        if img.format not in ("PNG", "JPEG"):
-            raise SourceError(f"{label}: holds a {img.format} image, expected PNG or JPEG")
-        w, h = img.size
-        if w * h > MAX_IMAGE_PIXELS:
-            raise SourceError(f"{label}: image is {h}×{w} (height×width) = {w * h / 1e6:.1f} "
-                              f"megapixels, more than the {MAX_IMAGE_PIXELS / 1e6:g} megapixel "
-                              "limit")
-        if getattr(img, "n_frames", 1) > 1:
-            notices.append(f"the image has {img.n_frames} frames; using the first")
-        try:
-            rotated = img.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
-        except (OSError, ValueError, SyntaxError):
-            rotated = False
-        if rotated:  # the size as shown, after exif_transpose below
-            w, h = h, w
-        scale = min(1.0, max_side / max(w, h))
-        target = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if img.format == "JPEG" and scale < 1:  # decode at a reduced size straight away
-            img.draft(img.mode, target[::-1] if rotated else target)
-        try:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-        except (OSError, ValueError, SyntaxError) as e:
-            raise SourceError(f"{label}: damaged image data ({e})") from None
-        if img.mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        if img.mode in ("RGBA", "LA", "PA"):
-            notices.append("dropped the alpha (transparency) channel")
-        if img.mode.startswith("I;16"):
-            img, peak = img.convert("F"), 65535.0
-        elif img.mode in ("I", "F"):  # 32-bit: kept as the numbers they are
-            img, peak = img.convert("F"), 1.0
-        else:
-            img, peak = img.convert("L" if img.mode in ("1", "L", "LA") else "RGB"), 255.0
+    w, h = img.size
+    if w * h > MAX_IMAGE_PIXELS:
+        raise SourceError(f"{label}: image is {h}×{w} (height×width) = {w * h / 1e6:.1f} "
+                          f"megapixels, more than the {MAX_IMAGE_PIXELS / 1e6:g} megapixel limit")
+    if getattr(img, "n_frames", 1) > 1:
+        notices.append(f"the image has {img.n_frames} frames; using the first")
+    scale = min(1.0, max_side / max(w, h))
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))  # as stored, before turning
+    if img.format == "JPEG" and scale < 1:  # decode at a reduced size straight away
+        img.draft(img.mode, target)
+    cost = img.size[0] * img.size[1] * _DECODE_BYTES_PER_PIXEL.get(img.mode, 8)
+    if cost > IMAGE_DECODE_BYTES:
+        raise SourceError(f"{label}: a {h}×{w} (height×width) {img.mode} image takes "
+                          f"{cost / 1e6:.0f} MB to decode, more than the "
+                          f"{IMAGE_DECODE_BYTES / 1e6:.0f} MB one upload may use; save it "
+                          "smaller or without transparency")
+    if img.mode in ("LA", "PA", "RGBA") or "transparency" in img.info:
+        notices.append("dropped the alpha (transparency) channel")
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)  # a PNG's may follow its pixels
+    except _DAMAGED_IMAGE:
+        orientation = 1
+    try:
+        img.load()
+        if img.mode in _CONVERT_BEFORE_RESIZE:  # palette, 1-bit and alpha: no averaging those
+            img = img.convert(_CONVERT_BEFORE_RESIZE[img.mode])
         if img.size != target:
             img = img.resize(target, Image.Resampling.BOX)  # area average: no overshoot
-        arr = np.asarray(img, dtype=np.float64) / peak
+    except _DAMAGED_IMAGE as e:
+        raise SourceError(f"{label}: damaged image data ({e})") from None
+    if orientation in _UPRIGHT:
+        img = img.transpose(_UPRIGHT[orientation])
+    if img.mode.startswith("I;16"):
+        img, peak = img.convert("F"), 65535.0
+    elif img.mode in ("I", "F"):  # 32-bit: kept as the numbers they are
+        img, peak = img.convert("F"), 1.0
+    else:
+        img, peak = img.convert("L" if img.mode == "L" else "RGB"), 255.0
+    arr = np.array(img, dtype=np.float32)
+    arr /= peak  # correctly rounded: the same float32 as dividing in float64 and rounding
     maps = arr[None] if arr.ndim == 2 else np.moveaxis(arr, 2, 0)
     if color == "gray" and maps.shape[0] == 3:
         maps = np.tensordot(_LUMA, maps, axes=1)[None]
     elif color == "rgb" and maps.shape[0] == 1:
         maps = np.repeat(maps, 3, axis=0)
     if scale < 1:
-        notices.append(f"image downscaled from {h}×{w} to {target[1]}×{target[0]} pixels "
+        shown_h, shown_w = (w, h) if orientation in (5, 6, 7, 8) else (h, w)
+        out_h, out_w = maps.shape[1:]
+        notices.append(f"image downscaled from {shown_h}×{shown_w} to {out_h}×{out_w} pixels "
                        f"(height×width) to fit the {max_side}-pixel limit")
     return maps, notices
 
@@ -519,17 +740,30 @@ def load_upload(name: str, data: bytes, ndim: int, max_side: int = MAX_SIDE_2D, 
     or "rgb" force one).  Images larger than ``max_side`` are area-downscaled (with a notice);
     numbers from CSV/.npy are never resampled and must fit the limits themselves.
 
+    Every limit is checked before the work it guards: the byte count first, then a CSV row by
+    row as it is read (``MAX_LINE_CHARS``, ``MAX_FIELD_CHARS``, ``MAX_ROW_VALUES``, the most
+    rows any input has, ``MAX_ELEMENTS`` values), a ``.npy`` header's dtype and shape, an
+    image header's width × height (``MAX_IMAGE_PIXELS``, also Pillow's own bomb limit).
+
     Args:
         name: the file name (its extension picks the reader).
-        data: the file's bytes.
+        data: the file's bytes, at most ``max_bytes``.
         ndim: 1 or 2 spatial axes.
         max_side: the longest image side kept, at most ``MAX_SIDE_2D``.
+        color: "auto", "gray" or "rgb" (images only).
+        max_bytes: the largest file accepted.
 
     Returns:
         ``(array, notices)``: notices are sentences for the user about what was changed.
 
     Raises:
-        SourceError: for anything unreadable or beyond the limits.
+        SourceError: for anything unreadable or beyond the limits, naming the rule and value.
+
+    Examples::
+
+        >>> x, notices = load_upload("a.csv", b"1,2,3\\n4,5,6\\n", ndim=2)
+        >>> x.shape, notices
+        ((1, 2, 3), [])
     """
     _check_ndim(ndim)
     label = f"{name!r}"
@@ -542,12 +776,13 @@ def load_upload(name: str, data: bytes, ndim: int, max_side: int = MAX_SIDE_2D, 
                           f"expected {', '.join(allowed)}")
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise SourceError(f"{label}: expected the file's bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise SourceError(f"{label}: file too large: {_format_mb(len(data))} > "
+    size = memoryview(data).nbytes
+    if size > max_bytes:
+        raise SourceError(f"{label}: file too large: {_format_mb(size)} > "
                           f"{_format_mb(max_bytes)} limit")
-    if not data:
+    if not size:
         raise SourceError(f"{label}: the file is empty (0 bytes)")
+    data = bytes(data)  # no copy when it already is bytes
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or not (
             1 <= max_side <= MAX_SIDE_2D):
         raise SourceError(f"max_side must be an integer from 1 to {MAX_SIDE_2D}, got "
