@@ -5,9 +5,8 @@ replicas of deploy/serve.py.
 Each student loads the 2-D page (``/explorer_2d``), then, every ``--interval`` seconds (first
 one at a random offset), either steps or changes a control, in turns:
 
-- step: sets ``e2.step`` to the next step when the page has such a widget (a slider, a number
-  input, or a custom component whose state is ``{"step": k}``); else presses ``e2.next``;
-  else sends a rerun with nothing changed (the debounced state report of a browser-side view);
+- step: the browser-side view steps with no server round trip; what reaches the server is
+  the view's debounced report when the student stops (``e2.view``: scene, step), one rerun;
 - control: moves ``e2.stride.0`` between two valid values, or ``e2.size.0`` when there is no
   stride.
 
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import random
@@ -90,18 +90,14 @@ class Student:
         self.tally.add("load", await self.session.rerun())
 
     def step_change(self) -> tuple[str, dict]:
-        widgets = self.session.widgets
-        step = widgets.get("e2.step")
-        if step is not None and step.kind in ("slider", "number_input"):
-            top = step.proto.max if step.kind == "slider" or step.proto.has_max else 1e9
-            value = number_value(step) + 1
-            return "e2.step", {"e2.step": value if value <= top else step.proto.min}
-        if step is not None and step.kind == "bidi_component":
-            self.step += 1
-            return "e2.step {step}", {"e2.step": {"step": self.step}}
-        if "e2.next" in widgets:
-            return "e2.next", {"e2.next": True}
-        return "rerun", {}
+        """The browser view's report after the student stepped (in the browser, no rerun)
+        and stopped: one rerun that moves the arithmetic panel and the URL."""
+        if "e2.view" not in self.session.widgets:
+            return "rerun", {}
+        steps = math.prod(self.session.view_payload("e2.view")["scene"]["out_shape"])
+        self.step = (self.step + 1) % steps
+        return "e2.view report", {"e2.view": self.session.view_report("e2.view",
+                                                                      step=self.step)}
 
     def control_change(self) -> tuple[str, dict]:
         """Move the first control there is one away from where it started, or back."""

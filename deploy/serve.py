@@ -88,7 +88,10 @@ class Replica:
              "--server.fileWatcherType", "none", "--server.runOnSave", "false",
              "--server.maxUploadSize", str(MAX_UPLOAD_MB)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
+            # one BLAS thread per replica (unless the caller chose): replicas already take
+            # one core each, and OpenBLAS's idle threads spin for a while after each call
+            env={"OPENBLAS_NUM_THREADS": "1", **os.environ,
+                 "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
         log.close()
         self.failed_checks = 0
 

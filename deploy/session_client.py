@@ -88,6 +88,7 @@ class Session:
         self.page_script_hash: str | None = None
         self.widgets: dict[str, Widget] = {}
         self._values: dict[str, tuple[str, Any]] = {}  # key -> (WidgetState field, value)
+        self._reports = 0
         self._ws = None
 
     # ---------------------------------------------------------------- connection
@@ -136,6 +137,21 @@ class Session:
             self._ws = None
 
     # -------------------------------------------------------------------- reruns
+
+    def view_payload(self, key: str) -> dict:
+        """The data the page sent to the browser view ``key``: scene id, initial state, scene."""
+        data = json.loads(self.widgets[key].proto.json)
+        return json.loads(data) if isinstance(data, str) else data  # (sent as a JSON text)
+
+    def view_report(self, key: str, **view) -> dict:
+        """The state the explorer's browser view (component ``key``) sends when the user stops
+        stepping or playing: the shown scene's id, a new sequence number, and the view's state
+        (``step``, ``speed``, ``reveal``, ...) over the one the page started it with.  Pass it
+        to :meth:`rerun` as ``{key: state}``."""
+        data = self.view_payload(key)
+        self._reports += 1
+        return {"view": {"scene": data["scene_id"], "seq": self._reports, **data["init"],
+                         **view}}
 
     def _state_for(self, widget: Widget, value: Any) -> tuple[str, Any]:
         if widget.kind == "number_input":
