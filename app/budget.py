@@ -3,7 +3,8 @@
 Every control is bounded, but their product is not: 4 items × 64 maps × 1024² with a 31×31
 kernel would keep a server busy for minutes while every other student waits.  So before the
 model computes, :func:`check` weighs the configuration — input and output values, the core's
-multiply-adds (``cc.multiply_adds``) — and refuses with a :class:`BudgetError` that names the
+multiply-adds (``cc.multiply_adds``), the bytes the core would allocate
+(``cc.estimate_memory``) — and refuses with a :class:`BudgetError` that names the
 parameter, the rule, the value and a concrete way back under the budget.  Pure: no Streamlit.
 """
 
@@ -17,6 +18,10 @@ from app.sources import SourceError
 MAX_INPUT_VALUES = 4 * 1024 * 1024  # N · C_in · spatial, as for uploads
 MAX_OUTPUT_VALUES = 4 * 1024 * 1024  # N · C_out · spatial
 MAX_MULTIPLY_ADDS = 2_000_000_000  # about 0.1–0.3 s of im2col on one core of this class
+# What one page run's convolution may allocate (the core's own default budget is 2 GiB per
+# call): the core chooses its algorithm within it, and a layer that fits nowhere is refused.
+# Within the controls' limits the largest estimate is ~156 MiB (an FFT of 4·1024² by 31×31).
+MAX_BYTES = 256 * 2**20
 
 
 class BudgetError(SourceError):
@@ -48,7 +53,22 @@ def check_input(x_shape: tuple) -> None:
             f"input ({hint} with N={n}, C_in={c}).")
 
 
-def check(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups) -> int:
+def check_memory(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups,
+                 padding_mode: str = "zeros") -> cc.MemoryEstimate:
+    """The core's estimate of what the convolution allocates, with the algorithm it would
+    choose within :data:`MAX_BYTES`; :class:`BudgetError` when no algorithm fits."""
+    estimate = cc.estimate_memory(x_shape, w_shape, stride, padding, dilation, groups,
+                                  padding_mode, max_bytes=MAX_BYTES)
+    if estimate.total > MAX_BYTES:
+        raise BudgetError(
+            f"memory: this layer would allocate {cc.format_bytes(estimate.total)} "
+            f"({estimate.describe()}); one page run may use {cc.format_bytes(MAX_BYTES)}. "
+            "Use less padding, a smaller input or fewer items.")
+    return estimate
+
+
+def check(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups,
+          padding_mode: str = "zeros") -> int:
     """Raise :class:`BudgetError` when the convolution of ``x_shape`` (N, C, *spatial) with
     ``w_shape`` is over budget; return its multiply-adds otherwise.  Invalid layers are left to
     the core (``cc.ConvError``)."""
@@ -79,6 +99,7 @@ def check(x_shape: tuple, w_shape: tuple, stride, padding, dilation, groups) -> 
             f"({_shape_text(out_shape)} outputs × {cin_g}·{'·'.join(map(str, kernel))} taps); "
             f"one page run may do {_count(MAX_MULTIPLY_ADDS)}, {factor:.1f}× less. Try "
             + (", or ".join(ideas) if ideas else "a smaller input") + ".")
+    check_memory(x_shape, w_shape, stride, padding, dilation, groups, padding_mode)
     return macs
 
 

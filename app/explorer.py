@@ -205,8 +205,12 @@ def footer(comp: model.Computation | None, started: float) -> None:
         st.divider()
         parts = [f"Backend: **{cc.backend_name()}**"]
         if comp is not None:
-            parts.append(f"last computation: convolution {comp.conv_ms:.1f} ms, trace "
-                         f"{comp.trace_ms:.1f} ms")
+            name, why = comp.algorithm
+            parts.append(f"last computation: convolution {comp.conv_ms:.1f} ms"
+                         + (f" with **{name}**" if name else "")
+                         + f", trace {comp.trace_ms:.1f} ms")
+            if why:
+                parts.append(f"why {name}: {why.split(': ', 1)[-1]}")
         parts.append(f"this rerun: {(time.perf_counter() - started) * 1e3:.0f} ms")
         st.caption(" · ".join(parts))
 

@@ -126,6 +126,8 @@ def build_bias(s: Settings) -> np.ndarray | None:
 class OutputCells:
     """Steps and spatial shape of a computation's output ``out`` (N, C, *spatial)."""
 
+    algorithm: tuple = ("", "")  # the core's algorithm and why, where it chooses one
+
     @property
     def steps(self) -> int:
         return int(math.prod(self.out.shape[2:]))
@@ -149,6 +151,7 @@ class Computation(OutputCells):
     conv_ms: float = 0.0
     trace_ms: float = 0.0
     notices: tuple = ()
+    algorithm: tuple = ("", "")  # the core's choice and its reason (cc.choose_algorithm)
 
 
 def compute(s: Settings, upload: Upload | None = None) -> Computation:
@@ -157,7 +160,7 @@ def compute(s: Settings, upload: Upload | None = None) -> Computation:
     x, _ = load_input(s, upload)
     kw = s.conv_kwargs()
     budget.check(x.shape, (s.outmaps, max(1, x.shape[1] // s.groups), *kernel_size(s)),
-                 kw["stride"], kw["padding"], kw["dilation"], s.groups)
+                 kw["stride"], kw["padding"], kw["dilation"], s.groups, s.mode)
     return _compute(s.conv_key(), _upload_key(upload), upload)
 
 
@@ -168,9 +171,11 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
     bias = build_bias(s)
     conv = cc.conv1d if s.ndim == 1 else cc.conv2d
     kw = s.conv_kwargs()
+    algorithm = cc.choose_algorithm(x.shape, weight.shape, **kw, max_bytes=budget.MAX_BYTES)
     t0 = time.perf_counter()
     out = cc.to_numpy(conv(cc.gpuarray.to_gpu(x), cc.gpuarray.to_gpu(weight),
-                           None if bias is None else cc.gpuarray.to_gpu(bias), **kw))
+                           None if bias is None else cc.gpuarray.to_gpu(bias), **kw,
+                           algorithm=algorithm[0], max_bytes=budget.MAX_BYTES))
     t1 = time.perf_counter()
     geo = dict(stride=kw["stride"], padding=kw["padding"], dilation=kw["dilation"])
     size = weight.shape[2:]  # the weights decide (a preset brings its own size)
@@ -183,7 +188,7 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
     for a in (out, padded.values, padded.is_padding, padded.source, weight):
         a.setflags(write=False)
     return Computation(x, weight, bias, out, padded, shape, axes,
-                       (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices)
+                       (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices, algorithm)
 
 
 def step_trace(comp: Computation, s: Settings, step: int) -> cc.Step:
@@ -273,3 +278,35 @@ def transposed_step(comp: TransposedComputation, s: Settings, step: int):
     return cc.trace_transposed(comp.x, comp.weight, comp.bias,
                                out_index=(s.item, s.omap, *(int(i) for i in cell)),
                                **transposed_kwargs(s))
+
+
+# ------------------------------------------------------------------------------ algorithms
+
+# Three layers, one per algorithm's home ground: (label, input shape, weight shape, keywords).
+ALGORITHM_CASES = (
+    ("dense 3×3: 16→16 maps, 64²", (1, 16, 64, 64), (16, 16, 3, 3), dict(padding=1)),
+    ("depthwise 3×3: 64 maps, 64²", (1, 64, 64, 64), (64, 1, 3, 3), dict(padding=1, groups=64)),
+    ("large kernel 31×31: 1 map, 256²", (1, 1, 256, 256), (1, 1, 31, 31), dict(padding=15)),
+)
+ALGORITHMS = ("im2col", "direct", "fft")
+
+
+@st.cache_data(show_spinner="Timing the three algorithms on this server…")
+def algorithm_timings(rounds: int = 3) -> list[dict]:
+    """Per case: the core's choice and each algorithm's median time (ms), measured here once
+    per server process (about 0.2 s in all on a 2-vCPU VM)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, x_shape, w_shape, kw in ALGORITHM_CASES:
+        x = rng.standard_normal(x_shape, dtype=np.float32)
+        w = rng.standard_normal(w_shape, dtype=np.float32)
+        row = {"layer": label, "auto chooses": cc.choose_algorithm(x_shape, w_shape, **kw)[0]}
+        for name in ALGORITHMS:
+            times = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                cc.conv2d(x, w, algorithm=name, **kw)
+                times.append((time.perf_counter() - t0) * 1e3)
+            row[f"{name} ms"] = round(float(np.median(times)), 2)
+        rows.append(row)
+    return rows

@@ -6,7 +6,7 @@ Runs on CuPy when a working CUDA device is there and on NumPy otherwise, with on
 from . import gpuarray
 from .algorithms import check_budget, choose_algorithm, estimate_memory
 from .backend import available_backends, backend_name, to_numpy
-from .budget import MemoryEstimate, memory_budget
+from .budget import MemoryEstimate, format_bytes, memory_budget
 from .core import conv1d, conv2d, conv3d, convnd
 from .errors import ConvError
 from .params import (
@@ -100,6 +100,7 @@ __all__ = [
     "equation",
     "estimate_memory",
     "explain_shape",
+    "format_bytes",
     "format_index",
     "format_list",
     "format_number",

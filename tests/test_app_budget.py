@@ -64,3 +64,18 @@ def test_the_268_second_url_of_the_issue_is_refused_at_once():
     assert math.prod((1, 16, 256, 256)) <= budget.MAX_INPUT_VALUES
     with pytest.raises(budget.BudgetError, match=r"compute: .* multiply-adds"):
         model.compute(smaller)
+
+
+def test_memory_is_weighed_with_the_core_estimate_and_the_algorithm_it_would_choose():
+    # the largest layer the controls allow runs as an FFT within the page's memory budget
+    est = budget.check_memory((4, 1, 1024, 1024), (1, 1, 31, 31), 1, 15, 1, 1)
+    assert est == cc.estimate_memory((4, 1, 1024, 1024), (1, 1, 31, 31), padding=15,
+                                     max_bytes=budget.MAX_BYTES)
+    assert est.algorithm == "fft" and 100 * 2**20 < est.total <= budget.MAX_BYTES
+    # a layer no algorithm can run within it is refused with every buffer named
+    # (60001² float32 values are 13.4 GiB: padded input, accumulator and output)
+    with pytest.raises(budget.BudgetError, match=r"^memory: this layer would allocate 40\.2 GiB "
+                                                 r"\(padded input 13\.4 GiB, direct workspace "
+                                                 r"13\.4 GiB, output 13\.4 GiB\); one page run "
+                                                 r"may use 256 MiB\."):
+        budget.check_memory((1, 1, 1, 1), (1, 1, 1, 1), 1, 30000, 1, 1)

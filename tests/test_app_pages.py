@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 import view_payload as vp  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import model  # noqa: E402
+from app import budget, model  # noqa: E402
 from app import sources as src  # noqa: E402
 from convcore import examples as ex_reg  # noqa: E402
 
@@ -86,11 +86,43 @@ def test_every_page_renders_with_a_figure_and_no_exception(page):
     assert at.title
 
 
+def test_about_times_the_three_algorithms_and_names_autos_choice():
+    at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
+    ok(at.switch_page("pages/about.py").run())
+    table = next(m.value for m in at.markdown if m.value.startswith("| layer | auto chooses"))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    assert [r[0] for r in rows] == [c[0] for c in model.ALGORITHM_CASES]
+    for row, (_, x, w, kw) in zip(rows, model.ALGORITHM_CASES):
+        assert row[1] == cc.choose_algorithm(x, w, **kw)[0]
+        times = [float(v.strip("*")) for v in row[2:]]
+        assert len(times) == 3 and all(t > 0 for t in times)
+        assert row[2 + times.index(min(times))].startswith("**")  # the fastest is bold
+    assert {r[1] for r in rows} == {"im2col", "direct", "fft"}
+
+
 def test_sidebar_footer_names_the_backend_and_the_compute_time():
     at = ok(explorer(2))
     footer = at.sidebar.caption[-1].value
     assert f"Backend: **{cc.backend_name()}**" in footer
     assert "convolution" in footer and " ms" in footer
+    # the footer names the algorithm the core chose for this layer, and why
+    names = set()
+    for query in ({}, {"size": "1,1"}, {"shape": "256,256", "size": "31,31", "pad": "15"},
+                  {"inmaps": "64", "outmaps": "64", "groups": "64", "shape": "64,64",
+                   "size": "3,3"}):
+        at = ok(explorer(2, query))
+        footer = at.sidebar.caption[-1].value
+        s = at.session_state
+        x_shape = (int(s["e2.batch"]), int(s["e2.inmaps"]), int(s["e2.shape.0"]),
+                   int(s["e2.shape.1"]))
+        w_shape = (int(s["e2.outmaps"]), x_shape[1] // int(s["e2.groups"]),
+                   int(s["e2.size.0"]), int(s["e2.size.1"]))
+        name, why = cc.choose_algorithm(x_shape, w_shape, padding=int(s["e2.pad.0"]),
+                                        groups=int(s["e2.groups"]),
+                                        max_bytes=budget.MAX_BYTES)
+        assert f"with **{name}**" in footer and why.split(": ", 1)[1] in footer, (query, footer)
+        names.add(name)
+    assert names == {"im2col", "direct", "fft"}  # the cases above reach all three
 
 
 # ------------------------------------------------------------------------------ the view

@@ -1,4 +1,5 @@
-"""About: what "convolution" means here, the formula, and the backend in use."""
+"""About: what "convolution" means here, the formula, the backend in use, and the core's three
+algorithms timed on this server."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import figures
+from app import figures, model
 from app.navigation import use_entry_navigation
 from convcore.backend import cupy_unavailable_reason
 
@@ -50,11 +51,35 @@ def backend() -> None:
     st.caption("Set CONVCORE_BACKEND=numpy|cupy|auto before starting the app to choose.")
 
 
+def algorithms() -> None:
+    st.header("Three ways to compute the same numbers")
+    st.markdown(
+        "- **im2col** gathers every window into a column and multiplies the kernel with all "
+        "columns at once (one matrix product, BLAS): best for dense layers with many maps.\n"
+        "- **direct** adds one shifted slice of the input per tap, with no column buffer: best "
+        "when each output reads few inputs (depthwise and small groups).\n"
+        "- **fft** multiplies spectra (SciPy's `signal` module): its cost barely depends on the "
+        "kernel's size, so it wins for large kernels at stride 1.\n\n"
+        "`algorithm=\"auto\"` (the default) picks one from the shapes with a cost model, "
+        "within the memory budget; `cc.choose_algorithm` says which and why, and the explorer's "
+        "footer shows it. All three give the same numbers (float32 rounding apart). Timed on "
+        "this server just now (median of 3; the fastest is in bold):")
+    lines = ["| layer | auto chooses | " + " | ".join(f"{n} ms" for n in model.ALGORITHMS) + " |",
+             "|---|---|" + "---:|" * len(model.ALGORITHMS)]
+    for row in model.algorithm_timings():
+        best = min(model.ALGORITHMS, key=lambda n: row[f"{n} ms"])
+        times = [f"**{row[f'{n} ms']:.2f}**" if n == best else f"{row[f'{n} ms']:.2f}"
+                 for n in model.ALGORITHMS]
+        lines.append(f"| {row['layer']} | {row['auto chooses']} | " + " | ".join(times) + " |")
+    st.markdown("\n".join(lines))
+
+
 def main() -> None:
     use_entry_navigation("pages/about.py")
     st.title("About the Convolution Explorer")
     correlation_vs_convolution()
     backend()
+    algorithms()
     st.header("Pages")
     st.markdown(
         "- **1-D / 2-D convolution** — set every parameter, step through the sliding window, "
