@@ -8,6 +8,7 @@ Without nginx these tests skip with the reason; with ``CONVCORE_REQUIRE_NGINX=1`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import re
@@ -162,7 +163,10 @@ def test_two_replicas_keep_each_sessions_state(tmp_path):
     nginx_or_skip()
     process, url = _start(serve.free_port(), tmp_path)
     try:
-        asyncio.run(_sessions_keep_their_state(url, tmp_path))
+        # (in a thread of its own: in one pytest process the browser tests' Playwright keeps
+        # an event loop running on the main thread, where asyncio.run() refuses to start)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _sessions_keep_their_state(url, tmp_path)).result()
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
