@@ -1,7 +1,7 @@
 """The explorer's browser view: a Streamlit ``st.components.v2`` component around
 ``app/static/view/`` (plain ES modules, no build step) and plotly.js.
 
-The JavaScript travels inline with the component (:func:`bundle` joins the three modules into
+The JavaScript travels inline with the component (:func:`bundle` joins the modules into
 one), so it is never stale in a browser cache.  plotly.js is the one from the installed
 ``plotly`` package: :func:`ensure_plotly` copies it into ``app/static/vendor/`` (git-ignored)
 under a name carrying its version, where Streamlit's static file serving hands it out gzipped
@@ -28,7 +28,7 @@ import streamlit as st
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("format.js", "geometry.js", "explorer.js")  # the explorer, in dependency order
+MODULES = ("format.js", "geometry.js", "grid.js", "explorer.js")  # in dependency order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"

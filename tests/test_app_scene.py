@@ -228,5 +228,5 @@ def test_examples_and_correlation_figures():
 def test_one_diverging_scale_for_the_whole_app():
     stops = figures.COLORSCALE
     assert stops[0][1] == "rgb(103,0,31)" and stops[-1][1] == "rgb(5,48,97)"
-    js = (ROOT / "app" / "static" / "view" / "explorer.js").read_text()
+    js = (ROOT / "app" / "static" / "view" / "grid.js").read_text()
     assert all(f'"{c}"' in js for _, c in stops)  # the browser view draws with the same stops

@@ -9,14 +9,11 @@
 // when the user stops (debounced), so the server-side panels and the URL follow the figure.
 
 import {equationText, fmt, idx} from "./format.js";
+import {COLORSCALE, Grid, MARGIN, ticks} from "./grid.js";
 import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, unpadded, unravel, windowTaps,
 } from "./geometry.js";
 
-export const RDBU = ["rgb(103,0,31)", "rgb(178,24,43)", "rgb(214,96,77)", "rgb(244,165,130)",
-              "rgb(253,219,199)", "rgb(247,247,247)", "rgb(209,229,240)", "rgb(146,197,222)",
-              "rgb(67,147,195)", "rgb(33,102,172)", "rgb(5,48,97)"];
-export const COLORSCALE = RDBU.map((c, i) => [i / (RDBU.length - 1), c]);
 const WINDOW = "#111111";
 const TAP = "#f2a900";
 const LIT = "rgba(242, 169, 0, 0.55)";
@@ -27,7 +24,6 @@ const COVER = "rgba(245, 245, 245, 0.93)";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
 const REPORT_DELAY_MS = 400;
 const REPORTS = {seq: Date.now()};
-const MARGIN = {l: 34, r: 6, t: 4, b: 22};
 const MARGIN_1D = {...MARGIN, l: 58};  // room for row names such as w[3,1]
 
 // ----------------------------------------------------------------------------- data
@@ -123,138 +119,6 @@ export class Values {
   }
 }
 
-// ----------------------------------------------------------------------------- grids
-
-// One heatmap with its two canvases.  Cells are addressed in display units (row, col); a grid
-// knows how to place a scene coordinate through `spot`.
-export class Grid {
-  constructor(parent, {rows, cols, cs, ch, label, className, margin = MARGIN}) {
-    this.margin = margin;
-    this.rows = rows;
-    this.cols = cols;
-    this.cs = cs;  // cell width
-    this.ch = ch || cs;  // cell height (1-D strips are wider than a cell is tall)
-    this.el = document.createElement("div");
-    this.el.className = `cx-map ${className || ""}`;
-    if (label) {
-      const title = document.createElement("div");
-      title.className = "cx-label";
-      title.textContent = label;
-      this.el.appendChild(title);
-    }
-    this.box = document.createElement("div");
-    this.box.className = "cx-box";
-    this.plot = document.createElement("div");
-    this.plot.className = "cx-plot";
-    this.stat = document.createElement("canvas");
-    this.dyn = document.createElement("canvas");
-    this.box.append(this.plot, this.stat, this.dyn);
-    this.el.appendChild(this.box);
-    parent.appendChild(this.el);
-    const w = cols * cs;
-    const h = rows * this.ch;
-    this.width = margin.l + w + margin.r;
-    this.height = margin.t + h + margin.b;
-    this.box.style.width = `${this.width}px`;
-    this.box.style.height = `${this.height}px`;
-    for (const c of [this.stat, this.dyn]) {
-      const dpr = window.devicePixelRatio || 1;
-      c.width = Math.max(1, Math.round(w * dpr));
-      c.height = Math.max(1, Math.round(h * dpr));
-      c.style.width = `${w}px`;
-      c.style.height = `${h}px`;
-      c.style.left = `${margin.l}px`;
-      c.style.top = `${margin.t}px`;
-      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
-    }
-    this.sctx = this.stat.getContext("2d");
-    this.ctx = this.dyn.getContext("2d");
-  }
-
-  draw(z, {zmax, zmin = -zmax, colorscale = COLORSCALE, text, font, xticks, yticks}) {
-    const trace = {
-      type: "heatmap", z, zmin, zmax, colorscale, showscale: false,
-      hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xgap: 0, ygap: 0,
-    };
-    const labels = text ? cellLabels(text, this.cs, this.ch, font) : null;
-    if (labels) {
-      trace.text = labels.text;
-      trace.texttemplate = "%{text}";
-      trace.textfont = {size: labels.size};
-    }
-    const axis = (n, ticks, reversed) => ({
-      range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
-      zeroline: false, automargin: false, tickmode: "array", tickvals: ticks[0],
-      ticktext: ticks[1], tickfont: {size: Math.max(10, Math.round(font * 0.75))},
-      ticklen: 3, showline: false,
-    });
-    const layout = {
-      width: this.width, height: this.height, margin: {...this.margin, pad: 0},
-      xaxis: axis(this.cols, xticks, false), yaxis: axis(this.rows, yticks, true),
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
-    };
-    return window.Plotly.react(this.plot, [trace], layout,
-                               {staticPlot: true, displayModeBar: false, responsive: false});
-  }
-
-  // Pixel rectangle of display cells [r, r + h) x [c, c + w).
-  rect(ctx, r, c, h, w, style) {
-    const x = c * this.cs;
-    const y = r * this.ch;
-    const pw = Math.max(w * this.cs, 2);
-    const ph = Math.max(h * this.ch, 2);
-    if (style.fill) {
-      ctx.fillStyle = style.fill;
-      ctx.fillRect(x, y, pw, ph);
-    }
-    if (style.stroke) {
-      const lw = style.width || 2;
-      ctx.lineWidth = lw;
-      ctx.strokeStyle = style.stroke;
-      ctx.setLineDash(style.dash || []);
-      ctx.strokeRect(x + lw / 2, y + lw / 2, Math.max(pw - lw, 1), Math.max(ph - lw, 1));
-      ctx.setLineDash([]);
-    }
-  }
-
-  cellAt(event) {
-    const box = this.dyn.getBoundingClientRect();
-    const c = Math.floor((event.clientX - box.left) / this.cs);
-    const r = Math.floor((event.clientY - box.top) / this.ch);
-    if (r < 0 || c < 0 || r >= this.rows || c >= this.cols) return null;
-    return [r, c];
-  }
-
-  clear() {
-    this.ctx.clearRect(0, 0, this.dyn.width, this.dyn.height);
-  }
-}
-
-export function ticks(n, first, scale, cs, font) {
-  // Label display cells at a round step of scene indices (1, 2, 5, 10, 20, 25, 50, ...) with
-  // room for the label text.
-  const least = Math.max(1, (font * 2.6) / Math.max(cs, 0.01)) * scale;
-  const nice = [1, 2, 5, 10, 20, 25, 50];
-  let step = 1;
-  for (let p = 1; ; p *= 100) {
-    const found = nice.map((v) => v * p).find((v) => v >= least);
-    if (found) {
-      step = found;
-      break;
-    }
-  }
-  const vals = [];
-  const text = [];
-  for (let i = 0; i < n; i++) {
-    const index = first + i * scale;
-    if (index % step === 0) {
-      vals.push(i);
-      text.push(fmt(index));
-    }
-  }
-  return [vals, text];
-}
-
 export function rowsOf(arr, offset, rows, cols, map) {
   const z = [];
   for (let r = 0; r < rows; r++) {
@@ -267,30 +131,6 @@ export function rowsOf(arr, offset, rows, cols, map) {
 
 function drawable(zmax) {
   return (v) => (Number.isNaN(v) ? null : Number.isFinite(v) ? v : Math.sign(v) * zmax);
-}
-
-// Cell labels: each value as convcore writes it, at the largest size (at most `font`) at which
-// most of them fit their cells; the few longer ones are shortened (the tooltip and the
-// equation keep every digit).
-function cellLabels(values, cs, ch, font) {
-  const full = values.map((row) => row.map((v) => (v === null ? "" : fmt(v))));
-  const lengths = full.flat().map((t) => t.length).sort((a, b) => a - b);
-  // size for the typical label, but shorten rather than shrink below five characters
-  const typical = Math.min(5, Math.max(1, lengths[Math.floor(lengths.length * 0.8)] || 1));
-  const size = Math.floor(Math.min(font, ch / 1.8, (cs - 4) / (0.6 * typical)));
-  if (size < 9) return null;
-  const room = Math.floor((cs - 4) / (0.6 * size));
-  const short = (v, text) => {
-    if (text.length <= room) return text;
-    for (let p = 3; p >= 1; p--) {
-      const t = fmt(Number(v.toPrecision(p)));
-      if (t.length <= room) return t;
-    }
-    const e = v.toExponential(0).replaceAll("-", "\u2212");
-    return e.length <= room ? e : "\u2026";
-  };
-  return {size, text: values.map((row, r) => row.map((v, c) => (v === null ? "" :
-    short(v, full[r][c]))))};
 }
 
 // ----------------------------------------------------------------------------- the view

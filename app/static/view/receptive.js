@@ -9,6 +9,7 @@
 
 import {fmt, idx} from "./format.js";
 import {unravel} from "./geometry.js";
+import {Grid} from "./grid.js";
 import {fieldOf, levelCounts} from "./stack.js";
 
 const RF_MARGIN = {l: 34, r: 6, t: 4, b: 22};
@@ -39,104 +40,25 @@ function roundTicks(n, cs, font) {
   return [vals, vals.map((v) => fmt(v))];
 }
 
-// One level's heatmap and the canvas over its plot area.  Rows and columns are cells.
-class LevelGrid {
+// One level's heatmap: a grid (grid.js) that knows its level and draws a blank base, the
+// heat going on its dynamic canvas.
+class LevelGrid extends Grid {
   constructor(parent, {level, rows, cols, cs, ch, label, margin}) {
+    super(parent, {rows, cols, cs, ch, label, margin, className: "cx-rf-level",
+                   indentLabel: true});
     this.level = level;
-    this.rows = rows;
-    this.cols = cols;
-    this.cs = cs;
-    this.ch = ch || cs;
-    this.margin = margin;
-    this.el = document.createElement("div");
-    this.el.className = "cx-map cx-rf-level";
     this.el.setAttribute("data-level", String(level));
-    if (label) {
-      const title = document.createElement("div");
-      title.className = "cx-label";
-      title.style.marginLeft = `${margin.l}px`;
-      title.textContent = label;
-      this.el.appendChild(title);
-    }
-    const box = document.createElement("div");
-    box.className = "cx-box";
-    this.plot = document.createElement("div");
-    this.plot.className = "cx-plot";
-    this.dyn = document.createElement("canvas");
-    box.append(this.plot, this.dyn);
-    this.el.appendChild(box);
-    parent.appendChild(this.el);
-    const w = cols * cs;
-    const h = rows * this.ch;
-    this.width = margin.l + w + margin.r;
-    this.height = margin.t + h + margin.b;
-    box.style.width = `${this.width}px`;
-    box.style.height = `${this.height}px`;
-    const dpr = window.devicePixelRatio || 1;
-    this.dyn.width = Math.max(1, Math.round(w * dpr));
-    this.dyn.height = Math.max(1, Math.round(h * dpr));
-    this.dyn.style.width = `${w}px`;
-    this.dyn.style.height = `${h}px`;
-    this.dyn.style.left = `${margin.l}px`;
-    this.dyn.style.top = `${margin.t}px`;
-    this.ctx = this.dyn.getContext("2d");
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   }
 
   draw(font, yNames) {
     const gap = this.cs >= 6 ? 1 : 0;
-    const trace = {
-      type: "heatmap", z: Array.from({length: this.rows}, () => new Array(this.cols).fill(0)),
-      zmin: 0, zmax: 1, colorscale: RF_BASE, showscale: false, hoverinfo: "skip",
-      x0: 0, dx: 1, y0: 0, dy: 1, xgap: gap, ygap: this.ch >= 6 && !yNames ? gap : 0,
-    };
-    const axis = (n, ticks, reversed) => ({
-      range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
-      zeroline: false, automargin: false, tickmode: "array", tickvals: ticks[0],
-      ticktext: ticks[1], tickfont: {size: Math.max(10, Math.round(font * 0.75))},
-      ticklen: 3, showline: false,
+    const z = Array.from({length: this.rows}, () => new Array(this.cols).fill(0));
+    return super.draw(z, {
+      zmin: 0, zmax: 1, colorscale: RF_BASE, font, xgap: gap,
+      ygap: this.ch >= 6 && !yNames ? gap : 0,
+      xticks: roundTicks(this.cols, this.cs, font),
+      yticks: yNames || roundTicks(this.rows, this.ch, font),
     });
-    const layout = {
-      width: this.width, height: this.height, margin: {...this.margin, pad: 0},
-      xaxis: axis(this.cols, roundTicks(this.cols, this.cs, font), false),
-      yaxis: axis(this.rows, yNames || roundTicks(this.rows, this.ch, font), true),
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
-    };
-    return window.Plotly.react(this.plot, [trace], layout,
-                               {staticPlot: true, displayModeBar: false, responsive: false});
-  }
-
-  // Pixel rectangle of cells [r, r + h) x [c, c + w).
-  rect(r, c, h, w, style) {
-    const ctx = this.ctx;
-    const x = c * this.cs;
-    const y = r * this.ch;
-    const pw = Math.max(w * this.cs, 2);
-    const ph = Math.max(h * this.ch, 2);
-    if (style.fill) {
-      ctx.fillStyle = style.fill;
-      ctx.fillRect(x, y, pw, ph);
-    }
-    if (style.stroke) {
-      const lw = style.width || 2;
-      ctx.lineWidth = lw;
-      ctx.strokeStyle = style.stroke;
-      ctx.setLineDash(style.dash || []);
-      ctx.strokeRect(x + lw / 2, y + lw / 2, Math.max(pw - lw, 1), Math.max(ph - lw, 1));
-      ctx.setLineDash([]);
-    }
-  }
-
-  cellAt(event) {
-    const box = this.dyn.getBoundingClientRect();
-    const c = Math.floor((event.clientX - box.left) / this.cs);
-    const r = Math.floor((event.clientY - box.top) / this.ch);
-    if (r < 0 || c < 0 || r >= this.rows || c >= this.cols) return null;
-    return [r, c];
-  }
-
-  clear() {
-    this.ctx.clearRect(0, 0, this.dyn.width, this.dyn.height);
   }
 }
 
@@ -343,10 +265,11 @@ class ReceptiveView {
     }
     const g = this.grids[level];
     const [r, c] = g.spot(index);
-    g.rect(r, c, 1, 1, {stroke: RF_HOVER, width: 3});
+    g.rect(g.ctx, r, c, 1, 1, {stroke: RF_HOVER, width: 3});
     if (level === this.top || this.hover === null) {
       const [pr, pc] = this.grids[this.top].spot(this.pinned);
-      this.grids[this.top].rect(pr, pc, 1, 1, {stroke: RF_HOVER, width: 2, dash: [4, 3]});
+      const top = this.grids[this.top];
+      top.rect(top.ctx, pr, pc, 1, 1, {stroke: RF_HOVER, width: 2, dash: [4, 3]});
     }
     this.info.textContent = this.describe(field);
     const d = this.root.dataset;
@@ -378,7 +301,7 @@ class ReceptiveView {
       if (v === 0) continue;
       const [r, c] = g.spot(unravel(i, shape));
       const ratio = top > 1 ? Math.log(v) / Math.log(top) : 1;
-      g.rect(r, c, 1, 1, {fill: heatColor(0.15 + 0.85 * ratio)});
+      g.rect(g.ctx, r, c, 1, 1, {fill: heatColor(0.15 + 0.85 * ratio)});
       if (label) {
         const text = fmt(v);
         if (text.length * size * 0.6 <= g.cs - 2) {
@@ -396,7 +319,7 @@ class ReceptiveView {
     const [r0, c0] = g.spot(lo);
     const [r1, c1] = g.spot(hi);
     if (g.level < field.level) {
-      g.rect(r0, c0, r1 - r0 + 1, c1 - c0 + 1,
+      g.rect(g.ctx, r0, c0, r1 - r0 + 1, c1 - c0 + 1,
              {stroke: RF_RANGE, width: 2, dash: cut ? [6, 4] : []});
     }
   }

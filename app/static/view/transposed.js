@@ -12,7 +12,8 @@
 
 import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, unravel} from "./geometry.js";
-import {Grid, RDBU, Values, View, decode, mountView, rowsOf, ticks} from "./explorer.js";
+import {Values, View, decode, mountView, rowsOf} from "./explorer.js";
+import {Grid, RDBU, ticks} from "./grid.js";
 
 const OVERLAP_SCALE = [[0, "rgb(255,255,255)"], [1, "rgb(84,39,143)"]];
 const INSERTED = "rgba(120, 120, 120, 0.35)";
