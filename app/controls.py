@@ -268,6 +268,18 @@ def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
     return bias
 
 
+def kernel_size_control(ndim: int, preset_shape, notices: Notices, page: str, limits: list,
+                        rule: str) -> tuple:
+    """Kernel size per axis: fixed (and shown disabled) when a preset brings its own shape,
+    else within ``limits`` (clamped with a notice that states ``rule``)."""
+    if preset_shape is None:
+        return per_axis(ndim, "Kernel size", "size", limits, notices, rule, page=page)
+    for a, v in enumerate(preset_shape):
+        st.session_state[k(ndim, f"size.{a}", page)] = int(v)
+    return per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
+                    help="set by the preset", disabled=True, page=page)
+
+
 def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
     """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
     st.subheader("Layer")
@@ -296,17 +308,9 @@ def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") ->
     else:
         pads = ((0, 0),) * ndim
     totals = [lo + hi for lo, hi in pads]
-    if preset_shape is not None:
-        for a, v in enumerate(preset_shape):
-            st.session_state[k(ndim, f"size.{a}", page)] = int(v)
-        size = per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
-                        help="set by the preset", disabled=True,
-                        page=page)
-    else:
-        size = per_axis(ndim, "Kernel size", "size",
-                        [(1, size_limit(n, t)) for n, t in zip(shape, totals)], notices,
-                        "the window must fit in the padded input",
-                        page=page)
+    size = kernel_size_control(ndim, preset_shape, notices, page,
+                               [(1, size_limit(n, t)) for n, t in zip(shape, totals)],
+                               "the window must fit in the padded input")
     padded = [n + t for n, t in zip(shape, totals)] if pad_form != "same" else list(shape)
     dilation = per_axis(ndim, "Dilation", "dilation",
                         [(1, dilation_limit(kk, p)) for kk, p in zip(size, padded)], notices,
@@ -374,16 +378,8 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
     (zeros padding only, as PyTorch), dilation, stride, bias.  Keys ``t{ndim}.*``."""
     st.subheader("Layer")
     changes, preset_shape = maps_and_kernel(ndim, s, notices, page)
-    if preset_shape is not None:
-        for a, v in enumerate(preset_shape):
-            st.session_state[k(ndim, f"size.{a}", page)] = int(v)
-        size = per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
-                        help="set by the preset", disabled=True,
-                        page=page)
-    else:
-        size = per_axis(ndim, "Kernel size", "size", [(1, settings.MAX_KERNEL)] * ndim, notices,
-                        "the explorer's limit",
-                        page=page)
+    size = kernel_size_control(ndim, preset_shape, notices, page,
+                               [(1, settings.MAX_KERNEL)] * ndim, "the explorer's limit")
     stride = per_axis(ndim, "Stride", "stride", [(1, 8)] * ndim, notices,
                       "the explorer's limit for transposed layers", page=page)
     dilation = per_axis(ndim, "Dilation", "dilation", [(1, 8)] * ndim, notices,
