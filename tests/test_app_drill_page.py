@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from test_app_stack import HOSTILE  # noqa: E402
+from view_payload import ok, query  # noqa: E402
 
 from app import drill  # noqa: E402
 
@@ -33,16 +34,6 @@ def page(query: dict | None = None) -> AppTest:
     at = AppTest.from_string(SCRIPT, default_timeout=TIMEOUT)
     at.query_params.update(query or {})
     return ok(at.run())
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def query(at) -> dict:
-    return {k: (v[0] if isinstance(v, list) else v) for k, v in
-            ((k, at.query_params[k]) for k in at.query_params)}
 
 
 def shown_code(at) -> str:

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import view_payload as vp  # noqa: E402
+from view_payload import ok, query  # noqa: E402
 
 import convcore as cc  # noqa: E402
 from app import budget, model  # noqa: E402
@@ -42,22 +43,12 @@ def explorer(ndim: int, query: dict | None = None) -> AppTest:
     return at.run()
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def out_map(at: AppTest) -> np.ndarray:
     return vp.array(at, "output")
 
 
 def set_num(at: AppTest, key: str, value) -> AppTest:
     return ok(at.number_input(key=key).set_value(value).run())
-
-
-def query(at: AppTest) -> dict:
-    return {k: (v[0] if isinstance(v, list) else v) for k, v in
-            ((k, at.query_params[k]) for k in at.query_params)}
 
 
 def server_equation(at: AppTest) -> str:
@@ -107,10 +98,10 @@ def test_sidebar_footer_names_the_backend_and_the_compute_time():
     assert "convolution" in footer and " ms" in footer
     # the footer names the algorithm the core chose for this layer, and why
     names = set()
-    for query in ({}, {"size": "1,1"}, {"shape": "256,256", "size": "31,31", "pad": "15"},
-                  {"inmaps": "64", "outmaps": "64", "groups": "64", "shape": "64,64",
-                   "size": "3,3"}):
-        at = ok(explorer(2, query))
+    for params in ({}, {"size": "1,1"}, {"shape": "256,256", "size": "31,31", "pad": "15"},
+                   {"inmaps": "64", "outmaps": "64", "groups": "64", "shape": "64,64",
+                    "size": "3,3"}):
+        at = ok(explorer(2, params))
         footer = at.sidebar.caption[-1].value
         s = at.session_state
         x_shape = (int(s["e2.batch"]), int(s["e2.inmaps"]), int(s["e2.shape.0"]),
@@ -120,7 +111,7 @@ def test_sidebar_footer_names_the_backend_and_the_compute_time():
         name, why = cc.choose_algorithm(x_shape, w_shape, padding=int(s["e2.pad.0"]),
                                         groups=int(s["e2.groups"]),
                                         max_bytes=budget.MAX_BYTES)
-        assert f"with **{name}**" in footer and why.split(": ", 1)[1] in footer, (query, footer)
+        assert f"with **{name}**" in footer and why.split(": ", 1)[1] in footer, (params, footer)
         names.add(name)
     assert names == {"im2col", "direct", "fft"}  # the cases above reach all three
 

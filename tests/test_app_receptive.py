@@ -6,7 +6,6 @@ exception."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import view_payload as vp  # noqa: E402
 from test_app_stack import HOSTILE  # noqa: E402
+from view_payload import ok, query  # noqa: E402
 
 import convcore as cc  # noqa: E402
 from app import stack  # noqa: E402
@@ -40,33 +41,16 @@ def page(query: dict | None = None) -> AppTest:
     return ok(at.run())
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def view_element(at):
-    for e in at.main:
-        proto = getattr(e, "proto", None)
-        if getattr(proto, "component_name", None) == COMPONENT:
-            return proto
-    return None
+    return vp.view_element(at, COMPONENT)
 
 
 def payload(at) -> dict:
-    proto = view_element(at)
-    assert proto is not None, "no receptive view: " + "; ".join(e.value for e in at.error)
-    data = json.loads(proto.json)
-    return json.loads(data) if isinstance(data, str) else data
+    return vp.payload(at, COMPONENT)
 
 
 def scene(at) -> dict:
     return payload(at)["scene"]
-
-
-def query(at) -> dict:
-    return {k: (v[0] if isinstance(v, list) else v) for k, v in
-            ((k, at.query_params[k]) for k in at.query_params)}
 
 
 def captions(at) -> str:

@@ -1,5 +1,6 @@
-"""Reading the explorer's browser view out of an AppTest run: the component's payload (its
-scene and anchor) as the page sent it, and the arrays inside the scene."""
+"""Reading a page's browser view out of an AppTest run: the component's payload (its scene and
+anchor) as the page sent it, and the arrays inside the scene; plus the two checks every AppTest
+module makes (no exception, the URL's query)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,30 @@ from app.scene import read_typed_array
 COMPONENT = "convcore_explorer"
 
 
-def view_element(at):
-    """The explorer component's element proto in the main area, or None."""
+def ok(at):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def query(at) -> dict:
+    """The page's URL query as one value per key."""
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in
+            ((k, at.query_params[k]) for k in at.query_params)}
+
+
+def view_element(at, component: str = COMPONENT):
+    """The element proto of the view ``component`` (the explorer's by default) in the main
+    area, or None."""
     for e in at.main:
         proto = getattr(e, "proto", None)
-        if getattr(proto, "component_name", None) == COMPONENT:
+        if getattr(proto, "component_name", None) == component:
             return proto
     return None
 
 
-def payload(at) -> dict:
-    proto = view_element(at)
-    assert proto is not None, "no explorer view: " + "; ".join(e.value for e in at.error)
+def payload(at, component: str = COMPONENT) -> dict:
+    proto = view_element(at, component)
+    assert proto is not None, f"no {component} view: " + "; ".join(e.value for e in at.error)
     data = json.loads(proto.json)
     return json.loads(data) if isinstance(data, str) else data
 
