@@ -27,7 +27,7 @@ from app.navigation import sync_query_params, use_entry_navigation
 from app.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
 
 COMPONENT = "convcore_receptive"
-MODULES = ("format.js", "geometry.js", "grid.js", "stack.js", "receptive.js")
+MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "stack.js", "receptive.js")
 SETTINGS_KEY = "rf.settings"
 AXES = {1: ("L",), 2: ("H", "W")}
 PRESENTER_CSS = """<style>

@@ -28,7 +28,7 @@ import streamlit as st
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("format.js", "geometry.js", "grid.js", "explorer.js")  # in dependency order
+MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "explorer.js")  # in order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"

@@ -46,7 +46,7 @@ def open_view(page, address: str) -> None:
 
 def shown_field(page) -> dict:
     return page.evaluate(f"""() => {{
-      const v = document.querySelector('{ROOT_SEL}').__rf;
+      const v = document.querySelector('{ROOT_SEL}').__cx;
       return {{level: v.field.level, index: v.field.index, first: v.field.first,
                last: v.field.last, input: Array.from(v.field.input),
                dataset: {{...v.root.dataset}}}};
@@ -55,7 +55,7 @@ def shown_field(page) -> dict:
 
 def cell_center(page, level: int, index) -> tuple[float, float]:
     return tuple(page.evaluate("""([level, index]) => {
-      const v = document.querySelector('[data-testid="cx-rf-root"]').__rf;
+      const v = document.querySelector('[data-testid="cx-rf-root"]').__cx;
       const g = v.grids[level];
       g.dyn.scrollIntoView({block: 'center'});
       const [r, c] = g.spot(index);
@@ -165,7 +165,7 @@ def test_clicking_an_output_cell_lights_its_field_without_a_round_trip(page, app
     # per axis u = −1, j = 2, r = 3 + 2·2·2 + 1·1·2 = 13: rows 3–15, cols −1–11
     assert (tuple(f["first"]), tuple(f["last"])) == (cf.first, cf.last) == ((3, -1), (15, 11))
     lit = page.evaluate("""([cells]) => {
-      const v = document.querySelector('[data-testid="cx-rf-root"]').__rf;
+      const v = document.querySelector('[data-testid="cx-rf-root"]').__cx;
       const g = v.grids[0], dpr = window.devicePixelRatio || 1;
       return cells.map(([r, c]) => g.ctx.getImageData(Math.round((c + 0.5) * g.cs * dpr),
         Math.round((r + 0.5) * g.ch * dpr), 1, 1).data[3] > 0);

@@ -8,6 +8,7 @@
 // and axis ranges, so no plotly internals are read.  The step is reported to Streamlit only
 // when the user stops (debounced), so the server-side panels and the URL follow the figure.
 
+import {copyText, mountView} from "./component.js";
 import {equationText, fmt, idx} from "./format.js";
 import {COLORSCALE, Grid, MARGIN, ticks} from "./grid.js";
 import {
@@ -1241,52 +1242,13 @@ export class View {
 
   copyLink() {
     const url = this.link();
-    const done = (ok) => {
+    copyText(url).then((ok) => {
       this.copied.textContent = ok ? "link copied" : url;
       this.root.dataset.link = url;
       clearTimeout(this.copiedTimer);
       if (ok) this.copiedTimer = setTimeout(() => { this.copied.textContent = ""; }, 2500);
-    };
-    const fallback = () => {
-      const area = document.createElement("textarea");
-      area.value = url;
-      area.style.position = "fixed";
-      area.style.opacity = "0";
-      document.body.appendChild(area);
-      area.select();
-      let ok = false;
-      try {
-        ok = document.execCommand("copy");
-      } catch (err) {
-        ok = false;
-      }
-      area.remove();
-      done(ok);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(url).then(() => done(true), fallback);
-    } else {
-      fallback();
-    }
+    });
   }
-}
-
-// Streamlit calls this again with the same parent whenever the data changes: the view lives
-// on a root element inside it and is loaded with the new data.
-export function mountView(ViewClass, {data, parentElement, setStateValue}) {
-  const payload = typeof data === "string" ? JSON.parse(data) : data;
-  let root = parentElement.querySelector(":scope > .cx-root");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "cx-root";
-    root.tabIndex = 0;
-    root.setAttribute("data-testid", "cx-root");
-    parentElement.appendChild(root);
-  }
-  const view = root.__cx || new ViewClass(root);
-  view.report = setStateValue || (() => {});
-  view.load(payload);
-  return view;
 }
 
 export function mount(component) {

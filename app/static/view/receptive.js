@@ -7,6 +7,7 @@
 // Like the explorer: plotly draws each level once per scene, the heat is drawn on a canvas laid
 // exactly over the plot area, and cell <-> pixel mapping is ours (fixed margins and ranges).
 
+import {copyText, mountView} from "./component.js";
 import {fmt, idx} from "./format.js";
 import {unravel} from "./geometry.js";
 import {Grid} from "./grid.js";
@@ -65,7 +66,7 @@ class LevelGrid extends Grid {
 class ReceptiveView {
   constructor(root) {
     this.root = root;
-    root.__rf = this;
+    root.__cx = this;
     this.report = () => {};
     this.hover = null;
     root.addEventListener("keydown", (e) => this.onKey(e));
@@ -443,29 +444,11 @@ class ReceptiveView {
   copyLink() {
     const url = this.link();
     this.root.dataset.link = url;
-    const done = (ok) => { this.copied.textContent = ok ? "link copied" : url; };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(url).then(() => done(true), () => done(false));
-    } else {
-      done(false);
-    }
+    copyText(url).then((ok) => { this.copied.textContent = ok ? "link copied" : url; });
   }
 }
 
-// Streamlit calls this again with the same parent whenever the data changes.
-export function mount({data, parentElement, setStateValue}) {
-  const payload = typeof data === "string" ? JSON.parse(data) : data;
-  let root = parentElement.querySelector(":scope > .cx-rf-root");
-  if (!root) {
-    root = document.createElement("div");
-    root.className = "cx-root cx-rf-root";
-    root.tabIndex = 0;
-    root.setAttribute("data-testid", "cx-rf-root");
-    parentElement.appendChild(root);
-  }
-  const view = root.__rf || new ReceptiveView(root);
-  view.report = setStateValue || (() => {});
-  view.load(payload);
-  return view;
+export function mount(component) {
+  return mountView(ReceptiveView, component, {rootClass: "cx-root cx-rf-root",
+                                              testId: "cx-rf-root"});
 }
-

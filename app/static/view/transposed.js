@@ -12,7 +12,8 @@
 
 import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, unravel} from "./geometry.js";
-import {Values, View, decode, mountView, rowsOf} from "./explorer.js";
+import {mountView} from "./component.js";
+import {Values, View, decode, rowsOf} from "./explorer.js";
 import {Grid, RDBU, ticks} from "./grid.js";
 
 const OVERLAP_SCALE = [[0, "rgb(255,255,255)"], [1, "rgb(84,39,143)"]];
