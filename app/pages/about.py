@@ -63,7 +63,9 @@ def algorithms() -> None:
         "`algorithm=\"auto\"` (the default) picks one from the shapes with a cost model, "
         "within the memory budget; `cc.choose_algorithm` says which and why, and the explorer's "
         "footer shows it. All three give the same numbers (float32 rounding apart). Timed on "
-        "this server just now (median of 3; the fastest is in bold):")
+        "this server on the first visit of this page (median of 5 interleaved rounds; the "
+        "fastest in bold — on small layers the model's estimate and the clock may disagree "
+        "by a fraction of a millisecond):")
     lines = ["| layer | auto chooses | " + " | ".join(f"{n} ms" for n in model.ALGORITHMS) + " |",
              "|---|---|" + "---:|" * len(model.ALGORITHMS)]
     for row in model.algorithm_timings():
