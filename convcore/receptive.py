@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .budget import memory_budget
 from .errors import ConvError
-from .params import positive_tuple, resolve_padding
-from .transposed import check_budget, is_int, memory_budget
+from .params import is_int, positive_tuple, resolve_padding
+from .transposed import check_budget
 
 LAYER_KEYS = ("kernel_size", "stride", "padding", "dilation")
 MAX_VALUE = 2**16  # far beyond any stack one draws; keeps path counting quick
@@ -290,7 +291,7 @@ def cell_receptive_field(layers, in_spatial, out_index, *, max_bytes=None) -> Ce
     """
     op = "cell_receptive_field"
     in_spatial = _in_spatial(in_spatial, op)
-    check_budget(op, "path-count map", in_spatial, 8, memory_budget(max_bytes))
+    check_budget(op, "path-count map", in_spatial, 8, memory_budget(max_bytes, op))
     rf = receptive_field(layers, in_spatial)
     out_sp = rf.out_spatial
     index = (out_index,) if is_int(out_index) else out_index

@@ -17,43 +17,21 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .backend import array_module
+from .budget import memory_budget
 from .errors import ConvError
-from .params import PADDING_MODES, check_dtype, make_spec, ntuple, positive_tuple
+from .params import PADDING_MODES, check_dtype, is_int, make_spec, ntuple, positive_tuple
 
-MAX_BYTES = 2 * 2**30  # default memory budget of one call; CONVCORE_MAX_BYTES overrides it
 SCATTER_CHUNK_BYTES = 8 * 2**20  # bounds the products one matmul makes (the temporary)
 MAX_LISTED = 2**16  # colliding_input_sizes returns a tuple: keep it a readable size
 MAX_EXTENT = 2**62  # coordinates stay int64 (index maps, slices)
 
 
-def is_int(v) -> bool:
-    """An exact integer (``bool`` is not one)."""
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
 # --------------------------------------------------------------------------- budgets, arrays
-
-def memory_budget(max_bytes=None) -> int:
-    """Bytes one call may allocate: ``max_bytes``, else ``CONVCORE_MAX_BYTES``, else 2 GiB."""
-    if max_bytes is None:
-        env = os.environ.get("CONVCORE_MAX_BYTES", "").strip()
-        if not env:
-            return MAX_BYTES
-        if not env.isdigit() or int(env) < 1:
-            raise ConvError(f"CONVCORE_MAX_BYTES must be a positive integer number of bytes, "
-                            f"got {env!r}")
-        return int(env)
-    if not is_int(max_bytes) or max_bytes < 1:
-        raise ConvError(f"max_bytes must be a positive integer number of bytes, got {max_bytes!r}")
-    return int(max_bytes)
-
 
 def check_budget(op: str, what: str, shape, itemsize: int, budget: int) -> None:
     """Raise ConvError when an array of ``shape`` would take more than ``budget`` bytes."""
@@ -474,7 +452,7 @@ def _transpose(op, x, weight, bias, stride, padding, output_padding, groups, dil
     spec = transpose_spec(op, x.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, output_padding, groups, dilation, output_size,
                           spatial_dims)
-    budget = memory_budget(max_bytes)
+    budget = memory_budget(max_bytes, op)
     out_dtype = x.dtype
     work = np.dtype(np.float32) if out_dtype == np.float16 else out_dtype
     out_b = (spec.batch, spec.out_channels) + spec.out_spatial
@@ -665,7 +643,7 @@ def conv_grad_input(input_shape, weight, grad_output, stride=1, padding=0, dilat
     input_shape = shape_tuple(op, "input_shape", input_shape)
     spec = _grad_spec(op, input_shape, tuple(weight.shape), grad_output, stride, padding,
                       dilation, groups, padding_mode)
-    budget = memory_budget(max_bytes)
+    budget = memory_budget(max_bytes, op)
     dtype = grad_output.dtype
     work = np.dtype(np.float32) if dtype == np.float16 else dtype
     padded = (spec.batch, spec.in_channels) + spec.padded_spatial
@@ -712,7 +690,7 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
     weight_shape = shape_tuple(op, "weight_shape", weight_shape)
     spec = _grad_spec(op, tuple(x.shape), weight_shape, grad_output, stride, padding, dilation,
                       groups, padding_mode)
-    budget = memory_budget(max_bytes)
+    budget = memory_budget(max_bytes, op)
     dtype = x.dtype
     work = np.dtype(np.float32) if dtype == np.float16 else dtype
     padded = (spec.batch, spec.in_channels) + spec.padded_spatial
@@ -739,7 +717,7 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
 
 
 __all__ = [
-    "MAX_BYTES", "TransposeSpec", "colliding_input_sizes", "conv_grad_input",
+    "TransposeSpec", "colliding_input_sizes", "conv_grad_input",
     "conv_grad_weight", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "conv_transposend", "memory_budget", "transpose_output_shape", "transpose_output_size",
     "transpose_spec",

@@ -22,16 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import to_numpy
+from .budget import memory_budget
 from .errors import ConvError
-from .params import positive_tuple
-from .transposed import (
-    TransposeSpec,
-    check_budget,
-    float_arrays,
-    is_int,
-    memory_budget,
-    transpose_spec,
-)
+from .params import is_int, positive_tuple
+from .transposed import TransposeSpec, check_budget, float_arrays, transpose_spec
 
 
 def _idx(t) -> str:
@@ -309,7 +303,7 @@ def scatter_map(in_spatial, kernel_size, stride=1, padding=0, output_padding=0, 
             raise ConvError(f"{op}: steps must lie in 0..{total - 1} (the input has {total} "
                             f"cells), got {steps.min()}..{steps.max()}")
         count = steps.size
-    check_budget(op, "stamp map", (count, taps, nd), 8, memory_budget(max_bytes))
+    check_budget(op, "stamp map", (count, taps, nd), 8, memory_budget(max_bytes, op))
     if steps is None:
         in_coords = np.indices(spec.in_spatial, dtype=np.int64).reshape(nd, -1).T
     else:
@@ -358,7 +352,7 @@ def overlap_counts(in_spatial, kernel_size, stride=1, padding=0, output_padding=
     """
     op = "overlap_counts"
     spec = _spatial_spec(op, in_spatial, kernel_size, stride, padding, output_padding, dilation)
-    budget = memory_budget(max_bytes)
+    budget = memory_budget(max_bytes, op)
     check_budget(op, "count map", spec.out_spatial, 8, budget)
     check_budget(op, "stamp list", (sum(n * k for n, k in zip(spec.in_spatial, spec.kernel)),),
                  8, budget)
@@ -441,7 +435,7 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
     dilated = tuple((n - 1) * s + 1 for n, s in zip(spec.in_spatial, spec.stride))
     spatial = tuple(m + lo + hi for m, (lo, hi) in zip(dilated, pads))
     lead = tuple(x.shape[:-spec.ndim])
-    budget = memory_budget(max_bytes)
+    budget = memory_budget(max_bytes, op)
     check_budget(op, "zero-inserted input", lead + spatial, x.dtype.itemsize, budget)
     check_budget(op, "source map", (spec.ndim, *spatial), 8, budget)
     xh = to_numpy(x)
