@@ -384,8 +384,7 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
                       "the explorer's limit for transposed layers", page=page)
     dilation = per_axis(ndim, "Dilation", "dilation", [(1, 8)] * ndim, notices,
                         "the explorer's limit for transposed layers", page=page)
-    # the output must not be empty: (n − 1)·s − 2p + d·(k − 1) + 1 ≥ 1
-    limits = [(0, ((n - 1) * st_ + d * (kk - 1)) // 2)
+    limits = [(0, cc.max_transpose_padding(max(1, n), kk, st_, d))
               for n, st_, d, kk in zip(s.shape, stride, dilation, size)]
     pad = per_axis(ndim, "Padding", "pad", limits, notices,
                    "padding crops the output, which must keep a cell",

@@ -57,6 +57,7 @@ from .transposed import (
     conv_transpose2d,
     conv_transpose3d,
     conv_transposend,
+    max_transpose_padding,
     transpose_output_shape,
     transpose_output_size,
 )
@@ -128,8 +129,9 @@ __all__ += [
     "CellField", "GatherForm", "LayerField", "Overlap", "ReceptiveField", "ScatterMap",
     "ScatterStep", "StackLayer", "Stamp", "TransposedStep", "cell_receptive_field",
     "colliding_input_sizes", "conv_grad_input", "conv_grad_weight", "conv_transpose1d",
-    "conv_transpose2d", "conv_transpose3d", "conv_transposend", "gather_form", "overlap_counts",
-    "receptive_field", "scatter_map", "stack_shapes", "trace_scatter", "trace_transposed",
-    "transpose_output_shape", "transpose_output_size", "transposed_equation",
+    "conv_transpose2d", "conv_transpose3d", "conv_transposend", "gather_form",
+    "max_transpose_padding", "overlap_counts", "receptive_field", "scatter_map", "stack_shapes",
+    "trace_scatter", "trace_transposed", "transpose_output_shape", "transpose_output_size",
+    "transposed_equation",
 ]
 __version__ = "0.1.0"

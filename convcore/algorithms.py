@@ -233,7 +233,7 @@ def estimate_memory(x_shape, weight_shape, stride=1, padding=0, dilation=1, grou
     Examples:
         >>> e = estimate_memory((1, 1, 1, 1), (1, 1, 1, 1), padding=30000)
         >>> e.padded_input, e.total > 2**30
-        (14400240004, True)
+        (14400480004, True)
     """
     op = "estimate_memory"
     itemsize, half = dtype_size(dtype, op)

@@ -166,6 +166,25 @@ def transpose_output_size(in_size, kernel_size, stride=1, padding=0, output_padd
     return spec.out_spatial[0]
 
 
+def max_transpose_padding(in_size, kernel_size, stride=1, dilation=1) -> int:
+    """Largest ``padding`` for which a transposed convolution still outputs a cell (padding
+    crops both ends of the stamped result): ``((L_in - 1) s + d (k - 1)) // 2``.
+
+    Examples:
+        >>> max_transpose_padding(5, 3, stride=2)
+        5
+        >>> transpose_output_size(5, 3, stride=2, padding=5)
+        1
+    """
+    op = "max_transpose_padding"
+    if not is_int(in_size) or in_size < 1:
+        raise ConvError(f"{op}: in_size must be an int >= 1, got {in_size!r}")
+    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
+    (s,) = positive_tuple(stride, 1, "stride", op)
+    (d,) = positive_tuple(dilation, 1, "dilation", op)
+    return (_min_size(in_size, k, s, 0, d) - 1) // 2
+
+
 def transpose_output_shape(x_shape, weight_shape, stride=1, padding=0, output_padding=0,
                            groups=1, dilation=1, output_size=None) -> tuple:
     """Shape of ``conv_transposend(x, weight, ...)`` from shapes alone.
@@ -719,6 +738,6 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
 __all__ = [
     "TransposeSpec", "colliding_input_sizes", "conv_grad_input",
     "conv_grad_weight", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-    "conv_transposend", "memory_budget", "transpose_output_shape", "transpose_output_size",
-    "transpose_spec",
+    "conv_transposend", "max_transpose_padding", "memory_budget", "transpose_output_shape",
+    "transpose_output_size", "transpose_spec",
 ]

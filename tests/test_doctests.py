@@ -7,7 +7,9 @@ import pytest
 
 MODULES = ["convcore.params", "convcore.core", "convcore.geometry", "convcore.text",
            "convcore.trace", "convcore.trace.cost", "convcore.trace.padding",
-           "convcore.trace.shape", "convcore.trace.steps", "convcore.trace.windows"]
+           "convcore.trace.shape", "convcore.trace.steps", "convcore.trace.windows",
+           "convcore.algorithms", "convcore.budget", "convcore.transposed",
+           "convcore.transposed_trace", "convcore.receptive"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -355,3 +355,14 @@ def test_fuzz_only_convError_escapes(name, data):
     with mock.patch.dict(os.environ, {"CONVCORE_MAX_BYTES": str(2**22)}), \
             contextlib.suppress(cc.ConvError):
         fn(**kwargs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 40), k=st.integers(1, 9), s=st.integers(1, 5), d=st.integers(1, 4))
+def test_max_transpose_padding_is_the_last_padding_with_an_output(n, k, s, d):
+    p = cc.max_transpose_padding(n, k, stride=s, dilation=d)
+    assert cc.transpose_output_size(n, k, stride=s, padding=p, dilation=d) >= 1
+    assert F.conv_transpose1d(torch.ones(1, 1, n), torch.ones(1, 1, k), stride=s, padding=p,
+                              dilation=d).shape[-1] >= 1  # PyTorch agrees it is allowed
+    with pytest.raises(cc.ConvError, match="empty"):
+        cc.transpose_output_size(n, k, stride=s, padding=p + 1, dilation=d)
