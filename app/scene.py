@@ -130,19 +130,6 @@ def _per_axis(comp, name: str, nd: int) -> tuple:
     return tuple(getattr(a, name) for a in comp.shape.axes)[:nd]
 
 
-def gather_axes(pads, stride, in_spatial, spatial) -> tuple[list, list]:
-    """Per axis of the gather form's canvas: the input index each position holds (-1 for a
-    zero) and what a zero is (1 inserted between inputs by the stride, 2 padding; 0 a cell)."""
-    sources, kinds = [], []
-    for (lo, _), s, n, size in zip(pads, stride, in_spatial, spatial):
-        q = np.arange(size) - lo
-        inside = (q >= 0) & (q < (n - 1) * s + 1)
-        cell = inside & (q % s == 0)
-        sources.append(np.where(cell, q // s, -1).tolist())
-        kinds.append(np.where(cell, 0, np.where(inside, 1, 2)).tolist())
-    return sources, kinds
-
-
 def build_transposed_scene(comp, item: int, omap: int) -> dict:
     """The scene of output map ``omap`` of batch item ``item`` of a transposed convolution.
 
@@ -162,7 +149,6 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
     channels = list(range(group * cg, (group + 1) * cg))
     gf = comp.gather
     gvalues = gf.values[item, group * cg:(group + 1) * cg]
-    sources, kinds = gather_axes(gf.pads, gf.stride, x.shape[2:], gvalues.shape[1:])
     bias = 0.0 if comp.bias is None else comp.bias[omap]
     return {
         "version": SCENE_VERSION,
@@ -173,10 +159,8 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
         "kernel": list(weight.shape[2:]),
         "stride": list(gf.stride),
         "dilation": list(gf.dilation),
-        # the gather pads are d·(k−1) − padding low and that + output_padding high
-        "padding": [d * (k - 1) - lo for (lo, _), d, k in
-                    zip(gf.pads, gf.dilation, weight.shape[2:])],
-        "output_padding": [hi - lo for lo, hi in gf.pads],
+        "padding": list(gf.padding),
+        "output_padding": list(gf.output_padding),
         "groups": groups,
         "in_channels": x.shape[1],
         "out_channels": out.shape[1],
@@ -193,8 +177,8 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
             "values": typed_array(gvalues),
             "weights": typed_array(gf.weight[omap]),
             "pads": [list(p) for p in gf.pads],
-            "source": sources,
-            "kind": kinds,
+            "source": list(gf.axis_source),
+            "kind": list(gf.axis_kind),
         },
         "overlap": typed_array(comp.overlap.counts, "int32"),
         "uneven": [bool(u) for u in comp.overlap.uneven],

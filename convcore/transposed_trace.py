@@ -403,6 +403,12 @@ class GatherForm:
     source: np.ndarray = field(repr=False)  # (ndim, *spatial) input index held; -1 for zeros
     weight: np.ndarray = field(repr=False)  # (C_out, C_in/groups, *kernel), flipped
     pads: tuple = ()  # per axis (low, high) = (d·(k−1) − p, d·(k−1) − p + output_padding)
+    # per axis, along that axis alone: the input index each position holds (-1 for a zero),
+    # and what the position is (0 an input cell, 1 a zero inserted by the stride, 2 padding)
+    axis_source: tuple = ()
+    axis_kind: tuple = ()
+    padding: tuple = ()  # of the transposed convolution
+    output_padding: tuple = ()
     stride: tuple = ()  # of the transposed convolution: stride − 1 zeros between inputs
     dilation: tuple = ()
     groups: int = 1
@@ -443,7 +449,7 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
     source = np.full((spec.ndim, *spatial), -1, dtype=np.int64)
     is_pad = np.zeros(spatial, dtype=bool)
     is_ins = np.zeros(spatial, dtype=bool)
-    axes_src = []
+    axes_src, axes_kind = [], []
     for a, (m, s, (lo, _), size) in enumerate(zip(dilated, spec.stride, pads, spatial)):
         q = np.arange(size) - lo  # position in the zero-inserted input
         inside = (q >= 0) & (q < m)
@@ -453,6 +459,7 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
         is_pad |= (~inside).reshape(shape)
         is_ins |= (inside & ~is_cell).reshape(shape)
         axes_src.append(np.where(is_cell, q // s, -1))
+        axes_kind.append(np.where(is_cell, 0, np.where(inside, 1, 2)))
     grids = np.meshgrid(*axes_src, indexing="ij")
     cell = np.all([gr >= 0 for gr in grids], axis=0)
     for a, gr in enumerate(grids):
@@ -460,6 +467,9 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
     values[(Ellipsis, cell)] = xh[(Ellipsis, *(gr[cell] for gr in grids))]
     return GatherForm(values=values, is_inserted=is_ins & ~is_pad, is_padding=is_pad,
                       source=source, weight=gather_weight(weight, spec.groups), pads=pads,
+                      axis_source=tuple(a.tolist() for a in axes_src),
+                      axis_kind=tuple(a.tolist() for a in axes_kind),
+                      padding=spec.padding, output_padding=spec.output_padding,
                       stride=spec.stride, dilation=spec.dilation, groups=spec.groups,
                       kernel=spec.kernel, out_spatial=spec.out_spatial)
 

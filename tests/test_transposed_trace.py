@@ -133,6 +133,17 @@ def test_gather_form_is_a_forward_convolution_equal_to_the_core(case):
     assert_array_equal(gf.values[..., ~cell], 0)
     src = tuple(gf.source[a][cell] for a in range(nd))
     assert_array_equal(gf.values[..., cell], x[(Ellipsis, *src)])
+    # the per-axis layout (what the browser draws along each axis) agrees with the nd maps,
+    # and records the transposed layer's own padding and output_padding
+    assert gf.padding == tuple(kw["padding"]) and gf.output_padding == tuple(kw["output_padding"])
+    grids = np.meshgrid(*(np.array(v) for v in gf.axis_source), indexing="ij")
+    kinds = np.meshgrid(*(np.array(v) for v in gf.axis_kind), indexing="ij")
+    assert_array_equal(np.all([g >= 0 for g in grids], axis=0), cell)
+    for a in range(nd):
+        assert_array_equal(grids[a][cell], gf.source[a][cell])
+    assert_array_equal(np.any([kd == 2 for kd in kinds], axis=0), gf.is_padding)
+    assert_array_equal(np.any([kd == 1 for kd in kinds], axis=0) & ~gf.is_padding,
+                       gf.is_inserted)
     assert np.all(gf.is_padding | gf.is_inserted | cell)
 
 
