@@ -98,8 +98,7 @@ def steps_of(s: Settings, comp) -> int:
     """Steps of the view: output cells; in the transposed scatter view, the input cells of
     the output map's group (its input maps × their cells)."""
     if isinstance(comp, model.TransposedComputation) and s.tview == "scatter":
-        groups = comp.out.shape[1] // comp.weight.shape[1]
-        return comp.x.shape[1] // groups * int(np.prod(comp.x.shape[2:]))
+        return comp.x.shape[1] // comp.gather.groups * int(np.prod(comp.x.shape[2:]))
     return comp.steps
 
 

@@ -142,12 +142,11 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
     """
     x, out, weight = comp.x, comp.out, comp.weight
     nd = x.ndim - 2
-    og = weight.shape[1]
-    groups = out.shape[1] // og
+    gf = comp.gather
+    og, groups = weight.shape[1], gf.groups
     cg = x.shape[1] // groups
     group, o = divmod(omap, og)
     channels = list(range(group * cg, (group + 1) * cg))
-    gf = comp.gather
     gvalues = gf.values[item, group * cg:(group + 1) * cg]
     bias = 0.0 if comp.bias is None else comp.bias[omap]
     return {
