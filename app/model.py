@@ -171,7 +171,9 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
     bias = build_bias(s)
     conv = cc.conv1d if s.ndim == 1 else cc.conv2d
     kw = s.conv_kwargs()
-    algorithm = cc.choose_algorithm(x.shape, weight.shape, **kw, max_bytes=budget.MAX_BYTES)
+    # (with the values: an input holding inf or nan is never given to the FFT)
+    algorithm = cc.choose_algorithm(x.shape, weight.shape, **kw, max_bytes=budget.MAX_BYTES,
+                                    values=(x, weight))
     t0 = time.perf_counter()
     out = cc.to_numpy(conv(cc.gpuarray.to_gpu(x), cc.gpuarray.to_gpu(weight),
                            None if bias is None else cc.gpuarray.to_gpu(bias), **kw,

@@ -39,6 +39,7 @@ import functools
 import math
 
 from . import blas, direct, fft, im2col
+from .backend import array_module
 from .budget import MemoryEstimate, check, memory_budget
 from .errors import ConvError, shown
 from .params import ConvSpec, make_spec
@@ -182,7 +183,8 @@ def _ms(seconds: float) -> str:
 
 
 def choose_algorithm(x_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
-                     padding_mode="zeros", dtype="float32", max_bytes=None) -> tuple[str, str]:
+                     padding_mode="zeros", dtype="float32", max_bytes=None, *,
+                     values=None) -> tuple[str, str]:
     """The algorithm ``algorithm="auto"`` uses for these shapes, and why.
 
     Args:
@@ -191,10 +193,13 @@ def choose_algorithm(x_shape, weight_shape, stride=1, padding=0, dilation=1, gro
         dtype: ``"float16"``, ``"float32"`` or ``"float64"`` (float16 is computed in float32).
         max_bytes: memory budget (default: ``CONVCORE_MAX_BYTES`` or 2 GiB); an algorithm whose
             buffers do not fit is not chosen.
+        values: optional ``(x, weight)``, the arrays of those shapes: the answer is then the
+            algorithm a call on them runs.  A call whose input or weight holds non-finite or
+            huge values does not use the FFT (a spectrum would spread one inf or nan to every
+            output); without ``values`` the shapes alone decide.
 
     Returns ``(name, reason)``: ``name`` is ``"im2col"``, ``"direct"`` or ``"fft"``; ``reason``
-    is one sentence for a user, with the model's estimate for each candidate.  At run time a
-    call whose input or weight holds non-finite or huge values does not use the FFT.
+    is one sentence for a user, with the model's estimate for each candidate.
 
     Examples:
         >>> choose_algorithm((8, 64, 56, 56), (64, 64, 3, 3), padding=1)[0]
@@ -203,12 +208,23 @@ def choose_algorithm(x_shape, weight_shape, stride=1, padding=0, dilation=1, gro
         'direct'
         >>> choose_algorithm((1, 1, 256, 256), (1, 1, 31, 31), padding=15)[0]
         'fft'
+        >>> import numpy as np
+        >>> x, w = np.full((1, 1, 256, 256), np.inf, np.float32), np.ones((1, 1, 31, 31))
+        >>> choose_algorithm(x.shape, w.shape, padding=15, values=(x, w))[0]
+        'im2col'
     """
     op = "choose_algorithm"
     itemsize, half = dtype_size(dtype, op)
     spec = make_spec(op, x_shape, weight_shape, None, stride, padding, dilation, groups,
                      padding_mode)
-    return choose_of(spec, itemsize, half, True, memory_budget(max_bytes, op))
+    allow_fft = True
+    if values is not None:
+        if not (isinstance(values, (tuple, list)) and len(values) == 2
+                and all(hasattr(a, "dtype") and hasattr(a, "size") for a in values)):
+            raise ConvError(f"{op}: values must be the arrays (x, weight), got "
+                            f"{shown(values, 80)}")
+        allow_fft = fft.fft_safe(array_module(*values), *values)
+    return choose_of(spec, itemsize, half, True, memory_budget(max_bytes, op), allow_fft)
 
 
 def dtype_size(dtype, op: str) -> tuple[int, bool]:

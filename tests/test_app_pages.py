@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from numpy.testing import assert_allclose
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,6 +381,26 @@ def test_non_finite_values_are_drawn_and_explained():
     assert server_equation(at).endswith("= inf")
     at = ok(explorer(1, {"bias": "nan"}))
     assert np.isnan(out_map(at)).all()
+
+
+def test_a_huge_value_in_a_large_kernels_input_stays_where_it_is_read():
+    # a 31×31 kernel at stride 1 is the FFT's ground, but its spectra would overflow with a
+    # 3e38 in the input and spread inf to every output: the core's choice on these values is
+    # another algorithm, and the outputs are PyTorch's (inf only where the sum overflows)
+    rows = [["1"] * 32 for _ in range(32)]
+    rows[0][0] = "3e38"
+    at = ok(explorer(2, {"src": "typed", "typed": ";".join(",".join(r) for r in rows),
+                         "size": "31,31", "pad": "15"}))
+    assert not at.error, [e.value for e in at.error]
+    assert int(at.session_state["e2.size.0"]) == 31
+    x = torch.ones(1, 1, 32, 32)
+    x[0, 0, 0, 0] = 3e38
+    w = torch.from_numpy(vp.array(at, "weights")[:1].reshape(1, 1, 31, 31).astype(np.float32))
+    expect = torch.nn.functional.conv2d(x, w, padding=15)[0, 0].numpy()
+    out = out_map(at)
+    assert_allclose(out, expect, rtol=1e-5, atol=1e-3)
+    assert np.isfinite(out).sum() > out.size // 2  # not one inf spread everywhere
+    assert "with **fft**" not in at.sidebar.caption[-1].value
 
 
 # ------------------------------------------------------------------------------ URL

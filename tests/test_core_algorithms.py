@@ -208,3 +208,21 @@ def test_memory_estimate_bounds_a_large_call(algorithm, xs, ws, kw):
     with pytest.raises(cc.ConvError, match="over the memory budget") as info:
         cc.conv2d(x, w, algorithm=algorithm, max_bytes=estimate.total - 1, **kw)
     assert "padded input" in str(info.value) and "output" in str(info.value)
+
+
+def test_choose_algorithm_on_values_is_what_auto_runs():
+    x = np.ones((1, 1, 64, 64), np.float32)
+    w = np.ones((1, 1, 31, 31), np.float32)
+    assert cc.choose_algorithm(x.shape, w.shape, padding=15, values=(x, w))[0] == "fft"
+    for bad in (np.inf, np.nan, 3e38):
+        xb = x.copy()
+        xb[0, 0, 5, 5] = bad
+        name = cc.choose_algorithm(x.shape, w.shape, padding=15, values=(xb, w))[0]
+        assert name != "fft"
+        # what auto runs on these values is that algorithm: the same numbers, bit for bit
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(cc.conv2d(xb, w, padding=15),
+                                          cc.conv2d(xb, w, padding=15, algorithm=name))
+    for values in ("x", (x,), (x, "w"), [1, 2]):
+        with pytest.raises(cc.ConvError, match=r"choose_algorithm: values must be"):
+            cc.choose_algorithm(x.shape, w.shape, values=values)
