@@ -38,7 +38,7 @@ from app import drill  # noqa: E402
 ENTRY = str(ROOT / "app" / "streamlit_app.py")
 RF_VIEW = '[data-testid="cx-rf-root"]'
 HOVER_RF = """async ([level, n]) => {
-  const v = document.querySelector('[data-testid="cx-rf-root"]').__rf;
+  const v = document.querySelector('[data-testid="cx-rf-root"]').__cx;
   const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
   const g = v.grids[level];
   const sync = [], painted = [];
@@ -169,7 +169,7 @@ def browser_hover(n: int) -> dict:
                 page.goto(url + path)
                 page.wait_for_selector(f"{RF_VIEW} .cx-plot .main-svg", timeout=120_000)
                 page.wait_for_timeout(1500)
-                levels = page.evaluate(f"document.querySelector('{RF_VIEW}').__rf.grids.length")
+                levels = page.evaluate(f"document.querySelector('{RF_VIEW}').__cx.grids.length")
                 sent = page.evaluate("window.__wsSent")
                 timing = page.evaluate(HOVER_RF, [level % levels, n])
                 out[name] = (timing, page.evaluate("window.__wsSent") - sent)
