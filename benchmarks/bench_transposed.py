@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import paired_medians  # also puts the checkout on sys.path
+from bench_core import interleaved_medians  # also puts the checkout on sys.path
 
 import convcore as cc
 
@@ -84,7 +84,7 @@ def run(rounds, gather):
                 def gathered(x=x, w=w, kw=kw):
                     gather_transpose(x, w, **kw)
 
-                t_scatter, t_gather = paired_medians(ours, gathered, rounds)
+                t_scatter, t_gather = interleaved_medians([ours, gathered], rounds)
                 rows.append((f"{name} scatter/gather", t_scatter, t_gather,
                              t_scatter / t_gather))
         else:
@@ -104,7 +104,7 @@ def run(rounds, gather):
                 def theirs(xt=xt, wt=wt, got=got, kw=kw):
                     torch.nn.grad.conv2d_weight(xt, wt.shape, got, **kw)
         with torch.inference_mode():
-            t_ours, t_ref = paired_medians(ours, theirs, rounds)
+            t_ours, t_ref = interleaved_medians([ours, theirs], rounds)
         rows.append((name, t_ours, t_ref, t_ours / t_ref))
     return rows
 
