@@ -15,6 +15,7 @@ from .params import (
     max_padding,
     output_shape,
     output_size,
+    tf_same_pads,
     valid_groups,
 )
 from .receptive import (
@@ -118,6 +119,7 @@ __all__ = [
     "output_shape",
     "output_size",
     "padded_input",
+    "tf_same_pads",
     "to_megengine",
     "to_numpy",
     "to_puzzlelib_1d",

@@ -89,6 +89,45 @@ def same_pads(kernel, dilation) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
+def tf_same_pads(in_spatial, kernel_size, stride=1, dilation=1) -> tuple[tuple[int, int], ...]:
+    r"""TensorFlow's and JAX's ``padding="SAME"`` as explicit ``(low, high)`` pairs, any stride.
+
+    Per axis, with input length :math:`n`, kernel :math:`k`, stride :math:`s`, dilation
+    :math:`d`:
+
+    .. math::
+        L_{out} = \lceil n / s \rceil, \qquad
+        p = \max\bigl((L_{out} - 1)\,s + d(k - 1) + 1 - n,\ 0\bigr), \qquad
+        p_{lo} = \lfloor p / 2 \rfloor, \quad p_{hi} = p - p_{lo}
+
+    (the odd pad goes on the high side).  At stride 1 these are PyTorch's ``padding='same'``
+    pads; PyTorch refuses ``'same'`` with a stride > 1, where these pads, given explicitly,
+    compute what TensorFlow and JAX compute.
+
+    Args:
+        in_spatial: the input's spatial shape (one length >= 1 per axis).
+        kernel_size, stride, dilation: an int or one per axis, each >= 1.
+
+    Examples:
+        >>> tf_same_pads((6,), 3, stride=2)      # out = 3: 2*2 + 3 - 6 = 1 cell of padding
+        ((0, 1),)
+        >>> tf_same_pads((5, 7), (3, 2), stride=2, dilation=(1, 3))
+        ((1, 1), (1, 2))
+    """
+    op = "tf_same_pads"
+    shape = as_shape(in_spatial, "in_spatial", op, least=1)
+    n = len(shape)
+    kernel = positive_tuple(kernel_size, n, "kernel_size", op)
+    strides = positive_tuple(stride, n, "stride", op)
+    dilations = positive_tuple(dilation, n, "dilation", op)
+    pairs = []
+    for size, k, s, d in zip(shape, kernel, strides, dilations):
+        out = -(-size // s)
+        total = max((out - 1) * s + dilated_extent(k, d) - size, 0)
+        pairs.append((total // 2, total - total // 2))
+    return tuple(pairs)
+
+
 def resolve_padding(padding, n: int, kernel, dilation, stride, op: str = "conv"):
     """Turn every accepted padding form into ``n`` explicit ``(low, high)`` pairs.
 
