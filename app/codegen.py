@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import convcore as cc
 from app.settings import Settings
 
 
@@ -37,18 +38,45 @@ def _tuple_arg(t) -> str:
     return str(t[0]) if len(t) == 1 else str(t)
 
 
+def _pairs(s: Settings, x, w) -> tuple | str:
+    """The padding the program passes: ``"same"``, or explicit (low, high) pairs (SAME's from
+    ``cc.tf_same_pads`` on the arrays' shapes)."""
+    if s.tf_same:
+        return cc.tf_same_pads(x.shape[2:], w.shape[2:], s.stride, s.dilation)
+    return s.padding
+
+
+def _symmetric(pairs) -> bool:
+    return all(lo == hi for lo, hi in pairs)
+
+
+def _same_comment(s: Settings, x, w) -> list[str]:
+    if not s.tf_same:
+        return []
+    why = (" (PyTorch refuses padding='same' with a stride > 1)" if s.pad_form == "same"
+           else "")
+    return [f"# TensorFlow/JAX padding=\"SAME\"{why}: out = ceil(n / stride), pads "
+            f"{tuple(_pairs(s, x, w))}", "# (low, high) per axis, the odd pad on the high side"]
+
+
 def code_convcore(s: Settings, x, w, b) -> str:
     fn = "conv1d" if s.ndim == 1 else "conv2d"
-    pad = '"same"' if s.pad_form == "same" else (
-        _tuple_arg([p[0] for p in s.pad]) if s.pad_form == "axis" else str(tuple(s.pad)))
-    return "\n".join([
-        "import numpy as np", "import convcore as cc", "",
-        _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
-        _array_code("b", b, s, "bias"), "",
-        f"out = cc.{fn}(x, w, b, stride={_tuple_arg(s.stride)}, padding={pad}, "
-        f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, padding_mode={s.mode!r})",
-        "print(out)",
-    ])
+    pairs = _pairs(s, x, w)
+    lines = ["import numpy as np", "import convcore as cc", "",
+             _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+             _array_code("b", b, s, "bias"), ""]
+    if s.tf_same:
+        lines += [*_same_comment(s, x, w), f"pads = cc.tf_same_pads(x.shape[2:], w.shape[2:], "
+                  f"stride={_tuple_arg(s.stride)}, dilation={_tuple_arg(s.dilation)})"]
+        pad = "pads"
+    elif isinstance(pairs, str):
+        pad = '"same"'
+    else:
+        pad = _tuple_arg([lo for lo, _ in pairs]) if s.pad_form == "axis" else str(pairs)
+    lines += [f"out = cc.{fn}(x, w, b, stride={_tuple_arg(s.stride)}, padding={pad}, "
+              f"dilation={_tuple_arg(s.dilation)}, groups={s.groups}, "
+              f"padding_mode={s.mode!r})", "print(out)"]
+    return "\n".join(lines)
 
 
 _TORCH_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
@@ -60,13 +88,15 @@ def code_pytorch(s: Settings, x, w, b) -> str:
     lines = ["import numpy as np", "import torch", "import torch.nn.functional as F", "",
              _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
              _array_code("b", b, s, "bias"), "", "inp = torch.from_numpy(x)"]
-    if s.pad_form == "side":
+    pairs = _pairs(s, x, w)
+    lines[-1:-1] = _same_comment(s, x, w)
+    if not isinstance(pairs, str) and not _symmetric(pairs):
         # nn.ConvNd pads both sides alike: pad first (F.pad lists the last axis first).
-        order = [v for lo, hi in reversed(s.pad) for v in (lo, hi)]
+        order = [v for lo, hi in reversed(pairs) for v in (lo, hi)]
         lines.append(f"inp = F.pad(inp, {tuple(order)}, mode={_TORCH_PAD_MODES[s.mode]!r})")
         padding, mode = "0", "zeros"
     else:
-        padding = '"same"' if s.pad_form == "same" else _tuple_arg([p[0] for p in s.pad])
+        padding = '"same"' if isinstance(pairs, str) else _tuple_arg([lo for lo, _ in pairs])
         mode = s.mode
     lines += [
         f"conv = torch.nn.{cls}(in_channels={x.shape[1]}, out_channels={s.outmaps}, "
@@ -80,6 +110,49 @@ def code_pytorch(s: Settings, x, w, b) -> str:
         lines.append("    conv.bias.copy_(torch.from_numpy(b))")
     lines += ["    out = conv(inp)", "print(out)"]
     return "\n".join(lines)
+
+
+def code_tensorflow_jax(s: Settings, x, w, b) -> str:
+    """The layer with TensorFlow's and JAX's own ``padding="SAME"`` (the code panel shows it
+    beside PyTorch's spelling when the padding is same or SAME).  Both pad with zeros; other
+    padding modes pad first (``jnp.pad``/``tf.pad``) and use ``"VALID"``."""
+    n = s.ndim
+    spatial = "H" if n == 1 else "HW"
+    bias_shape = "[None, :, None]" if n == 1 else "[None, :, None, None]"
+    zeros = s.mode == "zeros"
+    mode_np = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(s.mode)
+    pairs = [list(p) for p in cc.tf_same_pads(x.shape[2:], w.shape[2:], s.stride, s.dilation)]
+    jax = ["import numpy as np", "import jax.numpy as jnp", "from jax import lax", "",
+           _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
+           _array_code("b", b, s, "bias"), ""]
+    if zeros:
+        jax.append('padding = "SAME"  # JAX works out the pads: out = ceil(n / stride)')
+        arg = "x"
+    else:
+        jax += [f"# SAME's pads {pairs}, filled by {s.mode!r} padding first",
+                f"xp = jnp.pad(x, [(0, 0), (0, 0)] + {pairs}, mode={mode_np!r})",
+                'padding = "VALID"']
+        arg = "xp"
+    jax += [f"out = lax.conv_general_dilated({arg}, w, window_strides={tuple(s.stride)}, "
+            f"padding=padding, rhs_dilation={tuple(s.dilation)}, "
+            f"feature_group_count={s.groups},",
+            f'                               dimension_numbers=("NC{spatial}", "OI{spatial}", '
+            f'"NC{spatial}"))']
+    if b is not None:
+        jax.append(f"out = out + b{bias_shape}")
+    jax.append("print(out)")
+    axes = ", ".join(str(v) for v in range(2, n + 2))
+    word = '"SAME"' if zeros else '"VALID"'
+    tf = ["", "# TensorFlow keeps channels last: (N, ..., C) input, (..., I, O) kernel",
+          "import tensorflow as tf", "", f"xt = tf.transpose({arg}, (0, {axes}, 1))",
+          f"wt = tf.transpose(w, ({axes}, 1, 0))",
+          f"yt = tf.nn.convolution(xt, wt, strides={tuple(s.stride)}, padding={word}, "
+          f"dilations={tuple(s.dilation)})"
+          + ("  # groups: read from the kernel's input depth" if s.groups > 1 else ""),
+          f"out_tf = tf.transpose(yt, (0, {n + 1}, {', '.join(map(str, range(1, n + 1)))}))"
+          + (f" + b{bias_shape}" if b is not None else ""),
+          "print(out_tf)"]
+    return "\n".join(jax + ["# ----"] + tf)
 
 
 def code_module_api(s: Settings, x, w, b) -> str:

@@ -1,11 +1,12 @@
 """The explorer's sidebar: widgets in, :class:`~app.settings.Settings` out.
 
 Widgets keep their values in ``st.session_state`` under ``e{ndim}.{name}`` keys; the page's
-canonical settings live under ``e{ndim}.settings``.  Bounds come from the core
-(``cc.max_padding``, ``cc.max_kernel_size``, ``cc.max_dilation``, ``cc.valid_groups``); the app
-only caps what the core leaves unbounded.  A value outside its bounds — typed, or from a
-shared URL — is changed to the nearest allowed one, and a notice says which parameter, the
-value asked, the value used and the rule; nothing is changed silently.
+canonical settings live under ``e{ndim}.settings``.  Each section reads what its widgets hold,
+puts it within bounds with :mod:`app.layer` (the rules the scene API and the browser view's
+controls use too), writes the values used back and only then draws the widgets.  A value
+outside its bounds — typed, or from a shared URL — is changed to the nearest allowed one, and a
+notice says which parameter, the value asked, the value used and the rule; nothing is changed
+silently.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import convcore as cc
-from app import model, settings
+from app import layer, model, settings
 from app import sources as src
+from app.layer import AXES, Notices, label  # noqa: F401 (AXES: the pages read it here)
 from app.settings import Settings
-
-AXES = {1: ("L",), 2: ("H", "W")}
 
 
 def k(ndim: int, name: str, page: str = "e") -> str:
@@ -32,13 +31,6 @@ def k(ndim: int, name: str, page: str = "e") -> str:
 
 def canonical_key(ndim: int, page: str = "e") -> str:
     return k(ndim, "settings", page)
-
-
-class Notices(list):
-    """What the controls changed or could not use, as sentences for the page."""
-
-    def changed(self, name: str, asked, used, rule: str) -> None:
-        self.append(f"{name}: asked {asked}, using {used} — {rule}")
 
 
 # ------------------------------------------------------------------- settings <-> widgets
@@ -91,22 +83,11 @@ def open_in_explorer(s: Settings) -> None:
 
 # ------------------------------------------------------------------------------ widgets
 
-def _as_int(value, fallback: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return fallback
-
-
 def clamp(key: str, lo: int, hi: int, notices: Notices | None = None, name: str = "",
           rule: str = "") -> int:
     """Put the widget value under ``key`` into [lo, hi], with a notice when it moves."""
-    asked = st.session_state.get(key, lo)
-    value = min(max(_as_int(asked, lo), lo), hi)
-    if notices is not None and value != asked:
-        bound = f"at least {lo}" if _as_int(asked, lo) < lo else f"at most {hi}"
-        notices.changed(name or key.split(".", 1)[-1], asked, value,
-                        f"must be {bound}" + (f" ({rule})" if rule else ""))
+    value = layer.clamp_int(st.session_state.get(key, lo), lo, hi, notices,
+                            name or key.split(".", 1)[-1], rule)
     st.session_state[key] = value
     return value
 
@@ -119,6 +100,11 @@ def int_input(label: str, key: str, lo: int, hi: int, notices: Notices | None = 
     says what it used instead, rather than being refused in the browser without a word.
     """
     clamp(key, lo, hi, notices, label, rule)
+    return number(label, key, help, disabled)
+
+
+def number(label: str, key: str, help: str | None = None, disabled: bool = False) -> int:
+    """A number input drawn as it is (its value already within bounds)."""
     return int(st.number_input(label, step=1, key=key, help=help, disabled=disabled))
 
 
@@ -135,41 +121,53 @@ def choice(label: str, key: str, options, format_func=str, help: str | None = No
     return widget(label, options, key=key, format_func=format_func, help=help, **kw)
 
 
-def per_axis(ndim: int, label: str, name: str, limits, notices: Notices | None = None,
-             rule: str = "", help: str | None = None, disabled: bool = False,
-             page: str = "e") -> tuple:
+def axis_numbers(ndim: int, text: str, name: str, page: str, help: str | None = None,
+                 disabled: bool = False) -> tuple:
+    """One number input per axis (``Stride H``, ``Stride W``), side by side."""
     cols = st.columns(ndim) if ndim > 1 else [st.container()]
     values = []
     for a, col in enumerate(cols):
-        lo, hi = limits[a]
-        text = f"{label} {AXES[ndim][a]}" if ndim > 1 else label
         with col:
-            values.append(int_input(text, k(ndim, f"{name}.{a}", page), lo, hi, notices, rule,
-                                    help=help, disabled=disabled))
+            values.append(number(label(text, ndim, a), k(ndim, f"{name}.{a}", page), help,
+                                 disabled))
     return tuple(values)
 
 
-# ------------------------------------------------------------------------------ bounds
+def asked(s: Settings, page: str, names) -> Settings:
+    """``s`` with the fields ``names`` (widget names, as in :data:`LAYER_WIDGETS`) as their
+    widgets hold them now, typed, before any bound is applied."""
+    n = s.ndim
 
-def pad_limit(mode: str, extent: int) -> int:
-    """Largest padding per side offered: the mode's limit, else the extent itself.
+    def get(name, default):
+        return st.session_state.get(k(n, name, page), default)
 
-    (An extent below 1 only comes from a URL while an upload is still missing: it counts as 1.)
-    """
-    extent = max(1, extent)
-    limit = cc.max_padding(extent, mode)
-    return extent if limit is None else max(0, limit)
+    def axes(name, current):
+        return tuple(get(f"{name}.{a}", current[a]) for a in range(n))
+
+    fields = {"shape": "shape", "size": "size", "dilation": "dilation", "stride": "stride",
+              "opad": "output_padding"}
+    changes = {}
+    for name in names:
+        if name in fields:
+            changes[fields[name]] = axes(name, getattr(s, fields[name]))
+        elif name not in ("pad", "padlo", "padhi"):
+            changes[name] = get(name, getattr(s, name))
+    if "pad" in names:
+        lows, highs = [lo for lo, _ in s.pad], [hi for _, hi in s.pad]
+        if changes.get("pad_form", s.pad_form) == "side":
+            changes["pad"] = tuple(zip(axes("padlo", lows), axes("padhi", highs)))
+        else:
+            changes["pad"] = tuple((v, v) for v in axes("pad", lows))
+    return replace(s, **changes)
 
 
-def size_limit(extent: int, pad_total: int) -> int:
-    """Largest kernel size offered: the window must fit in the padded input."""
-    return max(1, min(settings.MAX_KERNEL, cc.max_kernel_size(max(1, extent), (pad_total, 0))))
-
-
-def dilation_limit(size: int, padded_extent: int) -> int:
-    """Largest dilation whose dilated kernel still fits in the padded input."""
-    d = cc.max_dilation(max(1, padded_extent), size)
-    return settings.MAX_DILATION if d is None else max(1, min(settings.MAX_DILATION, d))
+def put(s: Settings, page: str, names) -> None:
+    """Write the widget values of ``s`` named in ``names`` (``stride`` covers ``stride.0``
+    ...) where they differ from what the widgets hold: before those widgets are drawn."""
+    for key, value in widget_values(s, page).items():
+        name = key.split(".")[1]
+        if name in names and st.session_state.get(key) != value:
+            st.session_state[key] = value
 
 
 def parse_bias(text: str) -> tuple | None:
@@ -183,6 +181,12 @@ def parse_bias(text: str) -> tuple | None:
 
 # ------------------------------------------------------------------------------ sections
 
+INPUT_WIDGETS = ("seed", "batch", "inmaps", "shape")
+LAYER_WIDGETS = ("outmaps", "groups", "kernel", "preset", "scheme", "kseed", "mode", "pad_form",
+                 "pad", "padlo", "padhi", "size", "dilation", "stride", "opad")
+VIEW_WIDGETS = ("item", "omap")
+
+
 def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
                    ) -> tuple[Settings, model.Upload | None]:
     """Input source and (for generated inputs) the input's shape."""
@@ -190,19 +194,21 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     source = choice("Input source", k(ndim, "source", page), settings.INPUT_SOURCES,
                     settings.INPUT_SOURCES.get, help="arange reproduces the documents' examples",
                     notices=notices)
-    changes: dict = dict(source=source)
+    s, _ = layer.clamp_input(asked(replace(s, source=source), page, INPUT_WIDGETS),
+                            notices)
+    put(s, page, INPUT_WIDGETS)
     upload = None
     if source == "random":
-        changes["seed"] = int_input("Seed", k(ndim, "seed", page), 0, 2**31 - 1, notices)
+        number("Seed", k(ndim, "seed", page))
     elif source == "sample":
         names = src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES
-        changes["sample"] = choice("Sample", k(ndim, "sample", page), names, notices=notices)
+        s = replace(s, sample=choice("Sample", k(ndim, "sample", page), names, notices=notices))
     elif source == "typed":
-        changes["typed"] = st.text_area(
+        s = replace(s, typed=st.text_area(
             "Values", key=k(ndim, "typed", page),
             help="numbers separated by commas or spaces; rows by newlines or ';'"
                  + ("; every row is one input map" if ndim == 1
-                    else "; a blank line starts the next input map"))
+                    else "; a blank line starts the next input map")))
     elif source == "upload":
         types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
                                          else src.UPLOAD_TYPES_2D)]
@@ -212,47 +218,25 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
         if f is not None:
             upload = model.Upload.of(f.name, f.getvalue())
     if source in ("arange", "random"):
-        changes["batch"] = int_input("Batch size N", k(ndim, "batch", page), 1, settings.MAX_BATCH,
-                                     notices, "the explorer's limit")
-        changes["inmaps"] = int_input("Input maps C_in", k(ndim, "inmaps", page), 1,
-                                      settings.MAX_MAPS, notices, "the explorer's limit")
-        extent = settings.max_extent(ndim)
-        changes["shape"] = per_axis(ndim, "Length" if ndim == 1 else "Size", "shape",
-                                    [(1, extent)] * ndim, notices, "the explorer's limit",
-                                    page=page)
-    return replace(s, **changes), upload
+        number("Batch size N", k(ndim, "batch", page))
+        number("Input maps C_in", k(ndim, "inmaps", page))
+        axis_numbers(ndim, "Length" if ndim == 1 else "Size", "shape", page)
+    return s, upload
 
 
-def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
-                    ) -> tuple[dict, tuple | None]:
+def maps_and_kernel(ndim: int, s: Settings, limits: dict, page: str) -> None:
     """Output maps, groups (only the values that divide both channel counts) and the kernel
-    source with its own settings; returns the changes and a preset's kernel shape (or None)."""
-    outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
-                        notices, "the explorer's limit")
-    options = cc.valid_groups(s.inmaps, outmaps)
-    gkey = k(ndim, "groups", page)
-    asked = st.session_state.get(gkey)
-    if asked not in options:
-        used = max(g for g in options if g <= max(_as_int(asked, 1), 1))
-        notices.changed("Groups", asked, used, f"groups must divide both C_in = {s.inmaps} and "
-                        f"C_out = {outmaps} (allowed: {', '.join(map(str, options))})")
-        st.session_state[gkey] = used
-    groups = st.selectbox("Groups", options, key=gkey,
-                          help="only values that divide both C_in and C_out are offered")
-    kernel = choice("Kernel source", k(ndim, "kernel", page), settings.KERNEL_SOURCES,
-                    settings.KERNEL_SOURCES.get, notices=notices)
-    changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
-    preset_shape = None
-    if kernel == "preset":
-        changes["preset"] = choice("Preset", k(ndim, "preset", page), src.kernel_presets(ndim),
-                                   notices=notices)
-        preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
-    elif kernel == "random":
-        changes["scheme"] = choice("Init scheme", k(ndim, "scheme", page),
-                                   settings.INIT_SCHEMES, notices=notices)
-        changes["kseed"] = int_input("Kernel seed", k(ndim, "kseed", page), 0, 2**31 - 1,
-                                     notices)
-    return changes, preset_shape
+    source with its own settings, as :mod:`app.layer` left them."""
+    number("Output maps C_out", k(ndim, "outmaps", page))
+    st.selectbox("Groups", limits["groups"], key=k(ndim, "groups", page),
+                 help="only values that divide both C_in and C_out are offered")
+    st.selectbox("Kernel source", list(settings.KERNEL_SOURCES), key=k(ndim, "kernel", page),
+                 format_func=settings.KERNEL_SOURCES.get)
+    if s.kernel == "preset":
+        st.selectbox("Preset", list(src.kernel_presets(ndim)), key=k(ndim, "preset", page))
+    elif s.kernel == "random":
+        st.selectbox("Init scheme", settings.INIT_SCHEMES, key=k(ndim, "scheme", page))
+        number("Kernel seed", k(ndim, "kseed", page))
 
 
 def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
@@ -268,71 +252,45 @@ def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
     return bias
 
 
-def kernel_size_control(ndim: int, preset_shape, notices: Notices, page: str, limits: list,
-                        rule: str) -> tuple:
-    """Kernel size per axis: fixed (and shown disabled) when a preset brings its own shape,
-    else within ``limits`` (clamped with a notice that states ``rule``)."""
-    if preset_shape is None:
-        return per_axis(ndim, "Kernel size", "size", limits, notices, rule, page=page)
-    for a, v in enumerate(preset_shape):
-        st.session_state[k(ndim, f"size.{a}", page)] = int(v)
-    return per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
-                    help="set by the preset", disabled=True, page=page)
+def kernel_size_control(ndim: int, s: Settings, page: str) -> None:
+    """Kernel size per axis: shown disabled when a preset brings its own."""
+    preset = s.kernel == "preset"
+    axis_numbers(ndim, "Kernel size", "size", page, help="set by the preset" if preset else None,
+                 disabled=preset)
 
 
 def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
     """Output maps, groups, kernel source, padding, size, dilation, stride, bias."""
     st.subheader("Layer")
-    changes, preset_shape = maps_and_kernel(ndim, s, notices, page)
-    mode = choice("Padding mode", k(ndim, "mode", page), settings.PADDING_MODES,
-                  notices=notices)
-    pad_form = choice("Padding", k(ndim, "pad_form", page), settings.PAD_FORMS,
-                      settings.PAD_FORMS.get, radio=True, notices=notices,
-                      help="per axis: the same on both sides; per side: low and high "
-                           "separately; same: keep the length (stride 1)")
-    shape = s.shape
-    pad_rule = {"reflect": "reflect padding must be smaller than the input",
-                "circular": "circular padding wraps at most once"}.get(
-                    mode, "the explorer's limit: the input's extent")
-    limits = [(0, pad_limit(mode, n)) for n in shape]
-    if pad_form == "axis":
-        p = per_axis(ndim, "Pad", "pad", limits, notices, pad_rule,
-                        page=page)
-        pads = tuple((v, v) for v in p)
-    elif pad_form == "side":
-        lo = per_axis(ndim, "Pad low", "padlo", limits, notices, pad_rule,
-                        page=page)
-        hi = per_axis(ndim, "Pad high", "padhi", limits, notices, pad_rule,
-                        page=page)
-        pads = tuple(zip(lo, hi))
-    else:
-        pads = ((0, 0),) * ndim
-    totals = [lo + hi for lo, hi in pads]
-    size = kernel_size_control(ndim, preset_shape, notices, page,
-                               [(1, size_limit(n, t)) for n, t in zip(shape, totals)],
-                               "the window must fit in the padded input")
-    padded = [n + t for n, t in zip(shape, totals)] if pad_form != "same" else list(shape)
-    dilation = per_axis(ndim, "Dilation", "dilation",
-                        [(1, dilation_limit(kk, p)) for kk, p in zip(size, padded)], notices,
-                        "the dilated kernel must fit in the padded input",
-                        page=page)
-    stride = per_axis(ndim, "Stride", "stride", [(1, max(1, p)) for p in padded], notices,
-                      "a stride past the padded input gives the same single window",
-                        page=page)
-    bias = bias_control(ndim, notices, page)
-    return replace(s, pad_form=pad_form, pad=pads, mode=mode, size=size, dilation=dilation,
-                   stride=stride, bias=bias, **changes)
+    s, limits = layer.clamp_layer(asked(s, page, LAYER_WIDGETS), notices)
+    put(s, page, LAYER_WIDGETS)
+    maps_and_kernel(ndim, s, limits, page)
+    st.selectbox("Padding mode", settings.PADDING_MODES, key=k(ndim, "mode", page))
+    st.radio("Padding", list(settings.PAD_FORMS), key=k(ndim, "pad_form", page),
+             format_func=settings.PAD_FORMS.get, horizontal=True,
+             help="per axis: the same on both sides; per side: low and high separately; "
+                  "same: keep the length (PyTorch: stride 1 only); SAME (TF/JAX): "
+                  "out = ceil(n / stride), the odd pad on the high side")
+    if s.pad_form == "axis":
+        axis_numbers(ndim, "Pad", "pad", page)
+    elif s.pad_form == "side":
+        axis_numbers(ndim, "Pad low", "padlo", page)
+        axis_numbers(ndim, "Pad high", "padhi", page)
+    kernel_size_control(ndim, s, page)
+    axis_numbers(ndim, "Dilation", "dilation", page)
+    axis_numbers(ndim, "Stride", "stride", page)
+    return replace(s, bias=bias_control(ndim, notices, page))
 
 
 def view_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
     st.subheader("View")
-    item = int_input("Batch item", k(ndim, "item", page), 0, s.batch - 1, notices,
-                     f"the batch has {s.batch} item{'s' if s.batch > 1 else ''}")
-    omap = int_input("Output map", k(ndim, "omap", page), 0, s.outmaps - 1, notices,
-                     f"the layer has {s.outmaps} output map{'s' if s.outmaps > 1 else ''}")
+    s, _ = layer.clamp_view(asked(s, page, VIEW_WIDGETS), notices)
+    put(s, page, VIEW_WIDGETS)
+    number("Batch item", k(ndim, "item", page))
+    number("Output map", k(ndim, "omap", page))
     presenter = st.toggle("Presenter mode", key=k(ndim, "presenter", page),
                           help="larger type and figures that fit a 1280×720 projector")
-    return replace(s, item=item, omap=omap, presenter=presenter)
+    return replace(s, presenter=presenter)
 
 
 def ensure_table(s: Settings, page: str = "e") -> Settings:
@@ -377,24 +335,13 @@ def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: st
     """The transposed layer: output maps, groups, kernel, padding and output_padding per axis
     (zeros padding only, as PyTorch), dilation, stride, bias.  Keys ``t{ndim}.*``."""
     st.subheader("Layer")
-    changes, preset_shape = maps_and_kernel(ndim, s, notices, page)
-    size = kernel_size_control(ndim, preset_shape, notices, page,
-                               [(1, settings.MAX_KERNEL)] * ndim, "the explorer's limit")
-    stride = per_axis(ndim, "Stride", "stride", [(1, 8)] * ndim, notices,
-                      "the explorer's limit for transposed layers", page=page)
-    dilation = per_axis(ndim, "Dilation", "dilation", [(1, 8)] * ndim, notices,
-                        "the explorer's limit for transposed layers", page=page)
-    limits = [(0, cc.max_transpose_padding(max(1, n), kk, st_, d))
-              for n, st_, d, kk in zip(s.shape, stride, dilation, size)]
-    pad = per_axis(ndim, "Padding", "pad", limits, notices,
-                   "padding crops the output, which must keep a cell",
-                        page=page)
-    opad = per_axis(ndim, "Output padding", "opad",
-                    [(0, max(st_, d) - 1) for st_, d in zip(stride, dilation)], notices,
-                    "output_padding must be smaller than the stride or the dilation",
-                    help="picks which of the `stride` forward input sizes to give back",
-                        page=page)
-    bias = bias_control(ndim, notices, page)
-    return replace(s, size=size, stride=stride, dilation=dilation,
-                   pad=tuple((p, p) for p in pad), output_padding=opad, pad_form="axis",
-                   mode="zeros", bias=bias, **changes)
+    s, limits = layer.clamp_transposed_layer(asked(s, page, LAYER_WIDGETS), notices)
+    put(s, page, LAYER_WIDGETS)
+    maps_and_kernel(ndim, s, limits, page)
+    kernel_size_control(ndim, s, page)
+    axis_numbers(ndim, "Stride", "stride", page)
+    axis_numbers(ndim, "Dilation", "dilation", page)
+    axis_numbers(ndim, "Padding", "pad", page)
+    axis_numbers(ndim, "Output padding", "opad", page,
+                 help="picks which of the `stride` forward input sizes to give back")
+    return replace(s, bias=bias_control(ndim, notices, page))

@@ -162,10 +162,13 @@ def shape_panel(comp: model.Computation) -> None:
 
 def code_panel(s: Settings, comp: model.Computation) -> None:
     args = (s, comp.x, comp.weight, comp.bias)
-    t1, t2, t3 = st.tabs(["PyTorch", "Module API (documents)", "convcore"])
-    t1.code(codegen.code_pytorch(*args), language="python")
-    t2.code(codegen.code_module_api(*args), language="python")
-    t3.code(codegen.code_convcore(*args), language="python")
+    programs = {"PyTorch": codegen.code_pytorch}
+    if s.pad_form in ("same", "tfsame"):  # both frameworks' spelling of "same"
+        programs["TensorFlow / JAX"] = codegen.code_tensorflow_jax
+    programs.update({"Module API (documents)": codegen.code_module_api,
+                     "convcore": codegen.code_convcore})
+    for tab, program in zip(st.tabs(list(programs)), programs.values()):
+        tab.code(program(*args), language="python")
 
 
 def export_panel(s: Settings, comp: model.Computation, payload_text: str) -> None:

@@ -42,6 +42,13 @@ def _upload_key(upload: Upload | None) -> tuple | None:
 
 # ------------------------------------------------------------------------------ inputs
 
+def with_input_shape(s: Settings, x: np.ndarray) -> Settings:
+    """``s`` with the batch, maps and shape of the input a data source brought."""
+    if not s.data_source:
+        return s
+    return replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
+
+
 def load_input(s: Settings, upload: Upload | None) -> tuple[np.ndarray, tuple[str, ...]]:
     """The input ``(N, C, *spatial)`` float32 for the settings' source, and notices.
 
@@ -110,7 +117,7 @@ def build_weights(s: Settings) -> np.ndarray:
 
 def kernel_size(s: Settings) -> tuple:
     """The kernel's spatial size: a preset brings its own."""
-    return src.kernel_presets(s.ndim)[s.preset].shape if s.kernel == "preset" else s.size
+    return s.kernel_size
 
 
 def build_bias(s: Settings) -> np.ndarray | None:
@@ -158,6 +165,7 @@ def compute(s: Settings, upload: Upload | None = None) -> Computation:
     """The cached computation for ``s`` (view fields do not matter), weighed against the
     budget first (:func:`app.budget.check` raises ``BudgetError``, a ``SourceError``)."""
     x, _ = load_input(s, upload)
+    s = with_input_shape(s, x)
     kw = s.conv_kwargs()
     budget.check(x.shape, (s.outmaps, max(1, x.shape[1] // s.groups), *kernel_size(s)),
                  kw["stride"], kw["padding"], kw["dilation"], s.groups, s.mode)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+import convcore as cc
 from app import sources as src
 
-PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same"}
+PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same",
+             "tfsame": "SAME (TF/JAX)"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 INPUT_SOURCES = {"arange": "arange (the documents' tensor)", "random": "random (seeded)",
                  "sample": "sample", "typed": "typed values", "upload": "upload a file"}
@@ -40,7 +42,9 @@ class Settings:
     size: tuple = ()
     stride: tuple = ()
     dilation: tuple = ()
-    pad_form: str = "axis"  # "axis" (one value per axis), "side" (low, high per axis), "same"
+    # "axis" (one value per axis), "side" (low, high per axis), "same" (PyTorch's: stride 1;
+    # with a stride > 1 TensorFlow/JAX's SAME is used, with a notice), "tfsame" (that SAME)
+    pad_form: str = "axis"
     pad: tuple = ()  # (low, high) per axis; for "axis" low == high
     output_padding: tuple = ()  # transposed page only: which of `stride` input sizes to return
     mode: str = "zeros"
@@ -70,8 +74,25 @@ class Settings:
         return self.source in ("sample", "typed", "upload")
 
     @property
+    def kernel_size(self) -> tuple:
+        """The kernel's spatial size: a preset brings its own."""
+        if self.kernel == "preset" and self.preset in src.kernel_presets(self.ndim):
+            return tuple(int(v) for v in src.kernel_presets(self.ndim)[self.preset].shape)
+        return tuple(self.size)
+
+    @property
+    def tf_same(self) -> bool:
+        """True when the pads are TensorFlow/JAX's SAME: asked for, or asked as PyTorch's
+        ``same`` with a stride > 1 (which PyTorch refuses)."""
+        return self.pad_form == "tfsame" or (self.pad_form == "same"
+                                             and any(v > 1 for v in self.stride))
+
+    @property
     def padding(self):
-        """The ``padding`` argument for convcore: ``"same"`` or (low, high) pairs."""
+        """The ``padding`` argument for convcore: ``"same"`` or (low, high) pairs (SAME's
+        from ``cc.tf_same_pads``)."""
+        if self.tf_same:
+            return cc.tf_same_pads(self.shape, self.kernel_size, self.stride, self.dilation)
         return "same" if self.pad_form == "same" else tuple(tuple(p) for p in self.pad)
 
     @property

@@ -132,10 +132,6 @@ def _body(ndim: int, s: Settings):
     with st.sidebar:
         s = controls.transposed_layer_controls(ndim, s, notices, page=PAGE)
         s = controls.view_controls(ndim, s, notices, page=PAGE)
-    if s.kernel == "table":
-        notices.append("Kernel source: the table editor is on the explorer pages; using "
-                       "customW here")
-        s = replace(s, kernel="customW")
     if input_error is not None:
         explorer.input_problem(ndim, s, upload, input_error)
         explorer.show_notices(notices)

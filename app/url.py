@@ -34,8 +34,8 @@ def _floats(t) -> str:
 
 
 def _pad_text(s: Settings) -> str:
-    if s.pad_form == "same":
-        return "same"
+    if s.pad_form in ("same", "tfsame"):
+        return s.pad_form
     if s.pad_form == "side":
         return ",".join(f"{lo}:{hi}" for lo, hi in s.pad)
     return _ints([lo for lo, _ in s.pad])
@@ -105,8 +105,10 @@ def _parse_ints(text: str, ndim: int) -> tuple:
 
 def _parse_pad(text: str, ndim: int) -> tuple[str, tuple]:
     text = str(text).strip().lower()
-    if text == "same":
-        return "same", ((0, 0),) * ndim
+    if text in ("same", "tfsame"):
+        return text, ((0, 0),) * ndim
+    if text == "valid":
+        return "axis", ((0, 0),) * ndim
     if ":" in text:
         pairs = tuple(tuple(int(v) for v in p.split(":")) for p in text.split(","))
         if len(pairs) == 1:

@@ -87,6 +87,26 @@ def test_pytorch_code_computes_the_drawn_output(case, tmp_path):
     np.testing.assert_allclose(out.numpy(), comp.out, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("form,stride", [("same", (2, 3)), ("tfsame", (2, 1)), ("tfsame", (1, 1))])
+def test_same_with_a_stride_is_spelled_for_both_frameworks(form, stride, tmp_path):
+    s = replace(settings.defaults(2), shape=(7, 8), size=(3, 2), stride=stride, pad_form=form,
+        source="random", bias=(0.5,))
+    comp = model.compute(s)
+    pads = cc.tf_same_pads((7, 8), (3, 2), stride)
+    assert comp.padded.pads == pads
+    assert comp.out.shape[2:] == tuple(-(-n // v) for n, v in zip((7, 8), stride))
+    args = (s, comp.x, comp.weight, comp.bias)
+    torch_code = codegen.code_pytorch(*args)
+    assert f"pads {pads}" in torch_code  # PyTorch: the pads given explicitly
+    out = run_code(torch_code, comp, tmp_path)["out"]
+    np.testing.assert_allclose(out.numpy(), comp.out, rtol=1e-4, atol=1e-3)
+    out = run_code(codegen.code_convcore(*args), comp, tmp_path)["out"]
+    np.testing.assert_allclose(cc.to_numpy(out), comp.out, rtol=1e-5, atol=1e-4)
+    tf = codegen.code_tensorflow_jax(*args)  # TensorFlow and JAX say SAME themselves
+    assert 'padding = "SAME"' in tf and f"window_strides={stride}" in tf
+    assert f'strides={stride}, padding="SAME"' in tf and "tf.nn.convolution" in tf
+
+
 def test_module_api_code_is_the_documents_own():
     s = replace(settings.defaults(1), stride=(2,))
     comp = model.compute(s)

@@ -326,10 +326,18 @@ def test_2d_dilation_rectangular_kernel_and_presenter_mode():
     assert query(at)["presenter"] == "1"
 
 
+def test_same_with_a_stride_keeps_the_view_with_tensorflows_same_and_a_notice():
+    at = ok(explorer(1, {"pad": "same", "stride": "2", "shape": "10", "size": "3"}))
+    sc = vp.scene(at)
+    assert sc["pads"] == [list(p) for p in cc.tf_same_pads((10,), 3, 2)] == [[0, 1]]
+    assert sc["out_shape"] == [5]  # ceil(10 / 2)
+    assert "PyTorch refuses padding='same' with a stride > 1" in captions(at)
+    assert query(at)["pad"] == "same"  # stride 1 again gives PyTorch's same back
+    ok(at.number_input(key="e1.stride.0").set_value(1).run())
+    assert vp.scene(at)["pads"] == [[1, 1]] and "PyTorch refuses" not in captions(at)
+
+
 def test_invalid_settings_show_the_core_message_inline():
-    at = ok(explorer(1, {"pad": "same", "stride": "2"}))
-    assert not vp.view_element(at)
-    assert "padding='same' is not supported for strided convolutions" in at.error[0].value
     at = ok(explorer(2, {"src": "typed", "typed": "1 2 3; 4 5 6; 7 8 9", "kernel": "preset",
                          "preset": "gaussian 5x5"}))
     assert "larger than the padded input" in at.error[0].value

@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import controls, model, settings, url  # noqa: E402
+from app import layer, model, settings, url  # noqa: E402
 from app import sources as src  # noqa: E402
 from convcore.examples import custom_w_1d, custom_w_2d  # noqa: E402
 
@@ -139,20 +139,20 @@ def test_bounds_keep_the_output_non_empty():
     """At each bound the core computes a non-empty output; one past it, it refuses."""
     for n in (1, 2, 5, 10, 33):
         for lo, hi in ((0, 0), (1, 2), (3, 3)):
-            k = controls.size_limit(n, lo + hi)
+            k = layer.size_limit(n, lo + hi)
             assert cc.output_size(n, k, padding=(lo, hi)) >= 1
             if k < settings.MAX_KERNEL:
                 with pytest.raises(cc.ConvError):
                     cc.output_size(n, k + 1, padding=(lo, hi))
             for size in range(1, k + 1):
-                d = controls.dilation_limit(size, n + lo + hi)
+                d = layer.dilation_limit(size, n + lo + hi)
                 assert cc.output_size(n, size, padding=(lo, hi), dilation=d) >= 1
                 if size > 1 and d < settings.MAX_DILATION:
                     with pytest.raises(cc.ConvError):
                         cc.output_size(n, size, padding=(lo, hi), dilation=d + 1)
     for mode in settings.PADDING_MODES:
         for n in (1, 3, 8):
-            p = controls.pad_limit(mode, n)
+            p = layer.pad_limit(mode, n)
             x = np.zeros((1, 1, n), np.float32)
             cc.padded_input(x, p, mode)  # the core accepts the bound
             if mode in ("reflect", "circular"):  # and refuses one more

@@ -42,7 +42,12 @@ PARAMS = ["batch", "inmaps", "outmaps", "shape", "size", "stride", "dilation", "
 
 def settings_queries(ndim: int, n: int):
     rng = np.random.default_rng(100 + ndim)
-    for _ in range(n):
+    # two that the core refuses whatever the draw: a kernel larger than the data, and values
+    # that do not read as numbers
+    yield {"src": "typed", "typed": "1, 2" if ndim == 1 else "1 2; 3 4", "kernel": "preset",
+           "preset": "gaussian" if ndim == 1 else "gaussian 5x5"}
+    yield {"src": "typed", "typed": "1, two, 3"}
+    for _ in range(n - 2):
         q = url.to_query(random_settings(rng, ndim))
         if rng.random() < 0.3:  # out-of-range or unreadable URL values
             key = list(GARBAGE)[int(rng.integers(len(GARBAGE)))]
