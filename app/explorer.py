@@ -9,8 +9,6 @@ URL follow it.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import time
 from dataclasses import replace
 
@@ -19,7 +17,6 @@ import streamlit as st
 
 import convcore as cc
 from app import codegen, controls, export, model, url, view
-from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
 from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
@@ -39,6 +36,7 @@ def page_settings(ndim: int, page: str = "e") -> tuple[Settings, list[str]]:
     keys (``e`` explorer, ``t`` transposed)."""
     key = controls.canonical_key(ndim, page)
     problems: list[str] = []
+    apply_layer_report(ndim, page)
     if key not in st.session_state:
         s, problems = url.from_query(st.query_params, ndim)
         st.session_state[key] = s
@@ -48,26 +46,17 @@ def page_settings(ndim: int, page: str = "e") -> tuple[Settings, list[str]]:
     return s, problems
 
 
-# ------------------------------------------------------------------------------ scene
-
-def scene_id(s: Settings, upload: model.Upload | None) -> str:
-    """Names one scene: the configuration, the upload and the shown item and map."""
-    key = repr((s.conv_key(), None if upload is None else upload.digest, s.item, s.omap))
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _scene_text(sid: str, _comp, item: int, omap: int, transposed: bool = False) -> str:
-    build = scenes.build_transposed_scene if transposed else scenes.build_scene
-    return json.dumps(build(_comp, item, omap), separators=(",", ":"))
-
+# ------------------------------------------------------------------------------ the view
 
 def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Settings, str]:
     """Draw the browser view and take its report; returns the settings at the reported step
-    and the component's payload (for the HTML export).  ``page`` ``t``: the transposed view."""
+    and the component's payload (for the HTML export).  ``page`` ``t``: the transposed view.
+
+    The scene travels with the payload unless the view reported holding it already (it
+    fetched it from the scene API when its own controls changed the layer)."""
     transposed = page == "t"
-    sid = scene_id(s, upload) + ("t" if transposed else "")
-    text = _scene_text(sid, comp, s.item, s.omap, transposed)
+    sid = view.scene_id(s, upload, transposed)
+    text = view.scene_text(sid, comp, s.item, s.omap, transposed)
     akey, ckey = k(ndim, "anchor", page), k(ndim, "consumed", page)
     anchor = st.session_state.get(akey)
     init = {"step": s.step, "speed": s.speed, "reveal": s.reveal}
@@ -79,7 +68,10 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
         anchor = {"scene_id": sid, "init": init}
         st.session_state[akey] = anchor
     draw = view.transposed if transposed else view.explorer
-    report = draw(text, sid, anchor["init"], s.presenter, key=k(ndim, "view", page))
+    held = st.session_state.get(k(ndim, "held", page)) == sid
+    state = view.view_state(s, transposed)
+    report = draw(None if held else text, sid, anchor["init"], s.presenter,
+                  key=k(ndim, "view", page), extra=state)
     if report and report.get("scene") == sid and report.get("seq") != st.session_state.get(ckey):
         st.session_state[ckey] = report.get("seq")
         mode = report.get("mode", s.tview)
@@ -91,7 +83,39 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
                     reveal=bool(report.get("reveal", s.reveal)),
                     predict=bool(report.get("predict", s.predict)))
     return s, view.payload(text, sid, {**init, "step": s.step, "speed": s.speed,
-                                       "reveal": s.reveal}, False)
+                                       "reveal": s.reveal}, False, state)
+
+
+def apply_layer_report(ndim: int, page: str) -> None:
+    """Before anything is drawn: when the view's own controls changed the layer, its report
+    carries the layer's query (as the scene API answered it); the page takes it over —
+    canonical settings and widgets — so the sidebar, panels and URL follow.  The report also
+    names the scene the view now holds, which the page then does not send again."""
+    state = st.session_state.get(k(ndim, "view", page))
+    report = state.get("view") if isinstance(state, dict) else None
+    if not isinstance(report, dict) or not isinstance(report.get("query"), dict):
+        return
+    seen = k(ndim, "layer_seq", page)
+    if report.get("seq") == st.session_state.get(seen):
+        return
+    st.session_state[seen] = report.get("seq")
+    query = {str(key): str(v) for key, v in report["query"].items()
+             if key not in view.VIEW_ONLY and isinstance(v, (str, int, float))}
+    key = controls.canonical_key(ndim, page)
+    current = st.session_state.get(key)
+    if current is None:
+        return
+    asked, _ = url.from_query(query, ndim)  # unreadable values keep the defaults; the page's
+    keep = {f: getattr(current, f) for f in ("step", "speed", "reveal", "predict", "tview",
+                                            "presenter")}  # bounds then apply as to any value
+    new = replace(asked, **keep)
+    if current.data_source and new.source == current.source:
+        new = replace(new, batch=current.batch, inmaps=current.inmaps, shape=current.shape)
+    if new != current:
+        st.session_state[key] = new
+        controls.seed_widgets(new, overwrite=True, page=page)
+    if isinstance(report.get("scene"), str):
+        st.session_state[k(ndim, "held", page)] = report["scene"]
 
 
 def steps_of(s: Settings, comp) -> int:
@@ -194,12 +218,9 @@ def export_panel(s: Settings, comp: model.Computation, payload_text: str) -> Non
                        functools.partial(export.html_bytes, payload_text, title),
                        f"{name}_explorer.html", "text/html", key=k(s.ndim, "dl.html"),
                        on_click="ignore")
-    scene = json.loads(payload_text)["scene"]
-    c2.download_button("Sliding window as GIF",
-                       functools.partial(export.sliding_window_gif, scene,
-                                         max(40, 1000 // s.speed)),
-                       f"{name}_window.gif", "image/gif", key=k(s.ndim, "dl.gif"),
-                       on_click="ignore")
+    c2.caption("The sliding window as a GIF or a video: the view's own **GIF** and "
+               "**Video** buttons record Play as the view draws it (every input map, the "
+               "kernels, the outputs and the numbers).")
 
 
 def footer(comp: model.Computation | None, started: float) -> None:

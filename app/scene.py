@@ -12,8 +12,14 @@ What travels, per configuration (the step is not part of it, so stepping never r
   (:func:`convcore.padded_input`), for the shown batch item, and ``source``: per axis, the
   unpadded index each padded position copies (-1 for zero padding);
 - ``weights``: the output map's kernels, one per input map of its group; ``bias``;
-- ``output``: the core's output map; ``never_read``: per axis, the input indices no window reads
-  (:func:`convcore.coverage`).
+- ``outputs``: the core's output maps of the shown item (up to :data:`MAX_SHOWN_OUTPUTS` of
+  them, from ``outputs_first``; the shown map ``omap`` among them), drawn side by side on one
+  colour scale; ``never_read``: per axis, the input indices no window reads
+  (:func:`convcore.coverage`);
+- ``partials``: per input map of the group, its share of every cell of the output map: the
+  core's convolution of that one map with its kernel (``convcore.convnd``, depthwise, float64),
+  so that bias + the partial sums = the output; None with one input map (its share is the
+  output less the bias) or when it would not fit the budget.
 
 Arrays travel as ``{"dtype", "shape", "bdata"}`` (little-endian, base64, the form plotly.js reads
 too), which carries ``inf`` and ``nan`` where JSON cannot.  The browser derives tap positions from
@@ -29,12 +35,14 @@ import math
 
 import numpy as np
 
+import convcore as cc
 from convcore.trace import source_map
 
 SCENE_VERSION = 1
 MAX_EXACT_VALUES = 400_000  # input maps of the group + output map, sent cell for cell
 MAX_SHOWN_MAPS = 8  # input maps drawn as small multiples (the equation sums all of them)
 MAX_TERMS = 24  # taps written out in an equation before the rest is summarized
+MAX_SHOWN_OUTPUTS = 16  # output maps drawn side by side (the current one among them)
 
 
 def typed_array(a: np.ndarray, dtype: str = "float32") -> dict:
@@ -84,7 +92,9 @@ def build_scene(comp, item: int, omap: int) -> dict:
     channels = list(range(group * cg, (group + 1) * cg))
     padded = comp.padded.values[item, group * cg:(group + 1) * cg]
     out_map = out[item, omap]
-    scale = display_scale(nd, padded.size + out_map.size)
+    first = min(max(0, omap - MAX_SHOWN_OUTPUTS // 2), max(0, n_out - MAX_SHOWN_OUTPUTS))
+    outputs = out[item, first:first + MAX_SHOWN_OUTPUTS]
+    scale = display_scale(nd, padded.size + outputs.size)
     sub = (slice(None, None, scale),) * nd
     kernel = tuple(weight.shape[2:])
     pads = [list(p) for p in comp.padded.pads]
@@ -92,6 +102,8 @@ def build_scene(comp, item: int, omap: int) -> dict:
     sources = [source_map(n, lo, hi, comp.padded.padding_mode).tolist()
                for n, (lo, hi) in zip(in_shape, pads)]
     bias = 0.0 if comp.bias is None else comp.bias[omap]
+    # one input map: its only term is the output less the bias, which the view has
+    fits = scale == 1 and cg > 1 and cg * out_map.size + outputs.size <= MAX_EXACT_VALUES
     return {
         "version": SCENE_VERSION,
         "ndim": nd,
@@ -115,14 +127,38 @@ def build_scene(comp, item: int, omap: int) -> dict:
         "weights": typed_array(weight[omap]),
         "bias": typed_array(np.array([bias])),
         "has_bias": comp.bias is not None,
-        "output": typed_array(out_map[sub]),
+        "outputs": typed_array(outputs[(slice(None), *sub)]),
+        "outputs_first": first,
+        "partials": typed_array(partial_sums(comp, item, omap)) if fits else None,
         "never_read": [list(a.never_read) for a in comp.axes],
         "scale": scale,
         "exact": scale == 1,
         "zmax": {"input": _zmax(padded), "weight": _zmax(weight[omap]),
-                 "output": _zmax(out_map)},
+                 "output": _zmax(outputs)},
         "max_terms": MAX_TERMS,
     }
+
+
+def partial_sums(comp, item: int, omap: int) -> np.ndarray:
+    """``(C_in/groups, *out)``: what each input map of the group adds to every cell of output
+    map ``omap`` — the core's convolution of the one map with its one kernel (depthwise, in
+    float64), with the layer's stride, padding and dilation.  Their sum plus the bias is the
+    output map."""
+    x, weight = comp.x, comp.weight
+    cg = weight.shape[1]
+    group = omap // (comp.out.shape[1] // (x.shape[1] // cg))
+    maps = x[item:item + 1, group * cg:(group + 1) * cg].astype(np.float64)
+    kernels = weight[omap][:, None].astype(np.float64)
+    nd = x.ndim - 2
+    out = cc.convnd(maps, kernels, stride=_per_axis(comp, "stride", nd),
+                    padding=comp.padded.pads, dilation=_per_axis(comp, "dilation", nd),
+                    groups=cg, padding_mode=comp.padded.padding_mode)
+    return cc.to_numpy(out)[0]
+
+
+def output_map(scene: dict) -> np.ndarray:
+    """The shown output map of an explorer scene (from its ``outputs``)."""
+    return read_typed_array(scene["outputs"])[scene["omap"] - scene["outputs_first"]]
 
 
 def _per_axis(comp, name: str, nd: int) -> tuple:

@@ -17,6 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from app.layer import clamp_int
+from app.url import Problem
+
 MAX_LAYERS = 8
 MAX_IN = {1: 1024, 2: 128}  # input cells per axis (the browser draws every level)
 LIMITS = {"kernel": (1, 31), "stride": (1, 16), "dilation": (1, 64), "padding": (0, 64)}
@@ -144,7 +147,7 @@ def from_query(query) -> tuple[StackSettings, list[str]]:
         try:
             return parse(text)
         except ValueError as e:
-            problems.append(f"ignored {key}={str(text)[:80]!r}: {e}")
+            problems.append(Problem(f"ignored {key}={str(text)[:80]!r}: {e}", key))
             return default
 
     def nd(text):
@@ -163,3 +166,19 @@ def from_query(query) -> tuple[StackSettings, list[str]]:
     presenter = str(query.get("presenter", "")).lower() in TRUE_WORDS
     return replace(DEFAULT, ndim=ndim, in_shape=in_shape, layers=layers, cell=cell,
                    presenter=presenter), problems
+
+
+def clamp(s: StackSettings, notices) -> StackSettings:
+    """The stack within the page's limits (input cells per axis, each layer's values), with
+    a notice for each value moved, as the page's controls do (``notices``: an
+    :class:`app.layer.Notices`)."""
+    rule = "the page's limit"
+    names = ("Input length",) if s.ndim == 1 else ("Input H", "Input W")
+    in_shape = tuple(clamp_int(v, 1, MAX_IN[s.ndim], notices, name, rule)
+                     for v, name in zip(s.in_shape, names))
+    layers = tuple(
+        Layer(**{name: clamp_int(getattr(layer, name), lo, hi, notices,
+                                 f"layer {i + 1} {name}", rule)
+                 for name, (lo, hi) in LIMITS.items()})
+        for i, layer in enumerate(s.layers))
+    return replace(s, in_shape=in_shape, layers=layers)

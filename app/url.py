@@ -25,6 +25,18 @@ from app.settings import (
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
+class Problem(str):
+    """A sentence about a URL value that could not be used, which knows the parameter it is
+    about (the scene API answers it as a 400 naming that parameter)."""
+
+    parameter: str
+
+    def __new__(cls, text: str, parameter: str):
+        self = super().__new__(cls, text)
+        self.parameter = parameter
+        return self
+
+
 def _ints(t) -> str:
     return str(t[0]) if len(set(t)) == 1 else ",".join(str(int(v)) for v in t)
 
@@ -178,7 +190,7 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         try:
             value = parse(text)
         except (ValueError, TypeError, OverflowError) as e:
-            problems.append(f"ignored {key}={str(text)[:80]!r}: {e}")
+            problems.append(Problem(f"ignored {key}={str(text)[:80]!r}: {e}", key))
             continue
         if isinstance(name, tuple):
             changes.update(zip(name, value))
@@ -187,9 +199,9 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
     s = replace(s, **changes)
     if s.source == "sample" and s.sample not in (src.SAMPLE_SIGNALS if ndim == 1
                                                   else src.SAMPLE_IMAGES):
-        problems.append(f"ignored sample={s.sample[:80]!r}: no such sample")
+        problems.append(Problem(f"ignored sample={s.sample[:80]!r}: no such sample", "sample"))
         s = replace(s, sample=defaults(ndim).sample)
     if s.kernel == "preset" and s.preset not in src.kernel_presets(ndim):
-        problems.append(f"ignored preset={s.preset[:80]!r}: no such preset")
+        problems.append(Problem(f"ignored preset={s.preset[:80]!r}: no such preset", "preset"))
         s = replace(s, preset=defaults(ndim).preset)
     return s, problems

@@ -16,6 +16,7 @@ scene and anchor sends nothing new to the browser.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +25,10 @@ from pathlib import Path
 
 import plotly
 import streamlit as st
+
+from app import layer, url
+from app import scene as scenes
+from app.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -130,29 +135,85 @@ def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
     return _components[name]
 
 
-def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:
-    """The component's data: a JSON text around the (cached, already serialized) scene."""
-    head = json.dumps({"scene_id": scene_id, "init": init, "presenter": bool(presenter)})
-    return head[:-1] + ', "scene": ' + scene_text + "}"
+def payload(scene_text: str | None, scene_id: str, init: dict, presenter: bool,
+            extra: dict | None = None) -> str:
+    """The component's data: a JSON text around the (cached, already serialized) scene.
+
+    ``scene_text`` None sends no scene: the view holds that scene already (it fetched it from
+    the scene API), or fetches it by ``extra["query"]``.  ``extra``: what the view's controls
+    need (:func:`view_state`), and the scene API's notices."""
+    head = json.dumps({"scene_id": scene_id, "init": init, "presenter": bool(presenter),
+                       **(extra or {})}, separators=(",", ":"))
+    return head[:-1] + ',"scene":' + ("null" if scene_text is None else scene_text) + "}"
 
 
-def explorer(scene_text: str, scene_id: str, init: dict, presenter: bool, key: str
-             ) -> dict | None:
-    """Draw the explorer view; returns the browser's last report (None before the first)."""
-    result = component(COMPONENT, MODULES)(
-        key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
-        on_view_change=_ignore)
-    report = getattr(result, "view", None)
-    return dict(report) if isinstance(report, dict) else None
+# ------------------------------------------------------------------------------ the scene
+
+def scene_id(s: Settings, upload=None, transposed: bool = False) -> str:
+    """Names one scene: the configuration, the upload and the shown item and map."""
+    key = repr((s.conv_key(), None if upload is None else upload.digest, s.item, s.omap))
+    return hashlib.sha1(key.encode()).hexdigest()[:16] + ("t" if transposed else "")
 
 
-def transposed(scene_text: str, scene_id: str, init: dict, presenter: bool, key: str
-               ) -> dict | None:
+@st.cache_resource(max_entries=64, show_spinner=False)
+def scene_text(sid: str, _comp, item: int, omap: int, transposed: bool = False) -> str:
+    """The scene of ``sid`` as JSON text (serialized once, shared by the page and the API)."""
+    build = scenes.build_transposed_scene if transposed else scenes.build_scene
+    return json.dumps(build(_comp, item, omap), separators=(",", ":"))
+
+
+# what the view changes by itself and reports (never part of a layer's query)
+VIEW_ONLY = ("step", "speed", "reveal", "predict", "presenter", "tview")
+
+
+def page_name(ndim: int, transposed: bool) -> str:
+    """The page as the scene API names it (its URL path)."""
+    return "transposed" if transposed else f"explorer_{ndim}d"
+
+
+def view_state(s: Settings, transposed: bool = False) -> dict:
+    """What the view's controls need: the scene API's page name, the layer's URL query (view
+    fields left out), every control's value and its limits (:mod:`app.layer`)."""
+    query = {key: v for key, v in url.to_query(s).items() if key not in VIEW_ONLY}
+    if transposed and s.ndim == 2:
+        query["ndim"] = "2"
+    quiet = layer.Notices()
+    clamp = layer.clamp_transposed_layer if transposed else layer.clamp_layer
+    limits = {**layer.clamp_input(s, quiet)[1], **clamp(s, quiet)[1],
+              **layer.clamp_view(s, quiet)[1]}
+    values = {
+        "ndim": s.ndim, "source": s.source, "data": s.data_source, "kernel": s.kernel,
+        "batch": s.batch, "inmaps": s.inmaps, "outmaps": s.outmaps, "groups": s.groups,
+        "shape": list(s.shape), "size": list(s.size), "stride": list(s.stride),
+        "dilation": list(s.dilation), "pad_form": s.pad_form,
+        "pad": [list(p) for p in s.pad], "mode": s.mode, "opad": list(s.output_padding),
+        "bias": None if s.bias is None else ",".join(f"{float(b):g}" for b in s.bias),
+        "item": s.item, "omap": s.omap,
+    }
+    return {"page": page_name(s.ndim, transposed), "query": query, "layer": values,
+            "limits": limits}
+
+
+def explorer(scene_text: str | None, scene_id: str, init: dict, presenter: bool, key: str,
+             extra: dict | None = None, on_change=None) -> dict | None:
+    """Draw the explorer view; returns the browser's last report (None before the first).
+    ``on_change`` runs before the page when a new report arrives."""
+    return _draw(COMPONENT, MODULES, "mount", scene_text, scene_id, init, presenter, key, extra,
+                 on_change)
+
+
+def transposed(scene_text: str | None, scene_id: str, init: dict, presenter: bool, key: str,
+               extra: dict | None = None, on_change=None) -> dict | None:
     """Draw the transposed convolution's view (scatter / gather); returns its last report,
     which also names the view mode."""
-    result = component(TRANSPOSED, TRANSPOSED_MODULES, "mountTransposed")(
-        key=key, data=payload(scene_text, scene_id, init, presenter), default={"view": None},
-        on_view_change=_ignore)
+    return _draw(TRANSPOSED, TRANSPOSED_MODULES, "mountTransposed", scene_text, scene_id, init,
+                 presenter, key, extra, on_change)
+
+
+def _draw(name, modules, entry, scene_text, scene_id, init, presenter, key, extra, on_change):
+    result = component(name, modules, entry)(
+        key=key, data=payload(scene_text, scene_id, init, presenter, extra),
+        default={"view": None}, on_view_change=on_change or _ignore)
     report = getattr(result, "view", None)
     return dict(report) if isinstance(report, dict) else None
 

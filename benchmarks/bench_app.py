@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import explorer, model, url  # noqa: E402
+from app import model, url, view  # noqa: E402
 from app import scene as scenes  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -158,7 +158,7 @@ def transposed_rerun(rounds: int) -> list[tuple[str, float, float]]:
 
 
 def clear_caches() -> None:
-    for fn in (model._compute, model._load_input, explorer._scene_text):
+    for fn in (model._compute, model._load_input, view.scene_text):
         fn.clear()
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -41,7 +41,7 @@ def d2(**kw) -> settings.Settings:
 
 def arrays(sc: dict) -> dict:
     return {name: scenes.read_typed_array(sc[name])
-            for name in ("inputs", "weights", "output", "bias")}
+            for name in ("inputs", "weights", "bias")} | {"output": scenes.output_map(sc)}
 
 
 def valid_random_settings(n: int, seed: int):
@@ -81,7 +81,9 @@ def test_layers_import_only_the_layers_before_them():
     later = {"settings": {"model", "scene", "view", "explorer", "controls", "export"},
              "url": {"model", "scene", "view", "explorer", "controls", "export"},
              "model": {"scene", "view", "explorer", "controls", "export", "url"},
-             "scene": {"model", "view", "explorer", "controls", "export", "streamlit"}}
+             "scene": {"model", "view", "explorer", "controls", "export", "streamlit"},
+             "layer": {"model", "scene", "view", "explorer", "controls", "export", "url",
+                       "streamlit"}}
     for name, forbidden in later.items():
         found = {n.split(".")[-1] for n in imported_modules(ROOT / "app" / f"{name}.py")}
         found |= {n.split(".")[0] for n in imported_modules(ROOT / "app" / f"{name}.py")}
@@ -135,15 +137,42 @@ def test_scene_sizes_stay_within_budget():
     assert len(small) < 3_000
     big = d2(source="random", shape=(256, 256), size=(5, 5), pad=((2, 2), (2, 2)))
     sc = scenes.build_scene(model.compute(big), 0, 0)
-    assert sc["exact"] and len(json.dumps(sc)) < 1_000_000  # 260² + 256² float32 values
+    # 260² + two 256² output maps, float32, base64
+    assert sc["exact"] and len(json.dumps(sc)) < 1_100_000
     huge = d2(source="random", inmaps=3, shape=(1024, 1024), size=(3, 3))
     comp = model.compute(huge)
     sc = scenes.build_scene(comp, 0, 1)
     assert not sc["exact"] and sc["scale"] == 4  # ceil(sqrt(4.19M / 400k))
     a = arrays(sc)
-    assert a["inputs"].size + a["output"].size <= scenes.MAX_EXACT_VALUES
+    assert a["inputs"].size + arrays_of(sc, "outputs").size <= scenes.MAX_EXACT_VALUES
     np.testing.assert_array_equal(a["output"], comp.out[0, 1, ::4, ::4])  # real values
     assert len(json.dumps(sc)) < 2_500_000
+
+
+def arrays_of(sc: dict, name: str) -> np.ndarray:
+    return scenes.read_typed_array(sc[name])
+
+
+def test_every_output_map_travels_and_the_partial_sums_add_up_to_the_output():
+    s = d2(source="random", inmaps=4, outmaps=6, groups=2, shape=(7, 6), size=(3, 2),
+           stride=(2, 1), pad=((1, 0), (0, 2)), pad_form="side", mode="reflect", bias=(0.5, -2))
+    comp = model.compute(s)
+    for omap in range(6):
+        sc = scenes.build_scene(comp, 0, omap)
+        np.testing.assert_array_equal(arrays_of(sc, "outputs"), comp.out[0])
+        parts = arrays_of(sc, "partials")  # (C_in/g, *out): one term per input map
+        assert parts.shape == (2, *comp.out.shape[2:])
+        np.testing.assert_allclose(parts.sum(0) + comp.bias[omap], comp.out[0, omap],
+                                   rtol=1e-5, atol=1e-4)
+        # each term is that map's own arithmetic: the core's taps of that map, summed
+        step = cc.trace_step(comp.x, comp.weight, comp.bias, out_index=(0, omap, 1, 2),
+                             **s.conv_kwargs())
+        for m, c in enumerate(sc["channels"]):
+            mine = sum(t.product for t in step.taps if t.in_channel == c)
+            assert parts[m, 1, 2] == pytest.approx(mine, rel=1e-5, abs=1e-4)
+    many = scenes.build_scene(model.compute(d2(outmaps=40)), 0, 39)
+    assert (many["outputs_first"], arrays_of(many, "outputs").shape[0]) == (24, 16)
+    assert scenes.build_scene(model.compute(d2()), 0, 0)["partials"] is None  # one map
 
 
 def test_many_input_maps_travel_whole_but_only_eight_are_drawn():
@@ -177,20 +206,6 @@ def test_html_export_is_the_same_view_and_self_contained():
     assert "mount({data: " in html and '"out_shape": [2, 4]' in html
     assert "<script src=" not in html
     assert len(html) > 1_000_000  # plotly.js is inside: it works offline
-
-
-def test_gif_has_one_labelled_frame_per_step_up_to_the_cap():
-    _, sc = payload_of(d2())
-    gif = Image.open(io.BytesIO(export.sliding_window_gif(sc, 200)))
-    assert gif.n_frames == 16
-    first = np.asarray(gif.convert("RGB"))
-    gif.seek(15)
-    last = np.asarray(gif.convert("RGB"))
-    assert first.shape == last.shape and not np.array_equal(first, last)
-    _, sc = payload_of(d1(source="random", shape=(400,)))
-    gif = Image.open(io.BytesIO(export.sliding_window_gif(sc)))
-    assert gif.n_frames == export.MAX_GIF_FRAMES
-    assert export.gif_frames(399).tolist()[-1] == 398
 
 
 def test_csv_and_npy_exports_hold_the_arrays():

@@ -68,8 +68,14 @@ def test_unreadable_url_values_are_reported_and_never_raise(key):
 def test_the_stack_module_is_pure():
     from test_app_scene import imported_modules
 
-    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "stack.py")}
-    assert roots <= {"__future__", "re", "dataclasses"}, roots
+    names = imported_modules(ROOT / "app" / "stack.py")
+    assert {n.split(".")[0] for n in names} <= {"__future__", "re", "dataclasses", "app"}
+    pure = {"layer", "url", "settings", "sources"}  # the pure app modules it may use
+    for module in {n.split(".")[1] for n in names if n.startswith("app.")}:
+        assert module in pure, module
+    for module in pure:
+        roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / f"{module}.py")}
+        assert not roots & {"streamlit", "plotly"}, (module, roots)
 
 
 def test_too_many_layers_are_cut_with_a_notice():

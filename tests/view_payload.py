@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from app.scene import read_typed_array
+from app.scene import output_map, read_typed_array
 
 COMPONENT = "convcore_explorer"
 
@@ -46,7 +46,10 @@ def scene(at) -> dict:
 
 
 def array(at, name: str) -> np.ndarray:
-    """``inputs``, ``weights``, ``output`` or ``bias`` of the shown scene."""
+    """``inputs``, ``weights``, ``output`` (the shown map), ``outputs`` or ``bias`` of the
+    shown scene."""
+    if name == "output":
+        return output_map(scene(at))
     return read_typed_array(scene(at)[name])
 
 
