@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, export, model, url, view
+from app import codegen, controls, export, layer, model, url, view
 from app import sources as src
 from app.controls import Notices, k
 from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
@@ -59,11 +59,7 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
     text = view.scene_text(sid, comp, s.item, s.omap, transposed)
     akey, ckey = k(ndim, "anchor", page), k(ndim, "consumed", page)
     anchor = st.session_state.get(akey)
-    init = {"step": s.step, "speed": s.speed, "reveal": s.reveal}
-    if transposed:
-        init["mode"] = s.tview
-    else:
-        init["predict"] = s.predict
+    init = view.init_of(s, transposed)
     if anchor is None or anchor["scene_id"] != sid:
         anchor = {"scene_id": sid, "init": init}
         st.session_state[akey] = anchor
@@ -78,7 +74,7 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
         s = replace(s, tview=mode if mode in TRANSPOSED_VIEWS else s.tview)
         step = _as_int(report.get("step"), s.step)
         speed = report.get("speed", s.speed)
-        s = replace(s, step=min(max(step, 0), steps_of(s, comp) - 1),
+        s = replace(s, step=min(max(step, 0), model.view_steps(s, comp) - 1),
                     speed=speed if speed in SPEEDS else s.speed,
                     reveal=bool(report.get("reveal", s.reveal)),
                     predict=bool(report.get("predict", s.predict)))
@@ -116,14 +112,6 @@ def apply_layer_report(ndim: int, page: str) -> None:
         controls.seed_widgets(new, overwrite=True, page=page)
     if isinstance(report.get("scene"), str):
         st.session_state[k(ndim, "held", page)] = report["scene"]
-
-
-def steps_of(s: Settings, comp) -> int:
-    """Steps of the view: output cells; in the transposed scatter view, the input cells of
-    the output map's group (its input maps × their cells)."""
-    if isinstance(comp, model.TransposedComputation) and s.tview == "scatter":
-        return comp.x.shape[1] // comp.gather.groups * int(np.prod(comp.x.shape[2:]))
-    return comp.steps
 
 
 def _as_int(value, fallback: int) -> int:
@@ -301,7 +289,7 @@ def input_section(ndim: int, s: Settings, notices: Notices, page: str = "e"):
     except src.SourceError as e:
         return s, upload, e, ()
     if s.data_source:
-        s = replace(s, batch=x.shape[0], inmaps=x.shape[1], shape=tuple(x.shape[2:]))
+        s = model.with_input_shape(s, x)
         with st.sidebar:
             st.caption(f"Input from data: N={x.shape[0]}, C_in={x.shape[1]}, "
                        f"{'×'.join(str(n) for n in x.shape[2:])}")
@@ -338,11 +326,7 @@ def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
         show_notices(notices)
         return _finish(s, None)
     st.session_state[k(ndim, "last_w")] = comp.weight
-    if not 0 <= s.step < comp.steps:
-        used = min(max(s.step, 0), comp.steps - 1)
-        notices.changed("step", s.step, used,
-                        f"the output has {comp.steps} cells (steps 0–{comp.steps - 1})")
-        s = replace(s, step=used)
+    s = layer.clamp_step(s, model.view_steps(s, comp), notices)
     show_notices([*notices, *input_notices, *filter(None, [non_finite_notice(comp)])])
     s, payload_text = show_view(ndim, s, comp, upload)
     panels = {

@@ -214,6 +214,16 @@ def clamp_view(s: Settings, notices: Notices) -> tuple[Settings, dict]:
                                               "omap": [[0, s.outmaps - 1]]}
 
 
+def clamp_step(s: Settings, steps: int, notices: Notices) -> Settings:
+    """The step within the view's ``steps`` (output cells; input cells in the transposed
+    scatter view)."""
+    if 0 <= s.step < steps:
+        return s
+    used = min(max(s.step, 0), steps - 1)
+    notices.changed("step", s.step, used, f"the view has {steps} steps (0–{steps - 1})")
+    return replace(s, step=used)
+
+
 def clamp_transposed_layer(s: Settings, notices: Notices) -> tuple[Settings, dict]:
     """The transposed layer: maps, groups, kernel, stride, dilation, padding (zeros, both
     sides alike, as PyTorch) and output_padding."""

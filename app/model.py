@@ -282,6 +282,14 @@ def _compute_transposed(s: Settings, upload_key, _upload) -> TransposedComputati
                                  (t1 - t0) * 1e3, (t2 - t1) * 1e3, notices)
 
 
+def view_steps(s: Settings, comp) -> int:
+    """Steps of the view: output cells; in the transposed scatter view, the input cells of
+    the output map's group (its input maps × their cells)."""
+    if isinstance(comp, TransposedComputation) and s.tview == "scatter":
+        return comp.x.shape[1] // comp.gather.groups * int(np.prod(comp.x.shape[2:]))
+    return comp.steps
+
+
 def transposed_step(comp: TransposedComputation, s: Settings, step: int):
     """The core's trace of one output cell (raster ``step``) of the shown item and map."""
     cell = np.unravel_index(step, comp.out_spatial)

@@ -11,7 +11,6 @@ user pins, and the URL follows.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import replace
@@ -181,14 +180,9 @@ def pinned_caption(s: StackSettings, cell: tuple) -> None:
 
 # ------------------------------------------------------------------------------ the view
 
-def scene_id(s: StackSettings) -> str:
-    key = repr((s.ndim, s.in_shape, s.layers))
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
 def show_view(s: StackSettings, rf: cc.ReceptiveField) -> StackSettings:
     """Draw the browser view and take its report (the output cell the user pinned)."""
-    sid = scene_id(s)
+    sid = stack.scene_id(s)
     anchor = st.session_state.get(k("anchor"))
     if anchor is None or anchor["scene_id"] != sid:
         anchor = {"scene_id": sid, "init": {"cell": None if s.cell is None else list(s.cell)}}

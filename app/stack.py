@@ -14,6 +14,7 @@ break a limit are clamped later by the page's controls, which say so.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,7 @@ MAX_IN = {1: 1024, 2: 128}  # input cells per axis (the browser draws every leve
 LIMITS = {"kernel": (1, 31), "stride": (1, 16), "dilation": (1, 64), "padding": (0, 64)}
 LAYER_FIELDS = tuple(LIMITS)
 TRUE_WORDS = ("1", "true", "yes", "on")
+QUERY_KEYS = ("nd", "in", "layers", "cell", "presenter")  # every key the page's URL may hold
 _LAYER = re.compile(r"k([0-9]{1,9})(?:s([0-9]{1,9}))?(?:d([0-9]{1,9}))?(?:p([0-9]{1,9}))?")
 
 
@@ -182,3 +184,9 @@ def clamp(s: StackSettings, notices) -> StackSettings:
                  for name, (lo, hi) in LIMITS.items()})
         for i, layer in enumerate(s.layers))
     return replace(s, in_shape=in_shape, layers=layers)
+
+
+def scene_id(s: StackSettings) -> str:
+    """Names the stack's scene (its geometry; the pinned cell is the view's)."""
+    key = repr((s.ndim, s.in_shape, s.layers))
+    return hashlib.sha1(key.encode()).hexdigest()[:16]

@@ -1,7 +1,12 @@
 """Convolution Explorer: ``streamlit run app/streamlit_app.py``.
 
-The entry point only sets the page up and declares the pages; each page module keeps its logic
-in functions; the explorer's layers are ``settings → model → scene → view`` (see README).
+Streamlit runs this file as the page script (``__main__``): it only sets the page up and
+declares the pages; each page module keeps its logic in functions; the explorer's layers are
+``settings → model → scene → view`` (see README).
+
+``streamlit run`` (or ``uvicorn streamlit_app:app``) also imports it as a module for ``app``: an
+``st.App`` serving the pages and, beside them, the scene API (:mod:`app.api`) under
+``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`).
 """
 
 import sys
@@ -22,4 +27,11 @@ def run() -> None:
     st.navigation(navigation_pages()).run()
 
 
-run()
+if __name__ == "__main__":
+    run()
+else:
+    from app import api, nodelay
+
+    app = st.App(Path(__file__).resolve(),
+                 routes=api.routes(st.config.get_option("server.baseUrlPath")),
+                 lifespan=nodelay.lifespan)

@@ -10,13 +10,12 @@ whose shape it inverts, and which input sizes ``output_padding`` chooses between
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, explorer, model, url
+from app import codegen, controls, explorer, layer, model, url
 from app import sources as src
 from app.controls import Notices, k
 from app.navigation import sync_query_params, use_entry_navigation
@@ -142,11 +141,7 @@ def _body(ndim: int, s: Settings):
         st.error(str(e), icon=":material/error:")
         explorer.show_notices(notices)
         return _finish(s, None)
-    steps = explorer.steps_of(s, comp)
-    if not 0 <= s.step < steps:
-        used = min(max(s.step, 0), steps - 1)
-        notices.changed("step", s.step, used, f"the view has {steps} steps")
-        s = replace(s, step=used)
+    s = layer.clamp_step(s, model.view_steps(s, comp), notices)
     explorer.show_notices([*notices, *input_notices])
     s, _ = explorer.show_view(ndim, s, comp, upload, page=PAGE)
     panels = {

@@ -152,18 +152,10 @@ def _flag(text) -> bool:
     return str(text).lower() in TRUE_WORDS
 
 
-def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
-    """Settings from query parameters (missing ones take the defaults), and what was ignored.
-
-    Values that cannot be read are ignored, each with a message for the page; values that
-    can be read but break a bound are clamped later by the controls (which say so).
-    """
-    s = defaults(ndim)
-    problems: list[str] = []
-    changes: dict = {}
+def _parsers(ndim: int) -> dict:
+    """Query key -> (Settings field(s), parser of its text)."""
     count = int
-
-    parsers = {
+    return {
         "batch": ("batch", count), "inmaps": ("inmaps", count),
         "outmaps": ("outmaps", count), "shape": ("shape", lambda t: _parse_ints(t, ndim)),
         "size": ("size", lambda t: _parse_ints(t, ndim)),
@@ -182,6 +174,22 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
     }
+
+
+QUERY_KEYS = tuple(_parsers(1))  # every key an explorer URL may hold
+
+
+def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
+    """Settings from query parameters (missing ones take the defaults), and what was ignored.
+
+    Values that cannot be read are ignored, each with a message for the page (a
+    :class:`Problem` naming its parameter); values that can be read but break a bound are
+    clamped later by the controls (which say so).
+    """
+    s = defaults(ndim)
+    problems: list[str] = []
+    changes: dict = {}
+    parsers = _parsers(ndim)
     for key in query:
         text = query[key]
         if key not in parsers:

@@ -166,6 +166,17 @@ def scene_text(sid: str, _comp, item: int, omap: int, transposed: bool = False) 
 VIEW_ONLY = ("step", "speed", "reveal", "predict", "presenter", "tview")
 
 
+def init_of(s: Settings, transposed: bool = False) -> dict:
+    """Where the view starts on a new scene: step, speed, reveal, and predict (explorer) or
+    the scatter / gather mode (transposed)."""
+    init = {"step": s.step, "speed": s.speed, "reveal": s.reveal}
+    if transposed:
+        init["mode"] = s.tview
+    else:
+        init["predict"] = s.predict
+    return init
+
+
 def page_name(ndim: int, transposed: bool) -> str:
     """The page as the scene API names it (its URL path)."""
     return "transposed" if transposed else f"explorer_{ndim}d"

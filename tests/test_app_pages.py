@@ -309,7 +309,8 @@ def test_panels_render_only_when_open():
     at.session_state["e1.panel"] = "Export"
     ok(at.run())
     labels = [b.label for b in at.download_button]
-    assert len(labels) == 6 and any("GIF" in x for x in labels) and any("HTML" in x for x in labels)
+    assert len(labels) == 5 and any("HTML" in x for x in labels)
+    assert "the view's own **GIF** and **Video** buttons" in " ".join(c.value for c in at.caption)
     assert not at.code
 
 

@@ -69,7 +69,7 @@ def test_the_stack_module_is_pure():
     from test_app_scene import imported_modules
 
     names = imported_modules(ROOT / "app" / "stack.py")
-    assert {n.split(".")[0] for n in names} <= {"__future__", "re", "dataclasses", "app"}
+    assert {n.split(".")[0] for n in names} <= {"__future__", "hashlib", "re", "dataclasses", "app"}
     pure = {"layer", "url", "settings", "sources"}  # the pure app modules it may use
     for module in {n.split(".")[1] for n in names if n.startswith("app.")}:
         assert module in pure, module
