@@ -22,9 +22,11 @@ from app.controls import Notices, k
 from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
 from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
+# Presenter mode: the view starts right under Streamlit's header and uses the whole width.
 PRESENTER_CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 4.6rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding: 3.6rem 1rem 1rem 1rem; max-width: none; }
 [data-testid="stMainBlockContainer"] h1 { padding-top: 0; padding-bottom: 0.2rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }
 </style>"""
 
 
@@ -65,7 +67,9 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
         st.session_state[akey] = anchor
     draw = view.transposed if transposed else view.explorer
     held = st.session_state.get(k(ndim, "held", page)) == sid
-    state = view.view_state(s, transposed)
+    # ack: the last report the page has taken in (a view ahead of it keeps its own layer)
+    state = {**view.view_state(s, transposed), "ack": st.session_state.get(k(ndim, "layer_seq",
+                                                                             page)) or 0}
     report = draw(None if held else text, sid, anchor["init"], s.presenter,
                   key=k(ndim, "view", page), extra=state)
     if report and report.get("scene") == sid and report.get("seq") != st.session_state.get(ckey):
@@ -256,10 +260,12 @@ def explorer_page(ndim: int) -> None:
     started = time.perf_counter()
     use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
-    st.title(f"{ndim}-D convolution explorer")
+    if not s.presenter:  # on a projector the view needs the height; the tab says the name
+        st.title(f"{ndim}-D convolution explorer")
     page_frame(s, problems, started, "Cross-correlation, as in PyTorch and the documents: "
                "the window slides over the padded input; each output cell is the sum of input "
-               "× weight plus bias. Hover any cell; ← → step; space plays.",
+               "× weight plus bias. Hover any cell; ← → step; space plays. Change the layer "
+               "with the sliders above the view or in the sidebar.",
                lambda: _explorer_body(ndim, s))
 
 

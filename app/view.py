@@ -33,7 +33,8 @@ from app.settings import Settings
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "explorer.js")  # in order
+MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "controls.js", "layout.js",
+           "gif.js", "record.js", "explorer.js")  # in dependency order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"

@@ -1,5 +1,197 @@
-// What every view does with Streamlit and the page around it: mount on the component's
-// parent element, and copy a link to the clipboard.
+// One lifecycle for every view (explorer, transposed, receptive field): mount on Streamlit's
+// element, load a payload — in place when it is the scene already shown —, fetch a scene from
+// the scene API by a page's URL query, report back to Streamlit once the user stops, copy links.
+//
+// A payload (app/view.py, app/api.py) is {scene_id, init, presenter, scene | null, and for
+// views with layer controls: page, query, layer, limits, notices, ack}.  `scene` null: the
+// page did not resend a scene the view holds; a view that does not hold it fetches it.
+
+const REPORT_DELAY_MS = 400;
+const REPORTS = {seq: Date.now()};  // one sequence for every report of the page
+
+// The scene API's address for a page and its URL query, relative to the document (the app may
+// be served under a base path; the API's routes follow it).
+export function sceneUrl(page, query) {
+  const params = new URLSearchParams({page, ...query});
+  return new URL(`api/v1/scene?${params}`, document.baseURI).href;
+}
+
+export class ViewBase {
+  constructor(root) {
+    this.root = root;
+    root.__cx = this;
+    this.report = () => {};
+    this.payload = null;
+    this.sceneId = null;
+    this.reported = "";
+    this.ahead = 0;  // seq of the last report that carried a layer change of the view's own
+    this.pending = false;  // a layer change of the view's own not reported yet
+    this.requests = 0;  // scene API requests made, and the newest one shown
+    this.shownRequest = 0;
+    this.loads = 0;  // read by the tests and benchmarks/bench_browser.py
+    root.addEventListener("keydown", (e) => this.onKey(e));
+    this.onDocKey = (e) => {
+      if (document.activeElement === document.body && document.body.contains(this.root)) {
+        this.onKey(e);
+      }
+    };
+    document.addEventListener("keydown", this.onDocKey);
+    this.onResize = () => {
+      if (!document.body.contains(this.root)) {  // the page dropped this view
+        window.removeEventListener("resize", this.onResize);
+        document.removeEventListener("keydown", this.onDocKey);
+        return;
+      }
+      clearTimeout(this.resizeTimer);
+      this.resizeTimer = setTimeout(() => this.relayout(), 150);
+    };
+    window.addEventListener("resize", this.onResize);
+  }
+
+  // ------------------------------------------------------------------ hooks
+
+  show(payload) {}  // draw a new scene (payload.scene), from payload.init
+  refresh(payload, previous) {}  // the same scene: what else changed (presenter, controls)
+  relayout() {}  // the window changed size
+  onKey(e) {}
+  viewState() { return {}; }  // what a report carries besides the scene and the query
+  reportName() { return "view"; }
+  requestFailed(status, error) {}  // the scene API refused a change of the view's own
+
+  // ------------------------------------------------------------------ loading
+
+  load(payload) {
+    if (typeof payload === "string") payload = JSON.parse(payload);
+    if (this.payload && payload.scene_id === this.sceneId) {
+      const previous = this.payload;
+      this.payload = {...previous, ...payload, scene: previous.scene};
+      this.refresh(this.payload, previous);
+      return;
+    }
+    // The page has not applied the view's own last layer change yet: what it sends is older
+    // than what the view shows (its report is on the way).
+    if (this.payload && (this.pending || (payload.ack || 0) < this.ahead)) return;
+    if (!payload.scene) {
+      if (payload.page && payload.query) this.fetch(payload.query, {}, payload);
+      return;
+    }
+    this.showPayload(payload);
+    // what the page sent is what it knows: nothing to report until the user changes it
+    this.reported = JSON.stringify([this.sceneId, this.reportBody()]);
+  }
+
+  showPayload(payload) {
+    const t0 = performance.now();
+    this.payload = payload;
+    this.sceneId = payload.scene_id;
+    this.show(payload);
+    this.loads += 1;
+    // what was shown, in order (the tests read it: a dragged slider shows every value)
+    this.history = [...(this.history || []).slice(-49),
+                    {scene: payload.scene_id, query: payload.query || null}];
+    this.loadedAt = performance.now();
+    this.loadMs = this.loadedAt - t0;
+  }
+
+  // Ask the scene API for this page's layer with `changes` to its URL query (null drops a
+  // parameter) and show the answer.  Answers are shown in the order asked; one that arrives
+  // after a newer one is dropped.  On a refusal the view keeps its scene and says why; when the
+  // API cannot answer at all (an upload, the rate limit, no network) the page is asked.
+  request(changes, extra = {}) {
+    const query = {...this.payload.query};
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null || value === undefined) delete query[key];
+      else query[key] = String(value);
+    }
+    this.pending = true;
+    return this.fetch(query, {...this.viewQuery(), ...extra});
+  }
+
+  viewQuery() {
+    return {};
+  }
+
+  fetch(query, view = {}, base = null) {
+    const n = ++this.requests;
+    const page = (base || this.payload).page;
+    this.requestedAt = performance.now();
+    const asked = {...query, ...view};
+    return window.fetch(sceneUrl(page, asked), {headers: {Accept: "application/json"}})
+      .then((r) => r.json().then((body) => [r.status, body]), () => [0, null])
+      .then(([status, body]) => {
+        if (n < this.shownRequest) return;  // a newer answer is shown already
+        this.shownRequest = n;
+        if (status === 200) {
+          const now = this.payload || base;
+          const answer = {...body, presenter: now.presenter, ack: now.ack || 0};
+          if (this.payload && answer.scene_id === this.sceneId) {  // unchanged: no redraw
+            const previous = this.payload;
+            this.payload = {...previous, ...answer, scene: previous.scene};
+            this.refresh(this.payload, previous);
+          } else {
+            this.showPayload(answer);
+          }
+          this.scheduleReport();
+          return;
+        }
+        const error = body && body.error ? body.error : {message: "no answer from the server"};
+        this.requestFailed(status, error);
+        if (status === 0 || status === 429 || (status === 422 && error.parameter === "src")) {
+          this.reportNow({query});  // the page computes it instead
+        } else {
+          this.pending = false;
+        }
+      });
+  }
+
+  // ------------------------------------------------------------------ reporting
+
+  reportBody(extra = {}) {
+    const body = {...this.viewState(), ...extra};
+    if (this.payload && this.payload.query && !("query" in body)) body.query = this.payload.query;
+    return body;
+  }
+
+  scheduleReport() {
+    clearTimeout(this.reportTimer);
+    this.reportTimer = setTimeout(() => this.reportNow(), REPORT_DELAY_MS);
+  }
+
+  // One state value per report, tagged with its scene and a sequence number, so the page can
+  // tell a fresh report from one left over from an earlier scene.
+  reportNow(extra = {}) {
+    clearTimeout(this.reportTimer);
+    if (this.playing) return;
+    const body = this.reportBody(extra);
+    const text = JSON.stringify([this.sceneId, body]);
+    if (text === this.reported) return;
+    this.reported = text;
+    REPORTS.seq += 1;
+    if (this.pending) {
+      this.ahead = REPORTS.seq;
+      this.pending = false;
+    }
+    this.report(this.reportName(), {scene: this.sceneId, seq: REPORTS.seq, ...body});
+  }
+
+  // ------------------------------------------------------------------ links
+
+  link() {
+    return window.location.href;
+  }
+
+  copyLink() {
+    const url = this.link();
+    copyText(url).then((ok) => {
+      if (this.copied) this.copied.textContent = ok ? "link copied" : url;
+      this.root.dataset.link = url;
+      clearTimeout(this.copiedTimer);
+      if (ok && this.copied) {
+        this.copiedTimer = setTimeout(() => { this.copied.textContent = ""; }, 2500);
+      }
+    });
+  }
+}
 
 // Streamlit calls a component's mount again with the same parent whenever its data changes:
 // the view lives on a root element inside the parent (`root.__cx`) and loads the new data.
@@ -17,6 +209,7 @@ export function mountView(ViewClass, {data, parentElement, setStateValue},
   }
   const view = root.__cx || new ViewClass(root);
   view.report = setStateValue || (() => {});
+  view.live = !!setStateValue;  // false in the offline HTML export: no server to ask
   view.load(payload);
   return view;
 }

@@ -1,19 +1,24 @@
 // The explorer view: draws one scene (app/scene.py) with plotly.js heatmaps and steps, hovers
-// and plays it in the browser with no round trip to the server.
+// and plays it in the browser with no round trip to the server; its own layer controls ask the
+// scene API for the next scene and redraw in place (component.js: the lifecycle).
 //
-// Plotly draws each map once per scene (heatmap, axes, cell values).  Everything that moves is
-// drawn on two canvases laid exactly over each heatmap's plot area: a static one (padding,
-// cells no window reads, padding sources) and a dynamic one (window, taps, hover highlights,
-// the not-yet-computed cover).  Cell <-> pixel mapping is ours: every heatmap has fixed margins
-// and axis ranges, so no plotly internals are read.  The step is reported to Streamlit only
-// when the user stops (debounced), so the server-side panels and the URL follow the figure.
+// Plotly draws each map once per scene (heatmap, axes, cell values), in place when the view
+// already has that map (Plotly.react).  Everything that moves is drawn on two canvases laid
+// exactly over each heatmap's plot area: a static one (padding, cells no window reads, padding
+// sources) and a dynamic one (window, taps, hover highlights, the not-yet-computed cover).
+// Cell <-> pixel mapping is ours: every heatmap has fixed margins and axis ranges, so no plotly
+// internals are read.  Steps are reported to Streamlit only when the user stops (debounced), so
+// the server-side panels and the URL follow the figure.
 
-import {copyText, mountView} from "./component.js";
+import {ViewBase, mountView} from "./component.js";
+import {FIELDS, LayerControls} from "./controls.js";
 import {equationText, fmt, idx} from "./format.js";
-import {COLORSCALE, Grid, MARGIN, ticks} from "./grid.js";
+import {COLORSCALE, Grid, MARGIN, fingerprint, ticks} from "./grid.js";
 import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, unpadded, unravel, windowTaps,
 } from "./geometry.js";
+import {TITLE, layout2d} from "./layout.js";
+import {Recorder} from "./record.js";
 
 const WINDOW = "#111111";
 const TAP = "#f2a900";
@@ -23,9 +28,8 @@ const NEVER_READ = "#6a3d9a";
 const PAD_VEIL = "rgba(255, 255, 255, 0.45)";
 const COVER = "rgba(245, 245, 245, 0.93)";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
-const REPORT_DELAY_MS = 400;
-const REPORTS = {seq: Date.now()};
 const MARGIN_1D = {...MARGIN, l: 58};  // room for row names such as w[3,1]
+const MAX_TERMS_SHOWN = 8;  // partial sums listed one per input map, then summarized
 
 // ----------------------------------------------------------------------------- data
 
@@ -45,7 +49,19 @@ export class Values {
     this.f = scene.scale;
     this.inputs = decode(scene.inputs);
     this.weights = decode(scene.weights);
-    this.output = decode(scene.output);
+    if (scene.outputs) {  // explorer scenes: every shown output map, the shown one among them
+      this.outputs = decode(scene.outputs);
+      const [n, ...shape] = this.outputs.shape;
+      const size = product(shape);
+      const j = scene.omap - scene.outputs_first;
+      this.output = {data: this.outputs.data.subarray(j * size, (j + 1) * size), shape};
+      this.outCount = n;
+    } else {
+      this.output = decode(scene.output);
+      this.outputs = {data: this.output.data, shape: [1, ...this.output.shape]};
+      this.outCount = 1;
+    }
+    this.partials = scene.partials ? decode(scene.partials) : null;
     this.bias = decode(scene.bias).data[0];
     this.inSize = product(this.inputs.shape.slice(1));
     this.kSize = product(scene.kernel);
@@ -76,6 +92,19 @@ export class Values {
     const shape = this.output.shape;
     if (o.some((v, a) => v >= shape[a])) return NaN;
     return this.output.data[ravel(o, shape)];
+  }
+
+  // Output map j of the shown ones (display cell q, raster).
+  outOf(j, q) {
+    const size = product(this.outputs.shape.slice(1));
+    return this.outputs.data[j * size + q];
+  }
+
+  // What input map m of the group adds to output `step` (the core's partial sum): None in the
+  // scene with one input map, whose only term is the output less the bias.
+  partial(m, step) {
+    if (this.partials) return this.partials.data[m * product(this.scene.out_shape) + step];
+    return this.scene.channels.length === 1 ? this.out(step) - this.bias : NaN;
   }
 
   // convcore.trace_step's taps of output `step`, in its order (channel, then kernel raster):
@@ -134,66 +163,85 @@ function drawable(zmax) {
   return (v) => (Number.isNaN(v) ? null : Number.isFinite(v) ? v : Math.sign(v) * zmax);
 }
 
+function element(tag, className, parent, testId) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (testId) e.setAttribute("data-testid", testId);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
 // ----------------------------------------------------------------------------- the view
 
-export class View {
+export class View extends ViewBase {
   constructor(root) {
-    this.root = root;
-    root.__cx = this;
+    super(root);
     this.step = 0;
     this.playing = false;
     this.hover = null;
     this.pinned = null;
-    this.reported = {};
-    this.report = () => {};
-    root.addEventListener("keydown", (e) => this.onKey(e));
-    this.onDocKey = (e) => {
-      if (document.activeElement === document.body && document.body.contains(this.root)) {
-        this.onKey(e);
-      }
-    };
-    document.addEventListener("keydown", this.onDocKey);
-    this.onResize = () => {
-      if (!document.body.contains(this.root)) {  // the page dropped this view
-        window.removeEventListener("resize", this.onResize);
-        document.removeEventListener("keydown", this.onDocKey);
-        return;
-      }
-      clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(() => this.build(), 150);
-    };
-    window.addEventListener("resize", this.onResize);
+    this.grids2 = {inputs: [], kernels: [], outputs: []};
+    this.recorder = new Recorder(this);
   }
 
-  load(payload) {
-    const init = payload.init;
-    const same = this.payload && this.payload.scene_id === payload.scene_id &&
-      JSON.stringify(this.payload.init) === JSON.stringify(init);
-    this.payload = payload;
+  // ------------------------------------------------------------------ lifecycle hooks
+
+  show(payload) {
+    const init = payload.init || {};
+    this.stop(false);
     this.scene = payload.scene;
     this.values = new Values(this.scene);
     this.steps = this.stepCount();
-    if (!same) {
-      this.stop(false);
-      this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
-      this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
-      this.reveal = !!init.reveal;
-      this.predict = !!init.predict;
-      this.answers = new Map();  // predict mode: step -> {guess, right}
-      this.hover = null;
-      this.pinned = null;
-      this.reported = {step: this.step, speed: this.speed, reveal: this.reveal,
-                       predict: this.predict, ...this.reportExtra()};
-    }
+    this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
+    this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
+    this.reveal = !!init.reveal;
+    this.predict = !!init.predict;
+    this.answers = new Map();  // predict mode: step -> {guess, right}
+    this.hover = null;
+    this.pinned = null;
     this.presenter = !!payload.presenter;
     this.build();
-    this.loads = (this.loads || 0) + 1;  // read by benchmarks/bench_browser.py
-    this.loadedAt = performance.now();
+  }
+
+  refresh(payload, previous) {
+    if (!!payload.presenter !== this.presenter) {
+      this.presenter = !!payload.presenter;
+      this.build();
+    } else {
+      this.controlsShow();
+    }
+  }
+
+  relayout() {
+    this.build();
+  }
+
+  // what a scene API request carries besides the layer: where the view is
+  viewQuery() {
+    return {step: this.step, speed: this.speed, reveal: this.reveal ? 1 : 0,
+            predict: this.predict ? 1 : 0};
+  }
+
+  viewState() {
+    return {step: this.step, speed: this.speed, reveal: this.reveal, predict: this.predict,
+            ...this.reportExtra()};
+  }
+
+  requestFailed(status, error) {
+    if (this.controls) {
+      this.controls.say(`${error.parameter ? error.parameter + ": " : ""}${error.message}` +
+                        (status === 0 || status === 429 || status === 422 ?
+                          " \u2014 asking the page instead" : ""));
+    }
   }
 
   // Hooks a view of another kind (transposed.js) overrides.
   stepCount() {
     return product(this.scene.out_shape);
+  }
+
+  controlFields() {
+    return FIELDS.explorer;
   }
 
   stepLabel(step) {
@@ -212,7 +260,7 @@ export class View {
   titles() {
     const s = this.scene;
     return {input: `input, padded (item ${s.item})`, kernel: `kernel w[${s.omap}]`,
-            output: `output out[${s.item},${s.omap}]`};
+            output: `output maps of item ${s.item} (shown: ${s.omap})`};
   }
 
   kernelName(m) {
@@ -236,259 +284,269 @@ export class View {
     return this.equationOf(focus);
   }
 
+  // panels of an output map's size that sit beside the outputs (transposed: the stamp counts)
+  outputSizedPanels() {
+    return 0;
+  }
+
+  hasPartials() {
+    return this.scene.ndim > 0 && !!this.scene.outputs;
+  }
+
   // ------------------------------------------------------------------ layout
 
   build() {
     if (!this.scene) return;
+    const t0 = performance.now();
     const s = this.scene;
     const root = this.root;
     root.classList.toggle("cx-presenter", this.presenter);
-    root.replaceChildren();
     this.font = this.presenter ? 20 : 13;
-    this.buildBar();
-    this.stage = document.createElement("div");
-    this.stage.className = `cx-stage cx-nd${s.ndim}`;
-    root.appendChild(this.stage);
+    const key = JSON.stringify([s.ndim, this.presenter, s.mode === "transposed",
+                                this.layoutKind ? this.layoutKind() : ""]);
+    if (key !== this.skeletonKey) {
+      this.skeletonKey = key;
+      this.buildSkeleton();
+    }
+    this.syncBar();
+    this.controlsShow();
     this.eqChars = this.scene.exact ? this.values.equation(this.step).length : 120;
-    this.eqFont = this.presenter ? (this.eqChars > 160 ? 18 : 22) : 15;
-    this.eq = document.createElement("div");
-    this.eq.className = "cx-eq";
+    this.eqFont = this.presenter ? (this.eqChars > 300 ? 15 : this.eqChars > 160 ? 17 : 22) : 15;
     this.eq.style.fontSize = `${this.eqFont}px`;
-    this.eq.setAttribute("data-testid", "cx-equation");
-    this.tip = document.createElement("div");
-    this.tip.className = "cx-tip";
-    this.note = document.createElement("div");
-    this.note.className = "cx-note";
-    const width = Math.max(280, root.clientWidth || 800);
+    const width = Math.max(280, this.stage.clientWidth || root.clientWidth || 800);
     this.narrow = width < 700;
-    if (s.ndim === 1) this.build1d(width);
-    else this.build2d(width);
+    if (s.ndim === 1) this.layout1d(width);
+    else this.layout2d(width);
     this.extraGrids = [];
     this.extraPanels(width);
-    root.append(this.eq, this.note, this.tip);
     this.notes();
     this.drawStatic();
-    this.bindHover();
     this.render();
+    this.buildMs = performance.now() - t0;
+  }
+
+  // The parts that stay across scenes: the bar, the controls, the stage and its panels, the
+  // equation, the notes and the tooltip.
+  buildSkeleton() {
+    const root = this.root;
+    for (const g of this.allGrids()) g.remove();
+    this.grids2 = {inputs: [], kernels: [], outputs: []};
+    this.inputs = [];
+    this.kernels = [];
+    this.outputs = [];
+    this.output = null;
+    this.line = null;
+    root.replaceChildren();
+    this.buildBar();
+    this.controls = null;
+    if (this.live && this.payload && this.payload.page && this.controlFields()) {
+      this.controls = new LayerControls(root, this.controlFields(),
+                                        (changes) => this.request(changes));
+      this.controls.el.after(this.controls.message);
+    }
+    this.stage = element("div", `cx-stage cx-nd${this.scene.ndim}`, root);
+    this.eq = element("div", "cx-eq", null, "cx-equation");
+    this.note = element("div", "cx-note");
+    this.tip = element("div", "cx-tip");
+    this.panels = {};
+    const panel = (name, cls) => {
+      const p = element("div", `cx-panel ${cls}`);
+      const t = element("div", "cx-title", p);
+      const body = element("div", "cx-maps", p);
+      this.panels[name] = {el: p, title: t, body};
+      return p;
+    };
+    panel("in", "cx-inputs");
+    panel("k", "cx-kernels");
+    panel("out", "cx-output");
+    panel("ps", "cx-partials");
+    this.panels.ps.body.className = "cx-terms";
+    this.panels.ps.body.setAttribute("data-testid", "cx-partials");
+    root.append(this.eq, this.note, this.tip);
+    this.bindStage();
+  }
+
+  // The layer's controls: open by default, folded in presenter mode (the figure needs the
+  // height); a click on "Layer" toggles them and the figure takes the room there is.
+  toggleControls() {
+    this.controlsOpen = !this.controlsOpenNow();
+    this.build();
+  }
+
+  controlsOpenNow() {
+    return this.controlsOpen === undefined ? !this.presenter : this.controlsOpen;
+  }
+
+  controlsShow() {
+    if (!this.controls || !this.payload || !this.payload.layer) return;
+    const open = this.controlsOpenNow();
+    this.controls.el.style.display = open ? "" : "none";
+    this.root.dataset.controls = open ? "open" : "folded";
+    if (this.layerBtn) this.layerBtn.textContent = open ? "Layer \u25b4" : "Layer \u25be";
+    this.controls.set(this.payload.layer, this.payload.limits || {});
+    const notices = this.payload.notices || [];
+    this.controls.say(notices.join(" "));
   }
 
   heightBudget() {
-    const top = this.root.getBoundingClientRect().top + window.scrollY;
-    // room for the bar, the notes and the equation, whose length we know
-    const width = Math.max(280, this.root.clientWidth || 800);
-    const chars = this.eqChars;
-    const lines = Math.ceil((chars * 0.62 * this.eqFont) / (width - 40));
-    const reserve = 90 + lines * this.eqFont * 1.5 + 40;
-    const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 260)) - reserve;
+    const top = this.stage.getBoundingClientRect().top + window.scrollY;
+    // room for the notes and the equation, whose length we know
+    const width = Math.max(280, this.stage.clientWidth || 800);
+    const lines = Math.ceil((this.eqChars * 0.62 * this.eqFont) / (width - 40));
+    const reserve = lines * this.eqFont * 1.45 + 16 + 12 + (this.presenter ? 24 : 40);
+    const h = (window.innerHeight || 800) - Math.max(0, Math.min(top, 320)) - reserve;
     return this.presenter ? Math.max(200, h) : Math.max(260, Math.min(h, 720));
   }
 
-  buildBar() {
-    const bar = document.createElement("div");
-    bar.className = "cx-bar";
-    const button = (text, title, fn, id) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = text;
-      b.title = title;
-      b.setAttribute("data-testid", id);
-      b.addEventListener("click", (e) => {
-        e.preventDefault();
-        fn();
-        this.root.focus({preventScroll: true});
-      });
-      bar.appendChild(b);
-      return b;
-    };
-    this.prevBtn = button("\u25c0 Prev", "previous step (\u2190)", () => this.go(this.step - 1),
-                          "cx-prev");
-    this.playBtn = button("\u25b6 Play", "play / pause (space)", () => this.togglePlay(),
-                          "cx-play");
-    this.nextBtn = button("Next \u25b6", "next step (\u2192)", () => this.go(this.step + 1),
-                          "cx-next");
-    this.scrub = document.createElement("input");
-    this.scrub.type = "range";
-    this.scrub.className = "cx-scrub";
-    this.scrub.min = "0";
-    this.scrub.max = String(this.steps - 1);
-    this.scrub.step = "1";
-    this.scrub.disabled = this.steps < 2;
-    this.scrub.setAttribute("aria-label", "step (output cell, raster order)");
-    this.scrub.setAttribute("data-testid", "cx-scrub");
-    this.scrub.addEventListener("input", () => this.go(Number(this.scrub.value)));
-    bar.appendChild(this.scrub);
-    this.info = document.createElement("span");
-    this.info.className = "cx-info";
-    this.info.setAttribute("data-testid", "cx-step");
-    bar.appendChild(this.info);
-    const speed = document.createElement("select");
-    speed.className = "cx-speed";
-    speed.title = "Play speed, steps per second";
-    speed.setAttribute("data-testid", "cx-speed");
-    for (const v of SPEEDS) {
-      const o = document.createElement("option");
-      o.value = String(v);
-      o.textContent = `${v} steps/s`;
-      speed.appendChild(o);
-    }
-    speed.value = String(this.speed);
-    speed.addEventListener("change", () => {
-      this.speed = Number(speed.value);
-      if (this.playing) this.play();
-      this.scheduleReport();
+  // Grids of a panel, kept across scenes: resized and redrawn in place, created or removed
+  // only when the number of maps changes.
+  gridsOf(name, parent, specs) {
+    const have = this.grids2[name];
+    while (have.length > specs.length) have.pop().remove();
+    specs.forEach((spec, i) => {
+      if (have[i]) {
+        have[i].resize(spec);
+        if (have[i].el.parentElement !== parent) parent.appendChild(have[i].el);
+      } else {
+        have.push(new Grid(parent, spec));
+      }
+      Object.assign(have[i], spec.props);
     });
-    bar.appendChild(speed);
-    const reveal = document.createElement("label");
-    reveal.className = "cx-toggle";
-    reveal.title = "hide output cells until the window reaches them";
-    this.revealBox = document.createElement("input");
-    this.revealBox.type = "checkbox";
-    this.revealBox.checked = this.reveal;
-    this.revealBox.setAttribute("data-testid", "cx-reveal");
-    this.revealBox.addEventListener("change", () => {
-      this.reveal = this.revealBox.checked;
-      this.render();
-      this.scheduleReport();
-    });
-    reveal.append(this.revealBox, document.createTextNode(" reveal as it slides"));
-    bar.appendChild(reveal);
-    if (this.canPredict()) this.buildPredict(bar);
-    button("Copy link", "copy a link to this view", () => this.copyLink(),
-           "cx-copy");
-    this.copied = document.createElement("span");
-    this.copied.className = "cx-copied";
-    this.copied.setAttribute("data-testid", "cx-copied");
-    bar.appendChild(this.copied);
-    this.root.appendChild(bar);
+    return have.slice();
   }
 
-  build2d(width) {
+  partialsBox() {
+    const lines = Math.min(this.scene.channels.length, MAX_TERMS_SHOWN) + 2 +
+      (this.scene.channels.length > MAX_TERMS_SHOWN ? 1 : 0);
+    const lineH = this.presenter ? 27 : 21;
+    return {w: this.presenter ? 300 : 250, h: TITLE + lines * lineH + 8};
+  }
+
+  layout2d(width) {
     const s = this.scene;
     const f = s.scale;
     const maps = s.shown_maps;
-    const mcols = Math.ceil(Math.sqrt(maps));
-    const mrows = Math.ceil(maps / mcols);
+    const outs = this.values.outCount;
     const [ph, pw] = s.padded_shape.map((n) => Math.ceil(n / f));
     const [oh, ow] = s.out_shape.map((n) => Math.ceil(n / f));
     const kd = s.kernel.map((k, a) => s.dilation[a] * (k - 1) + 1);
-    // Cell sizes from the room there is: input and output share one cell size (so the
-    // stride shows as a smaller output), kernels get their own (readable even beside a
-    // 256x256 image).  Per plot: margins; between maps and panels: the CSS gaps.
-    const plot = MARGIN.l + MARGIN.r;
-    const gap = 10;
-    const hb = this.heightBudget();
-    const rowExtra = MARGIN.t + MARGIN.b + 22;  // map label and tick labels
-    const minK = this.presenter ? 34 : 22;
-    const kFit = (room) => Math.max(4, Math.min(64, room / kd[1], (hb - 24) / (mrows * kd[0])));
-    let cs;
-    if (this.narrow) {  // one panel per row
-      cs = Math.min((width - mcols * (plot + gap)) / (mcols * pw), (width - plot) / ow, 72);
-      this.ck = Math.min(Math.max(cs, minK), kFit((width - mcols * (plot + gap)) / mcols));
-    } else {
-      const hIn = (hb - 24 - mrows * rowExtra) / (mrows * ph);
-      const hOut = (hb - 24 - rowExtra) / oh;
-      const widthFor = (ck) => (width - 2 * mcols * (plot + gap) - plot - 2 * 20 - 8 -
-                                mcols * kd[1] * ck) / (mcols * pw + ow);
-      let ck = Math.min(minK, kFit(width * 0.25 / mcols));
-      cs = Math.min(widthFor(ck), hIn, hOut, 72);
-      const better = Math.min(Math.max(cs, minK), kFit(width * 0.25 / mcols));
-      if (better > ck) {
-        ck = better;
-        cs = Math.min(widthFor(ck), hIn, hOut, 72);
-      }
-      this.ck = ck;
-    }
-    cs = Math.max(0.5, cs);
-    this.cs = cs;
-    const panel = (title, cls) => {
-      const p = document.createElement("div");
-      p.className = `cx-panel ${cls}`;
-      const t = document.createElement("div");
-      t.className = "cx-title";
-      t.textContent = title;
-      const body = document.createElement("div");
-      body.className = "cx-maps";
-      p.append(t, body);
-      this.stage.appendChild(p);
-      return body;
-    };
+    const ps = this.hasPartials() ? this.partialsBox() : {w: 0, h: 0};
+    // planned for the output at stride 1, so that changing the stride leaves every cell where
+    // it is (the outputs shrink in place; the input is not redrawn)
+    const [rh, rw] = s.outputs ? s.padded_shape.map((n, a) => Math.ceil((n - kd[a] + 1) / f)) :
+      [oh, ow];
+    const plan = layout2d({
+      width: width - 4, height: this.heightBudget(), maps, inRows: ph, inCols: pw,
+      outs: outs + this.outputSizedPanels(),
+      outRows: Math.max(oh, rh), outCols: Math.max(ow, rw), kRows: kd[0], kCols: kd[1],
+      psWidth: ps.w, psHeight: ps.h,
+      minK: this.presenter ? 34 : 22, maxCell: 72, margin: MARGIN, narrow: this.narrow,
+      title: this.presenter ? 0 : TITLE,  // presenter: the maps' own labels say what they are
+    });
+    this.plan = plan;
+    this.cs = Math.max(0.5, plan.c);
+    this.ck = plan.ck;
+    this.arrange(plan.kind);
     const titles = this.titles();
-    const inBody = panel(titles.input, "cx-inputs");
-    inBody.style.gridTemplateColumns = `repeat(${mcols}, auto)`;
-    const kBody = panel(titles.kernel, "cx-kernels");
-    kBody.style.gridTemplateColumns = `repeat(${mcols}, auto)`;
-    const oBody = panel(titles.output, "cx-output");
-    this.inputs = [];
-    this.kernels = [];
-    for (let m = 0; m < maps; m++) {
-      const g = new Grid(inBody, {rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`,
-                                  className: "cx-input"});
-      g.kind = "input";
-      g.m = m;
-      g.spot = (p) => [p[0] / f, p[1] / f];
-      this.inputs.push(g);
-      const k = new Grid(kBody, {rows: kd[0], cols: kd[1], cs: this.ck,
-                                 label: this.kernelName(m), className: "cx-kernel"});
-      k.kind = "kernel";
-      k.m = m;
-      k.spot = (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]];
-      this.kernels.push(k);
+    const P = this.panels;
+    P.in.title.textContent = titles.input;
+    P.k.title.textContent = titles.kernel;
+    P.out.title.textContent = titles.output;
+    P.in.body.style.gridTemplateColumns = `repeat(${plan.inPer}, auto)`;
+    P.k.body.style.gridTemplateColumns = `repeat(${plan.inPer}, auto)`;
+    P.out.body.style.gridTemplateColumns = `repeat(${plan.outPer}, auto)`;
+    const cs = this.cs;
+    this.inputs = this.gridsOf("inputs", P.in.body, Array.from({length: maps}, (_, m) => ({
+      rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`, className: "cx-input",
+      props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})));
+    this.kernels = this.gridsOf("kernels", P.k.body, Array.from({length: maps}, (_, m) => ({
+      rows: kd[0], cols: kd[1], cs: this.ck, label: this.kernelName(m), className: "cx-kernel",
+      props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})));
+    // the shown output map among the others (a scene without `outputs` has only it)
+    const first = s.outputs ? s.outputs_first : s.omap;
+    this.outputs = this.gridsOf("outputs", P.out.body, Array.from({length: outs}, (_, j) => ({
+      rows: oh, cols: ow, cs, className: "cx-out",
+      label: `out[${s.item},${first + j}]` + (outs > 1 && first + j === s.omap ? " \u25c0 shown" :
+        ""),
+      props: {kind: first + j === s.omap ? "output" : "omap", j, omap: first + j,
+              spot: (q) => [q[0] / f, q[1] / f]}})));
+    for (const g of this.outputs) {
+      g.el.classList.toggle("cx-current", outs > 1 && g.kind === "output");
     }
-    const o = new Grid(oBody, {rows: oh, cols: ow, cs, label: `out[${s.item},${s.omap}]`,
-                               className: "cx-out"});
-    o.kind = "output";
-    o.spot = (q) => [q[0] / f, q[1] / f];
-    this.output = o;
+    this.output = this.outputs.find((g) => g.kind === "output");
     this.drawHeatmaps();
   }
 
-  build1d(width) {
+  // The panels into rows for an arrangement of layout.js.
+  arrange(kind) {
+    const P = this.panels;
+    const rows = {
+      "row": [["in", "k", "out", "ps"]],
+      "in-k/out-ps": [["in", "k"], ["out", "ps"]],
+      "in/k-out-ps": [["in"], ["k", "out", "ps"]],
+      "stack": [["in"], ["k"], ["out"], ["ps"]],
+    }[kind];
+    const have = [...this.stage.querySelectorAll(":scope > .cx-row")];
+    while (have.length < rows.length) have.push(element("div", "cx-row", this.stage));
+    while (have.length > rows.length) have.pop().remove();
+    rows.forEach((names, i) => {
+      for (const n of names) {
+        if (n === "ps" && !this.hasPartials()) {
+          P.ps.el.remove();
+          continue;
+        }
+        if (P[n].el.parentElement !== have[i] || have[i].lastElementChild !== P[n].el) {
+          have[i].appendChild(P[n].el);
+        }
+      }
+    });
+    this.stage.dataset.layout = kind;
+  }
+
+  layout1d(width) {
     const s = this.scene;
     const f = s.scale;
     const maps = s.shown_maps;
+    const outs = this.values.outCount;
     const pl = Math.ceil(s.padded_shape[0] / f);
     const ol = Math.ceil(s.out_shape[0] / f);
     const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
     // cells as wide as the width allows; strips at least a readable height
     const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / pl, 72));
     const line = this.presenter ? 170 : 200;
-    const rowsBudget = (this.heightBudget() - line - 3 * (MARGIN.t + MARGIN.b + 24)) /
-      (2 * maps + 1);
+    const psH = this.hasPartials() ? this.partialsBox().h : 0;
+    const rowsBudget = (this.heightBudget() - line - psH * 0 - 3 * (MARGIN.t + MARGIN.b + 24)) /
+      (2 * maps + outs);
     const ch = Math.max(this.presenter ? 30 : 22, Math.min(cs, 72, rowsBudget));
     this.cs = cs;
     this.ck = Math.max(cs, this.presenter ? 34 : 22);
-    const block = (title, cls) => {
-      const p = document.createElement("div");
-      p.className = `cx-panel ${cls}`;
-      const t = document.createElement("div");
-      t.className = "cx-title";
-      t.textContent = title;
-      p.appendChild(t);
-      this.stage.appendChild(p);
-      return p;
-    };
+    this.arrange("stack");
+    const P = this.panels;
     const titles = this.titles();
-    const inP = block(titles.input, "cx-inputs");
-    const g = new Grid(inP, {rows: maps, cols: pl, cs, ch, className: "cx-input",
-                             margin: MARGIN_1D});
-    g.kind = "input";
-    g.spot = (p, m) => [m, p[0] / f];
-    this.inputs = [g];
-    const kP = block(`${titles.kernel} \u2014 under the window`, "cx-kernels cx-slide");
-    const k = new Grid(kP, {rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel",
-                            margin: MARGIN_1D});
-    k.kind = "kernel";
-    k.spot = (t, m) => [m, t[0] * s.dilation[0]];
-    this.kernels = [k];
-    this.slider = k.el;
-    const oP = block(titles.output, "cx-output");
-    const o = new Grid(oP, {rows: 1, cols: ol, cs, ch, className: "cx-out",
-                            margin: MARGIN_1D});
-    o.kind = "output";
-    o.spot = (q) => [0, q[0] / f];
-    this.output = o;
+    P.in.title.textContent = titles.input;
+    P.k.title.textContent = `${titles.kernel} \u2014 under the window`;
+    P.out.title.textContent = titles.output;
+    P.k.el.classList.add("cx-slide");
+    for (const name of ["in", "k", "out"]) P[name].body.style.gridTemplateColumns = "";
+    const first = s.outputs ? s.outputs_first : s.omap;
+    [this.inputs] = [this.gridsOf("inputs", P.in.body, [{
+      rows: maps, cols: pl, cs, ch, className: "cx-input", margin: MARGIN_1D,
+      props: {kind: "input", m: 0, spot: (p, m) => [m, p[0] / f]}}])];
+    this.kernels = this.gridsOf("kernels", P.k.body, [{
+      rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel", margin: MARGIN_1D,
+      props: {kind: "kernel", m: 0, spot: (t, m) => [m, t[0] * s.dilation[0]]}}]);
+    this.slider = this.kernels[0].el;
+    this.outputs = this.gridsOf("outputs", P.out.body, [{
+      rows: outs, cols: ol, cs, ch, className: "cx-out", margin: MARGIN_1D,
+      props: {kind: "output", j: s.omap - first, omap: s.omap,
+              spot: (q) => [s.omap - first, q[0] / f]}}]);
+    this.output = this.outputs[0];
     this.drawHeatmaps();
     this.buildLine(width);
+  }
+
+  allGrids() {
+    return [...this.grids2.inputs, ...this.grids2.kernels, ...this.grids2.outputs];
   }
 
   drawHeatmaps() {
@@ -500,56 +558,76 @@ export class View {
     const lo = s.pads.map((p) => p[0]);
     // values for cell labels, only where cells can hold one (65k labels cost frames)
     const labels = (z, cs) => (cs < 12 ? null : z);
+    const least = this.presenter ? 16 : 9;  // on a projector: legible, or colour and hover
+    const zOut = s.zmax.output;
+    const first = s.outputs ? s.outputs_first : s.omap;
+    this.unlabelled = false;
     if (s.ndim === 2) {
       const [rows, cols] = shapeIn;
+      // each map is drawn only when what it shows changed (fingerprint of its values)
       this.inputs.forEach((g, m) => {
-        const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
-        g.draw(raw.map((r) => r.map(drawable(zIn))), {
-          zmax: zIn, text: labels(raw, g.cs), font,
-          xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
-          yticks: ticks(rows, -lo[0], s.scale, g.cs, font)});
+        const key = fingerprint(v.inputs.data, m * v.inSize, v.inSize);
+        if (!g.unchanged(key, zIn, font, least)) {
+          const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
+          g.draw(raw.map((r) => r.map(drawable(zIn))), {
+            zmax: zIn, text: labels(raw, g.cs), font, key, least,
+            xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
+            yticks: ticks(rows, -lo[0], s.scale, g.cs, font)});
+        }
+        if (!g.labels) this.unlabelled = true;
       });
       const kd = [this.kernels[0].rows, this.kernels[0].cols];
       this.kernels.forEach((g, m) => {
+        const key = `${fingerprint(v.weights.data, m * v.kSize, v.kSize)}${s.dilation}`;
+        if (g.unchanged(key, s.zmax.weight, font, least)) return;
         const z = Array.from({length: kd[0]}, () => new Array(kd[1]).fill(null));
         for (const t of v.offsets) z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
-        const text = labels(z, g.cs);
         g.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-          zmax: s.zmax.weight, text, font,
+          zmax: s.zmax.weight, text: labels(z, g.cs), font, key, least,
           xticks: ticks(kd[1], 0, 1, g.cs, font), yticks: ticks(kd[0], 0, 1, g.cs, font)});
       });
       const [orows, ocols] = v.output.shape;
-      const raw = rowsOf(v.output.data, 0, orows, ocols, (x) => x);
-      this.output.draw(raw.map((r) => r.map(drawable(s.zmax.output))), {
-        zmax: s.zmax.output, text: labels(raw, this.output.cs), font,
-        xticks: ticks(ocols, 0, s.scale, this.output.cs, font),
-        yticks: ticks(orows, 0, s.scale, this.output.cs, font)});
-    } else {
-      const g = this.inputs[0];
-      const cols = shapeIn[0];
-      const raw = rowsOf(v.inputs.data, 0, s.shown_maps, cols, (x) => x);
-      const names = s.channels.slice(0, s.shown_maps).map((c) => `x[${c}]`);
-      g.draw(raw.map((r) => r.map(drawable(zIn))), {
-        zmax: zIn, text: labels(raw, g.cs), font,
-        xticks: ticks(cols, -lo[0], s.scale, g.cs, font),
-        yticks: [names.map((_, i) => i), names]});
-      const k = this.kernels[0];
-      const z = Array.from({length: s.shown_maps}, () => new Array(k.cols).fill(null));
-      for (let m = 0; m < s.shown_maps; m++) {
-        for (const t of v.offsets) z[m][t[0] * s.dilation[0]] = v.weight(m, t);
-      }
-      const text = labels(z, k.cs);
-      k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-        zmax: s.zmax.weight, text, font,
-        xticks: ticks(k.cols, 0, 1, k.cs, font),
-        yticks: [names.map((_, i) => i), names.map((_, m) => this.kernelName(m))]});
-      const ocols = v.output.shape[0];
-      const oraw = [Array.from(v.output.data)];
-      this.output.draw(oraw.map((r) => r.map(drawable(s.zmax.output))), {
-        zmax: s.zmax.output, text: labels(oraw, this.output.cs), font,
-        xticks: ticks(ocols, 0, s.scale, this.output.cs, font),
-        yticks: [[0], [`out[${s.omap}]`]]});
+      const osize = orows * ocols;
+      this.outputs.forEach((g, j) => {
+        const key = fingerprint(v.outputs.data, j * osize, osize);
+        if (!g.unchanged(key, zOut, font, least)) {
+          const raw = rowsOf(v.outputs.data, j * osize, orows, ocols, (x) => x);
+          g.draw(raw.map((r) => r.map(drawable(zOut))), {
+            zmax: zOut, text: labels(raw, g.cs), font, key, least,
+            xticks: ticks(ocols, 0, s.scale, g.cs, font),
+            yticks: ticks(orows, 0, s.scale, g.cs, font)});
+        }
+        if (!g.labels) this.unlabelled = true;
+      });
+      return;
     }
+    const g = this.inputs[0];
+    const cols = shapeIn[0];
+    const raw = rowsOf(v.inputs.data, 0, s.shown_maps, cols, (x) => x);
+    const names = s.channels.slice(0, s.shown_maps).map((c) => `x[${c}]`);
+    g.draw(raw.map((r) => r.map(drawable(zIn))), {
+      zmax: zIn, text: labels(raw, g.cs), font, least,
+      xticks: ticks(cols, -lo[0], s.scale, g.cs, font),
+      yticks: [names.map((_, i) => i), names]});
+    if (!g.labels) this.unlabelled = true;
+    const k = this.kernels[0];
+    const z = Array.from({length: s.shown_maps}, () => new Array(k.cols).fill(null));
+    for (let m = 0; m < s.shown_maps; m++) {
+      for (const t of v.offsets) z[m][t[0] * s.dilation[0]] = v.weight(m, t);
+    }
+    k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
+      zmax: s.zmax.weight, text: labels(z, k.cs), font, least,
+      xticks: ticks(k.cols, 0, 1, k.cs, font),
+      yticks: [names.map((_, i) => i), names.map((_, m) => this.kernelName(m))]});
+    const o = this.output;
+    const ocols = v.output.shape[0];
+    const oraw = rowsOf(v.outputs.data, 0, v.outCount, ocols, (x) => x);
+    const onames = oraw.map((_, j) => `out[${first + j}]`);
+    o.draw(oraw.map((r) => r.map(drawable(zOut))), {
+      zmax: zOut, text: labels(oraw, o.cs), font, least,
+      xticks: ticks(ocols, 0, s.scale, o.cs, font),
+      yticks: [onames.map((_, i) => i), onames]});
+    if (!o.labels) this.unlabelled = true;
   }
 
   // 1-D: the signal and the output as lines; each output sits at its window's centre, in
@@ -578,33 +656,34 @@ export class View {
     const ymax = Math.max(0, ...finite);
     const padY = (ymax - ymin) * 0.08 || 1;
     this.lineRange = {x: [-lo - 0.5, n + s.pads[0][1] - 0.5], y: [ymin - padY, ymax + padY]};
-    const wrap = document.createElement("div");
-    wrap.className = "cx-panel cx-line";
-    const box = document.createElement("div");
-    box.className = "cx-box";
-    const plot = document.createElement("div");
-    const dyn = document.createElement("canvas");
-    box.append(plot, dyn);
-    wrap.appendChild(box);
-    this.stage.appendChild(wrap);
+    if (!this.line) {
+      const wrap = element("div", "cx-panel cx-line");
+      const box = element("div", "cx-box", wrap);
+      const plot = element("div", "", box);
+      const dyn = element("canvas", "", box);
+      this.line = {wrap, box, plot, dyn, ctx: dyn.getContext("2d")};
+    }
+    const row = element("div", "cx-row", this.stage);
+    row.appendChild(this.line.wrap);
     const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
                                      MARGIN_1D.r + 40));
     const h = this.presenter ? 170 : 200;
     const m = {l: 48, r: 8, t: 8, b: 26};
-    this.line = {box, dyn, w, h, m, ctx: dyn.getContext("2d")};
-    box.style.width = `${w}px`;
-    box.style.height = `${h}px`;
+    const L = Object.assign(this.line, {w, h, m});
+    L.box.style.width = `${w}px`;
+    L.box.style.height = `${h}px`;
     const dpr = window.devicePixelRatio || 1;
-    dyn.width = Math.round((w - m.l - m.r) * dpr);
-    dyn.height = Math.round((h - m.t - m.b) * dpr);
-    dyn.style.width = `${w - m.l - m.r}px`;
-    dyn.style.height = `${h - m.t - m.b}px`;
-    dyn.style.left = `${m.l}px`;
-    dyn.style.top = `${m.t}px`;
-    dyn.style.pointerEvents = "none";
-    this.line.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    L.dyn.width = Math.round((w - m.l - m.r) * dpr);
+    L.dyn.height = Math.round((h - m.t - m.b) * dpr);
+    L.dyn.style.width = `${w - m.l - m.r}px`;
+    L.dyn.style.height = `${h - m.t - m.b}px`;
+    L.dyn.style.left = `${m.l}px`;
+    L.dyn.style.top = `${m.t}px`;
+    L.dyn.style.pointerEvents = "none";
+    L.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const font = Math.max(11, Math.round(this.font * 0.75));
-    window.Plotly.react(plot, [
+    L.plot.__drawn = (L.plot.__drawn || 0) + 1;
+    window.Plotly.react(L.plot, [
       {type: "scatter", mode: "lines", x: xs, y: ys, name: `x[${s.channels[0]}]`,
        line: {color: "#555", width: 1.5}},
       {type: "scatter", mode: "lines+markers", x: ox, y: oy, name: `out[${s.omap}]`,
@@ -627,13 +706,101 @@ export class View {
       items.push(`Drawing ${s.shown_maps} of the ${s.channels.length} input maps of this ` +
                  "output map's group; the equation sums all of them.");
     }
+    if (s.outputs && this.values.outCount < s.out_channels) {
+      const first = s.outputs_first;
+      items.push(`Drawing output maps ${first}\u2013${first + this.values.outCount - 1} of ` +
+                 `${s.out_channels}.`);
+    }
     if (!s.exact) {
       items.push(`Large maps are drawn at 1/${s.scale} resolution (every ${s.scale}th cell); ` +
                  "the window and every step are exact, and the exact arithmetic of the step " +
                  "is in the Arithmetic tab once you stop.");
+    } else if (this.unlabelled) {
+      items.push(`Some maps' cells are too small here for their values at a legible size` +
+                 `${this.presenter ? " (16 px)" : ""}: colour shows them; hover a cell for its ` +
+                 "value.");
     }
     this.note.textContent = items.join(" ");
     this.note.style.display = items.length ? "" : "none";
+    this.root.dataset.unlabelled = this.unlabelled ? "1" : "";
+  }
+
+  // ------------------------------------------------------------------ the bar
+
+  buildBar() {
+    const bar = element("div", "cx-bar", this.root);
+    const button = (text, title, fn, id) => {
+      const b = element("button", "", bar, id);
+      b.type = "button";
+      b.textContent = text;
+      b.title = title;
+      b.addEventListener("click", (e) => {
+        e.preventDefault();
+        fn();
+        this.root.focus({preventScroll: true});
+      });
+      return b;
+    };
+    this.prevBtn = button("\u25c0 Prev", "previous step (\u2190)", () => this.go(this.step - 1),
+                          "cx-prev");
+    this.playBtn = button("\u25b6 Play", "play / pause (space)", () => this.togglePlay(),
+                          "cx-play");
+    this.nextBtn = button("Next \u25b6", "next step (\u2192)", () => this.go(this.step + 1),
+                          "cx-next");
+    this.scrub = element("input", "cx-scrub", bar, "cx-scrub");
+    this.scrub.type = "range";
+    this.scrub.min = "0";
+    this.scrub.step = "1";
+    this.scrub.setAttribute("aria-label", "step (output cell, raster order)");
+    this.scrub.addEventListener("input", () => this.go(Number(this.scrub.value)));
+    this.info = element("span", "cx-info", bar, "cx-step");
+    this.speedSel = element("select", "cx-speed", bar, "cx-speed");
+    this.speedSel.title = "Play speed, steps per second";
+    for (const v of SPEEDS) {
+      const o = element("option", "", this.speedSel);
+      o.value = String(v);
+      o.textContent = `${v} steps/s`;
+    }
+    this.speedSel.addEventListener("change", () => {
+      this.speed = Number(this.speedSel.value);
+      if (this.playing) this.play();
+      this.scheduleReport();
+    });
+    const reveal = element("label", "cx-toggle", bar);
+    reveal.title = "hide output cells until the window reaches them";
+    this.revealBox = element("input", "", null, "cx-reveal");
+    this.revealBox.type = "checkbox";
+    this.revealBox.addEventListener("change", () => {
+      this.reveal = this.revealBox.checked;
+      this.render();
+      this.scheduleReport();
+    });
+    reveal.append(this.revealBox, document.createTextNode(" reveal as it slides"));
+    this.guess = null;
+    if (this.canPredict()) this.buildPredict(bar);
+    if (this.live && this.payload && this.payload.page && this.controlFields()) {
+      this.layerBtn = button("Layer \u25be", "show or hide the layer's controls",
+                             () => this.toggleControls(), "cx-layer");
+    }
+    button("Copy link", "copy a link to this view", () => this.copyLink(), "cx-copy");
+    if (this.recorder) {
+      button("GIF", "record Play as an animated GIF, drawn as the view draws it",
+             () => this.recorder.gif(), "cx-gif");
+      button("Video", "record Play as a WebM video", () => this.recorder.video(), "cx-video");
+    }
+    this.copied = element("span", "cx-copied", bar, "cx-copied");
+    this.bar = bar;
+  }
+
+  syncBar() {
+    this.scrub.max = String(this.steps - 1);
+    this.scrub.disabled = this.steps < 2;
+    this.speedSel.value = String(this.speed);
+    this.revealBox.checked = this.reveal;
+    if (this.predictBox) {
+      this.predictBox.checked = this.predict;
+      this.askBox.style.display = this.predict ? "" : "none";
+    }
   }
 
   // ------------------------------------------------------------------ static layer
@@ -690,6 +857,7 @@ export class View {
         }
       }
     }
+    for (const o of this.outputs) o.sctx.clearRect(0, 0, o.stat.width, o.stat.height);
   }
 
   drawNeverRead(g) {
@@ -761,9 +929,10 @@ export class View {
     if (!opts.fromPlay) this.scheduleReport();
   }
 
-  // every grid the pointer can point at, output first (hit tests try them in this order)
+  // every grid the pointer can point at, the shown output first (hit tests try this order)
   grids() {
-    return [this.output, ...this.inputs, ...this.kernels, ...(this.extraGrids || [])];
+    const outs = this.outputs.filter((g) => g !== this.output);
+    return [this.output, ...outs, ...this.inputs, ...this.kernels, ...(this.extraGrids || [])];
   }
 
   render() {
@@ -785,14 +954,62 @@ export class View {
     if (shown) this.drawHover(shown);
     this.eq.textContent = this.equationFor(shown, focus);
     this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
+    this.drawPartials(focus, shown);
     if (this.slider) this.placeSlider();
     if (this.line) {
-      this.line.box.parentElement.style.display = this.predict ? "none" : "";  // it tells
+      this.line.wrap.style.display = this.predict ? "none" : "";  // it tells
       this.drawLine();
     }
     this.root.dataset.step = String(this.step);
     this.predictState();
     this.lastRenderMs = performance.now() - t0;
+  }
+
+  // Beside the output: what each input map adds to the focused step (the core's partial sums),
+  // the bias and the total; hovering a term lights its map and kernel.
+  drawPartials(step, shown) {
+    if (!this.hasPartials()) return;
+    const s = this.scene;
+    const v = this.values;
+    const body = this.panels.ps.body;
+    const P = this.panels.ps;
+    P.title.textContent = `out[${idx(v.outIndex(step))}] per input map`;
+    const hidden = this.hidden(step);
+    const rows = [];
+    const n = s.channels.length;
+    const lit = shown && (shown.kind === "input" || shown.kind === "kernel" ||
+                          shown.kind === "term") ? shown.m : -1;
+    let rest = 0;
+    for (let m = 0; m < n; m++) {
+      const value = v.partial(m, step);
+      if (m < MAX_TERMS_SHOWN) {
+        rows.push({m, name: `x[${s.item},${s.channels[m]}] \u22c6 w[${s.omap},${m}]`,
+                   value: hidden ? "?" : fmt(value)});
+      } else {
+        rest += value;
+      }
+    }
+    if (n > MAX_TERMS_SHOWN) {
+      rows.push({name: `\u2026 ${n - MAX_TERMS_SHOWN} more maps`, value: hidden ? "?" : fmt(rest)});
+    }
+    rows.push({name: `bias b[${s.omap}]`, value: fmt(v.bias), cls: "cx-term-bias"});
+    rows.push({name: "total = out", value: hidden ? "?" : fmt(v.out(step)), cls: "cx-term-total"});
+    const have = body.children;
+    while (have.length > rows.length) have[have.length - 1].remove();
+    rows.forEach((r, i) => {
+      let el = have[i];
+      if (!el) {
+        el = element("div", "cx-term", body);
+        element("span", "cx-term-name", el);
+        element("span", "cx-term-value", el);
+      }
+      el.className = `cx-term ${r.cls || ""} ${r.m === lit ? "cx-term-lit" : ""}`;
+      el.dataset.m = r.m === undefined ? "" : String(r.m);
+      el.firstChild.textContent = r.name;
+      el.lastChild.textContent = r.value;
+    });
+    this.root.dataset.partials = JSON.stringify(
+      hidden ? null : Array.from({length: n}, (_, m) => v.partial(m, step)));
   }
 
   equationOf(step) {
@@ -841,8 +1058,8 @@ export class View {
         g.rect(g.ctx, r, c + 1 / f, 1 / f, g.cols - c - 1 / f, {fill});
         g.rect(g.ctx, r + 1 / f, 0, g.rows - r - 1 / f, g.cols, {fill});
       } else {
-        const c = o[0] / f;
-        g.rect(g.ctx, 0, c + 1 / f, 1, g.cols - c - 1 / f, {fill});
+        const [row, c] = g.spot(o);
+        g.rect(g.ctx, row, c + 1 / f, 1, g.cols - c - 1 / f, {fill});
       }
     }
     const [r, c] = g.spot(o);
@@ -871,40 +1088,27 @@ export class View {
   }
 
   buildPredict(bar) {
-    const toggle = document.createElement("label");
-    toggle.className = "cx-toggle";
+    const toggle = element("label", "cx-toggle", bar);
     toggle.title = "hide each output cell until you have predicted it";
-    const box = document.createElement("input");
+    const box = element("input", "", null, "cx-predict");
     box.type = "checkbox";
-    box.checked = this.predict;
-    box.setAttribute("data-testid", "cx-predict");
     toggle.append(box, document.createTextNode(" predict"));
-    bar.appendChild(toggle);
-    const ask = document.createElement("span");
-    ask.className = "cx-ask";
-    this.guess = document.createElement("input");
+    const ask = element("span", "cx-ask", bar);
+    this.guess = element("input", "", ask, "cx-guess");
     this.guess.type = "text";
     this.guess.inputMode = "decimal";
     this.guess.size = 8;
     this.guess.placeholder = "your answer";
     this.guess.setAttribute("aria-label", "your prediction of the current output cell");
-    this.guess.setAttribute("data-testid", "cx-guess");
-    const check = document.createElement("button");
+    const check = element("button", "", ask, "cx-check");
     check.type = "button";
     check.textContent = "Check";
-    check.setAttribute("data-testid", "cx-check");
-    this.verdict = document.createElement("span");
-    this.verdict.className = "cx-verdict";
-    this.verdict.setAttribute("data-testid", "cx-verdict");
-    ask.append(this.guess, check, this.verdict);
-    bar.appendChild(ask);
-    const show = () => {
-      ask.style.display = this.predict ? "" : "none";
-    };
-    show();
+    this.verdict = element("span", "cx-verdict", ask, "cx-verdict");
+    this.predictBox = box;
+    this.askBox = ask;
     box.addEventListener("change", () => {
       this.predict = box.checked;
-      show();
+      ask.style.display = this.predict ? "" : "none";
       this.render();
       this.scheduleReport();
     });
@@ -1002,6 +1206,11 @@ export class View {
       const [r, c] = this.output.spot(unravel(h.step, s.out_shape));
       this.output.rect(this.output.ctx, r, c, one, 1 / f, {stroke: HOVER, width: 3});
       lit = [h.step];
+    } else if (h.kind === "omap") {
+      const g = this.outputs.find((x) => x.omap === h.omap);
+      if (g) g.rect(g.ctx, h.cell[0], h.cell[1], one, 1 / f, {stroke: HOVER, width: 3});
+    } else if (h.kind === "term") {  // a partial sum: its map's window, its kernel
+      this.frameMap(h.m);
     } else if (h.kind === "input") {
       const g = this.inputs[s.ndim === 1 ? 0 : h.m];
       const [r, c] = g.spot(h.p, h.m);
@@ -1057,17 +1266,36 @@ export class View {
     this.root.dataset.cell = JSON.stringify(cell);
   }
 
+  // A partial sum hovered: a frame around its input map and its kernel.
+  frameMap(m) {
+    const s = this.scene;
+    const grids = s.ndim === 1 ? [[this.inputs[0], m], [this.kernels[0], m]] :
+      [[this.inputs[m], 0], [this.kernels[m], 0]];
+    for (const [g, row] of grids) {
+      if (!g) continue;
+      if (s.ndim === 1) g.rect(g.ctx, row, 0, 1, g.cols, {stroke: HOVER, width: 4});
+      else g.rect(g.ctx, 0, 0, g.rows, g.cols, {stroke: HOVER, width: 4});
+    }
+  }
+
   hitTest(event) {
     for (const g of this.grids()) {
-      if (!g.dyn.contains(event.target) && event.target !== g.dyn) continue;
+      if (!g || (!g.dyn.contains(event.target) && event.target !== g.dyn)) continue;
       const cell = g.cellAt(event);
       if (!cell) return null;
       const s = this.scene;
       const f = g.kind === "kernel" ? 1 : s.scale;
       if (g.kind === "output") {
+        if (s.ndim === 1 && cell[0] !== g.j) {  // another map's row of the 1-D strip
+          return {kind: "omap", omap: (s.outputs_first || 0) + cell[0], cell, q: cell[1] * f};
+        }
         const q = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
         if (q.some((v, a) => v >= s.out_shape[a])) return null;
         return {kind: "output", step: ravel(q, s.out_shape)};
+      }
+      if (g.kind === "omap") {
+        const q = ravel(cell, [g.rows, g.cols]);
+        return {kind: "omap", omap: g.omap, cell, q};
       }
       if (g.kind === "input") {
         const m = s.ndim === 1 ? cell[0] : g.m;
@@ -1090,6 +1318,16 @@ export class View {
       const value = this.hidden(h.step) ? "? (predict it first)" : fmt(v.out(h.step));
       return `out[${idx(v.outIndex(h.step))}] = ${value} \u2014 click to go there`;
     }
+    if (h.kind === "omap") {
+      const j = h.omap - (s.outputs_first || 0);
+      const at = s.ndim === 2 ? h.cell.map((x) => x * s.scale) : [h.q];
+      return `out[${s.item},${h.omap},${idx(at)}] = ${fmt(v.outOf(j, s.ndim === 2 ? h.q : h.q))}` +
+        (this.controls ? " \u2014 click to show this output map" : "");
+    }
+    if (h.kind === "term") {
+      return `what x[${s.item},${s.channels[h.m]}] and its kernel w[${s.omap},${h.m}] add ` +
+        "to this output cell";
+    }
     if (h.kind === "input") {
       const c = s.channels[h.m];
       const u = unpadded(s, h.p);
@@ -1111,14 +1349,9 @@ export class View {
       `${fmt(x)}\u00b7${fmt(w)} = ${fmt(x * w)}`;
   }
 
-  bindHover() {
-    const move = (e) => {
-      const h = this.hitTest(e);
-      const same = JSON.stringify(h) === JSON.stringify(this.hover);
-      if (!same) {
-        this.hover = h;
-        if (!this.pinned) this.render();
-      }
+  // One set of listeners on the stage (grids come and go with scenes; the stage stays).
+  bindStage() {
+    const showTip = (h, e) => {
       if (h && !this.pinned) {
         this.tip.textContent = this.tipText(h);
         this.tip.style.display = "block";
@@ -1131,12 +1364,26 @@ export class View {
         this.tip.style.display = "none";
       }
     };
-    const leave = () => {
+    const target = (e) => {
+      const term = e.target.closest && e.target.closest(".cx-term");
+      if (term && term.dataset.m !== "") return {kind: "term", m: Number(term.dataset.m)};
+      return this.hitTest(e);
+    };
+    this.stage.addEventListener("mousemove", (e) => {
+      if (!this.scene) return;
+      const h = target(e);
+      if (JSON.stringify(h) !== JSON.stringify(this.hover)) {
+        this.hover = h;
+        if (!this.pinned) this.render();
+      }
+      showTip(h, e);
+    });
+    this.stage.addEventListener("mouseleave", () => {
       this.hover = null;
       this.tip.style.display = "none";
       if (!this.pinned) this.render();
-    };
-    const click = (e) => {
+    });
+    this.stage.addEventListener("click", (e) => {
       const h = this.hitTest(e);
       if (!h) return;
       if (h.kind === "output") {
@@ -1144,16 +1391,16 @@ export class View {
         this.go(h.step, {force: true});
         return;
       }
+      if (h.kind === "omap") {
+        if (this.controls) this.request({omap: h.omap});
+        return;
+      }
+      if (this.onGridClick && this.onGridClick(h)) return;
       const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
       this.pinned = same ? null : h;
       this.root.dataset.pinned = this.pinned ? h.kind : "";
       this.render();
-    };
-    for (const g of this.grids()) {
-      g.dyn.addEventListener("mousemove", move);
-      g.dyn.addEventListener("mouseleave", leave);
-      g.dyn.addEventListener("click", click);
-    }
+    });
   }
 
   // ------------------------------------------------------------------ play, keys, report
@@ -1196,9 +1443,11 @@ export class View {
   }
 
   onKey(e) {
+    if (!this.scene) return;
     const target = e.target;
     if (target && target.tagName === "INPUT" && target.type !== "range") return;
     if (target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    if (target && target.tagName === "INPUT" && target !== this.scrub) return;  // a control
     const keys = {
       ArrowLeft: () => this.go(this.step - 1), ArrowRight: () => this.go(this.step + 1),
       Home: () => this.go(0), End: () => this.go(this.steps - 1),
@@ -1212,23 +1461,17 @@ export class View {
     fn();
   }
 
-  scheduleReport() {
-    clearTimeout(this.reportTimer);
-    this.reportTimer = setTimeout(() => {
-      if (this.playing) return;
-      const now = {step: this.step, speed: this.speed, reveal: this.reveal,
-                   predict: this.predict, ...this.reportExtra()};
-      if (JSON.stringify(now) === JSON.stringify(this.reported)) return;
-      this.reported = now;
-      // One state value per report, tagged with its scene and a sequence number, so the
-      // page can tell a fresh report from one left over from an earlier scene.
-      REPORTS.seq += 1;
-      this.report("view", {scene: this.payload.scene_id, seq: REPORTS.seq, ...now});
-    }, REPORT_DELAY_MS);
-  }
-
   link() {
     const u = new URL(window.location.href);
+    if (this.payload && this.payload.query) {  // the layer shown, which the URL may not hold yet
+      for (const key of [...u.searchParams.keys()]) {
+        if (!["page"].includes(key)) u.searchParams.delete(key);
+      }
+      for (const [key, value] of Object.entries(this.payload.query)) {
+        if (key !== "ndim" || this.payload.page === "transposed") u.searchParams.set(key, value);
+      }
+      if (this.payload.presenter) u.searchParams.set("presenter", "1");
+    }
     const set = (name, value, dflt) => {
       if (value === dflt) u.searchParams.delete(name);
       else u.searchParams.set(name, String(value));
@@ -1238,16 +1481,6 @@ export class View {
     set("reveal", this.reveal ? 1 : 0, 0);
     set("predict", this.predict ? 1 : 0, 0);
     return u.toString();
-  }
-
-  copyLink() {
-    const url = this.link();
-    copyText(url).then((ok) => {
-      this.copied.textContent = ok ? "link copied" : url;
-      this.root.dataset.link = url;
-      clearTimeout(this.copiedTimer);
-      if (ok) this.copiedTimer = setTimeout(() => { this.copied.textContent = ""; }, 2500);
-    });
   }
 }
 

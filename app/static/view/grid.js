@@ -35,49 +35,70 @@ export function ticks(n, first, scale, cs, font) {
   return [vals, text];
 }
 
-// Cell labels: each value as convcore writes it, at the largest size (at most `font`) at which
-// most of them fit their cells; the few longer ones are shortened (the tooltip and the
-// equation keep every digit).
-function cellLabels(values, cs, ch, font) {
-  const full = values.map((row) => row.map((v) => (v === null ? "" : fmt(v))));
-  const lengths = full.flat().map((t) => t.length).sort((a, b) => a - b);
-  // size for the typical label, but shorten rather than shrink below five characters
-  const typical = Math.min(5, Math.max(1, lengths[Math.floor(lengths.length * 0.8)] || 1));
-  const size = Math.floor(Math.min(font, ch / 1.8, (cs - 4) / (0.6 * typical)));
-  if (size < 9) return null;
-  const room = Math.floor((cs - 4) / (0.6 * size));
-  const short = (v, text) => {
-    if (text.length <= room) return text;
-    for (let p = 3; p >= 1; p--) {
-      const t = fmt(Number(v.toPrecision(p)));
-      if (t.length <= room) return t;
-    }
-    const e = v.toExponential(0).replaceAll("-", "\u2212");
-    return e.length <= room ? e : "\u2026";
-  };
-  return {size, text: values.map((row, r) => row.map((v, c) => (v === null ? "" :
-    short(v, full[r][c]))))};
+// Cell labels are drawn in this family (digits about 0.56 em wide), measured, not guessed; when
+// they do not fit at a legible size, in a condensed family (digits about 0.46 em) where the
+// machine has one (measuring tells: a missing face measures as the fallback).
+export const LABEL_FONT = 'Arial, "Liberation Sans", "Helvetica Neue", Helvetica, sans-serif';
+export const LABEL_FONT_NARROW = '"Liberation Sans Narrow", "Arial Narrow", ' +
+  '"Helvetica Neue Condensed", "DejaVu Sans Condensed", sans-serif';
+let measurer = null;
+
+export function textWidth(text, size, family = LABEL_FONT) {
+  if (!measurer) measurer = document.createElement("canvas").getContext("2d");
+  measurer.font = `${size}px ${family}`;
+  return measurer.measureText(text).width;
 }
 
-// One heatmap with its two canvases: a static one (redrawn per scene) and a dynamic one
-// (redrawn per step or hover).  Cells are addressed in display units (row, col).
+// Cell labels: each value as convcore writes it, at the largest size (at most `font`, at least
+// `least`) at which most of them fit their cells; the few longer ones are shortened (the
+// tooltip and the equation keep every digit).  Returns {size, family, text}, or null when no
+// legible size fits (the map is then drawn in colour, its values on hover).
+export function cellLabels(values, cs, ch, font, least = 9) {
+  const full = values.map((row) => row.map((v) => (v === null ? "" : fmt(v))));
+  const texts = full.flat().filter(Boolean);
+  if (!texts.length) return null;
+  const room = cs - 3;
+  for (const family of [LABEL_FONT, LABEL_FONT_NARROW]) {
+    const widths = texts.map((x) => textWidth(x, 10, family) / 10).sort((a, b) => a - b);
+    // size for the typical label (80th percentile), shortening the rest rather than
+    // shrinking below five characters' width
+    const typical = Math.min(widths[Math.floor(widths.length * 0.8)],
+                             textWidth("0.000", 10, family) / 10);
+    const size = Math.floor(Math.min(font, ch / 1.5, room / typical));
+    if (size < least) continue;
+    const fits = (x) => textWidth(x, size, family) <= room;
+    const short = (v, text) => {
+      if (fits(text)) return text;
+      for (let p = 3; p >= 1; p--) {
+        const x = fmt(Number(v.toPrecision(p)));
+        if (fits(x)) return x;
+      }
+      const e = v.toExponential(0).replaceAll("-", "\u2212");
+      return fits(e) ? e : "\u2026";
+    };
+    return {size, family, text: values.map((row, r) => row.map((v, c) => (v === null ? "" :
+      short(v, full[r][c]))))};
+  }
+  return null;
+}
+
+// A short fingerprint of numbers (FNV-1a over their float32 bits): what a map shows.
+export function fingerprint(values, offset = 0, count = values.length - offset) {
+  const bits = new Uint32Array(Float32Array.from(values.subarray(offset, offset + count)).buffer);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) {
+    h ^= bits[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${count}:${h.toString(16)}`;
+}
+
 export class Grid {
-  constructor(parent, {rows, cols, cs, ch, label, className, margin = MARGIN,
-                       indentLabel = false}) {
-    this.margin = margin;
-    this.rows = rows;
-    this.cols = cols;
-    this.cs = cs;  // cell width
-    this.ch = ch || cs;  // cell height (1-D strips are wider than a cell is tall)
+  constructor(parent, opts) {
     this.el = document.createElement("div");
-    this.el.className = `cx-map ${className || ""}`;
-    if (label) {
-      const title = document.createElement("div");
-      title.className = "cx-label";
-      if (indentLabel) title.style.marginLeft = `${margin.l}px`;  // over the plot area
-      title.textContent = label;
-      this.el.appendChild(title);
-    }
+    this.el.className = `cx-map ${opts.className || ""}`;
+    this.title = document.createElement("div");
+    this.title.className = "cx-label";
     this.box = document.createElement("div");
     this.box.className = "cx-box";
     this.plot = document.createElement("div");
@@ -85,39 +106,63 @@ export class Grid {
     this.stat = document.createElement("canvas");
     this.dyn = document.createElement("canvas");
     this.box.append(this.plot, this.stat, this.dyn);
-    this.el.appendChild(this.box);
+    this.el.append(this.title, this.box);
     parent.appendChild(this.el);
+    this.sctx = this.stat.getContext("2d");
+    this.ctx = this.dyn.getContext("2d");
+    this.resize(opts);
+  }
+
+  resize({rows, cols, cs, ch, label, margin = MARGIN, indentLabel = false}) {
+    this.margin = margin;
+    this.rows = rows;
+    this.cols = cols;
+    this.cs = cs;  // cell width
+    this.ch = ch || cs;  // cell height (1-D strips are wider than a cell is tall)
+    this.title.textContent = label || "";
+    this.title.style.display = label ? "" : "none";
+    this.title.style.marginLeft = indentLabel ? `${margin.l}px` : "";
     const w = cols * cs;
     const h = rows * this.ch;
     this.width = margin.l + w + margin.r;
     this.height = margin.t + h + margin.b;
     this.box.style.width = `${this.width}px`;
     this.box.style.height = `${this.height}px`;
+    const dpr = window.devicePixelRatio || 1;
     for (const c of [this.stat, this.dyn]) {
-      const dpr = window.devicePixelRatio || 1;
-      c.width = Math.max(1, Math.round(w * dpr));
-      c.height = Math.max(1, Math.round(h * dpr));
+      const pw = Math.max(1, Math.round(w * dpr));
+      const ph = Math.max(1, Math.round(h * dpr));
+      if (c.width !== pw || c.height !== ph) {
+        c.width = pw;
+        c.height = ph;
+      }
       c.style.width = `${w}px`;
       c.style.height = `${h}px`;
       c.style.left = `${margin.l}px`;
       c.style.top = `${margin.t}px`;
       c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
     }
-    this.sctx = this.stat.getContext("2d");
-    this.ctx = this.dyn.getContext("2d");
+    return this;
   }
 
+  // Draw the heatmap; `key` names what is drawn (data and options): a grid already showing
+  // that key is left as it is (a layer change often leaves the input or the kernel unchanged).
   draw(z, {zmax, zmin = -zmax, colorscale = COLORSCALE, text, font, xticks, yticks,
-            xgap = 0, ygap = 0}) {
+            xgap = 0, ygap = 0, labels = undefined, key = null, least = 9}) {
+    const drawn = key === null ? null :
+      this.signature(`${key}|${zmin}|${zmax}|${font}|${least}`);
+    if (drawn !== null && drawn === this.drawnKey) return null;
+    this.drawnKey = drawn;
     const trace = {
       type: "heatmap", z, zmin, zmax, colorscale, showscale: false,
       hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xgap, ygap,
     };
-    const labels = text ? cellLabels(text, this.cs, this.ch, font) : null;
-    if (labels) {
-      trace.text = labels.text;
+    this.labels = labels !== undefined ? labels :
+      (text ? cellLabels(text, this.cs, this.ch, font, least) : null);
+    if (this.labels) {
+      trace.text = this.labels.text;
       trace.texttemplate = "%{text}";
-      trace.textfont = {size: labels.size};
+      trace.textfont = {size: this.labels.size, family: this.labels.family};
     }
     const axis = (n, ticks, reversed) => ({
       range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
@@ -130,8 +175,23 @@ export class Grid {
       xaxis: axis(this.cols, xticks, false), yaxis: axis(this.rows, yticks, true),
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", showlegend: false,
     };
+    this.plot.__drawn = (this.plot.__drawn || 0) + 1;  // the recorder's cue to take it again
     return window.Plotly.react(this.plot, [trace], layout,
                                {staticPlot: true, displayModeBar: false, responsive: false});
+  }
+
+  signature(key) {
+    return JSON.stringify([key, this.rows, this.cols, this.cs, this.ch, this.margin]);
+  }
+
+  // Would `draw` with this key (and zmax, font) leave the plot as it is?
+  unchanged(key, zmax, font, least = 9, zmin = -zmax) {
+    return this.drawnKey === this.signature(`${key}|${zmin}|${zmax}|${font}|${least}`);
+  }
+
+  remove() {
+    if (window.Plotly) window.Plotly.purge(this.plot);
+    this.el.remove();
   }
 
   // Pixel rectangle of display cells [r, r + h) x [c, c + w).

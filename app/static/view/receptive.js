@@ -7,7 +7,7 @@
 // Like the explorer: plotly draws each level once per scene, the heat is drawn on a canvas laid
 // exactly over the plot area, and cell <-> pixel mapping is ours (fixed margins and ranges).
 
-import {copyText, mountView} from "./component.js";
+import {ViewBase, mountView} from "./component.js";
 import {fmt, idx} from "./format.js";
 import {unravel} from "./geometry.js";
 import {Grid} from "./grid.js";
@@ -20,8 +20,6 @@ const RF_HEAT = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a
                  "#bd0026", "#800026"];
 const RF_HOVER = "#7b2cbf";
 const RF_RANGE = "#111111";
-const RF_REPORT_DELAY_MS = 400;
-const RF_REPORTS = {seq: Date.now()};
 
 function heatColor(ratio) {
   const i = Math.min(RF_HEAT.length - 1, Math.max(0, Math.round(ratio * (RF_HEAT.length - 1))));
@@ -63,42 +61,42 @@ class LevelGrid extends Grid {
   }
 }
 
-class ReceptiveView {
+class ReceptiveView extends ViewBase {
   constructor(root) {
-    this.root = root;
-    root.__cx = this;
-    this.report = () => {};
+    super(root);
     this.hover = null;
-    root.addEventListener("keydown", (e) => this.onKey(e));
-    this.onResize = () => {
-      if (!document.body.contains(this.root)) {
-        window.removeEventListener("resize", this.onResize);
-        return;
-      }
-      clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(() => this.build(), 150);
-    };
-    window.addEventListener("resize", this.onResize);
   }
 
-  load(payload) {
-    const same = this.payload && this.payload.scene_id === payload.scene_id &&
-      JSON.stringify(this.payload.init) === JSON.stringify(payload.init);
-    this.payload = payload;
+  show(payload) {
     this.scene = payload.scene;
     this.top = this.scene.shapes.length - 1;
     const out = this.scene.shapes[this.top];
-    if (!same) {
-      const cell = payload.init && payload.init.cell;
-      const ok = Array.isArray(cell) && cell.length === out.length &&
-        cell.every((v, a) => Number.isInteger(v) && v >= 0 && v < out[a]);
-      this.pinned = ok ? cell.slice() : out.map((n) => Math.floor((n - 1) / 2));
-      this.reported = JSON.stringify(this.pinned);
-      this.hover = null;
-    }
+    const cell = payload.init && payload.init.cell;
+    const ok = Array.isArray(cell) && cell.length === out.length &&
+      cell.every((v, a) => Number.isInteger(v) && v >= 0 && v < out[a]);
+    this.pinned = ok ? cell.slice() : out.map((n) => Math.floor((n - 1) / 2));
+    this.hover = null;
     this.presenter = !!payload.presenter;
     this.build();
-    this.loads = (this.loads || 0) + 1;
+  }
+
+  refresh(payload) {
+    if (!!payload.presenter !== this.presenter) {
+      this.presenter = !!payload.presenter;
+      this.build();
+    }
+  }
+
+  relayout() {
+    this.build();
+  }
+
+  reportName() {
+    return "cell";
+  }
+
+  viewState() {
+    return {cell: this.pinned.slice()};
   }
 
   // ------------------------------------------------------------------ layout
@@ -423,29 +421,12 @@ class ReceptiveView {
     this.pin(this.pinned.map((v, a) => v + step[a]));
   }
 
-  scheduleReport() {
-    clearTimeout(this.reportTimer);
-    this.reportTimer = setTimeout(() => {
-      const now = JSON.stringify(this.pinned);
-      if (now === this.reported) return;
-      this.reported = now;
-      RF_REPORTS.seq += 1;
-      this.report("cell", {scene: this.payload.scene_id, seq: RF_REPORTS.seq,
-                           cell: this.pinned.slice()});
-    }, RF_REPORT_DELAY_MS);
-  }
-
   link() {
     const u = new URL(window.location.href);
     u.searchParams.set("cell", this.pinned.join(","));
     return u.toString();
   }
 
-  copyLink() {
-    const url = this.link();
-    this.root.dataset.link = url;
-    copyText(url).then((ok) => { this.copied.textContent = ok ? "link copied" : url; });
-  }
 }
 
 export function mount(component) {

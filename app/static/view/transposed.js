@@ -13,6 +13,7 @@
 import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, unravel} from "./geometry.js";
 import {mountView} from "./component.js";
+import {FIELDS} from "./controls.js";
 import {Values, View, decode, rowsOf} from "./explorer.js";
 import {Grid, RDBU, ticks} from "./grid.js";
 
@@ -33,17 +34,29 @@ function gatherScene(t) {
 }
 
 export class TransposedView extends View {
-  load(payload) {
-    const same = this.payload && this.payload.scene_id === payload.scene_id &&
-      JSON.stringify(this.payload.init) === JSON.stringify(payload.init);
+  show(payload) {
     this.tscene = payload.scene;
-    if (!same || !this.viewMode) {
-      this.viewMode = payload.init.mode === "gather" ? "gather" : "scatter";
-    }
+    this.viewMode = payload.init && payload.init.mode === "gather" ? "gather" : "scatter";
     this.raw = {inputs: decode(this.tscene.inputs), weights: decode(this.tscene.weights),
                 output: decode(this.tscene.output), overlap: decode(this.tscene.overlap),
                 bias: decode(this.tscene.bias).data[0]};
-    super.load({...payload, scene: this.derived()});
+    super.show({...payload, scene: this.derived()});
+  }
+
+  controlFields() {
+    return FIELDS.transposed;
+  }
+
+  outputSizedPanels() {
+    return 1;
+  }
+
+  layoutKind() {
+    return this.viewMode;  // the bar's mode buttons and the panels differ
+  }
+
+  viewQuery() {
+    return {...super.viewQuery(), tview: this.viewMode};
   }
 
   derived() {
@@ -66,6 +79,11 @@ export class TransposedView extends View {
 
   reportExtra() {
     return {mode: this.viewMode};
+  }
+
+  viewState() {
+    const {predict, ...rest} = super.viewState();  // eslint-disable-line no-unused-vars
+    return rest;
   }
 
   canPredict() {
@@ -218,30 +236,41 @@ export class TransposedView extends View {
   }
 
   extraPanels() {
-    // How many stamps land on each output cell: uneven counts are the checkerboard.
+    // How many stamps land on each output cell (beside the output, in its panel: the layout
+    // counted it as one more output-sized map): uneven counts are the checkerboard.
     const t = this.tscene;
     const o = this.output;
-    const panel = document.createElement("div");
-    panel.className = "cx-panel cx-overlap";
-    const title = document.createElement("div");
-    title.className = "cx-title";
     const uneven = t.uneven.some(Boolean);
-    title.textContent = "stamps per output cell" + (uneven ? " \u2014 uneven: checkerboard" : "");
-    panel.appendChild(title);
-    this.stage.appendChild(panel);
-    const g = new Grid(panel, {rows: o.rows, cols: o.cols, cs: o.cs, ch: o.ch,
-                               className: "cx-overlap-map", margin: o.margin});
+    const spec = {rows: o.rows, cols: o.cols, cs: o.cs, ch: o.ch, className: "cx-overlap-map",
+                  margin: o.margin, label: "stamps per output cell" +
+                    (uneven ? " \u2014 uneven: checkerboard" : "")};
+    const body = this.panels.out.body;
+    if (this.overlapGrid && body.contains(this.overlapGrid.el)) {
+      this.overlapGrid.resize(spec);
+    } else {
+      this.overlapGrid = new Grid(body, spec);
+    }
+    const g = this.overlapGrid;
+    g.el.classList.add("cx-overlap");
+    body.appendChild(g.el);
     g.kind = "output";
     g.spot = o.spot;
     const counts = this.raw.overlap.data;
-    const rows = t.ndim === 2 ? t.out_shape[0] : 1;
+    const nrows = t.ndim === 2 ? t.out_shape[0] : 1;
     const cols = t.ndim === 2 ? t.out_shape[1] : t.out_shape[0];
-    const z = rowsOf(counts, 0, rows, cols, Number);
+    const z = rowsOf(counts, 0, nrows, cols, Number);
     const top = Math.max(1, ...counts);
     g.draw(z, {zmin: 0, zmax: top, colorscale: OVERLAP_SCALE, text: z, font: this.font,
+               least: this.presenter ? 16 : 9,
                xticks: ticks(cols, 0, 1, g.cs, this.font),
-               yticks: t.ndim === 2 ? ticks(rows, 0, 1, g.cs, this.font) : [[0], ["count"]]});
+               yticks: t.ndim === 2 ? ticks(nrows, 0, 1, g.cs, this.font) : [[0], ["count"]]});
     this.extraGrids.push(g);
+  }
+
+  buildSkeleton() {
+    if (this.overlapGrid) this.overlapGrid.remove();
+    this.overlapGrid = null;
+    super.buildSkeleton();
   }
 
   notes() {
@@ -471,18 +500,12 @@ export class TransposedView extends View {
   }
 
   // a click on an input cell steps there (scatter); elsewhere the explorer's behaviour
-  bindHover() {
-    super.bindHover();
-    if (this.viewMode !== "scatter") return;
-    for (const g of this.inputs) {
-      g.dyn.addEventListener("click", (e) => {
-        const h = this.hitTest(e);
-        if (!h || h.kind !== "input") return;
-        this.pinned = null;
-        this.go(ravel([h.m, ...h.p], [this.tscene.channels.length, ...this.tscene.in_shape]),
-                {force: true});
-      });
-    }
+  onGridClick(h) {
+    if (this.viewMode !== "scatter" || h.kind !== "input") return false;
+    this.pinned = null;
+    this.go(ravel([h.m, ...h.p], [this.tscene.channels.length, ...this.tscene.in_shape]),
+            {force: true});
+    return true;
   }
 }
 
