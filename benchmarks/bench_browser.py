@@ -11,9 +11,12 @@ the same run.
    default 2-D page and on a 256x256 image; Play frames per second on a 64x64 output.
 3. Websocket messages the page sends while stepping, hovering and playing (counted by wrapping
    ``WebSocket.send`` in the page), and after it stops.
-4. A control change (stride) to the redrawn view: ``performance.now()`` at the key press to the
-   view's next load, in the page; the same on a Streamlit page with one number input and one
-   ``st.plotly_chart`` (the floor of a rerun through Streamlit).
+4. A layer change in the view (its stride slider, a key press): ``performance.now()`` at the
+   key press to the next animation frame after the view redrew the scene the scene API sent,
+   on the default 2-D page and a 64x64 input, and the websocket messages per change (the one
+   debounced report); the scene API's own time (``Server-Timing``) and its round trip from the
+   page.  For comparison the same change through the sidebar (a script rerun), and a Streamlit
+   page with one number input and one ``st.plotly_chart`` (the floor of a rerun).
 5. What the default page receives over the websocket on load (the payload, JS libraries apart).
 
     python benchmarks/bench_browser.py [--rounds 7]
@@ -187,7 +190,7 @@ def play(browser, url: str, seconds: float) -> tuple[float, int, int]:
 def control_change(browser, url: str, rounds: int) -> list[float]:
     """ms from the key press that changes the stride to the view redrawn with the new scene."""
     ctx, page = open_view(browser, url)
-    box = page.get_by_label("Stride W")
+    box = page.get_by_role("spinbutton", name="Stride W", exact=True)
     times = []
     for i in range(rounds):
         loads = page.evaluate(f"document.querySelector('{VIEW}').__cx.loads")
@@ -203,6 +206,69 @@ def control_change(browser, url: str, rounds: int) -> list[float]:
     return times
 
 
+VIEW_CHANGE = """async ([key, wait]) => {
+  const root = document.querySelector('[data-testid="cx-root"]');
+  const v = root.__cx;
+  const slider = root.querySelector('[data-testid="cx-ctl-stride-1"]');
+  const before = v.loads;
+  const sent = window.__wsSent;
+  let t0 = 0;
+  slider.addEventListener('keydown', () => { t0 = performance.now(); }, {once: true,
+                                                                        capture: true});
+  slider.focus();
+  slider.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+  slider.value = String(Number(slider.value) + (key === 'ArrowRight' ? 1 : -1));
+  slider.dispatchEvent(new Event('input', {bubbles: true}));
+  await new Promise((done) => { const poll = () => v.loads > before ? done() : setTimeout(poll, 0);
+                                poll(); });
+  const t1 = await new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const loadMs = v.loadMs;
+  const fetchMs = v.fetchMs;
+  await new Promise((r) => setTimeout(r, wait));
+  return [t1 - t0, loadMs, window.__wsSent - sent, fetchMs];
+}"""
+API_TIMES = """async ([query, n]) => {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await fetch(new URL('api/v1/scene?' + query, document.baseURI));
+    await r.json();
+    const server = Number((r.headers.get('server-timing') || '').split('dur=')[1]);
+    out.push([performance.now() - t0, server]);
+  }
+  return out;
+}"""
+
+
+def view_control_change(browser, url: str, rounds: int) -> dict:
+    """ms from the key press on the view's stride slider to the frame after the redraw, the
+    view's load alone, and websocket messages per change (after the debounce)."""
+    ctx, page = open_view(browser, url)
+    times, loads, frames, fetches = [], [], [], []
+    for i in range(rounds):
+        total, load, sent, fetched = page.evaluate(VIEW_CHANGE, ["ArrowRight" if i % 2 == 0
+                                                                 else "ArrowLeft", 1500])
+        times.append(total)
+        loads.append(load)
+        frames.append(sent)
+        fetches.append(fetched)
+    ctx.close()
+    return {"change": times, "load": loads, "frames": frames, "fetch": fetches}
+
+
+def api_times(browser, url: str, rounds: int) -> dict:
+    """The scene API from the page: the default page (cached after the first) and a new
+    layer each time (stride 1..5 x kernel 1..4 of a 64x64 input)."""
+    ctx, page = open_view(browser, url)
+    cached = page.evaluate(API_TIMES, ["page=explorer_2d", rounds * 4])
+    fresh = []
+    for i in range(rounds * 2):
+        q = f"page=explorer_2d&src=random&shape=64&seed={i}&stride={1 + i % 5}&size={1 + i % 4}"
+        fresh += page.evaluate(API_TIMES, [q, 1])
+    ctx.close()
+    return {"cached": cached, "new": fresh}
+
+
 def reference_control_change(browser, url: str, rounds: int) -> list[float]:
     """The same, for a Streamlit page with one number input and one st.plotly_chart heatmap
     whose size it sets: key press to the chart's new image."""
@@ -211,7 +277,7 @@ def reference_control_change(browser, url: str, rounds: int) -> list[float]:
     page.goto(url)
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
     page.wait_for_timeout(1500)
-    box = page.get_by_label("Stride W")
+    box = page.get_by_role("spinbutton", name="Stride W", exact=True)
     times = []
     for i in range(rounds):
         page.evaluate("""() => {
@@ -283,6 +349,10 @@ def main():
                        "256x256 image, 5x5 kernel": updates(browser, big, 200)}
                 fps = play(browser, app_url + "/explorer_2d?src=random&shape=66&size=3", 5)
                 change = control_change(browser, app_url + "/explorer_2d", args.rounds)
+                in_view = {name: view_control_change(browser, app_url + q, args.rounds * 3)
+                           for name, q in (("default 2-D page", "/explorer_2d"),
+                                           ("64x64 input", "/explorer_2d?src=random&shape=64"))}
+                api = api_times(browser, app_url + "/explorer_2d", args.rounds)
                 ref_change = reference_control_change(browser, ctl_url, args.rounds)
                 received = payload(browser, app_url + "/explorer_2d")
                 browser.close()
@@ -309,10 +379,25 @@ def main():
               f"{r['sent once stopped']} / {r['sent while hovering']} |")
     print(f"\nPlay on a 64x64 output at 60 steps/s: {fps[0]:.1f} frames/s ({fps[1]} steps in "
           f"5 s), websocket sends during Play: {fps[2]}")
+    print("\n## A layer change in the view (stride slider): key press to the redrawn frame, ms\n")
+    print("| page | median | p95 | of which: fetch + parse, median | the view's redraw, "
+          "median | ws messages per change |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, r in in_view.items():
+        ch = sorted(r["change"])
+        print(f"| {name} | {statistics.median(ch):.0f} | {ch[int(len(ch) * 0.95)]:.0f} | "
+              f"{statistics.median(r['fetch']):.0f} | {statistics.median(r['load']):.0f} | "
+              f"{sorted(set(r['frames']))} |")
+    for name, rows in api.items():
+        rt = sorted(x[0] for x in rows)
+        sv = sorted(x[1] for x in rows)
+        print(f"\nScene API, {name} layer: server {statistics.median(sv):.1f} ms median "
+              f"(p95 {sv[int(len(sv) * 0.95)]:.1f}); round trip from the page "
+              f"{statistics.median(rt):.1f} ms median (p95 {rt[int(len(rt) * 0.95)]:.1f})")
     c, r = statistics.median(change), statistics.median(ref_change)
-    print(f"\nControl change (stride W) to the redrawn view: median {c:.0f} ms (min "
-          f"{min(change):.0f}); a one-input, one-chart Streamlit page: median {r:.0f} ms (min "
-          f"{min(ref_change):.0f}); ratio {c / r:.2f}")
+    print(f"\nThe same change through the sidebar (a script rerun) to the redrawn view: median "
+          f"{c:.0f} ms (min {min(change):.0f}); a one-input, one-chart Streamlit page: median "
+          f"{r:.0f} ms (min {min(ref_change):.0f}); ratio {c / r:.2f}")
     print(f"\nDefault 2-D page, websocket bytes received on load: {received / 1e3:.1f} kB")
 
 

@@ -121,6 +121,7 @@ export class ViewBase {
       .then(([status, body]) => {
         if (n < this.shownRequest) return;  // a newer answer is shown already
         this.shownRequest = n;
+        this.fetchMs = performance.now() - this.requestedAt;  // request to parsed answer
         if (status === 200) {
           const now = this.payload || base;
           const answer = {...body, presenter: now.presenter, ack: now.ack || 0};

@@ -13,7 +13,7 @@
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {equationText, fmt, idx} from "./format.js";
-import {COLORSCALE, Grid, MARGIN, fingerprint, ticks} from "./grid.js";
+import {COLORSCALE, Grid, MARGIN, MapPanel, fingerprint, ticks} from "./grid.js";
 import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, unpadded, unravel, windowTaps,
 } from "./geometry.js";
@@ -284,9 +284,17 @@ export class View extends ViewBase {
     return this.equationOf(focus);
   }
 
-  // panels of an output map's size that sit beside the outputs (transposed: the stamp counts)
+  // maps of an output map's size that sit beside the outputs (transposed: the stamp counts)
   outputSizedPanels() {
-    return 0;
+    return this.outputSizedSpecs({}).length;
+  }
+
+  outputSizedSpecs(base) {  // eslint-disable-line no-unused-vars
+    return [];
+  }
+
+  outputSizedItems() {
+    return [];
   }
 
   hasPartials() {
@@ -315,9 +323,9 @@ export class View extends ViewBase {
     this.eq.style.fontSize = `${this.eqFont}px`;
     const width = Math.max(280, this.stage.clientWidth || root.clientWidth || 800);
     this.narrow = width < 700;
+    this.extraGrids = [];
     if (s.ndim === 1) this.layout1d(width);
     else this.layout2d(width);
-    this.extraGrids = [];
     this.extraPanels(width);
     this.notes();
     this.drawStatic();
@@ -330,6 +338,8 @@ export class View extends ViewBase {
   buildSkeleton() {
     const root = this.root;
     for (const g of this.allGrids()) g.remove();
+    for (const set of Object.values(this.sets || {})) set.remove();
+    this.sets = null;
     this.grids2 = {inputs: [], kernels: [], outputs: []};
     this.inputs = [];
     this.kernels = [];
@@ -360,6 +370,15 @@ export class View extends ViewBase {
     panel("k", "cx-kernels");
     panel("out", "cx-output");
     panel("ps", "cx-partials");
+    if (this.scene.ndim === 2) {  // 2-D: one plotly figure per panel, for all its maps
+      this.sets = {};
+      for (const name of ["in", "k", "out"]) {
+        const body = this.panels[name].body;
+        this.sets[name] = new MapPanel(body.parentElement);
+        body.remove();
+        this.panels[name].body = this.sets[name].el;
+      }
+    }
     this.panels.ps.body.className = "cx-terms";
     this.panels.ps.body.setAttribute("data-testid", "cx-partials");
     root.append(this.eq, this.note, this.tip);
@@ -452,24 +471,27 @@ export class View extends ViewBase {
     P.in.title.textContent = titles.input;
     P.k.title.textContent = titles.kernel;
     P.out.title.textContent = titles.output;
-    P.in.body.style.gridTemplateColumns = `repeat(${plan.inPer}, auto)`;
-    P.k.body.style.gridTemplateColumns = `repeat(${plan.inPer}, auto)`;
-    P.out.body.style.gridTemplateColumns = `repeat(${plan.outPer}, auto)`;
     const cs = this.cs;
-    this.inputs = this.gridsOf("inputs", P.in.body, Array.from({length: maps}, (_, m) => ({
+    this.inputs = this.sets.in.layout(Array.from({length: maps}, (_, m) => ({
       rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`, className: "cx-input",
-      props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})));
-    this.kernels = this.gridsOf("kernels", P.k.body, Array.from({length: maps}, (_, m) => ({
+      props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})), plan.inPer);
+    this.kernels = this.sets.k.layout(Array.from({length: maps}, (_, m) => ({
       rows: kd[0], cols: kd[1], cs: this.ck, label: this.kernelName(m), className: "cx-kernel",
-      props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})));
-    // the shown output map among the others (a scene without `outputs` has only it)
+      props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})),
+                                      plan.inPer);
+    // the shown output map among the others (a scene without `outputs` has only it), and
+    // the maps of an output's size a view of another kind shows beside them
     const first = s.outputs ? s.outputs_first : s.omap;
-    this.outputs = this.gridsOf("outputs", P.out.body, Array.from({length: outs}, (_, j) => ({
+    const spot = (q) => [q[0] / f, q[1] / f];
+    const specs = Array.from({length: outs}, (_, j) => ({
       rows: oh, cols: ow, cs, className: "cx-out",
       label: `out[${s.item},${first + j}]` + (outs > 1 && first + j === s.omap ? " \u25c0 shown" :
         ""),
-      props: {kind: first + j === s.omap ? "output" : "omap", j, omap: first + j,
-              spot: (q) => [q[0] / f, q[1] / f]}})));
+      props: {kind: first + j === s.omap ? "output" : "omap", j, omap: first + j, spot}}));
+    const extra = this.outputSizedSpecs({rows: oh, cols: ow, cs, spot});
+    const placed = this.sets.out.layout([...specs, ...extra], plan.outPer);
+    this.outputs = placed.slice(0, outs);
+    this.extraGrids = placed.slice(outs);
     for (const g of this.outputs) {
       g.el.classList.toggle("cx-current", outs > 1 && g.kind === "output");
     }
@@ -564,41 +586,39 @@ export class View extends ViewBase {
     this.unlabelled = false;
     if (s.ndim === 2) {
       const [rows, cols] = shapeIn;
-      // each map is drawn only when what it shows changed (fingerprint of its values)
-      this.inputs.forEach((g, m) => {
-        const key = fingerprint(v.inputs.data, m * v.inSize, v.inSize);
-        if (!g.unchanged(key, zIn, font, least)) {
+      // one plotly figure per panel, redrawn only when what it shows changed (fingerprints)
+      const lab = (g) => g.cs >= 12;
+      this.sets.in.draw(this.inputs.map((g, m) => ({
+        key: fingerprint(v.inputs.data, m * v.inSize, v.inSize), zmax: zIn,
+        make: () => {
           const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
-          g.draw(raw.map((r) => r.map(drawable(zIn))), {
-            zmax: zIn, text: labels(raw, g.cs), font, key, least,
-            xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
-            yticks: ticks(rows, -lo[0], s.scale, g.cs, font)});
-        }
-        if (!g.labels) this.unlabelled = true;
-      });
+          return {z: raw.map((r) => r.map(drawable(zIn))), text: lab(g) ? raw : null,
+                  xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
+                  yticks: ticks(rows, -lo[0], s.scale, g.cs, font)};
+        }})), {font, least});
       const kd = [this.kernels[0].rows, this.kernels[0].cols];
-      this.kernels.forEach((g, m) => {
-        const key = `${fingerprint(v.weights.data, m * v.kSize, v.kSize)}${s.dilation}`;
-        if (g.unchanged(key, s.zmax.weight, font, least)) return;
-        const z = Array.from({length: kd[0]}, () => new Array(kd[1]).fill(null));
-        for (const t of v.offsets) z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
-        g.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-          zmax: s.zmax.weight, text: labels(z, g.cs), font, key, least,
-          xticks: ticks(kd[1], 0, 1, g.cs, font), yticks: ticks(kd[0], 0, 1, g.cs, font)});
-      });
+      this.sets.k.draw(this.kernels.map((g, m) => ({
+        key: `${fingerprint(v.weights.data, m * v.kSize, v.kSize)}${s.dilation}`,
+        zmax: s.zmax.weight,
+        make: () => {
+          const z = Array.from({length: kd[0]}, () => new Array(kd[1]).fill(null));
+          for (const t of v.offsets) {
+            z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
+          }
+          return {z: z.map((r) => r.map(drawable(s.zmax.weight))), text: lab(g) ? z : null,
+                  xticks: ticks(kd[1], 0, 1, g.cs, font), yticks: ticks(kd[0], 0, 1, g.cs, font)};
+        }})), {font, least});
       const [orows, ocols] = v.output.shape;
       const osize = orows * ocols;
-      this.outputs.forEach((g, j) => {
-        const key = fingerprint(v.outputs.data, j * osize, osize);
-        if (!g.unchanged(key, zOut, font, least)) {
+      this.sets.out.draw([...this.outputs.map((g, j) => ({
+        key: fingerprint(v.outputs.data, j * osize, osize), zmax: zOut,
+        make: () => {
           const raw = rowsOf(v.outputs.data, j * osize, orows, ocols, (x) => x);
-          g.draw(raw.map((r) => r.map(drawable(zOut))), {
-            zmax: zOut, text: labels(raw, g.cs), font, key, least,
-            xticks: ticks(ocols, 0, s.scale, g.cs, font),
-            yticks: ticks(orows, 0, s.scale, g.cs, font)});
-        }
-        if (!g.labels) this.unlabelled = true;
-      });
+          return {z: raw.map((r) => r.map(drawable(zOut))), text: lab(g) ? raw : null,
+                  xticks: ticks(ocols, 0, s.scale, g.cs, font),
+                  yticks: ticks(orows, 0, s.scale, g.cs, font)};
+        }})), ...this.outputSizedItems(font)], {font, least});
+      this.unlabelled = [...this.inputs, ...this.outputs].some((g) => !g.labels);
       return;
     }
     const g = this.inputs[0];

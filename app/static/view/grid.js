@@ -227,3 +227,175 @@ export class Grid {
   }
 }
 
+
+// ---------------------------------------------------------------------------- a panel of maps
+
+export const MAP_LABEL = 18;  // a map's label line (layout.js counts it)
+export const MAP_GAP = 10;  // between maps of a panel (layout.js counts it)
+
+// One map of a MapPanel: its label, and the two canvases over its plot area; cells are
+// addressed as on a Grid (rect, cellAt, clear, spot set by the view).
+class PanelMap {
+  constructor(panel) {
+    this.panel = panel;
+    this.el = document.createElement("div");
+    this.el.className = "cx-map";
+    this.el.style.position = "absolute";
+    this.title = document.createElement("div");
+    this.title.className = "cx-label";
+    this.box = document.createElement("div");
+    this.box.className = "cx-box";
+    this.stat = document.createElement("canvas");
+    this.dyn = document.createElement("canvas");
+    this.box.append(this.stat, this.dyn);
+    this.el.append(this.title, this.box);
+    panel.layer.appendChild(this.el);
+    this.sctx = this.stat.getContext("2d");
+    this.ctx = this.dyn.getContext("2d");
+  }
+
+  place(x, y, {rows, cols, cs, ch, label, margin = MARGIN, className = ""}) {
+    this.x = x;
+    this.y = y;
+    this.rows = rows;
+    this.cols = cols;
+    this.cs = cs;
+    this.ch = ch || cs;
+    this.margin = margin;
+    this.el.className = `cx-map ${className}`;
+    this.title.textContent = label || "";
+    const w = cols * cs;
+    const h = rows * this.ch;
+    this.width = margin.l + w + margin.r;
+    this.height = margin.t + h + margin.b;
+    this.el.style.left = `${x}px`;
+    this.el.style.top = `${y}px`;
+    this.el.style.width = `${this.width}px`;
+    this.box.style.width = `${this.width}px`;
+    this.box.style.height = `${this.height}px`;
+    const dpr = window.devicePixelRatio || 1;
+    for (const c of [this.stat, this.dyn]) {
+      const pw = Math.max(1, Math.round(w * dpr));
+      const ph = Math.max(1, Math.round(h * dpr));
+      if (c.width !== pw || c.height !== ph) {
+        c.width = pw;
+        c.height = ph;
+      }
+      c.style.width = `${w}px`;
+      c.style.height = `${h}px`;
+      c.style.left = `${margin.l}px`;
+      c.style.top = `${margin.t}px`;
+      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
+    }
+  }
+
+  remove() {
+    this.el.remove();
+  }
+}
+PanelMap.prototype.rect = Grid.prototype.rect;
+PanelMap.prototype.cellAt = Grid.prototype.cellAt;
+PanelMap.prototype.clear = Grid.prototype.clear;
+
+// Several maps side by side (`per` to a row) drawn by ONE plotly figure — one subplot per map
+// (its own axes, placed in pixels) — so a change redraws a panel with one Plotly.react, and a
+// panel whose maps did not change is not redrawn at all.
+export class MapPanel {
+  constructor(parent) {
+    this.el = document.createElement("div");
+    this.el.className = "cx-maps cx-mapset";
+    this.el.style.position = "relative";
+    this.plot = document.createElement("div");
+    this.plot.className = "cx-plot";
+    this.plot.style.position = "absolute";
+    this.plot.style.left = "0";
+    this.plot.style.top = "0";
+    this.layer = document.createElement("div");
+    this.el.append(this.plot, this.layer);
+    parent.appendChild(this.el);
+    this.maps = [];
+    this.drawnKey = null;
+  }
+
+  // Place maps of `specs` (Grid's options, plus `props` copied onto each map), `per` a row.
+  layout(specs, per) {
+    while (this.maps.length > specs.length) this.maps.pop().remove();
+    while (this.maps.length < specs.length) this.maps.push(new PanelMap(this));
+    let x = 0;
+    let y = 0;
+    let lineH = 0;
+    let width = 0;
+    specs.forEach((spec, i) => {
+      if (i && i % per === 0) {
+        x = 0;
+        y += lineH + MAP_GAP;
+        lineH = 0;
+      }
+      const map = this.maps[i];
+      map.place(x, y, spec);
+      Object.assign(map, spec.props);
+      x += map.width + MAP_GAP;
+      width = Math.max(width, x - MAP_GAP);
+      lineH = Math.max(lineH, MAP_LABEL + map.height);
+    });
+    this.width = width;
+    this.height = y + lineH;
+    this.el.style.width = `${this.width}px`;
+    this.el.style.height = `${this.height}px`;
+    return this.maps;
+  }
+
+  // Draw every map: `items[i]` = {z, zmax, zmin, colorscale, text, xticks, yticks, key};
+  // `font`, `least` as for Grid.draw.  Skipped when nothing drawn would change.
+  draw(items, {font, least = 9}) {
+    const key = JSON.stringify([items.map((it) => [it.key, it.zmin, it.zmax]), font, least,
+                                this.maps.map((m) => [m.x, m.y, m.rows, m.cols, m.cs, m.ch])]);
+    if (key === this.drawnKey) return null;
+    this.drawnKey = key;
+    items = items.map((it) => (it.make ? {...it, ...it.make()} : it));
+    const W = Math.max(1, this.width);
+    const H = Math.max(1, this.height);
+    const traces = [];
+    const layout = {width: W, height: H, margin: {l: 0, r: 0, t: 0, b: 0, pad: 0},
+                    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                    showlegend: false};
+    items.forEach((it, i) => {
+      const m = this.maps[i];
+      const n = i ? String(i + 1) : "";
+      const x0 = m.x + m.margin.l;
+      const y0 = m.y + MAP_LABEL + m.margin.t;
+      const x1 = x0 + m.cols * m.cs;
+      const y1 = y0 + m.rows * m.ch;
+      const zmin = it.zmin === undefined ? -it.zmax : it.zmin;
+      const trace = {type: "heatmap", z: it.z, zmin, zmax: it.zmax,
+                     colorscale: it.colorscale || COLORSCALE, showscale: false,
+                     hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xaxis: `x${n}`,
+                     yaxis: `y${n}`};
+      m.labels = it.text ? cellLabels(it.text, m.cs, m.ch, font, least) : null;
+      if (m.labels) {
+        trace.text = m.labels.text;
+        trace.texttemplate = "%{text}";
+        trace.textfont = {size: m.labels.size, family: m.labels.family};
+      }
+      traces.push(trace);
+      const axis = (count, ticks, reversed, domain, anchor) => ({
+        domain, anchor, range: reversed ? [count - 0.5, -0.5] : [-0.5, count - 0.5],
+        fixedrange: true, showgrid: false, zeroline: false, automargin: false,
+        tickmode: "array", tickvals: ticks[0], ticktext: ticks[1], showline: false,
+        tickfont: {size: Math.max(10, Math.round(font * 0.75))}, ticklen: 3,
+      });
+      layout[`xaxis${n}`] = axis(m.cols, it.xticks, false, [x0 / W, Math.min(1, x1 / W)],
+                                 `y${n}`);
+      layout[`yaxis${n}`] = axis(m.rows, it.yticks, true,
+                                 [Math.max(0, 1 - y1 / H), 1 - y0 / H], `x${n}`);
+    });
+    this.plot.__drawn = (this.plot.__drawn || 0) + 1;  // the recorder's cue to take it again
+    return window.Plotly.react(this.plot, traces, layout,
+                               {staticPlot: true, displayModeBar: false, responsive: false});
+  }
+
+  remove() {
+    if (window.Plotly) window.Plotly.purge(this.plot);
+    this.el.remove();
+  }
+}

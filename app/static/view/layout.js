@@ -7,18 +7,18 @@
 // each with every number of map columns.  Input and output cells share one size (so a stride
 // shows as a smaller output); kernels get theirs (readable even beside a 256x256 image).
 
+import {MAP_GAP, MAP_LABEL} from "./grid.js";
+
 export const PANEL_GAP = 20;  // between panels in a row
 export const ROW_GAP = 10;  // between rows of panels
-export const MAP_GAP = 10;  // between maps in a panel (CSS .cx-maps gap, both ways)
 export const TITLE = 20;  // a panel's title line
-export const LABEL = 18;  // a map's label line
 
 // A panel of `n` maps of rows x cols cells of size `c`, `per` maps to a row, under a title
 // line of `title` pixels.
 export function mapsBox(n, per, rows, cols, c, margin, title = TITLE) {
   const lines = Math.ceil(n / per);
   const w = per * (margin.l + cols * c + margin.r) + (per - 1) * MAP_GAP;
-  const h = title + lines * (LABEL + margin.t + rows * c + margin.b) + (lines - 1) * MAP_GAP;
+  const h = title + lines * (MAP_LABEL + margin.t + rows * c + margin.b) + (lines - 1) * MAP_GAP;
   return {w, h};
 }
 

@@ -209,7 +209,7 @@ export class Recorder {
       const recorder = new MediaRecorder(stream, {mimeType: type, videoBitsPerSecond: 4e6});
       recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
       const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
-      recorder.start();
+      recorder.start(250);
       const steps = recordedSteps(v.steps, 1200);
       const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
       for (const step of steps) {
@@ -218,7 +218,11 @@ export class Recorder {
         track.requestFrame();
         await wait(1000 / v.speed);
       }
-      await wait(100);
+      // the last step stays a moment (and the encoder gets its last frames out)
+      for (let i = 0; i < 4; i++) {
+        track.requestFrame();
+        await wait(150);
+      }
       recorder.stop();
       await stopped;
       v.go(this.startStep, {force: true, fromPlay: true});

@@ -47,8 +47,26 @@ export class TransposedView extends View {
     return FIELDS.transposed;
   }
 
-  outputSizedPanels() {
-    return 1;
+  // beside the output: how many stamps land on each of its cells
+  outputSizedSpecs(base) {
+    const uneven = this.tscene.uneven.some(Boolean);
+    return [{...base, className: "cx-overlap-map",
+             label: "stamps per output cell" + (uneven ? " \u2014 uneven: checkerboard" : ""),
+             props: {kind: "output", spot: base.spot}}];
+  }
+
+  outputSizedItems(font) {
+    const t = this.tscene;
+    const counts = this.raw.overlap.data;
+    const [rows, cols] = t.out_shape;
+    const g = this.extraGrids[0];
+    return [{key: `${this.sceneId}:overlap`, zmin: 0, zmax: Math.max(1, ...counts),
+             make: () => {
+               const z = rowsOf(counts, 0, rows, cols, Number);
+               return {z, text: g && g.cs >= 12 ? z : null, colorscale: OVERLAP_SCALE,
+                       xticks: ticks(cols, 0, 1, g ? g.cs : 20, font),
+                       yticks: ticks(rows, 0, 1, g ? g.cs : 20, font)};
+             }}];
   }
 
   layoutKind() {
@@ -236,8 +254,9 @@ export class TransposedView extends View {
   }
 
   extraPanels() {
-    // How many stamps land on each output cell (beside the output, in its panel: the layout
-    // counted it as one more output-sized map): uneven counts are the checkerboard.
+    // 1-D: how many stamps land on each output cell, a strip under the output (in 2-D the
+    // output's panel draws it beside the output: outputSizedSpecs).
+    if (this.tscene.ndim === 2) return;
     const t = this.tscene;
     const o = this.output;
     const uneven = t.uneven.some(Boolean);
