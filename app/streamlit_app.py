@@ -6,7 +6,8 @@ declares the pages; each page module keeps its logic in functions; the explorer'
 
 ``streamlit run`` (or ``uvicorn streamlit_app:app``) also imports it as a module for ``app``: an
 ``st.App`` serving the pages and, beside them, the scene API (:mod:`app.api`) under
-``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`).
+``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`) and plotly.js
+asked for by every page at once (:mod:`app.preload`).
 """
 
 import sys
@@ -30,8 +31,10 @@ def run() -> None:
 if __name__ == "__main__":
     run()
 else:
-    from app import api, nodelay
+    from starlette.middleware import Middleware
 
-    app = st.App(Path(__file__).resolve(),
-                 routes=api.routes(st.config.get_option("server.baseUrlPath")),
-                 lifespan=nodelay.lifespan)
+    from app import api, nodelay, preload
+
+    BASE = st.config.get_option("server.baseUrlPath")
+    app = st.App(Path(__file__).resolve(), routes=api.routes(BASE), lifespan=nodelay.lifespan,
+                 middleware=[Middleware(preload.PlotlyEarly, base_path=BASE)])

@@ -96,11 +96,16 @@ function loadOnce(key, make) {
 function loadPlotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   return loadOnce("plotly", () => new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = new URL("vendor/PLOTLY_NAME", STATIC_BASE).href;
-    s.onload = () => resolve(window.Plotly);
-    s.onerror = () => reject(new Error("could not load plotly.js from the app's static files"));
-    document.head.appendChild(s);
+    // the page asked for it already (app/preload.py): wait for that one
+    const early = document.querySelector("script[data-cx-plotly]");
+    const s = early && !early.dataset.failed ? early : document.createElement("script");
+    s.addEventListener("load", () => resolve(window.Plotly));
+    s.addEventListener("error", () => reject(
+      new Error("could not load plotly.js from the app's static files")));
+    if (s !== early) {
+      s.src = new URL("vendor/PLOTLY_NAME", STATIC_BASE).href;
+      document.head.appendChild(s);
+    }
   }));
 }
 function loadStyle() {

@@ -8,54 +8,21 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from app_server import running_app
+
+from app import view
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
-             str(port), "--server.baseUrlPath", "class", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/class/_stcore/health")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
+    with running_app(ROOT / "app" / "streamlit_app.py", log, base_path="class") as (_, port):
         yield port, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_the_api_is_served_under_the_base_url_path(server):
@@ -84,3 +51,20 @@ def test_the_server_set_tcp_nodelay_on_its_listener(server):
     port, log = server
     text = log.read_text()
     assert f"TCP_NODELAY set on 1 listening socket(s) on port {port}" in text, text[-2000:]
+
+
+def test_every_page_asks_for_plotly_at_once_and_other_files_are_untouched(server):
+    port, _ = server
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for path in ("/class/", "/class/explorer_2d", "/class/receptive"):
+        c.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        r = c.getresponse()
+        html = r.read()
+        assert r.status == 200 and int(r.getheader("content-length")) == len(html)
+        tag = f'src="app/static/vendor/{view.plotly_name()}"'.encode()
+        assert html.count(tag) == 1 and html.index(tag) < html.index(b"</head>"), path
+    c.request("GET", f"/class/app/static/vendor/{view.plotly_name()}",
+              headers={"Accept-Encoding": "gzip"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and r.getheader("content-encoding") == "gzip"  # as Streamlit serves

@@ -14,15 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from app_server import running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(os.environ.get("BROWSER_TEST_APP") or ROOT / "app" / "streamlit_app.py")
@@ -30,7 +25,6 @@ ARTIFACTS = ROOT / "test-artifacts"
 REQUIRE_BROWSER = os.environ.get("CONVCORE_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SERVER_START_TIMEOUT_S = 90
 
 
 def find_chromium() -> str | None:
@@ -69,27 +63,6 @@ def skip_or_fail(reason: str):
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _log_tail(path: Path, n: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
 def pytest_collection_modifyitems(config, items):
     """Without a browser (and not required to have one) skip every test of this folder,
     before any fixture starts a server."""
@@ -124,34 +97,8 @@ def serve_app(log_path: Path):
     problem = browser_problem()
     if problem:
         skip_or_fail(problem)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
-           "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {proc.returncode} before answering; "
-                            f"log:\n{_log_tail(log_path)}", pytrace=False)
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {url} within "
-                            f"{SERVER_START_TIMEOUT_S} s; log:\n{_log_tail(log_path)}",
-                            pytrace=False)
-            time.sleep(0.25)
+    with running_app(APP, log_path) as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")

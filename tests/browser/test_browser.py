@@ -79,6 +79,31 @@ def shot(page: Page, artifacts, name: str) -> None:
 
 
 VIEW = '[data-testid="cx-root"]'
+# Counts the messages the page sends to the server (Streamlit's BackMsgs) in window.__wsSent.
+COUNT_WS_SENDS = """(() => {
+  const send = WebSocket.prototype.send;
+  window.__wsSent = 0;
+  WebSocket.prototype.send = function (data) {
+    window.__wsSent += 1;
+    return send.call(this, data);
+  };
+})();"""
+
+
+def open_view(page: Page, address: str) -> None:
+    """Open a page with an explorer-like view and wait until it drew and the run is over."""
+    page.goto(address, wait_until="domcontentloaded")
+    wait_until_idle(page)
+    page.wait_for_selector(f"{VIEW} .cx-eq", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_function("() => window.Plotly && document.querySelector('.cx-plot .main-svg')")
+    wait_until_idle(page)
+    assert_no_exception(page)
+
+
+def view(page: Page, expr: str):
+    """``expr`` evaluated in the page with ``v``, the view of the page."""
+    return page.evaluate(f"() => {{ const v = document.querySelector('{VIEW}').__cx; "
+                         f"return {expr}; }}")
 
 
 def view_step(page: Page) -> int:

@@ -10,9 +10,8 @@
 - Play continues from the current step and, once stopped, the server-side panel and the URL
   show where it stopped; the scrubber reaches the last step of a 100×100 output; no websocket
   message leaves the page while stepping, hovering or playing;
-- at 1280×720 in presenter mode input, kernel, output and equation are in the viewport with
-  cell values of at least 18 px; at 390 px nothing overlaps; the offline HTML export is the
-  same view.
+- at 390 px nothing overlaps; the offline HTML export is the same view (presenter mode at
+  1280×720: test_view_controls.py).
 """
 
 from __future__ import annotations
@@ -25,9 +24,10 @@ import time
 import numpy as np
 import pytest
 from test_browser import (
+    COUNT_WS_SENDS,
     LOAD_TIMEOUT_MS,
-    assert_no_exception,
     assert_no_js_errors,
+    open_view,
     shot,
     wait_until_idle,
 )
@@ -39,25 +39,9 @@ from app import scene as scenes
 pytestmark = pytest.mark.browser
 
 ROOT_SEL = '[data-testid="cx-root"]'
-COUNT_WS_SENDS = """(() => {
-  const send = WebSocket.prototype.send;
-  window.__wsSent = 0;
-  WebSocket.prototype.send = function (data) {
-    window.__wsSent += 1;
-    return send.call(this, data);
-  };
-})();"""
 
 
 # ------------------------------------------------------------------------------ helpers
-
-def open_view(page, address: str) -> None:
-    page.goto(address, wait_until="domcontentloaded")
-    wait_until_idle(page)
-    page.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_function("() => window.Plotly && document.querySelector('.cx-plot .main-svg')")
-    wait_until_idle(page)
-    assert_no_exception(page)
 
 
 def state(page) -> dict:
@@ -388,28 +372,6 @@ def test_copy_link_opens_the_same_view(page, app_url):
 
 
 # ------------------------------------------------------------------------------ layout
-
-def boxes(page, selectors) -> dict:
-    return {sel: page.locator(sel).first.bounding_box() for sel in selectors}
-
-
-def test_presenter_mode_fits_a_projector(browser, app_url, artifacts):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
-    try:
-        open_view(page, app_url + "/explorer_2d?presenter=1")
-        page.evaluate("window.scrollTo(0, 0)")
-        found = boxes(page, [".cx-inputs", ".cx-kernels", ".cx-output", ".cx-eq"])
-        for sel, b in found.items():
-            assert b and b["x"] >= 0 and b["y"] >= 0, sel
-            assert b["x"] + b["width"] <= 1280 and b["y"] + b["height"] <= 720, (sel, b)
-        sizes = page.evaluate("""() => [...document.querySelectorAll(
-            '.cx-root g.heatmap-label text')].map(t => parseFloat(getComputedStyle(t).fontSize))""")
-        assert sizes and min(sizes) >= 18, sizes
-        shot(page, artifacts, "view-presenter-1280x720")
-    finally:
-        context.close()
-
 
 def test_a_phone_gets_one_column_with_nothing_overlapping(browser, app_url, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844})

@@ -18,24 +18,11 @@ import pytest
 import convcore as cc
 from app import model, url
 
-from test_browser import LOAD_TIMEOUT_MS, assert_no_exception, shot, wait_until_idle  # isort: skip
+from test_browser import assert_no_exception, open_view, shot, view  # isort: skip
 
 pytestmark = pytest.mark.browser
 
 ROOT_SEL = '[data-testid="cx-root"]'
-
-
-def open_view(page, address: str) -> None:
-    page.goto(address, wait_until="domcontentloaded")
-    wait_until_idle(page)
-    page.wait_for_selector(f"{ROOT_SEL} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
-    wait_until_idle(page)
-    assert_no_exception(page)
-
-
-def view(page, expr: str):
-    return page.evaluate(f"() => {{ const v = document.querySelector('{ROOT_SEL}').__cx; "
-                         f"return {expr}; }}")
 
 
 def computation(ndim: int, query: dict):

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from PIL import Image
-from test_browser import LOAD_TIMEOUT_MS, assert_no_exception, shot, wait_until_idle
+from test_browser import COUNT_WS_SENDS, open_view, shot, view, wait_until_idle
 
 import convcore as cc
 from app import model, url
@@ -30,29 +30,6 @@ from app import model, url
 pytestmark = pytest.mark.browser
 
 ROOT_SEL = '[data-testid="cx-root"]'
-COUNT_WS_SENDS = """(() => {
-  const send = WebSocket.prototype.send;
-  window.__wsSent = 0;
-  WebSocket.prototype.send = function (data) {
-    window.__wsSent += 1;
-    return send.call(this, data);
-  };
-})();"""
-
-
-def open_view(page, address: str) -> None:
-    page.goto(address, wait_until="domcontentloaded")
-    wait_until_idle(page)
-    page.wait_for_selector(f"{ROOT_SEL} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
-    wait_until_idle(page)
-    assert_no_exception(page)
-
-
-def view(page, expr: str):
-    return page.evaluate(f"() => {{ const v = document.querySelector('{ROOT_SEL}').__cx; "
-                         f"return {expr}; }}")
-
-
 def loads(page) -> int:
     return view(page, "v.loads")
 
@@ -188,28 +165,30 @@ def test_a_refused_layer_keeps_the_view_and_says_why(page, app_url):
 
 # ------------------------------------------------------------------------------ layout
 
-def test_presenter_1280x720_fits_four_input_maps_and_two_outputs(browser, app_url, artifacts):
+@pytest.mark.parametrize("query,maps,least", [("", 1, 18), ("&inmaps=4&shape=8", 4, 16)])
+def test_presenter_1280x720_fits_every_map_and_writes_values_large(browser, app_url, artifacts,
+                                                                    query, maps, least):
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     try:
-        open_view(page, app_url + "/explorer_2d?inmaps=4&shape=8&presenter=1")
+        open_view(page, app_url + "/explorer_2d?presenter=1" + query)
         page.evaluate("window.scrollTo(0, 0)")
-        assert page.locator(".cx-input").count() == 4 and page.locator(".cx-out").count() == 2
+        assert page.locator(".cx-input").count() == maps and page.locator(".cx-out").count() == 2
         boxes = page.evaluate("""() => [...document.querySelectorAll([
             '.cx-inputs .cx-box', '.cx-kernels .cx-box', '.cx-out .cx-box', '.cx-partials',
             '.cx-eq', '.cx-bar'].join(', '))].map(e => { const b = e.getBoundingClientRect();
               return [e.className, b.left, b.top, b.right, b.bottom]; })""")
-        assert len(boxes) == 4 + 4 + 2 + 3
+        assert len(boxes) == maps + maps + 2 + 3
         for name, left, top, right, bottom in boxes:
             assert left >= 0 and top >= 0 and right <= 1280 and bottom <= 720, (name, bottom)
         sizes = page.evaluate("""() => [...document.querySelectorAll(
             '.cx-root g.heatmap-label text')].map(t => parseFloat(getComputedStyle(t).fontSize))""")
-        assert sizes and min(sizes) >= 16, sorted(sizes)[:5]
+        assert sizes and min(sizes) >= least, sorted(sizes)[:5]
         labelled = view(page, "[...v.inputs, ...v.kernels].every((g) => g.labels)")
         assert labelled  # every input map and kernel writes its values
-        if view(page, "v.outputs.some((g) => !g.labels)"):  # the outputs' 4-digit values
+        if view(page, "v.outputs.some((g) => !g.labels)"):  # 4 maps: 4-digit outputs
             assert "colour shows them; hover a cell for its value" in page.inner_text(".cx-note")
-        shot(page, artifacts, "view-presenter-4-maps-1280x720")
+        shot(page, artifacts, f"view-presenter-{maps}-maps-1280x720")
     finally:
         context.close()
 

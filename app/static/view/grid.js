@@ -82,6 +82,31 @@ export function cellLabels(values, cs, ch, font, least = 9) {
   return null;
 }
 
+// A map's box: its size (margins around rows x cols cells) and its two canvases exactly over
+// the plot area, at the device's pixel ratio (a canvas keeps its bitmap when unchanged).
+function sizeBox(g) {
+  const w = g.cols * g.cs;
+  const h = g.rows * g.ch;
+  g.width = g.margin.l + w + g.margin.r;
+  g.height = g.margin.t + h + g.margin.b;
+  g.box.style.width = `${g.width}px`;
+  g.box.style.height = `${g.height}px`;
+  const dpr = window.devicePixelRatio || 1;
+  for (const c of [g.stat, g.dyn]) {
+    const pw = Math.max(1, Math.round(w * dpr));
+    const ph = Math.max(1, Math.round(h * dpr));
+    if (c.width !== pw || c.height !== ph) {
+      c.width = pw;
+      c.height = ph;
+    }
+    c.style.width = `${w}px`;
+    c.style.height = `${h}px`;
+    c.style.left = `${g.margin.l}px`;
+    c.style.top = `${g.margin.t}px`;
+    c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+}
+
 // A short fingerprint of numbers (FNV-1a over their float32 bits): what a map shows.
 export function fingerprint(values, offset = 0, count = values.length - offset) {
   const bits = new Uint32Array(Float32Array.from(values.subarray(offset, offset + count)).buffer);
@@ -122,26 +147,7 @@ export class Grid {
     this.title.textContent = label || "";
     this.title.style.display = label ? "" : "none";
     this.title.style.marginLeft = indentLabel ? `${margin.l}px` : "";
-    const w = cols * cs;
-    const h = rows * this.ch;
-    this.width = margin.l + w + margin.r;
-    this.height = margin.t + h + margin.b;
-    this.box.style.width = `${this.width}px`;
-    this.box.style.height = `${this.height}px`;
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.stat, this.dyn]) {
-      const pw = Math.max(1, Math.round(w * dpr));
-      const ph = Math.max(1, Math.round(h * dpr));
-      if (c.width !== pw || c.height !== ph) {
-        c.width = pw;
-        c.height = ph;
-      }
-      c.style.width = `${w}px`;
-      c.style.height = `${h}px`;
-      c.style.left = `${margin.l}px`;
-      c.style.top = `${margin.t}px`;
-      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
-    }
+    sizeBox(this);
     return this;
   }
 
@@ -264,29 +270,10 @@ class PanelMap {
     this.margin = margin;
     this.el.className = `cx-map ${className}`;
     this.title.textContent = label || "";
-    const w = cols * cs;
-    const h = rows * this.ch;
-    this.width = margin.l + w + margin.r;
-    this.height = margin.t + h + margin.b;
+    sizeBox(this);
     this.el.style.left = `${x}px`;
     this.el.style.top = `${y}px`;
     this.el.style.width = `${this.width}px`;
-    this.box.style.width = `${this.width}px`;
-    this.box.style.height = `${this.height}px`;
-    const dpr = window.devicePixelRatio || 1;
-    for (const c of [this.stat, this.dyn]) {
-      const pw = Math.max(1, Math.round(w * dpr));
-      const ph = Math.max(1, Math.round(h * dpr));
-      if (c.width !== pw || c.height !== ph) {
-        c.width = pw;
-        c.height = ph;
-      }
-      c.style.width = `${w}px`;
-      c.style.height = `${h}px`;
-      c.style.left = `${margin.l}px`;
-      c.style.top = `${margin.t}px`;
-      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
-    }
   }
 
   remove() {
