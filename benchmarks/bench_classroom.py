@@ -182,7 +182,7 @@ async def run_class(url: str, students: int, duration: float, interval: float,
             next_at = loop.time() + interval
             while next_at < start + duration:
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
-                await student.interact(kinds[n % 2])
+                await student.interact(kinds[n % len(kinds)])
                 n += 1
                 next_at += interval
         except (TimeoutError, OSError, ConnectionError) as e:
