@@ -105,9 +105,10 @@ def apply_layer_report(ndim: int, page: str) -> None:
     current = st.session_state.get(key)
     if current is None:
         return
-    asked, _ = url.from_query(query, ndim)  # unreadable values keep the defaults; the page's
+    # unreadable values keep the defaults, and the page's bounds apply as to any value
+    asked, _ = url.from_query(query, ndim)
     keep = {f: getattr(current, f) for f in ("step", "speed", "reveal", "predict", "tview",
-                                            "presenter")}  # bounds then apply as to any value
+                                            "presenter")}
     new = replace(asked, **keep)
     if current.data_source and new.source == current.source:
         new = replace(new, batch=current.batch, inmaps=current.inmaps, shape=current.shape)

@@ -7,6 +7,7 @@ and the documented examples carry the right badges."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,7 +26,7 @@ import view_payload as vp  # noqa: E402
 from view_payload import ok, query  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import budget, model  # noqa: E402
+from app import api, budget, model  # noqa: E402
 from app import sources as src  # noqa: E402
 from convcore import examples as ex_reg  # noqa: E402
 
@@ -336,6 +337,30 @@ def test_same_with_a_stride_keeps_the_view_with_tensorflows_same_and_a_notice():
     assert query(at)["pad"] == "same"  # stride 1 again gives PyTorch's same back
     ok(at.number_input(key="e1.stride.0").set_value(1).run())
     assert vp.scene(at)["pads"] == [[1, 1]] and "PyTorch refuses" not in captions(at)
+
+
+def test_a_layer_change_in_the_view_brings_the_sidebar_and_url_along():
+    """The view changed the stride itself (the scene API answered it) and reports the new
+    layer's query: the page takes it over, its widgets and URL follow, and it does not send
+    the scene the view holds again (it acknowledges the report instead)."""
+    at = ok(explorer(2, {"shape": "7,6"}))
+    answer = json.loads(api.answer("explorer_2d", {"shape": "7,6", "stride": "1,2",
+                                                    "step": "3"}))
+    at.session_state["e2.view"] = {"view": {"scene": answer["scene_id"], "seq": 41, "step": 3,
+                                            "speed": 2, "reveal": False, "predict": False,
+                                            "query": answer["query"]}}
+    ok(at.run())
+    assert int(at.session_state["e2.stride.1"]) == 2 and query(at)["stride"] == "1,2"
+    assert query(at)["step"] == "3"
+    p = vp.payload(at)
+    assert p["scene_id"] == answer["scene_id"] and p["scene"] is None and p["ack"] == 41
+    assert p["query"] == answer["query"]
+    # an unchanged report later changes nothing; a sidebar change sends a scene again
+    ok(at.run())
+    assert vp.payload(at)["scene"] is None
+    set_num(at, "e2.stride.0", 2)
+    p = vp.payload(at)
+    assert p["scene"]["stride"] == [2, 2] and p["query"]["stride"] == "2"
 
 
 def test_invalid_settings_show_the_core_message_inline():

@@ -1484,12 +1484,7 @@ export class View extends ViewBase {
   link() {
     const u = new URL(window.location.href);
     if (this.payload && this.payload.query) {  // the layer shown, which the URL may not hold yet
-      for (const key of [...u.searchParams.keys()]) {
-        if (!["page"].includes(key)) u.searchParams.delete(key);
-      }
-      for (const [key, value] of Object.entries(this.payload.query)) {
-        if (key !== "ndim" || this.payload.page === "transposed") u.searchParams.set(key, value);
-      }
+      u.search = new URLSearchParams(this.payload.query).toString();
       if (this.payload.presenter) u.searchParams.set("presenter", "1");
     }
     const set = (name, value, dflt) => {
