@@ -25,6 +25,8 @@ from pathlib import Path
 import plotly
 import streamlit as st
 
+from app.state_guard import REFUSED
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
@@ -118,6 +120,7 @@ export default async function (component) {
 
 
 _components: dict = {}
+_REFUSALS_SHOWN = "_view_refusals_shown"  # session state: component key -> last refusal shown
 
 
 def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
@@ -125,9 +128,27 @@ def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
     ``entry`` draws it (registered once)."""
     if name not in _components:
         ensure_plotly()
-        _components[name] = st.components.v2.component(name, js=_loader(modules, entry),
-                                                       isolate_styles=False)
+        _components[name] = _noticing_refusals(st.components.v2.component(
+            name, js=_loader(modules, entry), isolate_styles=False))
     return _components[name]
+
+
+def _noticing_refusals(mount):
+    """``mount`` that shows a notice, once, when the state the browser sent was refused
+    (:mod:`app.state_guard` replaced it by ``{"_refused": why, "n": number}``; the page goes on
+    without it)."""
+    def draw(**kwargs):
+        result = mount(**kwargs)
+        why = getattr(result, REFUSED, None)
+        shown = st.session_state.setdefault(_REFUSALS_SHOWN, {})
+        number = getattr(result, "n", None)
+        if why and shown.get(kwargs.get("key")) != number:
+            shown[kwargs.get("key")] = number
+            st.warning(f"The view sent a state the server cannot read ({str(why)[:200]}); it "
+                       "was ignored. Step or click in the view to send a fresh one.",
+                       icon=":material/report:")
+        return result
+    return draw
 
 
 def payload(scene_text: str, scene_id: str, init: dict, presenter: bool) -> str:

@@ -59,6 +59,7 @@ class Run:
     received_bytes: int
     exceptions: list[str] = field(default_factory=list)  # tracebacks the page shows
     errors: list[str] = field(default_factory=list)  # st.error messages
+    warnings: list[str] = field(default_factory=list)  # st.warning messages
     query_string: str | None = None  # the URL query the app wrote during the run
 
 
@@ -192,19 +193,24 @@ class Session:
                 setattr(ws, kind, value)
         return msg
 
-    async def rerun(self, changes: dict[str, Any] | None = None) -> Run:
+    async def rerun(self, changes: dict[str, Any] | None = None,
+                    raw: dict[str, tuple[str, Any]] | None = None) -> Run:
         """Send one rerun with ``changes`` (user key -> new value) on top of the values set
         before, and wait for the script to finish.
 
+        ``raw`` (user key -> (WidgetState field, value)) sends values as they are, for this
+        rerun only, as a buggy or hostile client would: ``{"e2.view": ("json_value", "{")}``.
+
         Raises:
-            KeyError: a key in ``changes`` is not a widget of the page.
+            KeyError: a key in ``changes`` or ``raw`` is not a widget of the page.
             TimeoutError: the run took longer than ``timeout``.
         """
-        triggers = {}
-        for key, value in (changes or {}).items():
+        triggers = dict(raw or {})
+        for key in [*(changes or {}), *triggers]:
             if key not in self.widgets:
                 raise KeyError(f"no widget with key {key!r} on the page (have: "
                                f"{', '.join(sorted(self.widgets))})")
+        for key, value in (changes or {}).items():
             kind, state = self._state_for(self.widgets[key], value)
             if kind == "trigger_value":
                 triggers[key] = (kind, state)
@@ -247,6 +253,8 @@ class Session:
             run.exceptions.append(f"{proto.type}: {proto.message}")
         elif kind == "alert" and proto.format == Alert.ERROR:
             run.errors.append(proto.body)
+        elif kind == "alert" and proto.format == Alert.WARNING:
+            run.warnings.append(proto.body)
         element_id = getattr(proto, "id", "")
         key = widget_key(element_id) if isinstance(element_id, str) else None
         if key:
