@@ -175,3 +175,42 @@ def test_two_replicas_keep_each_sessions_state(tmp_path):
     assert len(replica_ports) == 2
     assert not any(serve.healthy(p) for p in replica_ports)  # everything stopped
     assert not serve.healthy(int(url.rsplit(":", 1)[1]))
+
+
+def test_kubernetes_manifest_validates_against_the_schemas():
+    """deploy/kubernetes.yaml against the Kubernetes API schemas (kubernetes-validate, strict:
+    unknown fields refused) of Kubernetes 1.30 (2024) and the newest it bundles; two broken
+    copies (the controls) are refused; and the pods run the app as serve.py's replicas do."""
+    import kubernetes_validate
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()) if d]
+    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Ingress"]
+    versions = ["1.30", ".".join(kubernetes_validate.latest_version().split(".")[:2])]
+    for version in versions:
+        for doc in docs:
+            assert kubernetes_validate.validate(doc, version, strict=True) == version
+
+    deployment, ingress = docs[1], docs[3]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8501"
+    with pytest.raises(kubernetes_validate.ValidationError, match="is not of type 'integer'"):
+        kubernetes_validate.validate(broken, versions[-1], strict=True)
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(broken, versions[-1], strict=True)
+
+    assert container["args"][:3] == ["streamlit", "run", "app/streamlit_app.py"]
+    assert f"--server.maxUploadSize={serve.MAX_UPLOAD_MB}" in container["args"]
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert notes[prefix + "proxy-body-size"] == f"{serve.MAX_UPLOAD_MB + 1}m"
+    assert notes[prefix + "session-cookie-name"] == serve.COOKIE
+    assert notes[prefix + "session-cookie-change-on-failure"] == "true"
+    # a hung pod is out of the Service and restarted about as fast as serve.py restarts one
+    for probe, most_s in (("readinessProbe", 3), ("livenessProbe", 5)):
+        p = container[probe]
+        assert p["httpGet"]["path"] == "/_stcore/health"
+        assert p["periodSeconds"] * p["failureThreshold"] + p["timeoutSeconds"] <= most_s
