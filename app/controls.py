@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import DeletedFile
 
 import convcore as cc
 from app import model, settings
@@ -206,11 +207,18 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     elif source == "upload":
         types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
                                          else src.UPLOAD_TYPES_2D)]
-        f = st.file_uploader("File", type=types, key=k(ndim, "upload", page),
+        key = k(ndim, "upload", page)
+        f = st.file_uploader("File", type=types, key=key,
                              help="never unpickled; images become gray or RGB maps and are "
                                   "downscaled to 1024 px. Uploads are not part of the URL.")
         if f is not None:
             upload = model.Upload.of(f.name, f.getvalue())
+        elif isinstance(st.session_state.get(key), DeletedFile):
+            # the browser names a file this server process does not hold: it restarted, or a
+            # class server moved the session to another of its processes after a fault
+            st.warning("The file you uploaded is no longer on the server (it restarted, or "
+                       "moved this session to another of its processes): remove it above and "
+                       "upload it again.", icon=":material/upload_file:")
     if source in ("arange", "random"):
         changes["batch"] = int_input("Batch size N", k(ndim, "batch", page), 1, settings.MAX_BATCH,
                                      notices, "the explorer's limit")
