@@ -9,9 +9,12 @@ Starts the replicas on loopback ports, waits until each answers ``/_stcore/healt
 nginx's temporary files live there too), starts Debian's nginx on it and prints one line,
 ``READY <url> <workdir>``.  Then it watches every replica: one that exits is restarted at
 once; one that misses :data:`HUNG_AFTER` health checks in a row (each :data:`PROBE_TIMEOUT_S`,
-every :data:`PROBE_EVERY_S`) is hung — it still accepts connections, so nginx cannot tell — and
-is killed, which closes its websockets so that its students' browsers reconnect through nginx
-to another replica, and then restarted.  Ctrl-C or SIGTERM stops everything.  The replicas
+every :data:`PROBE_EVERY_S`) without using any CPU meanwhile is hung (stopped or deadlocked:
+it still accepts connections, so nginx cannot tell), and one that misses them for
+:data:`UNRESPONSIVE_S` is lost all the same: either is killed, which closes its websockets so
+that its students' browsers reconnect through nginx to another replica, and restarted.  (A
+replica busy with a full core answers slowly: killing it would cost its students their
+sessions, so it gets the longer time.)  Ctrl-C or SIGTERM stops everything.  The replicas
 share one cookie secret, so a browser's XSRF cookie is valid on all of them.
 """
 
@@ -40,9 +43,11 @@ COOKIE = "convexplorer_replica"
 MAX_UPLOAD_MB = 16  # app.sources.MAX_UPLOAD_BYTES, in Streamlit's unit
 HEALTH_TIMEOUT_S = 120  # a replica's start, until its first answered health check
 PROBE_EVERY_S = 0.5
-PROBE_TIMEOUT_S = 1.0  # a healthy replica answers in milliseconds, even at full load
-HUNG_AFTER = 2  # missed health checks in a row: hung within 0.5 + 2 x 1 s, then killed
-SLOW_PROBE_S = 0.25  # health checks slower than this are logged (a margin to HUNG_AFTER)
+PROBE_TIMEOUT_S = 0.5  # an idle replica answers in milliseconds; a busy one is judged by its CPU
+HUNG_AFTER = 2  # missed health checks in a row, with no CPU used meanwhile: hung
+IDLE_CPU_S = 0.02  # "no CPU": a stopped or deadlocked process uses none
+UNRESPONSIVE_S = 20.0  # missed health checks for this long, CPU or not: killed all the same
+SLOW_PROBE_S = 0.25  # health checks slower than this are logged
 FAIL_TIMEOUT = "2s"  # nginx leaves a failed replica out this long before trying it again
 
 
@@ -163,6 +168,14 @@ class Replica:
                 self.process.kill()
                 self.process.wait()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used (user + system; from /proc, 0 where there is none)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError, AttributeError):
+            return 0.0
+
     def kill(self) -> None:
         """SIGKILL: a stopped or hung process handles no SIGTERM."""
         if self.process and self.process.poll() is None:
@@ -200,17 +213,40 @@ def log(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
 
 
+def verdict(missed: int, cpu_used: float, silent_s: float) -> str | None:
+    """Why a replica that missed ``missed`` health checks in a row, over ``silent_s`` seconds
+    in which it used ``cpu_used`` seconds of CPU, must be killed; None while it may live.
+
+    One that misses its checks while it computes is busy (a saturated core: its event loop
+    waits for the GIL); one that uses no CPU meanwhile is stopped or deadlocked: that one is
+    hung and killed at once, a busy one only after :data:`UNRESPONSIVE_S`.
+
+    >>> verdict(2, 0.0, 2.0)
+    'used 0.00 s of CPU meanwhile: hung'
+    >>> verdict(2, 0.8, 2.0) is None  # busy: its students still get answers, late
+    True
+    >>> verdict(30, 9.5, 20.5)
+    'busy (9.5 s of CPU) but unresponsive'
+    """
+    if missed >= HUNG_AFTER and cpu_used < IDLE_CPU_S:
+        return f"used {cpu_used:.2f} s of CPU meanwhile: hung"
+    if silent_s >= UNRESPONSIVE_S:
+        return f"busy ({cpu_used:.1f} s of CPU) but unresponsive"
+    return None
+
+
 def watch(replica: Replica, stopping: threading.Event) -> None:
     """Keep one replica serving until ``stopping`` is set: restart it when it exits; kill and
     restart it when it misses :data:`HUNG_AFTER` health checks in a row."""
     starting_since, missed = None, 0  # the replica starts healthy (main waited for it)
+    missing_since, cpu_then = 0.0, 0.0
     while not stopping.wait(PROBE_EVERY_S):
         if replica.process.poll() is not None:
             log(f"replica {replica.port} exited ({replica.process.returncode}); restarting")
             replica.start()
             starting_since, missed = time.monotonic(), 0
             continue
-        began = time.monotonic()
+        cpu, began = replica.cpu_seconds(), time.monotonic()
         ok = healthy(replica.port, timeout=PROBE_TIMEOUT_S)
         took = time.monotonic() - began
         if starting_since is not None:  # a restart: wait for its first answer, within limits
@@ -225,12 +261,21 @@ def watch(replica: Replica, stopping: threading.Event) -> None:
             continue
         if ok and took > SLOW_PROBE_S:
             log(f"replica {replica.port} slow health check: {took:.2f} s")
-        missed = 0 if ok else missed + 1
-        if missed >= HUNG_AFTER and not stopping.is_set():
-            log(f"replica {replica.port} missed {missed} health checks of "
-                f"{PROBE_TIMEOUT_S:g} s: hung; killing it (its browsers reconnect to another "
-                "replica)")
-            replica.kill()  # the next round restarts it
+        if ok:
+            missed = 0
+            continue
+        if missed == 0:
+            missing_since, cpu_then = began, cpu
+        missed += 1
+        used = replica.cpu_seconds() - cpu_then
+        silent = time.monotonic() - missing_since
+        why = verdict(missed, used, silent)
+        if why is None or stopping.is_set():
+            continue
+        log(f"replica {replica.port} missed {missed} health checks of {PROBE_TIMEOUT_S:g} s "
+            f"in {silent:.1f} s and {why}; killing it (its browsers reconnect to another "
+            "replica)")
+        replica.kill()  # the next round restarts it
 
 
 def main(argv: list[str] | None = None) -> int:

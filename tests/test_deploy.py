@@ -7,8 +7,10 @@ Without nginx these tests skip with the reason; with ``CONVCORE_REQUIRE_NGINX=1`
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
+import doctest
 import json
 import os
 import queue
@@ -56,6 +58,22 @@ def test_missing_nginx_skips_here_and_fails_in_ci(monkeypatch):
         nginx_or_skip()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "missing+=(nginx)" in ci and "export CONVCORE_REQUIRE_NGINX=1" in ci
+
+
+def test_watcher_verdicts_and_replicas_auto():
+    """A replica is killed at once when it misses its checks without using CPU (stopped,
+    deadlocked), a busy one only after 20 s; ``--replicas auto`` is one per usable core."""
+    result = doctest.testmod(serve)
+    assert result.attempted >= 3 and result.failed == 0
+    assert serve.verdict(1, 0.0, 1.0) is None  # one missed check is not enough
+    assert serve.verdict(5, 0.01, 4.0).endswith(": hung")
+    assert serve.verdict(5, 3.0, 19.0) is None and serve.verdict(5, 3.0, 20.0)
+    assert serve.replica_count("auto") == serve.usable_cores()
+    assert 1 <= serve.usable_cores() <= len(os.sched_getaffinity(0))
+    assert serve.replica_count("3") == 3
+    for bad in ("0", "-2", "two", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            serve.replica_count(bad)
 
 
 def test_generated_config_passes_nginx_test(tmp_path):
