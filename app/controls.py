@@ -22,6 +22,7 @@ import convcore as cc
 from app import model, settings
 from app import sources as src
 from app.settings import Settings
+from app.state_guard import new_refusal
 
 AXES = {1: ("L",), 2: ("H", "W")}
 
@@ -367,8 +368,7 @@ def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
             sl = w[s.omap, m]
             grid = sl[None] if s.ndim == 1 else sl
             df = pd.DataFrame(grid, columns=[str(c) for c in range(grid.shape[1])])
-            edited = st.data_editor(df, key=k(s.ndim, f"table.{s.omap}.{m}.{shape}", page),
-                                    num_rows="fixed", width="content")
+            edited = edited_table(df, k(s.ndim, f"table.{s.omap}.{m}.{shape}", page))
             values = np.asarray(edited, dtype=np.float64).reshape(sl.shape)
             if np.isnan(values).any():
                 notices.append(f"kernel table w[{s.omap},{m}]: empty or non-numeric cells "
@@ -378,6 +378,24 @@ def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
         if shape[1] > 8:
             st.caption(f"The tables show the first 8 of {shape[1]} input maps.")
     return replace(s, weights=tuple(float(v) for v in w.ravel()))
+
+
+def edited_table(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``st.data_editor`` of ``df``.  Edits the browser sent that the table cannot take are
+    dropped with a notice: unreadable ones (refused by :mod:`app.state_guard`) and ones naming
+    cells the table has not (Streamlit raises applying them, on every later run too)."""
+    dropped = st.session_state.pop(f"{key}.dropped", None)
+    try:
+        edited = st.data_editor(df, key=key, num_rows="fixed", width="content")
+    except Exception as e:  # the edits name a column or row the table has not
+        del st.session_state[key]  # the table starts afresh on the run this asks for
+        st.session_state[f"{key}.dropped"] = f"{type(e).__name__}: {str(e)[:120]}"
+        st.rerun()
+    why = dropped or new_refusal(key, st.session_state.get(key))
+    if why:
+        st.warning(f"The table's edits from the browser could not be read ({why}); they were "
+                   "dropped.", icon=":material/report:")
+    return edited
 
 
 def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "t"

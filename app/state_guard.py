@@ -11,9 +11,12 @@ on ``st.App`` (``app/streamlit_app.py`` passes :func:`middleware`): :class:`Comp
 reads each ``BackMsg`` on the websocket and replaces a JSON state that is not JSON, is larger
 than :data:`MAX_STATE_BYTES` or nests deeper than :data:`MAX_DEPTH` by
 ``{"_refused": "<why>", "n": <number>}`` (a trigger by ``null``), which decodes cleanly;
-:mod:`app.view` shows that as a notice, once per refusal (a browser that keeps sending the bad
-state gets a new number each time).  Other messages, and states that pass, go through unchanged
-(not even re-encoded).
+:mod:`app.view` shows that as a notice, once per refusal (:func:`new_refusal`: a browser that
+keeps sending the bad state gets a new number each time).  ``st.data_editor``'s edits are JSON
+text in a ``string_value``, decoded in the same place: the app's editors, known by their keys
+(:data:`DATA_EDITOR_KEYS`), get the same check plus the shape Streamlit's decoder needs, and a
+refused one becomes "no edits" (:mod:`app.controls` says so).  Other messages, and states that
+pass, go through unchanged (not even re-encoded).
 
 Examples::
 
@@ -30,18 +33,26 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
+from collections.abc import Mapping
 
+import streamlit as st
 from starlette.middleware import Middleware
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
-MAX_STATE_BYTES = 64 * 1024  # the views' reports are under 1 kB
+MAX_STATE_BYTES = 64 * 1024  # the views' reports are under 1 kB; a 31x31 table's edits < 30 kB
 MAX_DEPTH = 32  # the views' reports nest 3 deep
 REFUSED = "_refused"  # the key a refused component state is replaced by
 STREAM_PATH = "/_stcore/stream"
 _JSON_FIELDS = {"json_value": None, "json_trigger_value": "null"}  # field -> replacement
+# st.data_editor keeps its edits as JSON text in a string_value, decoded in the same place;
+# the guard knows the app's editors by their keys (app.controls.table_editor: "e2.table.0.0...")
+DATA_EDITOR_KEYS = re.compile(r"^[a-z]+\d\.table\.")
+EMPTY_EDITS = {"edited_rows": {}, "added_rows": [], "deleted_rows": []}
 
 _LOG = logging.getLogger(__name__)
 _refusals = itertools.count(1)  # numbers the refusals (only the event loop's thread counts)
+_REFUSALS_SHOWN = "_refusals_shown"  # session state: widget key -> the refusal last shown
 
 
 def refusal(text: str) -> str | None:
@@ -63,6 +74,41 @@ def refusal(text: str) -> str | None:
     return None
 
 
+def edits_refusal(text: str) -> str | None:
+    """Why ``text`` cannot be a data editor's state: :func:`refusal`'s reasons, or a shape
+    Streamlit's decoder cannot take (an object of ``edited_rows``: {row number: {column:
+    value}}, ``added_rows``: [objects], ``deleted_rows``: [row numbers]).
+
+    >>> edits_refusal('{"edited_rows": {"0": {"1": 2.5}}, "added_rows": [], "deleted_rows": []}')
+    >>> edits_refusal('{"edited_rows": {"a": {}}}')
+    'edited_rows: a row number must be a whole number, got a'
+    """
+    why = refusal(text)
+    if why is not None:
+        return why
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        return "not an object of edits"
+    rows = value.get("edited_rows", {})
+    if not isinstance(rows, dict) or not all(isinstance(v, dict) for v in rows.values()):
+        return "edited_rows: not an object of rows"
+    for row in rows:
+        if not re.fullmatch(r"-?\d{1,9}", row):
+            return f"edited_rows: a row number must be a whole number, got {row[:20]}"
+    added, deleted = value.get("added_rows", []), value.get("deleted_rows", [])
+    if not isinstance(added, list) or not all(isinstance(v, dict) for v in added):
+        return "added_rows: not a list of rows"
+    if not isinstance(deleted, list) or not all(type(v) is int for v in deleted):
+        return "deleted_rows: not a list of row numbers"
+    return None
+
+
+def user_key(widget_id: str) -> str:
+    """``$$ID-<hash>-<user key>`` -> the user key ("" for widgets without one)."""
+    parts = widget_id.split("-", 2)
+    return parts[2] if len(parts) == 3 and parts[0] == "$$ID" else ""
+
+
 def _deeper_than(value, limit: int) -> bool:
     """Whether decoded JSON nests more than ``limit`` lists/objects deep (no recursion)."""
     stack = [(value, 0)]
@@ -74,6 +120,18 @@ def _deeper_than(value, limit: int) -> bool:
             stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
                                                   else item))
     return False
+
+
+def new_refusal(key: str, state) -> str | None:
+    """Why the state of widget ``key`` (as the widget returned it: a mapping or a component's
+    result) was refused, the first time this session sees that refusal; else None."""
+    get = state.get if isinstance(state, Mapping) else (lambda name: getattr(state, name, None))
+    why, number = get(REFUSED), get("n")
+    shown = st.session_state.setdefault(_REFUSALS_SHOWN, {})
+    if not why or shown.get(key) == number:
+        return None
+    shown[key] = number
+    return str(why)[:200]
 
 
 def guard_back_msg(data: bytes) -> bytes:
@@ -89,13 +147,19 @@ def guard_back_msg(data: bytes) -> bytes:
     changed = False
     for widget in msg.rerun_script.widget_states.widgets:
         field = widget.WhichOneof("value")
-        if field not in _JSON_FIELDS:
+        if field in _JSON_FIELDS:
+            why = refusal(getattr(widget, field))
+            replacement = _JSON_FIELDS[field] or {}
+        elif field == "string_value" and DATA_EDITOR_KEYS.match(user_key(widget.id)):
+            why = edits_refusal(widget.string_value)
+            replacement = EMPTY_EDITS
+        else:
             continue
-        why = refusal(getattr(widget, field))
         if why is None:
             continue
         _LOG.warning("refused the state of widget %s: %s", widget.id[:120], why)
-        replacement = _JSON_FIELDS[field] or json.dumps({REFUSED: why, "n": next(_refusals)})
+        if isinstance(replacement, dict):
+            replacement = json.dumps({**replacement, REFUSED: why, "n": next(_refusals)})
         setattr(widget, field, replacement)
         changed = True
     return msg.SerializeToString() if changed else data

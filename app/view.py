@@ -25,7 +25,7 @@ from pathlib import Path
 import plotly
 import streamlit as st
 
-from app.state_guard import REFUSED
+from app.state_guard import new_refusal
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -120,7 +120,6 @@ export default async function (component) {
 
 
 _components: dict = {}
-_REFUSALS_SHOWN = "_view_refusals_shown"  # session state: component key -> last refusal shown
 
 
 def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
@@ -139,13 +138,10 @@ def _noticing_refusals(mount):
     without it)."""
     def draw(**kwargs):
         result = mount(**kwargs)
-        why = getattr(result, REFUSED, None)
-        shown = st.session_state.setdefault(_REFUSALS_SHOWN, {})
-        number = getattr(result, "n", None)
-        if why and shown.get(kwargs.get("key")) != number:
-            shown[kwargs.get("key")] = number
-            st.warning(f"The view sent a state the server cannot read ({str(why)[:200]}); it "
-                       "was ignored. Step or click in the view to send a fresh one.",
+        why = new_refusal(kwargs.get("key", ""), result)
+        if why:
+            st.warning(f"The view sent a state the server cannot read ({why}); it was "
+                       "ignored. Step or click in the view to send a fresh one.",
                        icon=":material/report:")
         return result
     return draw

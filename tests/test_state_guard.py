@@ -1,10 +1,11 @@
-"""A malformed or oversized component state is refused with a notice, and the session goes on
-(app/state_guard.py).  Without the guard, Streamlit's own decoding raised before the page ran,
-on that rerun and on every later one of the session (issue 14).
+"""A malformed or oversized component state (and a kernel table's edits) is refused with a
+notice, and the session goes on (app/state_guard.py, app/controls.edited_table).  Without the
+guard, Streamlit's own decoding raised before the page ran, on that rerun and on every later
+one of the session (issue 14).
 
 The websocket test runs one Streamlit process of the app (``streamlit run
 app/streamlit_app.py``, as deploy/serve.py starts its replicas) and speaks to it like a browser
-(deploy/session_client.py); about 5 s.
+(deploy/session_client.py); about 8 s.
 """
 
 from __future__ import annotations
@@ -64,6 +65,28 @@ def test_readable_states_pass(text):
     json.loads(text)  # and Streamlit's decoder reads them
 
 
+TABLE_EDITS = [  # (edits a browser may send for the kernel table, what the notice says)
+    ("{", "not JSON"),
+    ("[]", "not an object of edits"),
+    ('{"edited_rows": {"a": {"0": 1}}}', "a row number must be a whole number"),
+    ('{"edited_rows": {"0": 5}}', "not an object of rows"),
+    ('{"deleted_rows": [true]}', "not a list of row numbers"),
+    ('{"edited_rows": {"0": {"zz": 1}}}', "KeyError"),  # a column the table has not
+    ('{"edited_rows": {"7": {"0": 1}}}', "IndexError"),  # a row it has not
+]
+
+
+@pytest.mark.parametrize("text, says", TABLE_EDITS[:5])
+def test_edits_refusal_names_why(text, says):
+    assert says in state_guard.edits_refusal(text)
+
+
+def test_readable_edits_pass():
+    assert state_guard.edits_refusal('{"edited_rows": {"0": {"1": 2.5}, "1": {"0": null}}, '
+                                     '"added_rows": [], "deleted_rows": [1]}') is None
+    assert state_guard.edits_refusal("{}") is None
+
+
 def back_msg(states: dict[str, tuple[str, object]]) -> BackMsg:
     msg = BackMsg()
     msg.rerun_script.query_string = "stride=2"
@@ -85,6 +108,16 @@ def test_frames_that_pass_are_not_reencoded_and_refused_states_decode():
     heartbeat = BackMsg(app_heartbeat=True).SerializeToString()
     assert guard_back_msg(heartbeat) is heartbeat
     assert guard_back_msg(b"\xff\x00garbage") == b"\xff\x00garbage"  # Streamlit refuses it
+    table = "$$ID-0a1b-e2.table.0.0.(2, 1, 2, 2)"
+    edits = back_msg({table: ("string_value", '{"edited_rows": {"0": {"1": 3}}}'),
+                      "$$ID-0a1b-e2.typed": ("string_value", "{")}).SerializeToString()
+    assert guard_back_msg(edits) is edits  # readable edits, and a text that is no table's
+    out = BackMsg()
+    out.ParseFromString(guard_back_msg(back_msg({table: ("string_value", "{")})
+                                       .SerializeToString()))
+    refused = json.loads(out.rerun_script.widget_states.widgets[0].string_value)
+    assert {k: refused[k] for k in state_guard.EMPTY_EDITS} == state_guard.EMPTY_EDITS
+    assert refused[REFUSED].startswith("not JSON")
     bad = back_msg({"a": ("json_value", "{"), "b": ("int_value", 3),
                     "c": ("string_value", "{"), "d": ("json_trigger_value", "[" * 5000),
                     "e": ("json_value", '{"view": {"step": 4}}')})
@@ -130,6 +163,25 @@ async def _malformed_then_good(url: str) -> None:
     await session.close()
 
 
+async def _table_edits(url: str) -> None:
+    session = Session(url, page="explorer_2d", query="kernel=table", timeout=60)
+    await session.open()
+    await session.rerun()
+    (table,) = [key for key in session.widgets if key.startswith("e2.table.")]
+    assert session.widgets[table].kind == "dataframe"
+    for text, says in TABLE_EDITS:
+        bad = await session.rerun(raw={table: ("string_value", text)})
+        notices = [w for w in bad.warnings if "edits from the browser could not be read" in w]
+        assert bad.exceptions == [] and len(notices) == 1 and says in notices[0], (text, bad)
+        good = await session.rerun()
+        assert good.exceptions == [] and not good.warnings and table in session.widgets
+    weights = await session.rerun(raw={table: ("string_value",
+                                               '{"edited_rows": {"0": {"1": 7.5}}}')})
+    assert weights.exceptions == [] and not weights.warnings
+    assert "w=" in session.query and "7.5" in session.query  # a good edit still counts
+    await session.close()
+
+
 def test_a_malformed_component_state_is_refused_and_the_session_goes_on(tmp_path):
     (tmp_path / "logs").mkdir()
     port = serve.free_port()
@@ -140,8 +192,9 @@ def test_a_malformed_component_state_is_refused_and_the_session_goes_on(tmp_path
         # (in a thread: in one pytest process Playwright may run a loop on the main thread)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, _malformed_then_good(f"http://127.0.0.1:{port}")).result()
+            pool.submit(asyncio.run, _table_edits(f"http://127.0.0.1:{port}")).result()
     finally:
         replica.stop()
     log = (tmp_path / "logs" / f"replica-{port}.log").read_text()
     assert "Traceback" not in log
-    assert log.count("refused the state of widget") == len(MALFORMED) + 2
+    assert log.count("refused the state of widget") == len(MALFORMED) + 2 + 5
