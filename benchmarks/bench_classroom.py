@@ -312,7 +312,7 @@ def main() -> None:
                     print(f"  {name}: {len(slow)} slow health checks (> "
                           f"{serve.SLOW_PROBE_S} s), the slowest {worst:.2f} s")
                 for ln in target.watcher_lines:
-                    if "killing" in ln or "exited" in ln:
+                    if "killing" in ln or "exited" in ln or "busy, kept" in ln:
                         print(f"  {name}: serve.py: {ln.strip()}")
         finally:
             if target is not None:

@@ -270,6 +270,9 @@ def watch(replica: Replica, stopping: threading.Event) -> None:
         used = replica.cpu_seconds() - cpu_then
         silent = time.monotonic() - missing_since
         why = verdict(missed, used, silent)
+        if why is None and missed == HUNG_AFTER:  # once per streak: busy, kept
+            log(f"replica {replica.port} missed {missed} health checks of {PROBE_TIMEOUT_S:g} s "
+                f"but used {used:.2f} s of CPU meanwhile: busy, kept")
         if why is None or stopping.is_set():
             continue
         log(f"replica {replica.port} missed {missed} health checks of {PROBE_TIMEOUT_S:g} s "
