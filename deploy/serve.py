@@ -44,7 +44,7 @@ MAX_UPLOAD_MB = 16  # app.sources.MAX_UPLOAD_BYTES, in Streamlit's unit
 HEALTH_TIMEOUT_S = 120  # a replica's start, until its first answered health check
 PROBE_EVERY_S = 0.5
 PROBE_TIMEOUT_S = 0.5  # an idle replica answers in milliseconds; a busy one is judged by its CPU
-HUNG_AFTER = 2  # missed health checks in a row, with no CPU used meanwhile: hung
+HUNG_AFTER = 2  # missed checks in a row, no CPU used meanwhile: hung (found <= 2 x (0.5 + 0.5) s)
 IDLE_CPU_S = 0.02  # "no CPU": a stopped or deadlocked process uses none
 UNRESPONSIVE_S = 20.0  # missed health checks for this long, CPU or not: killed all the same
 SLOW_PROBE_S = 0.25  # health checks slower than this are logged
@@ -237,7 +237,7 @@ def verdict(missed: int, cpu_used: float, silent_s: float) -> str | None:
 
 def watch(replica: Replica, stopping: threading.Event) -> None:
     """Keep one replica serving until ``stopping`` is set: restart it when it exits; kill and
-    restart it when it misses :data:`HUNG_AFTER` health checks in a row."""
+    restart it when it misses its health checks and :func:`verdict` says it is lost."""
     starting_since, missed = None, 0  # the replica starts healthy (main waited for it)
     missing_since, cpu_then = 0.0, 0.0
     while not stopping.wait(PROBE_EVERY_S):
