@@ -9,8 +9,9 @@ URLs (a stride and a step; a checked drill answer and the next question), then c
 of 250-500 ms first, the health check, the websocket) and clicks again.  A student's downtime is
 the time from the fault to the end of the first click served after it.  Afterwards:
 
-- *URL state lost*: the new session's URL differs from the one before (the page writes its
-  settings and the drill's progress back to the URL after every run, so a lost value shows);
+- *URL state lost*: the new session's URL differs from the one before, apart from the step the
+  click itself moves (the page writes its settings and the drill's progress back to the URL
+  after every run, so a lost value shows);
 - *moved back*: sessions that, after the faulty replica is serving again, were no longer on the
   replica that took them over (they would have lost their session a second time).
 
