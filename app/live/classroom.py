@@ -80,6 +80,19 @@ def sse(event: str, data, event_id: int | None = None) -> str:
     return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def _rendered(event: dict) -> str:
+    """An event from the broker as SSE text, written once for all the streams it reaches
+    (they share the event object)."""
+    text = event.get("sse")
+    if text is None:
+        if event["seq"] is None:
+            text = sse(event["event"], event["data"])
+        else:
+            text = sse("patch", {"seq": event["seq"], "patch": event["data"]}, event["seq"])
+        event["sse"] = text
+    return text
+
+
 def tally(kind: str, answer: str, counts: dict[str, int]) -> dict:
     """The answers to a question: how many, the share right, and the histogram (most given
     first).
@@ -386,8 +399,8 @@ class Classroom:
                     elif event["seq"] is not None:
                         if event["seq"] == seq + 1:
                             seq = event["seq"]
-                            yield sse("patch", {"seq": seq, "patch": event["data"]}, seq)
+                            yield _rendered(event)
                     elif teacher or event["to"] == "all":
-                        yield sse(event["event"], event["data"])
+                        yield _rendered(event)
         except self.broker.errors:
             return  # the broker failed: the browser reconnects (`retry:`) and resynchronizes
