@@ -298,6 +298,15 @@ def test_failures_answer_json_never_a_traceback(monkeypatch):
     def broken(self, code_text):
         raise RuntimeError("secret internals")
 
+    def no_classroom():
+        raise RuntimeError("no broker configured")
+
+    with TestClient(Starlette(routes=routes.live_routes(no_classroom)),
+                    raise_server_exceptions=False) as client:
+        r = client.post(BASE)
+        assert r.status_code == 500 and r.json() == {"error": "internal error (it was logged)",
+                                                     "field": None}
+
     from app.live.broker import MemoryBroker
     monkeypatch.setattr(Classroom, "public", broken)
     with TestClient(live_app(MemoryBroker), raise_server_exceptions=False) as client:

@@ -97,19 +97,21 @@ def live_routes(classroom=default_classroom, prefix: str = PREFIX) -> list[Route
 
     def endpoint(handle, status: int = 200):
         async def run(request: Request):
-            room = classroom()
+            room = None
             try:
+                room = classroom()
                 result = await handle(request, room, request.path_params.get("code"))
                 if isinstance(result, StreamingResponse):
                     return result
                 return JSONResponse(result, status)
             except LiveError as e:
                 return JSONResponse(e.body(), e.status)
-            except room.broker.errors as e:
-                log.warning("live class broker failed: %r", e)
-                return JSONResponse({"error": f"class state unavailable: the {room.broker.name} "
-                                     "broker did not answer; try again", "field": None}, 503)
-            except Exception:
+            except Exception as e:
+                if room is not None and isinstance(e, room.broker.errors):
+                    log.warning("live class broker failed: %r", e)
+                    return JSONResponse({"error": "class state unavailable: the "
+                                         f"{room.broker.name} broker did not answer; try again",
+                                         "field": None}, 503)
                 log.exception("live class request failed: %s %s", request.method,
                               request.url.path)
                 return JSONResponse({"error": "internal error (it was logged)",
