@@ -1,5 +1,7 @@
 """Shared fixtures: the array backend ``xp``, the hypothesis profiles and a Redis server."""
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -104,3 +106,34 @@ def make_broker(request):
     url = request.getfixturevalue("redis_url")
     prefix = f"t{os.getpid()}x{time.monotonic_ns()}"
     return lambda: RedisBroker(url, prefix=prefix)
+
+
+def build_live_app(make_broker, limits):
+    """A Starlette app of the live class's routes over brokers from ``make_broker``: one
+    Classroom per event loop (as in production), its broker closed at shutdown."""
+    from starlette.applications import Starlette
+
+    from app.live import routes
+    from app.live.classroom import Classroom
+
+    rooms: dict = {}
+
+    def classroom():
+        loop = asyncio.get_running_loop()
+        if loop not in rooms:
+            rooms[loop] = Classroom(make_broker(), limits)
+        return rooms[loop]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for room in rooms.values():
+            await room.broker.aclose()
+
+    return Starlette(routes=routes.live_routes(classroom), lifespan=lifespan)
+
+
+@pytest.fixture
+def live_app():
+    """:func:`build_live_app`: ``live_app(make_broker, limits)``."""
+    return build_live_app

@@ -4,7 +4,6 @@ small Starlette app built from them, with the in-process broker and with Redis."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 
@@ -23,28 +22,9 @@ LIMITS = Limits(stream_s=1.0, heartbeat_s=0.3, retry_ms=100, teacher_rate=(40, 3
 BASE = "/api/v1/classes"
 
 
-def live_app(make_broker, limits: Limits = LIMITS) -> Starlette:
-    """A Starlette app of the live routes; one Classroom per event loop, closed at shutdown."""
-    rooms: dict = {}
-
-    def classroom():
-        loop = asyncio.get_running_loop()
-        if loop not in rooms:
-            rooms[loop] = Classroom(make_broker(), limits)
-        return rooms[loop]
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        for room in rooms.values():
-            await room.broker.aclose()
-
-    return Starlette(routes=routes.live_routes(classroom), lifespan=lifespan)
-
-
 @pytest.fixture
-def client(make_broker):
-    with TestClient(live_app(make_broker), raise_server_exceptions=False) as c:
+def client(make_broker, live_app):
+    with TestClient(live_app(make_broker, LIMITS), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -275,7 +255,7 @@ def test_presence_counts_students_per_configuration(client):
         {"page": "groups", "query": "", "count": 1}]}
 
 
-def test_idle_classes_expire(make_broker):
+def test_idle_classes_expire(make_broker, live_app):
     with TestClient(live_app(make_broker, Limits(idle_s=1.0))) as client:
         code, auth = start(client)
         time.sleep(0.6)
@@ -287,10 +267,10 @@ def test_idle_classes_expire(make_broker):
         refusal(client.post(f"{BASE}/{code}/join"), 404, "code")
 
 
-def test_failures_answer_json_never_a_traceback(monkeypatch):
+def test_failures_answer_json_never_a_traceback(monkeypatch, live_app):
     from app.live.redis_broker import RedisBroker
 
-    with TestClient(live_app(lambda: RedisBroker("redis://127.0.0.1:9/0")),
+    with TestClient(live_app(lambda: RedisBroker("redis://127.0.0.1:9/0"), LIMITS),
                     raise_server_exceptions=False) as client:
         r = client.post(BASE)
         refusal(r, 503, None, "the redis broker did not answer")
@@ -309,7 +289,7 @@ def test_failures_answer_json_never_a_traceback(monkeypatch):
 
     from app.live.broker import MemoryBroker
     monkeypatch.setattr(Classroom, "public", broken)
-    with TestClient(live_app(MemoryBroker), raise_server_exceptions=False) as client:
+    with TestClient(live_app(MemoryBroker, LIMITS), raise_server_exceptions=False) as client:
         r = client.get(f"{BASE}/K7M-Q2X-9TB")
         assert r.status_code == 500 and r.json() == {"error": "internal error (it was logged)",
                                                      "field": None}

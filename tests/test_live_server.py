@@ -17,7 +17,6 @@ import uvicorn
 from app.live import classroom
 from app.live.classroom import Limits
 from app.live.client import Follower, Teacher, join
-from tests.test_live_routes import live_app
 
 # Streams close every 2 s here, so each student reconnects during a test; heartbeats 0.5 s.
 LIMITS = Limits(stream_s=2.0, heartbeat_s=0.5, retry_ms=100)
@@ -110,14 +109,14 @@ def check(seen: dict, n_students: int) -> list[float]:
     return delays
 
 
-def test_every_student_receives_every_version_over_real_sse(make_broker):
+def test_every_student_receives_every_version_over_real_sse(make_broker, live_app):
     with serve(live_app(make_broker, LIMITS)) as (url, _, _):
         seen = asyncio.run(lesson(url, [url], 12))
     delays = check(seen, 12)
     print(f"\n{len(delays)} deliveries to 12 students on one uvicorn: {millis(delays)}")
 
 
-def test_two_replicas_share_a_class_through_redis(redis_url):
+def test_two_replicas_share_a_class_through_redis(redis_url, live_app):
     from app.live.redis_broker import RedisBroker
 
     prefix = f"rep{time.monotonic_ns()}"
@@ -129,7 +128,7 @@ def test_two_replicas_share_a_class_through_redis(redis_url):
     print(f"\n{len(delays)} deliveries across 2 replicas + Redis: {millis(delays)}")
 
 
-def test_shutdown_is_not_held_by_open_streams(make_broker):
+def test_shutdown_is_not_held_by_open_streams(make_broker, live_app):
     """A stream that would live 60 s: stop_streams() ends it and the server exits at once."""
     with serve(live_app(make_broker, Limits(stream_s=60.0))) as (url, server, thread):
         async def hold():
@@ -151,7 +150,7 @@ def test_shutdown_is_not_held_by_open_streams(make_broker):
     print(f"\nserver exited {took:.2f} s after shutdown with a stream open")
 
 
-def test_the_class_ends_for_every_follower(make_broker):
+def test_the_class_ends_for_every_follower(make_broker, live_app):
     with serve(live_app(make_broker, LIMITS)) as (url, _, _):
         async def lesson_end():
             async with httpx2.AsyncClient(base_url=url) as http:
