@@ -37,24 +37,34 @@ def xp(request):
 # started here on a free port.  Without one the Redis cases skip with the reason; with
 # ``CONVCORE_REQUIRE_REDIS=1`` (set by ``.ci/run``) they fail instead, so CI cannot skip them.
 
-REQUIRE_REDIS = os.environ.get("CONVCORE_REQUIRE_REDIS") == "1"
+class RedisProbe:
+    """Finds Debian's redis-server; skips, or fails when it is required and missing."""
+
+    require = os.environ.get("CONVCORE_REQUIRE_REDIS") == "1"
+
+    @staticmethod
+    def find() -> str | None:
+        return shutil.which("redis-server") or next(
+            (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server")
+             if os.access(p, os.X_OK)), None)
+
+    def or_skip(self) -> str:
+        path = self.find()
+        if path is None:
+            reason = "no redis-server executable; install it with `apt-get install redis-server`"
+            if self.require:
+                pytest.fail(f"Redis tests cannot run: {reason} (CONVCORE_REQUIRE_REDIS=1 "
+                            "requires them)", pytrace=False)
+            pytest.skip(f"Redis tests skipped: {reason}")
+        return path
 
 
-def find_redis_server() -> str | None:
-    return shutil.which("redis-server") or next(
-        (p for p in ("/usr/bin/redis-server", "/usr/sbin/redis-server") if os.access(p, os.X_OK)),
-        None)
+REDIS = RedisProbe()
 
 
-def redis_server_or_skip() -> str:
-    path = find_redis_server()
-    if path is None:
-        reason = "no redis-server executable; install it with `apt-get install redis-server`"
-        if REQUIRE_REDIS:
-            pytest.fail(f"Redis tests cannot run: {reason} (CONVCORE_REQUIRE_REDIS=1 requires "
-                        "them)", pytrace=False)
-        pytest.skip(f"Redis tests skipped: {reason}")
-    return path
+@pytest.fixture
+def redis_probe() -> RedisProbe:
+    return REDIS
 
 
 def _redis_answers(port: int) -> bool:
@@ -69,7 +79,7 @@ def _redis_answers(port: int) -> bool:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """``redis://127.0.0.1:PORT/0`` of a redis-server started for this test session."""
-    exe = redis_server_or_skip()
+    exe = REDIS.or_skip()
     workdir = tmp_path_factory.mktemp("redis")
     for _ in range(3):  # the free port may be taken between choosing and binding it
         with socket.socket() as s:

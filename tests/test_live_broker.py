@@ -249,15 +249,13 @@ def test_redis_pubsub_loss_is_reported_and_recovered(redis_url):
     asyncio.run(scenario())
 
 
-def test_missing_redis_skips_here_and_fails_in_ci(monkeypatch):
-    import conftest
-
-    monkeypatch.setattr(conftest, "find_redis_server", lambda: None)
-    monkeypatch.setattr(conftest, "REQUIRE_REDIS", False)
+def test_missing_redis_skips_here_and_fails_in_ci(monkeypatch, redis_probe):
+    monkeypatch.setattr(redis_probe, "find", lambda: None)
+    monkeypatch.setattr(redis_probe, "require", False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
-        conftest.redis_server_or_skip()
-    monkeypatch.setattr(conftest, "REQUIRE_REDIS", True)
+        redis_probe.or_skip()
+    monkeypatch.setattr(redis_probe, "require", True)
     with pytest.raises(pytest.fail.Exception, match="CONVCORE_REQUIRE_REDIS=1 requires them"):
-        conftest.redis_server_or_skip()
+        redis_probe.or_skip()
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert "missing+=(redis-server)" in ci and "export CONVCORE_REQUIRE_REDIS=1" in ci
