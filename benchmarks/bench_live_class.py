@@ -52,6 +52,7 @@ import httpx2  # noqa: E402
 from app.live.client import Follower, Teacher, join  # noqa: E402
 
 TARGET_P95_S = 0.250
+PIDS: dict[str, list[int]] = {"server": [], "redis": []}  # of the running setup, for CPU time
 
 
 def free_port() -> int:
@@ -80,9 +81,11 @@ def redis_server():
         proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                  "--appendonly", "no", "--dir", tmp],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        PIDS["redis"] = [proc.pid]
         try:
             yield f"redis://127.0.0.1:{port}/0"
         finally:
+            PIDS["redis"] = []
             proc.terminate()
             proc.wait(10)
 
@@ -95,6 +98,7 @@ def servers(count: int, redis_url: str | None):
     ports = [free_port() for _ in range(count)]
     procs = [subprocess.Popen([sys.executable, __file__, "--serve", str(p)], env=env, cwd=ROOT)
              for p in ports]
+    PIDS["server"] = [p.pid for p in procs]
     try:
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         deadline = time.monotonic() + 30
@@ -133,6 +137,15 @@ def replicas_redis():
 
 
 SETUPS = {"one": one, "one-redis": one_redis, "replicas-redis": replicas_redis}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------------------ a class
@@ -237,18 +250,23 @@ def main() -> None:
           "every student answers")
     print("| setup | students | action → all students p50 / p95 / max ms | per delivery "
           "p50 / p95 / max ms | POST round trip p50 ms (ref) | p95 / ref | lost | gaps | "
-          "answers exact | reconnects |")
-    print("|---|---:|---|---|---:|---:|---:|---:|---|---:|")
+          "answers exact | reconnects | CPU s: server / Redis / students |")
+    print("|---|---:|---|---|---:|---:|---:|---:|---|---:|---|")
     for setup in args.setups.split(","):
         with SETUPS[setup]() as urls:
             for n in (int(v) for v in args.students.split(",")):
+                cpu0 = [cpu_seconds(PIDS["server"]), cpu_seconds(PIDS["redis"]),
+                        time.process_time()]
                 r = asyncio.run(run_class(urls, n, args.actions, args.interval, args.seed))
+                cpu = [cpu_seconds(PIDS["server"]) - cpu0[0],
+                       cpu_seconds(PIDS["redis"]) - cpu0[1], time.process_time() - cpu0[2]]
                 a, d, ref = stats(r["per_action"]), stats(r["per_delivery"]), stats(r["rtt"])
                 ms = lambda t: " / ".join(f"{1000 * v:.1f}" for v in t)  # noqa: E731
                 print(f"| {setup} | {n} | {ms(a)} | {ms(d)} | {1000 * ref[0]:.1f} | "
                       f"{a[1] / ref[0]:.1f} | {r['lost']} | {r['gaps']} | "
                       f"{'yes' if r['answers_exact'] and not r['diverged'] else 'NO'} | "
-                      f"{r['reconnects']} |", flush=True)
+                      f"{r['reconnects']} | {' / '.join(f'{c:.1f}' for c in cpu)} |",
+                      flush=True)
                 if a[1] > TARGET_P95_S:
                     print(f"  (p95 above the {1000 * TARGET_P95_S:.0f} ms target)")
 
