@@ -22,7 +22,7 @@ from app import codegen, controls, export, model, url, view
 from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
-from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 PRESENTER_CSS = """<style>
@@ -242,7 +242,6 @@ def non_finite_notice(comp: model.Computation) -> str | None:
 def explorer_page(ndim: int) -> None:
     """The 1-D or 2-D explorer: controls in the sidebar, the browser view and panels."""
     started = time.perf_counter()
-    use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
     page_frame(s, problems, started, "Cross-correlation, as in PyTorch and the documents: "

@@ -23,7 +23,7 @@ import convcore as cc
 from app import scene as scenes
 from app import stack, view
 from app.controls import Notices, choice, clamp, int_input
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
 
 COMPONENT = "convcore_receptive"
@@ -226,7 +226,6 @@ def valid_cell(cell, out_spatial: tuple) -> tuple | None:
 def receptive_page() -> None:
     """The receptive-field page: controls, the browser view, the per-layer table."""
     started = time.perf_counter()
-    use_entry_navigation("pages/receptive.py")
     s, problems = page_settings()
     st.title("Receptive field of a stack")
     if s.presenter:

@@ -19,11 +19,10 @@ import convcore as cc
 from app import codegen, controls, explorer, model, url
 from app import sources as src
 from app.controls import Notices, k
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.settings import Settings
 
 PAGE = "t"
-PAGE_FILE = "pages/transposed.py"
 
 
 def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
@@ -112,7 +111,6 @@ def code_panel(s: Settings, comp: model.TransposedComputation) -> None:
 def transposed_page() -> None:
     """The page: 1-D or 2-D by its own control (``?ndim=2`` in the URL)."""
     started = time.perf_counter()
-    use_entry_navigation(PAGE_FILE)
     if "t.ndim" not in st.session_state:
         st.session_state["t.ndim"] = 2 if st.query_params.get("ndim") == "2" else 1
     st.title("Transposed convolution & gradients")

@@ -165,6 +165,39 @@ def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifact
     assert_no_exception(page)
 
 
+def forward_messages(page: Page) -> list[str]:
+    """Record the type of every message the server sends this tab (Streamlit's ForwardMsg
+    protobuf); returns the list, filled as they arrive."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    kinds: list[str] = []
+
+    def received(frame) -> None:
+        if isinstance(frame, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(frame)
+            kinds.append(msg.WhichOneof("type"))
+
+    page.on("websocket", lambda ws: ws.on("framereceived", received))
+    return kinds
+
+
+def test_the_1d_page_opens_at_its_own_address_on_a_fresh_server(page, fresh_app_url):
+    """``/explorer_1d`` (the 1-D page's address beside ``/explorer_2d``) as the first visit
+    after a server start: the page with the link's settings, in one script run, with no
+    "Page not found" and no second navigation (Streamlit's old pages-folder mode)."""
+    kinds = forward_messages(page)
+    open_page(page, fresh_app_url + "/explorer_1d?stride=2", charts=0)
+    assert_no_exception(page)
+    assert page.get_by_test_id("cx-scrub").get_attribute("max") == "4"  # stride 2: 5 cells
+    expect(page.get_by_role("heading", name="1-D convolution explorer")).to_be_visible()
+    assert "page_not_found" not in kinds, kinds
+    assert kinds.count("navigation") == 1 and kinds.count("script_finished") == 1, kinds
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlsplit(page.url).path == "/explorer_1d"
+    assert_no_js_errors(page)
+
+
 def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
     # seed 000 "stride with pad": size 2, stride 2, pad 2 gives 7 outputs (the document
     # printed 10: an erratum); the button must carry every setting to the 1-D explorer

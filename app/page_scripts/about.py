@@ -8,7 +8,6 @@ import streamlit as st
 
 import convcore as cc
 from app import figures, model
-from app.navigation import use_entry_navigation
 from convcore.backend import cupy_unavailable_reason
 
 X = np.array([[[2.0, 3.0, 4.0, 1.0]]], dtype=np.float32)
@@ -77,7 +76,6 @@ def algorithms() -> None:
 
 
 def main() -> None:
-    use_entry_navigation("pages/about.py")
     st.title("About the Convolution Explorer")
     correlation_vs_convolution()
     backend()
