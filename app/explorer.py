@@ -315,8 +315,8 @@ def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
     st.session_state[k(ndim, "last_w")] = comp.weight
     if not 0 <= s.step < comp.steps:
         used = min(max(s.step, 0), comp.steps - 1)
-        notices.changed("step", s.step, used,
-                        f"the output has {comp.steps} cells (steps 0–{comp.steps - 1})")
+        notices.changed("step", s.step + 1, used + 1,
+                        f"the output has {comp.steps} cells (steps 1–{comp.steps})")
         s = replace(s, step=used)
     show_notices([*notices, *input_notices, *filter(None, [non_finite_notice(comp)])])
     s, payload_text = show_view(ndim, s, comp, upload)

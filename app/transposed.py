@@ -147,7 +147,8 @@ def _body(ndim: int, s: Settings):
     steps = explorer.steps_of(s, comp)
     if not 0 <= s.step < steps:
         used = min(max(s.step, 0), steps - 1)
-        notices.changed("step", s.step, used, f"the view has {steps} steps")
+        notices.changed("step", s.step + 1, used + 1,
+                        f"the view has {steps} steps (1–{steps})")
         s = replace(s, step=used)
     explorer.show_notices([*notices, *input_notices])
     s, _ = explorer.show_view(ndim, s, comp, upload, page=PAGE)

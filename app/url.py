@@ -3,6 +3,11 @@
 Pure functions.  :func:`to_query` leaves out values equal to the page defaults, so a default
 view has a short URL; :func:`from_query` never raises: a value it cannot read is reported and
 the default kept (the controls then report any value they have to clamp).
+
+``step`` counts from 1, as the view does: ``step=9`` opens "step 9 of 16" (the settings hold
+the 0-based raster index, 8).  A link from before this rule wrote the first step as
+``step=0``: the page moves it to step 1 with a notice; any other old link opens one step
+later than it did.
 """
 
 from __future__ import annotations
@@ -81,8 +86,9 @@ def to_query(s: Settings) -> dict[str, str]:
         put("kseed", s.kseed, d.kseed, str)
     if s.kernel == "table" and s.weights is not None and len(s.weights) <= MAX_TABLE_VALUES:
         q["w"] = _floats(s.weights)
-    for name in ("item", "omap", "step", "speed"):
+    for name in ("item", "omap", "speed"):
         put(name, getattr(s, name), getattr(d, name), str)
+    put("step", s.step + 1, d.step + 1, str)  # as the view counts: "step 9 of 16" is step=9
     if s.reveal:
         q["reveal"] = "1"
     if s.predict:
@@ -163,7 +169,8 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "kernel": ("kernel", _choice(tuple(KERNEL_SOURCES))), "preset": ("preset", str),
         "scheme": ("scheme", _choice(INIT_SCHEMES)), "kseed": ("kseed", count),
         "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
-        "step": ("step", count), "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
+        "step": ("step", lambda t: int(t) - 1),  # from 1 in the URL, as the view counts
+        "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
         "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),

@@ -125,25 +125,37 @@ def test_plotly_js_comes_from_the_app_itself(page, app_url):
     assert plotly and plotly[0].status == 200 and plotly[0].headers.get("etag")
 
 
-@pytest.mark.parametrize("path,query,step", [
-    ("/", "step=3&stride=2", 3),  # 1-D: L=10, size 2, stride 2 -> 5 steps
-    ("/explorer_2d", "stride=2,1&step=5", 5),  # 2-D: 2x4 outputs; step 5 is cell (1, 1)
+@pytest.mark.parametrize("path,query,step,steps", [
+    ("/", "step=3&stride=2", 3, 5),  # 1-D: L=10, size 2, stride 2 -> 5 steps
+    ("/explorer_2d", "stride=2,1&step=5", 5, 8),  # 2-D: 2x4 outputs; step 5 is cell (1, 0)
 ])
-def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step):
+def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step, steps):
+    """A link's step is the step the page shows ("step 5 of 8" for step=5), and stepping on
+    moves the URL's step with the page's."""
     open_page(page, f"{app_url}{path}?{query}", charts=0)
     assert_no_exception(page)
     expect(page.locator('[data-testid="stAlert"]', has_text="URL:")).to_have_count(0)
-    assert view_step(page) == step
+    assert view_step(page) == step - 1  # the raster index, from 0
+    assert page.get_by_test_id("cx-step").inner_text().startswith(f"step {step} of {steps}")
     kept = parse_qs(urlsplit(page.evaluate("location.href")).query)
     assert kept.get("step") == [str(step)]
     assert kept.get("stride") == [parse_qs(query)["stride"][0]]
     shot(page, artifacts, f"shared-url-{PAGES[path][0]}")
     # stepping on from the shared view: the URL follows once the user stops
     page.get_by_test_id("cx-next").click()
-    assert view_step(page) == step + 1
+    assert page.get_by_test_id("cx-step").inner_text().startswith(f"step {step + 1} of")
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
                            f"'{step + 1}'")
     assert_no_exception(page)
+
+
+def test_a_link_from_before_steps_counted_from_1_opens_the_first_step(page, app_url):
+    """step=0 was the first step when the URL counted from 0: it still opens the first step
+    ("step 1 of 16"), and the page says what it did."""
+    open_page(page, f"{app_url}/explorer_2d?step=0", charts=0)
+    assert_no_exception(page)
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 1 of 16")
+    expect(page.get_by_text("step: asked 0, using 1")).to_be_visible()
 
 
 def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifacts):
@@ -152,7 +164,7 @@ def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifact
     default, no extra query parameter appears)."""
     open_page(page, fresh_app_url + "/explorer_2d?stride=2,1&step=5", charts=0)
     assert_no_exception(page)
-    assert view_step(page) == 5
+    assert view_step(page) == 4  # "step 5 of 8"
     page.get_by_test_id("cx-next").click()
     page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '6'",
                            timeout=LOAD_TIMEOUT_MS)
@@ -187,8 +199,9 @@ def test_the_1d_page_opens_at_its_own_address_on_a_fresh_server(page, fresh_app_
     after a server start: the page with the link's settings, in one script run, with no
     "Page not found" and no second navigation (Streamlit's old pages-folder mode)."""
     kinds = forward_messages(page)
-    open_page(page, fresh_app_url + "/explorer_1d?stride=2", charts=0)
+    open_page(page, fresh_app_url + "/explorer_1d?stride=2&step=3", charts=0)
     assert_no_exception(page)
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 3 of 5")
     assert page.get_by_test_id("cx-scrub").get_attribute("max") == "4"  # stride 2: 5 cells
     expect(page.get_by_role("heading", name="1-D convolution explorer")).to_be_visible()
     assert "page_not_found" not in kinds, kinds

@@ -1233,7 +1233,7 @@ export class View {
       if (value === dflt) u.searchParams.delete(name);
       else u.searchParams.set(name, String(value));
     };
-    set("step", this.step, 0);
+    set("step", this.step + 1, 1);  // counted from 1, as the page shows it (app/url.py)
     set("speed", this.speed, 2);
     set("reveal", this.reveal ? 1 : 0, 0);
     set("predict", this.predict ? 1 : 0, 0);
