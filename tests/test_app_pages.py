@@ -93,6 +93,22 @@ def test_about_times_the_three_algorithms_and_names_autos_choice():
     assert {r[1] for r in rows} == {"im2col", "direct", "fft"}
 
 
+def test_about_writes_numbers_and_symbols_as_a_learner_reads_them():
+    """No NumPy reprs (``np.float32(0.5)``) and no raw ``g_j``: numbers as cc.format_number
+    writes them, symbols as LaTeX."""
+    at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
+    ok(at.switch_page("page_scripts/about.py").run())
+    names = [trace["name"] for trace in figure(at)["data"]]
+    assert names == ["input x", "cross-correlation with w = [0.5, −2]",
+                     "convolution (w flipped)"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "x = [2, 3, 4, 1], w = [0.5, −2]" in text
+    assert r"group $g_j = \lfloor j \cdot g / C_{out} \rfloor$" in text
+    assert "np." not in text + " ".join(names) and "group g_j" not in text
+    # cross-correlation of [2, 3, 4, 1] with [0.5, −2], and with the kernel flipped
+    assert [m.value for m in at.metric] == ["[−5, −6.5, 0]", "[−2.5, −4, −7.5]"]
+
+
 def test_sidebar_footer_names_the_backend_and_the_compute_time():
     at = ok(explorer(2))
     footer = at.sidebar.caption[-1].value

@@ -27,14 +27,14 @@ def correlation_vs_convolution() -> None:
     st.latex(r"(w \star x)[i] = \sum_{t=0}^{K-1} w[t]\; x_{pad}[i \cdot s + t \cdot d]")
     st.latex(r"L_{out} = \left\lfloor \frac{L_{in} + p_{lo} + p_{hi} - d\,(K-1) - 1}{s}"
              r" \right\rfloor + 1")
-    st.markdown("with stride *s*, dilation *d*, padding *p* and *g* groups "
-                "(output map *j* belongs to group g_j).")
+    st.markdown(r"with stride $s$, dilation $d$, padding $p$ and $g$ groups: output map $j$ "
+                r"belongs to group $g_j = \lfloor j \cdot g / C_{out} \rfloor$.")
     corr = cc.to_numpy(cc.conv1d(X, W))[0, 0]
     conv = cc.to_numpy(cc.conv1d(X, np.ascontiguousarray(W[..., ::-1])))[0, 0]
-    st.markdown(f"Example: x = {X[0, 0].tolist()}, w = {W[0, 0].tolist()}")
+    st.markdown(f"Example: x = {figures.number_list(X)}, w = {figures.number_list(W)}")
     c1, c2 = st.columns(2)
-    c1.metric("cross-correlation (this app)", str(corr.tolist()))
-    c2.metric("convolution (kernel flipped)", str(conv.tolist()))
+    c1.metric("cross-correlation (this app)", figures.number_list(corr))
+    c2.metric("convolution (kernel flipped)", figures.number_list(conv))
     st.plotly_chart(figures.correlation_figure(X[0, 0], W[0, 0], corr, conv), key="about.chart",
                     config={"displaylogo": False})
 
