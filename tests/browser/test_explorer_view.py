@@ -411,6 +411,32 @@ def test_presenter_mode_fits_a_projector(browser, app_url, artifacts):
         context.close()
 
 
+def test_the_1d_line_legend_covers_no_line(browser, app_url, artifacts):
+    """1-D presenter at 1280×720 (the arange input: the output line climbs to the top right
+    corner, where the legend was): the legend sits above every point and line of the plot."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        for address in ("/explorer_1d?presenter=1", "/explorer_1d"):
+            open_view(page, app_url + address)
+            legend, marks = page.evaluate("""() => {
+              const plot = document.querySelector('.cx-line .js-plotly-plot');
+              const box = (e) => { const b = e.getBoundingClientRect();
+                                   return [b.left, b.top, b.right, b.bottom]; };
+              return [box(plot.querySelector('.legend')),
+                      [...plot.querySelectorAll('.scatterlayer .trace path, .scatterlayer .point')]
+                        .map(box)];
+            }""")
+            assert len(marks) >= 11, marks  # two lines and the output's points
+            for mark in marks:
+                overlap = min(legend[2], mark[2]) - max(legend[0], mark[0]) > 0 and \
+                    min(legend[3], mark[3]) - max(legend[1], mark[1]) > 0
+                assert not overlap, (address, legend, mark)
+        shot(page, artifacts, "view-1d-line-legend")
+    finally:
+        context.close()
+
+
 def test_a_phone_gets_one_column_with_nothing_overlapping(browser, app_url, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()

@@ -590,7 +590,9 @@ export class View {
     const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
                                      MARGIN_1D.r + 40));
     const h = this.presenter ? 170 : 200;
-    const m = {l: 48, r: 8, t: 8, b: 26};
+    const font = Math.max(11, Math.round(this.font * 0.75));
+    // the legend sits above the plot area, where it cannot cover the lines
+    const m = {l: 48, r: 8, t: 8 + Math.round(font * 1.8), b: 26};
     this.line = {box, dyn, w, h, m, ctx: dyn.getContext("2d")};
     box.style.width = `${w}px`;
     box.style.height = `${h}px`;
@@ -603,7 +605,6 @@ export class View {
     dyn.style.top = `${m.t}px`;
     dyn.style.pointerEvents = "none";
     this.line.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const font = Math.max(11, Math.round(this.font * 0.75));
     window.Plotly.react(plot, [
       {type: "scatter", mode: "lines", x: xs, y: ys, name: `x[${s.channels[0]}]`,
        line: {color: "#555", width: 1.5}},
@@ -611,7 +612,8 @@ export class View {
        line: {color: "#2166ac", width: 2}, marker: {size: 4}},
     ], {
       width: w, height: h, margin: {...m, pad: 0}, showlegend: true,
-      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, font: {size: font}},
+      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom",
+               font: {size: font}},
       xaxis: {range: this.lineRange.x, fixedrange: true, automargin: false, zeroline: false,
               tickfont: {size: font}},
       yaxis: {range: this.lineRange.y, fixedrange: true, automargin: false,
