@@ -44,11 +44,13 @@ def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
     st.markdown(f"**Input cell x[{s.item},{c},{','.join(map(str, cell))}] = "
                 f"{cc.format_number(scatter.value)} stamps** value × kernel onto output map "
                 f"{s.omap} (`convcore.trace_scatter`):")
-    st.table({"output cell": [",".join(map(str, t.output_index)) for t in stamps],
+    # three columns (a fourth, mostly empty, did not fit a phone): a cropped stamp says so
+    # where it would have landed
+    st.table({"output cell": [",".join(map(str, t.output_index))
+                              + (" (cropped by padding)" if t.cropped else "") for t in stamps],
               "weight": [",".join(map(str, t.weight_index)) for t in stamps],
               "adds": [f"{cc.format_number(t.x)}·{cc.format_number(t.w)} = "
-                       f"{cc.format_number(t.product)}" for t in stamps],
-              "": ["cropped by padding" if t.cropped else "" for t in stamps]})
+                       f"{cc.format_number(t.product)}" for t in stamps]})
 
 
 def backward_panel(comp: model.TransposedComputation, s: Settings) -> None:
@@ -154,7 +156,7 @@ def _body(ndim: int, s: Settings):
     s, _ = explorer.show_view(ndim, s, comp, upload, page=PAGE)
     panels = {
         "Arithmetic": lambda: arithmetic_panel(comp, s),
-        "Backward of a forward convolution": lambda: backward_panel(comp, s),
+        "Backward pass": lambda: backward_panel(comp, s),
         "output_padding": lambda: output_padding_panel(comp, s),
         "Code": lambda: code_panel(s, comp),
     }

@@ -449,8 +449,10 @@ export class View {
     const pl = Math.ceil(s.padded_shape[0] / f);
     const ol = Math.ceil(s.out_shape[0] / f);
     const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
-    // cells as wide as the width allows; strips at least a readable height
-    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / pl, 72));
+    // cells as wide as the width allows (for the longer of input and output: a transposed
+    // convolution's output is the longer); strips at least a readable height
+    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / Math.max(pl, ol),
+                                      72));
     const line = this.presenter ? 170 : 200;
     const rowsBudget = (this.heightBudget() - line - 3 * (MARGIN.t + MARGIN.b + 24)) /
       (2 * maps + 1);
