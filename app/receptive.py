@@ -232,9 +232,10 @@ def receptive_page() -> None:
         st.html(PRESENTER_CSS)
     else:
         st.caption("Each output cell of a stack of convolutions sees a window of the input: its "
-                   "receptive field. Hover any cell to light the cells below it that reach it, "
-                   "coloured and labelled by the number of paths (one tap per layer) — the "
-                   "effective receptive field; click an output cell to pin it.")
+                   "receptive field. Hover any cell to light the cells below it that reach it "
+                   "and the cells above it that it reaches, coloured and labelled by the number "
+                   "of paths (one tap per layer) — the effective receptive field; click an "
+                   "output cell to pin it.")
     for p in problems:
         st.warning(f"URL: {p}")
     notices = Notices()
