@@ -255,6 +255,14 @@ def test_uploads_become_the_input_and_are_checked():
     ok(at.file_uploader(key="e2.upload").upload("bad.npy", b"not numpy",
                                                "application/octet-stream").run())
     assert at.error and not vp.view_element(at)
+    # no CSV cell is dropped in silence: an empty one is refused where it is, empty cells
+    # after the last number are ignored with a notice
+    ok(at.file_uploader(key="e2.upload").upload("gap.csv", b"1,2\n3,\n", "text/csv").run())
+    assert "'gap.csv': CSV row 2, column 2 is empty" in at.error[0].value
+    ok(at.file_uploader(key="e2.upload").upload("t.csv", b"1,2,\n3,4,\n", "text/csv").run())
+    assert vp.array(at, "inputs")[0].tolist() == [[1, 2], [3, 4]]
+    assert "ignored the empty cells after column 2 on every row (a trailing ',')" in \
+        captions(at)
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
