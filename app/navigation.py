@@ -18,6 +18,7 @@ PAGES = (
     ("explorer_1d.py", "1-D convolution", ":material/show_chart:", "explorer_1d"),
     ("explorer_2d.py", "2-D convolution", ":material/grid_on:", "explorer_2d"),
     ("transposed.py", "Transposed & gradients", ":material/swap_vert:", "transposed"),
+    ("gallery.py", "Arithmetic gallery", ":material/photo_library:", "gallery"),
     ("groups.py", "Groups & depthwise", ":material/account_tree:", "groups"),
     ("receptive.py", "Receptive field", ":material/filter_center_focus:", "receptive"),
     ("drill.py", "Shape drill", ":material/quiz:", "drill"),
@@ -32,6 +33,7 @@ def page_path(script: str) -> str:
 
 
 EXPLORER_PAGES = {1: page_path("explorer_1d.py"), 2: page_path("explorer_2d.py")}
+TRANSPOSED_PAGE = page_path("transposed.py")
 
 
 def navigation_pages() -> list:

@@ -170,8 +170,5 @@ def _body(ndim: int, s: Settings):
 
 def _finish(s: Settings, comp):
     st.session_state[controls.canonical_key(s.ndim, PAGE)] = s
-    query = url.to_query(s)
-    if s.ndim == 2:
-        query["ndim"] = "2"
-    sync_query_params(query)
+    sync_query_params(url.page_query(s, PAGE))
     return comp

@@ -13,6 +13,7 @@ later than it did.
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from app import sources as src
 from app.settings import (
@@ -28,6 +29,9 @@ from app.settings import (
 )
 
 TRUE_WORDS = ("1", "true", "yes", "on")
+# The URL paths of the pages that show Settings, by page ("e" explorer, "t" transposed, as the
+# session keys of app.controls) and rank; app.navigation registers the pages under them.
+ADDRESSES = {"e": {1: "explorer_1d", 2: "explorer_2d"}, "t": {1: "transposed", 2: "transposed"}}
 
 
 def _ints(t) -> str:
@@ -97,6 +101,21 @@ def to_query(s: Settings) -> dict[str, str]:
     if s.presenter:
         q["presenter"] = "1"
     return q
+
+
+def page_query(s: Settings, page: str = "e") -> dict[str, str]:
+    """The query of ``s`` on its page: the transposed page serves both ranks and says which."""
+    q = to_query(s)
+    if page == "t" and s.ndim == 2:
+        q["ndim"] = "2"
+    return q
+
+
+def link(s: Settings, page: str = "e") -> str:
+    """A link to ``s`` on its page, relative to the app's root, so that it works under any
+    base path: ``explorer_2d?shape=4&size=3``."""
+    query = urlencode(page_query(s, page), safe=",:")
+    return ADDRESSES[page][s.ndim] + (f"?{query}" if query else "")
 
 
 def _parse_ints(text: str, ndim: int) -> tuple:

@@ -29,6 +29,7 @@ PAGES = {  # URL path -> (screenshot name, least number of Plotly charts)
     "/groups": ("groups", 1),
     "/examples": ("examples", 1),
     "/about": ("about", 1),
+    "/gallery": ("gallery", 0),
 }
 LOAD_TIMEOUT_MS = 45_000
 
@@ -273,3 +274,31 @@ def test_upload_is_checked_and_downscaled(page, app_url, artifacts):
     assert page.locator('[data-testid="stAlert"]', has_text="Python objects").count() == 0
     assert page.locator(VIEW).evaluate("r => r.__cx.scene.in_shape") == [20, 1024]
     shot(page, artifacts, "upload-downscaled")
+
+
+def test_the_gallery_opens_a_case_and_its_twin(page, app_url, artifacts):
+    """The gallery's odd case (i 6, k 3, s 2, p 1 → 3): its twin's link opens the transposed
+    page in a new tab, in the gather view, giving 6×6 back; its button opens the explorer in
+    this tab with the 3×3 output."""
+    open_page(page, app_url + "/gallery", charts=0)
+    assert_no_exception(page)
+    shot(page, artifacts, "gallery-1280")
+    link = page.locator('[data-testid="stMarkdown"] a', has_text="twin").nth(6)
+    assert link.get_attribute("href").startswith("transposed?shape=3&")
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(tab)
+    shown = tab.locator(VIEW).evaluate("r => [r.__cx.tscene.in_shape, r.__cx.tscene.out_shape, "
+                                       "r.__cx.viewMode]")
+    assert shown == [[3, 3], [6, 6], "gather"]
+    tab.close()
+    page.locator(".st-key-gallery-padding_strides_odd button").click()
+    page.wait_for_url(re.compile(r"/explorer_2d\?shape=6&"), timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(f"{VIEW} .cx-eq", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert page.locator(VIEW).evaluate("r => r.__cx.scene.out_shape") == [3, 3]
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 1 of 9")
+    assert_no_exception(page)
+    assert_no_js_errors(page)
