@@ -135,7 +135,7 @@ def test_the_gallery_page_shows_every_case_and_its_buttons_open_it():
         forward, twin = CASES[slug].links()
         assert row[1:3] == [f"{i},{k},{s},{p},{d}", f"**{o}**"], row
         assert row[3] == f"**{i}**"  # the twin gives i back
-        assert row[4] == f"[convolution]({forward}) · [twin]({twin})"
+        assert row[4] == f"[explorer]({forward}) · [twin]({twin})"
     text = " ".join(m.value for m in at.markdown)
     for c in gallery.CASES:
         for q in c.questions():

@@ -20,7 +20,7 @@ def overview() -> None:
         forward, twin = c.links()
         lines.append(f"| [{c.title}](#{c.slug.replace('_', '-')}) | "
                      f"{c.i},{c.k},{c.s},{c.p},{c.d} | **{c.out_size()}** | "
-                     f"**{c.twin_size()}** | [convolution]({forward}) · [twin]({twin}) |")
+                     f"**{c.twin_size()}** | [explorer]({forward}) · [twin]({twin}) |")
     st.markdown("The twin's input is the convolution's output (i′ = o); its output o′ is the "
                 "convolution's input size again. The links open a new tab.")
     st.markdown("\n".join(lines))
