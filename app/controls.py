@@ -80,15 +80,19 @@ def forget_widgets(ndim: int, page: str = "e") -> None:
         del st.session_state[key]
 
 
-def open_in_explorer(s: Settings) -> None:
-    """Show ``s`` on its explorer page (used by the documented examples)."""
+def open_in_explorer(s: Settings, page: str = "e") -> None:
+    """Show ``s`` on its explorer page (``page`` "e") or on the transposed page ("t"), exactly
+    as a link to it would, keeping the session (the documented examples, the gallery)."""
     from app import url
-    from app.navigation import EXPLORER_PAGES
+    from app.navigation import EXPLORER_PAGES, TRANSPOSED_PAGE
 
-    forget_widgets(s.ndim)
-    st.session_state[canonical_key(s.ndim)] = s
-    seed_widgets(s, overwrite=True)
-    st.switch_page(EXPLORER_PAGES[s.ndim], query_params=url.to_query(s))
+    forget_widgets(s.ndim, page)  # the page's widgets, its view's anchor and its settings
+    st.session_state[canonical_key(s.ndim, page)] = s
+    seed_widgets(s, overwrite=True, page=page)
+    if page == "t":
+        st.session_state["t.ndim"] = s.ndim  # the transposed page's own rank control
+    st.switch_page(EXPLORER_PAGES[s.ndim] if page == "e" else TRANSPOSED_PAGE,
+                   query_params=url.page_query(s, page))
 
 
 # ------------------------------------------------------------------------------ widgets

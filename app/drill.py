@@ -90,8 +90,8 @@ class Question:
         """The whole output shape ``(N, C_out, *spatial)``."""
         return (self.batch, self.out_channels, *self.out_spatial)
 
-    def code(self) -> str:
-        """The question as PyTorch code."""
+    def layer(self) -> str:
+        """The layer in PyTorch: ``nn.Conv2d(3, 8, kernel_size=3, stride=2)``."""
         name = f"nn.Conv{'Transpose' if self.kind == 'transposed' else ''}{self.ndim}d"
         args = [str(self.in_channels), str(self.out_channels),
                 f"kernel_size={_arg(self.kernel)}"]
@@ -100,8 +100,12 @@ class Question:
                                     ("dilation", self.dilation, 1)):
             if value and any(v != default for v in value):
                 args.append(f"{key}={_arg(value)}")
+        return f"{name}({', '.join(args)})"
+
+    def code(self) -> str:
+        """The question as PyTorch code."""
         return (f"x = torch.randn{self.in_shape}\n"
-                f"layer = {name}({', '.join(args)})\n"
+                f"layer = {self.layer()}\n"
                 f"layer(x).shape   # → ?")
 
     def formulas(self) -> list[tuple[str, str]]:

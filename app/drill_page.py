@@ -19,7 +19,7 @@ import streamlit as st
 
 from app import drill
 from app.controls import Notices, choice, int_input
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 
 SETTINGS_KEY = "drill.settings"
 RUN_KEY = "drill.run"
@@ -191,7 +191,6 @@ def summary(questions: list, run: dict) -> None:
 
 def drill_page() -> None:
     """The shape drill: controls in the sidebar, one question (or the summary) in the page."""
-    use_entry_navigation("pages/drill.py")
     s, problems = page_settings()
     st.title("Shape drill")
     st.caption("Predict the shape a layer gives, then check: the answer comes with the formula "

@@ -22,7 +22,7 @@ from app import codegen, controls, export, model, url, view
 from app import scene as scenes
 from app import sources as src
 from app.controls import Notices, k
-from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 PRESENTER_CSS = """<style>
@@ -242,7 +242,6 @@ def non_finite_notice(comp: model.Computation) -> str | None:
 def explorer_page(ndim: int) -> None:
     """The 1-D or 2-D explorer: controls in the sidebar, the browser view and panels."""
     started = time.perf_counter()
-    use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     st.title(f"{ndim}-D convolution explorer")
     page_frame(s, problems, started, "Cross-correlation, as in PyTorch and the documents: "
@@ -316,8 +315,8 @@ def _explorer_body(ndim: int, s: Settings) -> model.Computation | None:
     st.session_state[k(ndim, "last_w")] = comp.weight
     if not 0 <= s.step < comp.steps:
         used = min(max(s.step, 0), comp.steps - 1)
-        notices.changed("step", s.step, used,
-                        f"the output has {comp.steps} cells (steps 0–{comp.steps - 1})")
+        notices.changed("step", s.step + 1, used + 1,
+                        f"the output has {comp.steps} cells (steps 1–{comp.steps})")
         s = replace(s, step=used)
     show_notices([*notices, *input_notices, *filter(None, [non_finite_notice(comp)])])
     s, payload_text = show_view(ndim, s, comp, upload)

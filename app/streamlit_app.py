@@ -17,13 +17,12 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.navigation import NAVIGATED, navigation_pages, page_config  # noqa: E402
+from app.navigation import navigation_pages, page_config  # noqa: E402
 from app.state_guard import middleware  # noqa: E402
 
 
 def run() -> None:
     page_config()
-    st.session_state[NAVIGATED] = True
     st.navigation(navigation_pages()).run()
 
 

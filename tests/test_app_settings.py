@@ -99,7 +99,9 @@ def test_defaults_make_an_empty_query_and_open_on_the_documents_example(ndim):
 
 def test_short_urls_and_per_axis_forms():
     s, problems = url.from_query({"step": "5", "stride": "2"}, 1)
-    assert problems == [] and s.step == 5 and s.stride == (2,)
+    assert problems == [] and s.step == 4 and s.stride == (2,)  # "step 5 of ..." is index 4
+    assert url.to_query(replace(settings.defaults(2), step=8)) == {"step": "9"}
+    assert url.from_query({"step": "0"}, 2)[0].step == -1  # an old first step: the page clamps
     s, _ = url.from_query({"stride": "2,4", "pad": "3", "dilation": "3,1"}, 2)
     assert s.stride == (2, 4) and s.pad == ((3, 3), (3, 3)) and s.dilation == (3, 1)
     s, _ = url.from_query({"pad": "1:2,0:3"}, 2)

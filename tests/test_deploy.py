@@ -211,8 +211,8 @@ async def _sessions_keep_their_state(room: Classroom) -> None:
         for session in (a, b):
             run = await session.rerun({"e2.view": session.view_report("e2.view", step=step)})
             assert run.exceptions == [] and run.status == 0
-    assert re.search(r"stride=2.*step=2", a.query) and "size=" not in a.query
-    assert re.search(r"size=3.*step=2", b.query) and "stride=" not in b.query
+    assert re.search(r"stride=2.*step=3", a.query) and "size=" not in a.query  # from 1
+    assert re.search(r"size=3.*step=3", b.query) and "stride=" not in b.query
 
     # A dropped websocket comes back to the same replica and finds its session there.
     for session in (a, b):
@@ -221,7 +221,7 @@ async def _sessions_keep_their_state(room: Classroom) -> None:
             await session.reconnect()
             run = await session.rerun({"e2.view": session.view_report("e2.view", step=step)})
             assert session.session_id == session_id and run.exceptions == []
-    assert "step=5" in a.query and "stride=2" in a.query and "step=5" in b.query
+    assert "step=6" in a.query and "stride=2" in a.query and "step=6" in b.query
 
     # The control: the same reconnection with the other replica's cookie finds no session.
     a.cookies[serve.COOKIE] = "r2"

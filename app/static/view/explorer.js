@@ -449,8 +449,10 @@ export class View {
     const pl = Math.ceil(s.padded_shape[0] / f);
     const ol = Math.ceil(s.out_shape[0] / f);
     const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
-    // cells as wide as the width allows; strips at least a readable height
-    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / pl, 72));
+    // cells as wide as the width allows (for the longer of input and output: a transposed
+    // convolution's output is the longer); strips at least a readable height
+    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / Math.max(pl, ol),
+                                      72));
     const line = this.presenter ? 170 : 200;
     const rowsBudget = (this.heightBudget() - line - 3 * (MARGIN.t + MARGIN.b + 24)) /
       (2 * maps + 1);
@@ -590,7 +592,9 @@ export class View {
     const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
                                      MARGIN_1D.r + 40));
     const h = this.presenter ? 170 : 200;
-    const m = {l: 48, r: 8, t: 8, b: 26};
+    const font = Math.max(11, Math.round(this.font * 0.75));
+    // the legend sits above the plot area, where it cannot cover the lines
+    const m = {l: 48, r: 8, t: 8 + Math.round(font * 1.8), b: 26};
     this.line = {box, dyn, w, h, m, ctx: dyn.getContext("2d")};
     box.style.width = `${w}px`;
     box.style.height = `${h}px`;
@@ -603,7 +607,6 @@ export class View {
     dyn.style.top = `${m.t}px`;
     dyn.style.pointerEvents = "none";
     this.line.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const font = Math.max(11, Math.round(this.font * 0.75));
     window.Plotly.react(plot, [
       {type: "scatter", mode: "lines", x: xs, y: ys, name: `x[${s.channels[0]}]`,
        line: {color: "#555", width: 1.5}},
@@ -611,7 +614,8 @@ export class View {
        line: {color: "#2166ac", width: 2}, marker: {size: 4}},
     ], {
       width: w, height: h, margin: {...m, pad: 0}, showlegend: true,
-      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, font: {size: font}},
+      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom",
+               font: {size: font}},
       xaxis: {range: this.lineRange.x, fixedrange: true, automargin: false, zeroline: false,
               tickfont: {size: font}},
       yaxis: {range: this.lineRange.y, fixedrange: true, automargin: false,
@@ -1233,7 +1237,7 @@ export class View {
       if (value === dflt) u.searchParams.delete(name);
       else u.searchParams.set(name, String(value));
     };
-    set("step", this.step, 0);
+    set("step", this.step + 1, 1);  // counted from 1, as the page shows it (app/url.py)
     set("speed", this.speed, 2);
     set("reveal", this.reveal ? 1 : 0, 0);
     set("predict", this.predict ? 1 : 0, 0);
