@@ -6,13 +6,21 @@ from pathlib import Path
 
 import streamlit as st
 
-# Page scripts live in page_scripts/, not pages/: Streamlit (1.67) treats a folder named pages/
-# beside the entry script as an old-style multipage app.  Until some session of the process
-# has called st.navigation (PagesManager.uses_pages_directory, a process-wide flag), the first
-# visitor's run then builds a navigation of its own from that folder, runs the page script
-# alone, and meets our navigation only inside it: a second set of pages and, for a page this
-# app knows under another address, "Page not found".  No such folder, no such mode.
-PAGES_DIR = Path(__file__).resolve().parent / "page_scripts"
+
+# Streamlit (1.67) treats a folder named pages/ beside the entry script as an old-style
+# multipage app until some session of the process has called st.navigation
+# (PagesManager.uses_pages_directory, a process-wide flag read when a session starts): the first
+# visitor's run then built a navigation of its own from that folder, ran the page script alone
+# and met ours only inside it — a second set of pages and, for a page this app knows under
+# another address, "Page not found".  This app always navigates with st.navigation, so the
+# flag is settled once, when the server imports the entry module (before any session).
+def settle_pages_mode() -> None:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 # (script, title, icon, URL path); the first is the default page, served at "/"
 PAGES = (
     ("explorer_1d.py", "1-D convolution", ":material/show_chart:", "explorer_1d"),

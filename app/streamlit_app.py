@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.navigation import navigation_pages, page_config  # noqa: E402
+from app.navigation import navigation_pages, page_config, settle_pages_mode  # noqa: E402
 from app.state_guard import middleware  # noqa: E402
 
 
@@ -29,4 +29,5 @@ def run() -> None:
 if __name__ == "__main__":  # a session's run
     run()
 else:  # imported by `streamlit run` (uvicorn) for the server
+    settle_pages_mode()
     app = st.App(Path(__file__).resolve(), middleware=middleware())

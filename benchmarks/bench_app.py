@@ -63,7 +63,7 @@ def page(ndim: int, query: dict | None = None) -> AppTest:
     at.query_params.update(query or {})
     if ndim == 2:
         at.run()
-        at.switch_page("page_scripts/explorer_2d.py")
+        at.switch_page("pages/explorer_2d.py")
     return at.run()
 
 

@@ -73,9 +73,9 @@ def moves() -> dict:
     """name -> (prepare(i), the AppTest to run), one session per page."""
     import view_payload as vp
 
-    explorer = session("page_scripts/explorer_2d.py")
-    rf = session("page_scripts/receptive.py")
-    dr = session("page_scripts/drill.py", {"seed": "1234", "n": "50"})
+    explorer = session("pages/explorer_2d.py")
+    rf = session("pages/receptive.py")
+    dr = session("pages/drill.py", {"seed": "1234", "n": "50"})
     seq = iter(range(1, 10**9))
 
     def report_step(i):
@@ -126,8 +126,8 @@ def rerun_latency(rounds: int) -> dict:
                 times[name].append((time.perf_counter() - t0) * 1e3)
             assert not at.exception, (name, [e.value for e in at.exception])
     # the dimensions toggle and a new drill seed, on fresh sessions (they change the layout)
-    rf = session("page_scripts/receptive.py")
-    dr = session("page_scripts/drill.py", {"seed": "1234"})
+    rf = session("pages/receptive.py")
+    dr = session("pages/drill.py", {"seed": "1234"})
     extra = {"receptive: dimensions (2-D <-> 1-D)": [], "drill: a new seed": []}
     for i in range(rounds + 2):
         rf.radio(key="rf.ndim").set_value(1 + (i + 1) % 2)

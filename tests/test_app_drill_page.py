@@ -55,7 +55,7 @@ def shape_text(shape) -> str:
 
 def test_the_page_renders_from_the_entry_point_with_the_seeded_question():
     at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
-    at.switch_page("page_scripts/drill.py")
+    at.switch_page("pages/drill.py")
     at.query_params.update({"seed": "1234"})
     ok(at.run())
     assert at.title[0].value == "Shape drill"

@@ -1,4 +1,4 @@
-"""The convolution arithmetic gallery (app/gallery.py, app/page_scripts/gallery.py).
+"""The convolution arithmetic gallery (app/gallery.py, app/pages/gallery.py).
 
 Each case's numbers are the guide's (Dumoulin & Visin, "A guide to convolution arithmetic for
 deep learning": the literals in ``gallery.CASES``); the output sizes the app shows come from

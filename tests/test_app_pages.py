@@ -64,15 +64,15 @@ def captions(at: AppTest) -> str:
 
 # ------------------------------------------------------------------------------ every page
 
-@pytest.mark.parametrize("page", [None, "page_scripts/explorer_2d.py", "page_scripts/groups.py",
-                                  "page_scripts/examples.py", "page_scripts/about.py"])
+@pytest.mark.parametrize("page", [None, "pages/explorer_2d.py", "pages/groups.py",
+                                  "pages/examples.py", "pages/about.py"])
 def test_every_page_renders_with_a_figure_and_no_exception(page):
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
     if page:
         at.switch_page(page).run()
     ok(at)
     assert not at.error, [e.value for e in at.error]
-    explorer_page = page in (None, "page_scripts/explorer_2d.py")
+    explorer_page = page in (None, "pages/explorer_2d.py")
     assert bool(vp.view_element(at)) == explorer_page
     # the explorer draws in the browser view only: no st.plotly_chart (plotly.js once)
     assert bool(at.get("plotly_chart")) != explorer_page, f"charts on {page}"
@@ -81,7 +81,7 @@ def test_every_page_renders_with_a_figure_and_no_exception(page):
 
 def test_about_times_the_three_algorithms_and_names_autos_choice():
     at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
-    ok(at.switch_page("page_scripts/about.py").run())
+    ok(at.switch_page("pages/about.py").run())
     table = next(m.value for m in at.markdown if m.value.startswith("| layer | auto chooses"))
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
     assert [r[0] for r in rows] == [c[0] for c in model.ALGORITHM_CASES]
@@ -97,7 +97,7 @@ def test_about_writes_numbers_and_symbols_as_a_learner_reads_them():
     """No NumPy reprs (``np.float32(0.5)``) and no raw ``g_j``: numbers as cc.format_number
     writes them, symbols as LaTeX."""
     at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
-    ok(at.switch_page("page_scripts/about.py").run())
+    ok(at.switch_page("pages/about.py").run())
     names = [trace["name"] for trace in figure(at)["data"]]
     assert names == ["input x", "cross-correlation with w = [0.5, −2]",
                      "convolution (w flipped)"]
@@ -465,7 +465,7 @@ def test_entry_page_restores_a_shared_url():
 
 def _examples_page() -> AppTest:
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
-    return ok(at.switch_page("page_scripts/examples.py").run())
+    return ok(at.switch_page("pages/examples.py").run())
 
 
 def test_examples_page_shows_every_entry_with_the_right_badge():
@@ -522,7 +522,7 @@ def figure(at: AppTest) -> dict:
 
 def test_groups_page_wiring_follows_the_groups_control():
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
-    ok(at.switch_page("page_scripts/groups.py").run())
+    ok(at.switch_page("pages/groups.py").run())
     fig = figure(at)
     assert "groups=4" in fig["layout"]["title"]["text"]
     assert at.selectbox(key="g.groups").options == ["1", "2", "4", "8", "16"]

@@ -69,7 +69,7 @@ def report(at, seq: int, cell) -> None:
 
 def test_the_page_renders_from_the_entry_point_with_its_view():
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
-    ok(at.switch_page("page_scripts/receptive.py").run())
+    ok(at.switch_page("pages/receptive.py").run())
     assert at.title[0].value == "Receptive field of a stack"
     sc = scene(at)
     assert sc["shapes"] == [[16, 16], [14, 14], [12, 12], [10, 10]]
