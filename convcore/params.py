@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 
 from .errors import ConvError, shown
 from .geometry import dilated_extent, length_numerator, output_length
+from .padding_modes import PADDING_MODES, check_pads, mode_of  # noqa: F401 - public here
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same")
 COMPUTE_MODES = ("default", "float32")
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -72,12 +72,7 @@ def as_shape(value, name: str, op: str, least: int = 0) -> tuple[int, ...]:
 
 def check_padding_mode(mode, op: str) -> str:
     """``mode`` if it is one of :data:`PADDING_MODES`, else ConvError."""
-    if type(mode) is not str or mode not in PADDING_MODES:
-        raise ConvError(
-            f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
-            f"got {shown(mode)}"
-        )
-    return mode
+    return mode_of(mode, op).name
 
 
 def same_pads(kernel, dilation) -> tuple[tuple[int, int], ...]:
@@ -195,11 +190,10 @@ def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
     """Largest padding per side ``padding_mode`` allows on an axis of ``in_size`` cells.
 
     reflect: ``in_size - 1`` (a border cell is not repeated); circular: ``in_size`` (wraps at
-    most once); zeros and replicate: None (no limit).
+    most once); zeros and replicate: None (no limit) — see :mod:`convcore.padding_modes`.
     """
-    check_padding_mode(padding_mode, "max_padding")
-    in_size = _axis_args("max_padding", in_size, 0)[0]
-    return {"reflect": in_size - 1, "circular": in_size}.get(padding_mode)
+    row = mode_of(padding_mode, "max_padding")
+    return row.max_pad(_axis_args("max_padding", in_size, 0)[0])
 
 
 def max_kernel_size(in_size: int, padding=0, dilation: int = 1) -> int:
@@ -324,21 +318,7 @@ def check_groups(groups, in_channels, out_channels, op):
         )
 
 
-def check_mode_legal(mode, in_spatial, pads, op):
-    """``mode`` is a known padding mode, and reflect/circular padding fits every axis."""
-    check_padding_mode(mode, op)
-    for axis, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
-        if mode == "reflect" and max(lo, hi) >= n:
-            raise ConvError(
-                f"{op}: padding_mode='reflect' needs padding < input extent on every side; "
-                f"spatial axis {axis} has extent {n} but padding ({lo}, {hi})"
-            )
-        if mode == "circular" and max(lo, hi) > n:
-            raise ConvError(
-                f"{op}: padding_mode='circular' needs padding <= input extent on every side "
-                f"(it may wrap around at most once); spatial axis {axis} has extent {n} "
-                f"but padding ({lo}, {hi})"
-            )
+check_mode_legal = check_pads  # ``mode`` is known and its most padding holds on every axis
 
 
 # The names other modules used before these helpers were public.
