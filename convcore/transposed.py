@@ -128,8 +128,8 @@ def transpose_output_size(in_size, kernel_size, stride=1, padding=0, output_padd
     if not is_int(in_size) or in_size < 1:
         raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    spec = transpose_spec(op, (1, 1, in_size), (1, 1, k), None, stride, padding, output_padding,
-                          1, dilation, None, 1)
+    spec = transpose_spec(op, (1, 1, int(in_size)), (1, 1, k), None, stride, padding,
+                          output_padding, 1, dilation, None, 1)
     return spec.out_spatial[0]
 
 
@@ -149,7 +149,7 @@ def max_transpose_padding(in_size, kernel_size, stride=1, dilation=1) -> int:
     (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
     (s,) = positive_tuple(stride, 1, "stride", op)
     (d,) = positive_tuple(dilation, 1, "dilation", op)
-    return (_min_size(in_size, k, s, 0, d) - 1) // 2
+    return (_min_size(int(in_size), k, s, 0, d) - 1) // 2
 
 
 def transpose_output_shape(x_shape, weight_shape, stride=1, padding=0, output_padding=0,
@@ -235,11 +235,12 @@ def _transpose_spec(op, x_shape, w_shape, bias_shape, stride, padding, output_pa
                         f"{shown(output_padding)}")
     c_in, og = w_shape[0], w_shape[1]
     # C_out = (C_out/groups)·groups always divides: only C_in (weight.shape[0]) may not
-    check_groups(groups, c_in, og * groups if is_int(groups) else og, op)
+    check_groups(groups, c_in, og * int(groups) if is_int(groups) else og, op)
     if x_shape[-n - 1] != c_in:
         raise ConvError(f"{op}: weight of shape {w_shape} expects {c_in} input channels "
                         f"(weight.shape[0]), but the input has {x_shape[-n - 1]} channels "
                         f"(shape {x_shape})")
+    groups = int(groups)
     c_out = og * groups
     if bias_shape is not None and tuple(bias_shape) != (c_out,):
         raise ConvError(f"{op}: bias must have shape ({c_out},) (one value per output channel: "
@@ -329,7 +330,7 @@ def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1
         raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {shown(padding)}")
     if lo < 0 or hi < 0:
         raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
-    first = tap_position(out_size - 1, k - 1, s, d) + 1 - lo - hi
+    first = tap_position(int(out_size) - 1, k - 1, s, d) + 1 - lo - hi
     low = max(first, 1)
     if first + s - low > MAX_LISTED:
         raise ConvError(f"{op}: stride={s} makes {first + s - low} input lengths collide, more "
