@@ -293,14 +293,15 @@ def _back_project(counts, n_prev, k, s, d, lo):
     along the residue classes mod ``d`` — O(padded length) whatever ``k``.
     """
     d = d if k > 1 else 1  # one tap: any dilation, the same single position
-    starts = tap_position(np.arange(counts.size, dtype=np.int64), 0, s, d)
-    length = -(-(int(starts[-1]) + k * d + 1) // d) * d  # room for every run's end, whole rows
+    last = tap_position(counts.size - 1, 0, s, d)  # where the last window starts
+    length = -(-(last + k * d + 1) // d) * d  # room for every run's end, in whole rows of d
     diff = np.zeros(length, dtype=np.float64)
-    diff[starts] = counts  # windows start at distinct positions
-    diff[starts + k * d] -= counts
-    padded = diff.reshape(-1, d).cumsum(axis=0).reshape(-1)
+    diff[0:last + 1:s] = counts  # windows start s apart: plain slices, no index arrays
+    diff[k * d:last + k * d + 1:s] -= counts
+    rows = diff.reshape(-1, d)
+    np.cumsum(rows, axis=0, out=rows)  # down each residue class mod d, in place
     back = np.zeros(n_prev, dtype=np.float64)
-    inside = padded[lo:lo + n_prev]  # padding cells carry no input
+    inside = diff[lo:lo + n_prev]  # padding cells carry no input
     back[:inside.size] = inside
     return back
 
