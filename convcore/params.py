@@ -135,10 +135,11 @@ def _pad_pair(padding, op):
     raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {shown(padding)}")
 
 
-def _axis_args(op, in_size, padding, **positive):
-    """Checked ``in_size`` (>= 1), padding pair (>= 0) and named positive ints of one axis."""
+def _axis_args(op, in_size, padding, size_name="in_size", **positive):
+    """Checked ``in_size`` (>= 1, called ``size_name``), padding pair (>= 0) and named positive
+    ints of one axis."""
     if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
+        raise ConvError(f"{op}: {size_name} must be an int >= 1, got {shown(in_size)}")
     lo, hi = _pad_pair(padding, op)
     if lo < 0 or hi < 0:
         raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
@@ -257,8 +258,9 @@ class PerGroup:
 
 
 @dataclass(frozen=True)
-class ConvSpec(PerGroup):
-    """A fully checked convolution: shapes and per-axis parameters as explicit tuples."""
+class LayerSpec(PerGroup):
+    """What a checked convolution and a checked transposed one (``TransposeSpec``) share:
+    the call, its shapes and strides; each adds its own padding and ``out_spatial``."""
 
     op: str
     batched: bool
@@ -269,23 +271,29 @@ class ConvSpec(PerGroup):
     in_spatial: tuple[int, ...]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
-    padding_mode: str
-    out_spatial: tuple[int, ...]
 
     @property
     def ndim(self) -> int:
         return len(self.kernel)
 
     @property
-    def padded_spatial(self) -> tuple[int, ...]:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.in_spatial, self.pads))
-
-    @property
     def out_shape(self) -> tuple[int, ...]:
         lead = (self.batch, self.out_channels) if self.batched else (self.out_channels,)
         return lead + self.out_spatial
+
+
+@dataclass(frozen=True)
+class ConvSpec(LayerSpec):
+    """A fully checked convolution: shapes and per-axis parameters as explicit tuples."""
+
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    padding_mode: str
+    out_spatial: tuple[int, ...]
+
+    @property
+    def padded_spatial(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.in_spatial, self.pads))
 
     def __hash__(self):
         # Specs key several caches on every call: hash the fields once, not at every lookup.

@@ -37,7 +37,8 @@ from .errors import ConvError, shown
 from .geometry import dilated_extent, tap_position
 from .padding_modes import fold, mode_of
 from .params import (
-    PerGroup,
+    LayerSpec,
+    _axis_args,
     _plain,
     as_shape,
     check_groups,
@@ -55,31 +56,13 @@ MAX_EXTENT = 2**62  # coordinates stay int64 (index maps, slices)
 # --------------------------------------------------------------------------- shapes
 
 @dataclass(frozen=True)
-class TransposeSpec(PerGroup):
+class TransposeSpec(LayerSpec):
     """A fully checked transposed convolution: shapes and per-axis parameters as tuples."""
 
-    op: str
-    batched: bool
-    batch: int
-    in_channels: int
-    out_channels: int
-    groups: int
-    in_spatial: tuple
-    kernel: tuple
-    stride: tuple
     padding: tuple
     output_padding: tuple
     dilation: tuple
     out_spatial: tuple
-
-    @property
-    def ndim(self) -> int:
-        return len(self.kernel)
-
-    @property
-    def out_shape(self) -> tuple:
-        lead = (self.batch, self.out_channels) if self.batched else (self.out_channels,)
-        return lead + self.out_spatial
 
     @property
     def full_spatial(self) -> tuple:
@@ -125,10 +108,8 @@ def transpose_output_size(in_size, kernel_size, stride=1, padding=0, output_padd
         50
     """
     op = "transpose_output_size"
-    if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    spec = transpose_spec(op, (1, 1, int(in_size)), (1, 1, k), None, stride, padding,
+    in_size, _, _, k = _axis_args(op, in_size, 0, kernel_size=kernel_size)
+    spec = transpose_spec(op, (1, 1, in_size), (1, 1, k), None, stride, padding,
                           output_padding, 1, dilation, None, 1)
     return spec.out_spatial[0]
 
@@ -144,12 +125,9 @@ def max_transpose_padding(in_size, kernel_size, stride=1, dilation=1) -> int:
         1
     """
     op = "max_transpose_padding"
-    if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    (s,) = positive_tuple(stride, 1, "stride", op)
-    (d,) = positive_tuple(dilation, 1, "dilation", op)
-    return (_min_size(int(in_size), k, s, 0, d) - 1) // 2
+    in_size, _, _, k, s, d = _axis_args(op, in_size, 0, kernel_size=kernel_size, stride=stride,
+                                        dilation=dilation)
+    return (_min_size(in_size, k, s, 0, d) - 1) // 2
 
 
 def transpose_output_shape(x_shape, weight_shape, stride=1, padding=0, output_padding=0,
@@ -316,21 +294,10 @@ def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1
         (49, 50)
     """
     op = "colliding_input_sizes"
-    if not is_int(out_size) or out_size < 1:
-        raise ConvError(f"{op}: out_size must be an int >= 1, got {shown(out_size)}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    (s,) = positive_tuple(stride, 1, "stride", op)
-    (d,) = positive_tuple(dilation, 1, "dilation", op)
-    if is_int(padding):
-        lo = hi = int(padding)
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
-          and all(is_int(v) for v in padding)):
-        lo, hi = (int(v) for v in padding)
-    else:
-        raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {shown(padding)}")
-    if lo < 0 or hi < 0:
-        raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
-    first = tap_position(int(out_size) - 1, k - 1, s, d) + 1 - lo - hi
+    out_size, lo, hi, k, s, d = _axis_args(op, out_size, padding, "out_size",
+                                           kernel_size=kernel_size, stride=stride,
+                                           dilation=dilation)
+    first = tap_position(out_size - 1, k - 1, s, d) + 1 - lo - hi
     low = max(first, 1)
     if first + s - low > MAX_LISTED:
         raise ConvError(f"{op}: stride={s} makes {first + s - low} input lengths collide, more "

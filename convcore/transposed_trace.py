@@ -32,6 +32,7 @@ from .errors import ConvError, shown
 from .geometry import int64_steps, read_counts, readers, tap_position, used_step
 from .params import MAX_SPATIAL_DIMS, as_shape, is_int, positive_tuple
 from .text import format_equation, format_index, format_number
+from .trace.steps import OutputCell
 from .transposed import TransposeSpec, transpose_spec
 
 STAMP_BYTES = 1024  # one Stamp in Python: the object, its tuples and floats (as a Tap)
@@ -112,19 +113,12 @@ class ScatterStep:
         return tuple(s for s in self.stamps if not s.cropped)
 
 
-@dataclass(frozen=True)
-class TransposedStep:
+@dataclass(frozen=True, repr=False)
+class TransposedStep(OutputCell):
     """One output cell: its value, its bias and every stamp that lands on it."""
 
-    out_index: tuple
-    value: float
-    bias: float
     stamps: tuple = field(repr=False)
-
-    def __repr__(self):
-        return (f"TransposedStep(out[{format_index(self.out_index)}] = "
-                f"{format_number(self.value)}, {len(self.stamps)} stamps, bias "
-                f"{format_number(self.bias)})")
+    terms_name = "stamps"
 
 
 def trace_scatter(x, weight, bias=None, *, in_index, stride=1, padding=0, output_padding=0,

@@ -45,17 +45,31 @@ class Tap:
 
 
 @dataclass(frozen=True)
-class Step:
-    """One output cell: its value, its bias and every tap that was summed."""
+class OutputCell:
+    """One output cell of a trace: its value, its bias and the terms summed into it (the
+    subclass's field named :attr:`terms_name`: a forward step's taps, a transposed one's
+    stamps)."""
 
     out_index: tuple
     value: float
     bias: float
-    taps: tuple = field(repr=False)
+    terms_name = "taps"
+
+    @property
+    def terms(self) -> tuple:
+        return getattr(self, self.terms_name)
 
     def __repr__(self):
-        return (f"Step(out[{format_index(self.out_index)}] = {format_number(self.value)}, "
-                f"{len(self.taps)} taps, bias {format_number(self.bias)})")
+        return (f"{type(self).__name__}(out[{format_index(self.out_index)}] = "
+                f"{format_number(self.value)}, {len(self.terms)} {self.terms_name}, bias "
+                f"{format_number(self.bias)})")
+
+
+@dataclass(frozen=True, repr=False)
+class Step(OutputCell):
+    """One output cell: its value, its bias and every tap that was summed."""
+
+    taps: tuple = field(repr=False)
 
 
 def trace_step(x, weight, bias=None, *, out_index, stride=1, padding=0, dilation=1, groups=1,
