@@ -60,17 +60,23 @@ def as_array(xp, a, name, op):
 def as_arrays(op, **arrays):
     """``(xp, *arrays)``: each keyword argument by :func:`as_array`, all on one backend with one
     dtype, named by its keyword in messages; only :data:`OPTIONAL_ARRAYS` may be None."""
-    for name, a in arrays.items():
-        if a is None and name not in OPTIONAL_ARRAYS:
-            raise ConvError(f"{op}: {name} must be an array of numbers, got None")
-    xp = array_module(*arrays.values())
-    out = [as_array(xp, a, name, op) for name, a in arrays.items()]
-    first_name, first = next(iter(arrays)), out[0]
-    for name, a in zip(arrays, out):
-        if a is not None and a.dtype != first.dtype:
-            raise ConvError(f"{op}: {first_name} and {name} must have the same dtype, got "
-                            f"{first_name} {first.dtype} and {name} {a.dtype}")
-    return (xp, *out)
+    out = list(arrays.values())
+    dtype = out[0].dtype if type(out[0]) is np.ndarray else None
+    if dtype is None or dtype.char not in "efd" or not all(
+            (type(a) is np.ndarray and a.dtype == dtype) or (a is None and name in OPTIONAL_ARRAYS)
+            for name, a in arrays.items()):  # else: NumPy arrays of one float dtype, as they are
+        for name, a in arrays.items():
+            if a is None and name not in OPTIONAL_ARRAYS:
+                raise ConvError(f"{op}: {name} must be an array of numbers, got None")
+        xp = array_module(*out)
+        out = [as_array(xp, a, name, op) for name, a in arrays.items()]
+        first_name, first = next(iter(arrays)), out[0]
+        for name, a in zip(arrays, out):
+            if a is not None and a.dtype != first.dtype:
+                raise ConvError(f"{op}: {first_name} and {name} must have the same dtype, got "
+                                f"{first_name} {first.dtype} and {name} {a.dtype}")
+        return (xp, *out)
+    return (np, *out)
 
 
 def prepare(op, x, weight, bias, compute_mode, **params):
@@ -97,7 +103,8 @@ def correlate(xp, xpad, weight, spec: ConvSpec, algorithm: str = "im2col"):
     """
     if xpad.shape[0] == 0:  # an empty batch, as PyTorch allows
         return xp.zeros((0, spec.out_channels, *spec.out_spatial), dtype=xpad.dtype)
-    weight = xp.ascontiguousarray(weight)  # weighed by copy_bytes
+    if not weight.flags.c_contiguous:
+        weight = xp.ascontiguousarray(weight)  # weighed by copy_bytes
     if algorithm == "direct":
         if _flat_layout(spec):
             xpad = xp.ascontiguousarray(xpad)  # weighed by copy_bytes
@@ -120,6 +127,8 @@ def copy_bytes(spec: ConvSpec, xpad, weight, algorithm: str, itemsize: int) -> i
 
     ``xpad`` is the input as the algorithm will see it (padding allocates a contiguous one).
     """
+    if weight.flags.c_contiguous and (algorithm != "direct" or xpad.flags.c_contiguous):
+        return 0
     n = 0
     if not weight.flags.c_contiguous:
         n += spec.out_channels * spec.in_per_group * math.prod(spec.kernel) * itemsize
@@ -150,10 +159,8 @@ def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mod
                             f"overflow would spoil every output); use algorithm='im2col' or "
                             f"'direct'")
         chosen, estimate = plan_of(spec, algorithm, itemsize, half, on_cpu, budget, False)
-    if half:  # float16 inputs are copied to float32: weighed in the estimate's input copies
-        extra = 0
-    else:
-        extra = copy_bytes(spec, x, weight, chosen, itemsize)
+    # float16 inputs are copied to float32: weighed in the estimate's input copies
+    extra = 0 if half else copy_bytes(spec, x, weight, chosen, itemsize)
     if estimate.total + extra > budget:
         check(op, dataclasses.replace(estimate, input_copies=estimate.input_copies + extra),
               budget)

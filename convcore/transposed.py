@@ -442,6 +442,22 @@ def copied_bytes(a, work) -> int:
 
 # --------------------------------------------------------------------------- transposed conv
 
+@functools.lru_cache(maxsize=512)
+def _plan(spec: TransposeSpec, itemsize: int, chunk_bytes: int) -> tuple:
+    """(region of the input read or None for all of it, crop from there, cells read, scatter
+    workspace bytes, output elements) of a transposed convolution: arithmetic on shapes, cached.
+    """
+    region, crop = stamped_region(spec.kernel, spec.stride, spec.dilation, spec.padding,
+                                  spec.in_spatial, spec.out_spatial)
+    in_sp = tuple(r.stop - r.start for r in region)
+    workspace = scatter_bytes(spec.batch, spec.in_channels, spec.groups, spec.out_per_group,
+                              in_sp, spec.kernel, itemsize, chunk_bytes)
+    whole = in_sp == spec.in_spatial
+    return (None if whole else (slice(None), slice(None)) + region, crop,
+            spec.batch * spec.in_channels * math.prod(in_sp), workspace,
+            spec.batch * spec.out_channels * math.prod(spec.out_spatial))
+
+
 def _transpose(op, x, weight, bias, stride, padding, output_padding, groups, dilation,
                output_size, spatial_dims, max_bytes):
     xp, x, weight, bias = as_arrays(op, input=x, weight=weight, bias=bias)
@@ -450,20 +466,15 @@ def _transpose(op, x, weight, bias, stride, padding, output_padding, groups, dil
                           spatial_dims)
     budget = memory_budget(max_bytes, op)
     work = work_dtype(x.dtype)
-    region, crop = stamped_region(spec.kernel, spec.stride, spec.dilation, spec.padding,
-                                  spec.in_spatial, spec.out_spatial)
-    in_sp = tuple(r.stop - r.start for r in region)
-    xb = (x if spec.batched else x[None])[(slice(None), slice(None)) + region]
-    cells = spec.batch * spec.in_channels * math.prod(in_sp)
-    out_b = (spec.batch, spec.out_channels) + spec.out_spatial
-    outputs = math.prod(out_b)
-    estimate = MemoryEstimate(
-        "scatter", copied_bytes(xb, work) + copied_bytes(weight, work) + copied_bytes(bias, work),
-        0, scatter_bytes(spec.batch, spec.in_channels, spec.groups, spec.out_per_group, in_sp,
-                         spec.kernel, work.itemsize, SCATTER_CHUNK_BYTES),
-        outputs * (work.itemsize + (x.dtype.itemsize if work != x.dtype else 0)))
-    check(op, estimate, budget)
-    out = xp.zeros(out_b, dtype=work)
+    region, crop, cells, workspace, outputs = _plan(spec, work.itemsize, SCATTER_CHUNK_BYTES)
+    xb = x if spec.batched else x[None]
+    if region is not None:
+        xb = xb[region]  # only the cells whose stamps land
+    output = outputs * (work.itemsize + (x.dtype.itemsize if work != x.dtype else 0))
+    copies = copied_bytes(xb, work) + copied_bytes(weight, work) + copied_bytes(bias, work)
+    if copies + workspace + output > budget:
+        check(op, MemoryEstimate("scatter", copies, 0, workspace, output), budget)
+    out = xp.zeros((spec.batch, spec.out_channels) + spec.out_spatial, dtype=work)
     if cells:
         scatter_add(xp, out, xp.ascontiguousarray(xb.astype(work, copy=False)),
                     weight.astype(work, copy=False), spec.groups, spec.stride, spec.dilation,
