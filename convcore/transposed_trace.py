@@ -217,24 +217,18 @@ def trace_transposed(x, weight, bias=None, *, out_index, stride=1, padding=0, ou
     per_axis = stamp_sources(pos, spec)
     count = cg * math.prod(len(pairs) for pairs in per_axis)
     require(op, f"a step of {count} stamps", count * STAMP_BYTES, max_bytes)
-    combos = list(itertools.product(*per_axis))  # raster order of the input cells
-    channels = slice(group * cg, (group + 1) * cg)
-    if combos:
-        cells = tuple(np.array([c[a][1] for c in combos]) for a in range(spec.ndim))
-        taps = tuple(np.array([c[a][0] for c in combos]) for a in range(spec.ndim))
-        xv = _host(xb[n, channels][(slice(None), *cells)])  # (cg, stamps per channel)
-        wv = _host(weight[channels, o][(slice(None), *taps)])
-    full = tuple(v + p for v, p in zip(pos, spec.padding))
     stamps = []
-    for ci, c_in in enumerate(range(group * cg, (group + 1) * cg)):
-        for j, combo in enumerate(combos):
-            x_, w_ = float(xv[ci, j]), float(wv[ci, j])
+    full = tuple(v + p for v, p in zip(pos, spec.padding))
+    for c_in in range(group * cg, (group + 1) * cg):
+        for combo in itertools.product(*per_axis):  # raster order of the input cells
+            cell = tuple(int(i) for _, i in combo)
+            tap = tuple(int(t) for t, _ in combo)
+            x_, w_ = float(xb[(n, c_in) + cell]), float(weight[(c_in, o) + tap])
             stamps.append(Stamp(
-                in_channel=c_in, input_index=tuple(int(i) for _, i in combo),
-                out_channel=c_out, output_index=pos, full_index=full,
-                weight_index=(c_in, o, *(int(t) for t, _ in combo)), x=x_, w=w_,
-                product=x_ * w_, cropped=False))
-    b = 0.0 if bias is None else float(_host(bias[c_out]))
+                in_channel=c_in, input_index=cell, out_channel=c_out, output_index=pos,
+                full_index=full, weight_index=(c_in, o, *tap), x=x_, w=w_, product=x_ * w_,
+                cropped=False))
+    b = 0.0 if bias is None else float(bias[c_out])
     return TransposedStep(out_index=out_index, value=math.fsum(s.product for s in stamps) + b,
                           bias=b, stamps=tuple(stamps))
 

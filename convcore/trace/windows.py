@@ -3,6 +3,7 @@ input cell, and which cells no window reads (and why)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -32,9 +33,11 @@ def spatial_spec(op, in_spatial, kernel_size, stride, padding, dilation) -> Conv
     return make_spec(op, (1, 1, *in_spatial), (1, 1, *kernel), None, stride, padding, dilation)
 
 
+@functools.lru_cache(maxsize=512)
 def index_steps(spec: ConvSpec, op: str) -> tuple[np.ndarray, np.ndarray]:
     """(stride, dilation) per axis as int64 arrays for index maps — a step only one window or
-    tap uses as 0 — once every padded coordinate the windows reach is known to fit int64."""
+    tap uses as 0 — once every padded coordinate the windows reach is known to fit int64.
+    Cached per spec: the arrays are read-only."""
     for axis, (o, k, s, d, (lo, _)) in enumerate(zip(spec.out_spatial, spec.kernel, spec.stride,
                                                      spec.dilation, spec.pads)):
         reach = max(last_read(o, k, s, d), lo)
@@ -42,7 +45,10 @@ def index_steps(spec: ConvSpec, op: str) -> tuple[np.ndarray, np.ndarray]:
             raise ConvError(f"{op}: on spatial axis {axis} the windows reach padded coordinate "
                             f"{reach}, beyond 2**62 (index maps hold int64 coordinates); use "
                             f"less padding or a shorter input")
-    return int64_steps(spec.stride, spec.out_spatial), int64_steps(spec.dilation, spec.kernel)
+    steps = int64_steps(spec.stride, spec.out_spatial), int64_steps(spec.dilation, spec.kernel)
+    for a in steps:
+        a.setflags(write=False)
+    return steps
 
 
 def check_spec(spec, op: str) -> ConvSpec:
