@@ -253,7 +253,7 @@ def _receptive_field(layers, in_spatial, ndim, op, max_bytes):
         start = tuple(u - lo * j for u, (lo, _), j in zip(start, pads, jump))
         jump = tuple(j * s for j, s in zip(jump, stride))
         # the numbers grow with the product of strides: weigh what this layer keeps
-        held += nd * LAYER_BYTES + sum((v.bit_length() + 7) // 8 for v in (*size, *jump, *start))
+        held += nd * (LAYER_BYTES + 3 * (max(map(int.bit_length, size + jump + start)) // 8))
         if held > budget:
             raise ConvError(f"{op}: the receptive fields of the first {i + 1} layers would "
                             f"take {held} bytes (their sizes and jumps grow with the product "
