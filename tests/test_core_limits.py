@@ -3,10 +3,10 @@
 Every call runs in a fork of one probe process with its address space limited to what it had
 plus :data:`CAP_BYTES`, and its CPU time to :data:`CAP_SECONDS` (``resource.setrlimit``), so a
 regression fails the test instead of taking the machine down.  The probe reports the outcome,
-the message, the seconds and the peak memory of the call (the rise of ``VmHWM``, reset just
-before the call).  Before the fix these calls asked for 3.7-59.6 GiB, returned a 3 GiB array
-under ``max_bytes=1024``, ran for minutes or raised OverflowError; each now returns the right
-answer or ConvError, in the caps.
+the message, the seconds (wall and CPU) and the peak memory of the call (the rise of
+``VmHWM``, reset just before the call).  Before the fix these calls asked for 3.7-59.6 GiB,
+returned a 3 GiB array under ``max_bytes=1024``, ran for minutes or raised OverflowError; each
+now returns the right answer or ConvError, in the caps.
 
 Run as a script it prints the table for the checkout on ``PYTHONPATH`` (``RESULTS.md`` has it for
 before and after): ``PYTHONPATH=path/to/checkout python tests/test_core_limits.py``.
@@ -96,7 +96,7 @@ def run(expression, cap_bytes, cap_seconds):
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # the high-water mark starts again from here
     rss = status("VmHWM:")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = {}
     try:
         value = eval(expression, {"np": np, "cc": cc})
@@ -104,7 +104,8 @@ def run(expression, cap_bytes, cap_seconds):
                       else repr(value)[:200])
     except Exception as e:  # the test judges what escapes
         result.update(outcome=type(e).__name__, message=str(e)[:400])
-    result.update(seconds=time.perf_counter() - started, peak=status("VmHWM:") - rss)
+    result.update(seconds=time.perf_counter() - started, cpu=time.process_time() - cpu,
+                  peak=status("VmHWM:") - rss)
     return result
 
 cases, cap_bytes, cap_seconds = json.loads(sys.stdin.read())
@@ -158,12 +159,14 @@ def test_reproducer_is_right_or_refused_within_the_caps(outcomes, name, expressi
 
 def main():
     checkout = os.environ.get("PYTHONPATH") or str(ROOT)
-    print(f"| reproducer | outcome | seconds | peak MiB |  ({checkout})\n|---|---|---:|---:|")
+    print(f"| reproducer | outcome | seconds | CPU seconds | peak MiB |  ({checkout})\n"
+          f"|---|---|---:|---:|---:|")
     for (name, *_), r in zip(CASES, probe((c[1] for c in CASES), checkout)):
         what = r["outcome"] + (f": {r['message'][:70]}" if r.get("message") else "")
         seconds = f"{r['seconds']:.3f}" if "seconds" in r else "—"
+        cpu = f"{r['cpu']:.3f}" if "cpu" in r else "—"
         peak = f"{r['peak'] / 2**20:.1f}" if "peak" in r else "—"
-        print(f"| {name} | {what} | {seconds} | {peak} |")
+        print(f"| {name} | {what} | {seconds} | {cpu} | {peak} |")
 
 
 if __name__ == "__main__":
