@@ -9,7 +9,7 @@ MODULES = ["convcore.params", "convcore.core", "convcore.geometry", "convcore.te
            "convcore.trace", "convcore.trace.cost", "convcore.trace.padding",
            "convcore.trace.shape", "convcore.trace.steps", "convcore.trace.windows",
            "convcore.algorithms", "convcore.budget", "convcore.transposed",
-           "convcore.transposed_trace", "convcore.receptive",
+           "convcore.transposed_trace", "convcore.receptive", "convcore.padding_modes",
            "app.live.codes", "app.live.messages", "app.live.classroom"]
 
 
