@@ -247,13 +247,15 @@ class Trained:
 
 def train(seed: int, data, config: TrainConfig = CONFIG, xp=np,
           on_epoch: Callable[[int, Trained], None] | None = None,
-          epochs: int | None = None) -> Trained:
+          epochs: int | None = None, dtype=np.float32) -> Trained:
     """Train from ``seed`` on ``data`` (an :class:`app.network.data.Digits`) with Adam.
 
     Deterministic: the seed draws the initial weights, then each epoch's batch order.  ``xp``
     (``numpy`` or ``cupy``) is where the arrays live; the code path is the same.
     ``on_epoch(epoch, trained)`` runs after each epoch (for a progress bar); ``epochs``
-    overrides the configuration's (the tests train one).
+    overrides the configuration's (the tests train one); ``dtype`` float64 trains in double
+    precision (the tests compare with PyTorch there, where float32 rounding cannot decide
+    which of two equal values a max-pool picks).
 
     Examples::
 
@@ -263,9 +265,9 @@ def train(seed: int, data, config: TrainConfig = CONFIG, xp=np,
         True
     """
     rng = np.random.default_rng(seed)
-    params = {k: xp.asarray(v) for k, v in init_params(seed).items()}
-    x_train, y_train = xp.asarray(data.x_train), xp.asarray(data.y_train)
-    x_test = xp.asarray(data.x_test)
+    params = {k: xp.asarray(v, dtype=dtype) for k, v in init_params(seed).items()}
+    x_train, y_train = xp.asarray(data.x_train, dtype=dtype), xp.asarray(data.y_train)
+    x_test = xp.asarray(data.x_test, dtype=dtype)
     opt = Adam(params, config)
     trained = Trained(params, seed, config, backend="cupy" if xp is not np else "numpy")
     for epoch in range(config.epochs if epochs is None else epochs):
