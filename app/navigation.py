@@ -24,6 +24,8 @@ def navigation_pages() -> list:
                 icon=":material/account_tree:", url_path="groups"),
         st.Page(PAGES_DIR / "receptive.py", title="Receptive field",
                 icon=":material/filter_center_focus:", url_path="receptive"),
+        st.Page(PAGES_DIR / "network.py", title="A trained network", icon=":material/hub:",
+                url_path="network"),
         st.Page(PAGES_DIR / "drill.py", title="Shape drill", icon=":material/quiz:",
                 url_path="drill"),
         st.Page(PAGES_DIR / "examples.py", title="Documented examples",
