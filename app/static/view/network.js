@@ -399,6 +399,7 @@ class NetworkView {
     const w = this.P[`${conv}.w`];
     const [, cin] = w.shape;
     const canvas = mapCanvas(3, 3, cell);
+    canvas.classList.add("cx-net-kmap");
     const off = (o * cin + i) * 9;
     paint(canvas, w.data, off, absMax(w.data));
     const [name, score] = this.scene.filters[conv][o][i];
@@ -441,6 +442,7 @@ class NetworkView {
       e.preventDefault();
       pad.setPointerCapture(e.pointerId);
       drawing = true;
+      clearTimeout(this.reportTimer);  // still drawing: report once the user stops
       if (this.mode !== "draw") {
         this.mode = "draw";
         this.strokes = [];
