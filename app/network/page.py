@@ -182,9 +182,9 @@ def metrics(trained: net.Trained, s: NetworkSettings) -> None:
     c1.metric("Test accuracy", f"{100 * trained.test_accuracy:.2f} %",
               help=f"{correct} of the {d.test_size} held-out test images classified right")
     c2.markdown(f"{correct} of {d.test_size} held-out test images right · "
-                f"{net.PARAMETERS:,} parameters · {model.weights_name(s.seed)}, "
-                f"{trained.config.epochs} epochs of Adam in {trained.seconds:.1f} s "
-                f"({trained.backend}" + (", when it was trained)" if s.seed is None else ")"))
+                f"{net.PARAMETERS:,} parameters · {model.weights_name(s.seed)}: "
+                f"{trained.config.epochs} epochs of Adam, {trained.seconds:.1f} s of training "
+                f"({trained.backend})")
 
 
 def prediction_text(s: NetworkSettings) -> None:
