@@ -99,24 +99,32 @@ def relu_backward(z, g):
     return g * (z > 0)
 
 
+def _corners(a):
+    """The four cells of every 2×2 window, in row-major order: strided views, no copies."""
+    return a[..., 0::POOL, 0::POOL], a[..., 0::POOL, 1::POOL], a[..., 1::POOL, 0::POOL], \
+        a[..., 1::POOL, 1::POOL]
+
+
 def max_pool(a):
     """2×2 max-pool, stride 2: ``(out, arg)`` where ``arg`` (0..3, row-major in the window)
     is the first position holding the maximum — where PyTorch sends the gradient."""
-    n, c, h, w = a.shape
-    windows = a.reshape(n, c, h // POOL, POOL, w // POOL, POOL).transpose(0, 1, 2, 4, 3, 5)
-    windows = windows.reshape(n, c, h // POOL, w // POOL, POOL * POOL)
-    arg = windows.argmax(axis=-1)
     xp = array_module(a)
-    return xp.take_along_axis(windows, arg[..., None], axis=-1)[..., 0], arg
+    corners = _corners(a)
+    out = xp.maximum(xp.maximum(corners[0], corners[1]), xp.maximum(corners[2], corners[3]))
+    arg = xp.full(out.shape, 3, dtype=np.int8)
+    for k in (2, 1, 0):  # the earliest cell holding the maximum wins
+        arg = xp.where(corners[k] == out, np.int8(k), arg)
+    return out, arg
 
 
 def max_pool_backward(arg, g):
     """dL/da from dL/dpool: each window's gradient goes to its ``arg`` cell, others get 0."""
     xp = array_module(g)
     n, c, h, w = g.shape
-    hit = arg[..., None] == xp.arange(POOL * POOL)
-    grad = (hit * g[..., None]).astype(g.dtype).reshape(n, c, h, w, POOL, POOL)
-    return grad.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h * POOL, w * POOL)
+    grad = xp.zeros((n, c, h * POOL, w * POOL), dtype=g.dtype)
+    for k, cell in enumerate(_corners(grad)):
+        cell[...] = g * (arg == k)
+    return grad
 
 
 def linear(f, w, b):
