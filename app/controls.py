@@ -282,8 +282,12 @@ def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
     kernels = offered(settings.KERNEL_SOURCES, ndim, page)
     learned = st.session_state.get(k(ndim, "kernel", page)) == "network" and "network" in kernels
     if learned:  # the layer's maps, and no groups
-        st.session_state[k(ndim, "outmaps", page)] = layer_maps(s.layer)[1]
-        st.session_state[k(ndim, "groups", page)] = 1
+        for label, name, value in (("Output maps C_out", "outmaps", layer_maps(s.layer)[1]),
+                                   ("Groups", "groups", 1)):
+            asked = st.session_state.get(k(ndim, name, page))
+            if asked is not None and asked != value:
+                notices.changed(label, asked, value, f"set by the network's layer {s.layer}")
+            st.session_state[k(ndim, name, page)] = value
     outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
                         notices, "the explorer's limit", disabled=learned,
                         help="set by the network's layer" if learned else None)

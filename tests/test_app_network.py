@@ -182,10 +182,12 @@ def test_explorer_from_a_drawn_digit_and_hostile_values():
     assert_array_equal(vp.array(ex, "output"), model.activations(None, raw)["z2"][0, 2])
     assert "the drawn digit" in " ".join(c.value for c in ex.caption)
     ex = explorer({"src": "network", "kernel": "network", "layer": "99", "image": "-1",
-                   "pad": "1", "draw": "nope"})
+                   "pad": "1", "draw": "nope", "outmaps": "3", "groups": "2"})
     notices = " | ".join(c.value for c in ex.caption)
     assert "Layer: asked 99, using 2 — must be at most 2" in notices
     assert "Test image: asked -1, using 0 — must be at least 0" in notices
+    assert "Output maps C_out: asked 3, using 16 — set by the network's layer 2" in notices
+    assert "Groups: asked 2, using 1 — set by the network's layer 2" in notices
     assert "ignored draw='nope'" in " | ".join(w.value for w in ex.warning)
     assert_array_equal(vp.array(ex, "output"),
                        model.activations(None, digits().raw_test[0])["z2"][0, 0])
