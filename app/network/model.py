@@ -25,6 +25,7 @@ import numpy as np
 from app.network import net
 from app.network.data import decode_drawing, digits, encode_drawing, to_input
 from app.sources import SourceError
+from convcore.backend import active_xp
 
 SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "network.npz"
 MAX_TRAINED = 8
@@ -56,12 +57,12 @@ def is_trained(seed: int) -> bool:
 
 def trained(seed: int, on_epoch: Callable[[int, net.Trained], None] | None = None
             ) -> net.Trained:
-    """The network trained here from ``seed`` (trained now, with ``on_epoch`` called after
-    each epoch, unless it already was)."""
+    """The network trained here from ``seed`` (trained now, on the active backend — the GPU
+    where CuPy runs — with ``on_epoch`` called after each epoch, unless it already was)."""
     check_seed(seed)
     with _training:
         if seed not in _trained:
-            _trained[seed] = net.train(seed, digits(), on_epoch=on_epoch)
+            _trained[seed] = net.train(seed, digits(), on_epoch=on_epoch, xp=active_xp())
             while len(_trained) > MAX_TRAINED:
                 _trained.popitem(last=False)
         _trained.move_to_end(seed)
