@@ -40,6 +40,9 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
     inmaps, outmaps = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     groups = pick(cc.valid_groups(inmaps, outmaps))
     size = axis(1, 5)
+    layer = int(rng.integers(1, 3))
+    if kernel == "network":  # the controls fix these to the layer's
+        outmaps, groups, size = controls.layer_maps(layer)[1], 1, (3, 3)
     n_w = outmaps * inmaps // groups * math.prod(size)
     return replace(
         s, batch=int(rng.integers(1, 5)), inmaps=inmaps, outmaps=outmaps, groups=groups,
@@ -55,7 +58,7 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
         else None,
         item=int(rng.integers(0, 4)), omap=int(rng.integers(0, 8)),
         step=int(rng.integers(0, 50)), speed=pick(settings.SPEEDS), reveal=bool(rng.random() < .5),
-        presenter=bool(rng.random() < .3), layer=int(rng.integers(1, 3)),
+        presenter=bool(rng.random() < .3), layer=layer,
         image=int(rng.integers(0, 360)), net=None if rng.random() < .5 else int(rng.integers(9)),
         draw="" if rng.random() < .5 else "".join(pick(list("0123456789abcdefg"))
                                                     for _ in range(64)),
