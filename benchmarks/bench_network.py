@@ -219,6 +219,8 @@ def browser_part(rounds: int) -> None:
     print("| | median | p95 | max |\n|---|---:|---:|---:|")
     for name, vals in (("maps painted", compute), ("next frame", frame)):
         print(f"| {name} | {vals[n // 2]:.1f} | {vals[int(n * 0.95)]:.1f} | {vals[-1]:.1f} |")
+    print(f"\nWithin 50 ms of the pointer event (next frame): "
+          f"{100 * sum(v <= 50 for v in frame) / n:.1f} % of the updates.")
     print(f"\nForward pass + repaint of 48 maps alone: {forward_ms:.2f} ms per update (200 in the "
           f"page). Websocket messages sent while drawing: {during}; in all {after} (one "
           f"debounced report per digit and per Clear: {2 * rounds * len(strokes_of)}).")
