@@ -7,6 +7,7 @@ and the explorer's ``network`` source (a layer's input, kernels and bias) with h
 
 from __future__ import annotations
 
+import doctest
 import json
 import sys
 from dataclasses import replace
@@ -313,3 +314,9 @@ def test_network_page_url_round_trips_and_reports_what_it_ignores():
     back, problems = netsettings.from_query({"seed": "x", "image": "-1", "draw": "q"})
     assert back.seed is None and back.image == -1 and back.draw == ""  # -1: the page clamps
     assert [p.split("=")[0] for p in problems] == ["ignored seed", "ignored draw"]
+
+
+@pytest.mark.parametrize("module", [data, filters, net])
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
