@@ -45,7 +45,7 @@ class TorchNet(torch.nn.Module):
             for name, value in params.items():
                 layer, kind = name.split(".")
                 getattr(getattr(self, layer), "weight" if kind == "w" else "bias").copy_(
-                    torch.from_numpy(np.asarray(value)))
+                    torch.tensor(np.asarray(value)))
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
