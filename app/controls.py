@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,8 @@ def widget_values(s: Settings, page: str = "e") -> dict:
         "mode": s.mode, "pad_form": s.pad_form, "bias_on": s.bias is not None,
         "bias": "0" if s.bias is None else ", ".join(f"{b:g}" for b in s.bias),
         "item": s.item, "omap": s.omap, "presenter": s.presenter,
+        "layer": s.layer, "image": s.image, "netw": "shipped" if s.net is None else "seed",
+        "net": 0 if s.net is None else s.net, "usedraw": bool(s.draw),
     }
     for a in range(n):
         v[f"shape.{a}"] = s.shape[a]
@@ -193,11 +196,13 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
                    ) -> tuple[Settings, model.Upload | None]:
     """Input source and (for generated inputs) the input's shape."""
     st.subheader("Input")
-    source = choice("Input source", k(ndim, "source", page), settings.INPUT_SOURCES,
-                    settings.INPUT_SOURCES.get, help="arange reproduces the documents' examples",
-                    notices=notices)
+    source = choice("Input source", k(ndim, "source", page),
+                    offered(settings.INPUT_SOURCES, ndim, page), settings.INPUT_SOURCES.get,
+                    help="arange reproduces the documents' examples", notices=notices)
     changes: dict = dict(source=source)
     upload = None
+    if source == "network" or st.session_state.get(k(ndim, "kernel", page)) == "network":
+        changes.update(network_controls(ndim, s, source == "network", notices, page))
     if source == "random":
         changes["seed"] = int_input("Seed", k(ndim, "seed", page), 0, 2**31 - 1, notices)
     elif source == "sample":
@@ -236,13 +241,70 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     return replace(s, **changes), upload
 
 
+def offered(sources: dict, ndim: int, page: str) -> dict:
+    """The input or kernel sources of one page: the trained network's layers are 2-D and
+    forward only (the explorer's, not the transposed page's)."""
+    network = ndim == 2 and page == "e"
+    return {name: text for name, text in sources.items() if name != "network" or network}
+
+
+def layer_maps(layer: int) -> tuple[int, int]:
+    """``(C_in, C_out)`` of the network's layer ``layer`` (clamped to the layers there are)."""
+    from app.network import model as network
+
+    return network.layer_maps(min(max(int(layer), 1), len(network.LAYERS)))
+
+
+def network_controls(ndim: int, s: Settings, digit: bool, notices: Notices, page: str
+                     ) -> dict:
+    """Which layer of which network (shipped or trained from a seed) and, when the input is
+    the network's (``digit``), on which test image or drawn digit."""
+    from app.network import model as network
+    from app.network.data import digits
+    from app.network.settings import NetworkSettings, to_query
+
+    page_query = NetworkSettings(s.net, s.image, s.draw)
+    st.markdown(f"**Network** — [its page](network?{urlencode(to_query(page_query))})")
+    n_layers = len(network.LAYERS)
+    changes: dict = dict(layer=int_input(
+        "Layer", k(ndim, "layer", page), 1, n_layers, notices,
+        f"the network has {n_layers} convolutions",
+        help="1: conv1 (1 → 8 maps on the 16×16 image); 2: conv2 (8 → 16 maps on layer 1's "
+             "pooled maps)"))
+    if digit:
+        n = digits().test_size
+        image = int_input("Test image", k(ndim, "image", page), 0, n - 1, notices,
+                          f"the test split has {n} images")
+        changes["image"] = image
+        use = bool(s.draw) and image == s.image and st.toggle(
+            "The drawn digit (from the link)", key=k(ndim, "usedraw", page))
+        changes["draw"] = s.draw if use else ""
+    netw = choice("Weights", k(ndim, "netw", page), ("shipped", "seed"),
+                  {"shipped": "shipped", "seed": "trained here from a seed"}.get, radio=True,
+                  notices=notices)
+    changes["net"] = None if netw == "shipped" else int_input(
+        "Training seed", k(ndim, "net", page), 0, network.MAX_SEED, notices,
+        help="a seed not trained yet on this server trains first (about 2 s)")
+    return changes
+
+
 def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
                     ) -> tuple[dict, tuple | None]:
     """Output maps, groups (only the values that divide both channel counts) and the kernel
     source with its own settings; returns the changes and a preset's kernel shape (or None)."""
+    kernels = offered(settings.KERNEL_SOURCES, ndim, page)
+    learned = st.session_state.get(k(ndim, "kernel", page)) == "network" and "network" in kernels
+    if learned:  # the layer's maps, and no groups
+        for label, name, value in (("Output maps C_out", "outmaps", layer_maps(s.layer)[1]),
+                                   ("Groups", "groups", 1)):
+            asked = st.session_state.get(k(ndim, name, page))
+            if asked is not None and asked != value:
+                notices.changed(label, asked, value, f"set by the network's layer {s.layer}")
+            st.session_state[k(ndim, name, page)] = value
     outmaps = int_input("Output maps C_out", k(ndim, "outmaps", page), 1, settings.MAX_MAPS,
-                        notices, "the explorer's limit")
-    options = cc.valid_groups(s.inmaps, outmaps)
+                        notices, "the explorer's limit", disabled=learned,
+                        help="set by the network's layer" if learned else None)
+    options = [1] if learned else cc.valid_groups(s.inmaps, outmaps)
     gkey = k(ndim, "groups", page)
     asked = st.session_state.get(gkey)
     if asked not in options:
@@ -252,11 +314,13 @@ def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
         st.session_state[gkey] = used
     groups = st.selectbox("Groups", options, key=gkey,
                           help="only values that divide both C_in and C_out are offered")
-    kernel = choice("Kernel source", k(ndim, "kernel", page), settings.KERNEL_SOURCES,
+    kernel = choice("Kernel source", k(ndim, "kernel", page), kernels,
                     settings.KERNEL_SOURCES.get, notices=notices)
     changes: dict = dict(outmaps=outmaps, groups=groups, kernel=kernel)
     preset_shape = None
-    if kernel == "preset":
+    if kernel == "network":
+        preset_shape = (3, 3)
+    elif kernel == "preset":
         changes["preset"] = choice("Preset", k(ndim, "preset", page), src.kernel_presets(ndim),
                                    notices=notices)
         preset_shape = src.kernel_presets(ndim)[changes["preset"]].shape
@@ -269,7 +333,10 @@ def maps_and_kernel(ndim: int, s: Settings, notices: Notices, page: str
 
 
 def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
-    """The bias toggle and its values (None: no bias)."""
+    """The bias toggle and its values (None: no bias; a network's layer brings its own)."""
+    if st.session_state.get(k(ndim, "kernel", page)) == "network":
+        st.caption("Bias: the layer's learned bias")
+        return None
     if not st.toggle("Bias", key=k(ndim, "bias_on", page)):
         return None
     text = st.text_input("Bias values", key=k(ndim, "bias", page),
@@ -290,7 +357,7 @@ def kernel_size_control(ndim: int, preset_shape, notices: Notices, page: str, li
     for a, v in enumerate(preset_shape):
         st.session_state[k(ndim, f"size.{a}", page)] = int(v)
     return per_axis(ndim, "Kernel size", "size", [(int(v), int(v)) for v in preset_shape],
-                    help="set by the preset", disabled=True, page=page)
+                    help="set by the preset or the network", disabled=True, page=page)
 
 
 def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:

@@ -29,6 +29,7 @@ PAGES = (
     ("gallery.py", "Arithmetic gallery", ":material/photo_library:", "gallery"),
     ("groups.py", "Groups & depthwise", ":material/account_tree:", "groups"),
     ("receptive.py", "Receptive field", ":material/filter_center_focus:", "receptive"),
+    ("network.py", "A trained network", ":material/hub:", "network"),
     ("drill.py", "Shape drill", ":material/quiz:", "drill"),
     ("examples.py", "Documented examples", ":material/menu_book:", "examples"),
     ("about.py", "About", ":material/info:", "about"),

@@ -16,6 +16,7 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from app import sources as src
+from app.network.data import check_drawing
 from app.settings import (
     INIT_SCHEMES,
     INPUT_SOURCES,
@@ -64,7 +65,7 @@ def to_query(s: Settings) -> dict[str, str]:
         put("inmaps", s.inmaps, d.inmaps, str)
         put("shape", s.shape, d.shape, _ints)
     put("outmaps", s.outmaps, d.outmaps, str)
-    if s.kernel != "preset":
+    if s.kernel not in ("preset", "network"):  # these bring their own size
         put("size", s.size, d.size, _ints)
     put("stride", s.stride, d.stride, _ints)
     put("dilation", s.dilation, d.dilation, _ints)
@@ -90,6 +91,13 @@ def to_query(s: Settings) -> dict[str, str]:
         put("kseed", s.kseed, d.kseed, str)
     if s.kernel == "table" and s.weights is not None and len(s.weights) <= MAX_TABLE_VALUES:
         q["w"] = _floats(s.weights)
+    if s.uses_network:
+        put("layer", s.layer, d.layer, str)
+        put("image", s.image, d.image, str)
+        if s.net is not None:
+            q["net"] = str(s.net)
+        if s.draw:
+            q["draw"] = s.draw
     for name in ("item", "omap", "speed"):
         put(name, getattr(s, name), getattr(d, name), str)
     put("step", s.step + 1, d.step + 1, str)  # as the view counts: "step 9 of 16" is step=9
@@ -193,6 +201,8 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
         "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
+        "layer": ("layer", count), "image": ("image", count), "net": ("net", count),
+        "draw": ("draw", check_drawing),
     }
     for key in query:
         text = query[key]
@@ -213,6 +223,12 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
                                                   else src.SAMPLE_IMAGES):
         problems.append(f"ignored sample={s.sample[:80]!r}: no such sample")
         s = replace(s, sample=defaults(ndim).sample)
+    if ndim != 2 and s.uses_network:
+        for key, field in (("src", "source"), ("kernel", "kernel")):
+            if getattr(s, field) == "network":
+                problems.append(f"ignored {key}=network: the trained network's layers are "
+                                "2-D (open them on the 2-D explorer)")
+                s = replace(s, **{field: getattr(defaults(ndim), field)})
     if s.kernel == "preset" and s.preset not in src.kernel_presets(ndim):
         problems.append(f"ignored preset={s.preset[:80]!r}: no such preset")
         s = replace(s, preset=defaults(ndim).preset)

@@ -78,9 +78,10 @@ def css() -> str:
     return (VIEW / "explorer.css").read_text(encoding="utf-8")
 
 
-def _loader(modules: tuple[str, ...], entry: str = "mount") -> str:
-    """A component's module: the bundled view plus a default export that loads plotly.js and
-    the stylesheet from the app's static files, then mounts."""
+def _loader(modules: tuple[str, ...], entry: str = "mount", plotly: bool = True) -> str:
+    """A component's module: the bundled view plus a default export that loads plotly.js
+    (unless the view paints without it) and the stylesheet from the app's static files, then
+    mounts."""
     return bundle(modules) + """
 // ---- loader
 const STATIC_BASE = new URL("app/static/", document.baseURI);
@@ -110,25 +111,26 @@ function loadStyle() {
 export default async function (component) {
   performance.mark("cx-start");
   loadStyle();
-  await loadPlotly();
+  if (NEEDS_PLOTLY) await loadPlotly();
   performance.mark("cx-plotly");
   ENTRY(component);
   performance.mark("cx-drawn");
 }
 """.replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css())).replace(
-        "ENTRY", entry)
+        "ENTRY", entry).replace("NEEDS_PLOTLY", json.dumps(plotly))
 
 
 _components: dict = {}
 
 
-def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
+def component(name: str, modules: tuple[str, ...], entry: str = "mount", plotly: bool = True):
     """The ``st.components.v2`` component ``name`` made of ``modules`` whose function
-    ``entry`` draws it (registered once)."""
+    ``entry`` draws it (registered once); ``plotly`` False: the view does not use plotly.js,
+    which is then not loaded."""
     if name not in _components:
         ensure_plotly()
         _components[name] = _noticing_refusals(st.components.v2.component(
-            name, js=_loader(modules, entry), isolate_styles=False))
+            name, js=_loader(modules, entry, plotly), isolate_styles=False))
     return _components[name]
 
 

@@ -35,11 +35,14 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
         pad = tuple(zip(axis(0, 4), axis(0, 4)))
     else:
         pad = ((0, 0),) * ndim
-    source = pick(list(settings.INPUT_SOURCES))
-    kernel = pick(list(settings.KERNEL_SOURCES))
+    source = pick(list(controls.offered(settings.INPUT_SOURCES, ndim, "e")))
+    kernel = pick(list(controls.offered(settings.KERNEL_SOURCES, ndim, "e")))
     inmaps, outmaps = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     groups = pick(cc.valid_groups(inmaps, outmaps))
     size = axis(1, 5)
+    layer = int(rng.integers(1, 3))
+    if kernel == "network":  # the controls fix these to the layer's
+        outmaps, groups, size = controls.layer_maps(layer)[1], 1, (3, 3)
     n_w = outmaps * inmaps // groups * math.prod(size)
     return replace(
         s, batch=int(rng.integers(1, 5)), inmaps=inmaps, outmaps=outmaps, groups=groups,
@@ -55,7 +58,10 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
         else None,
         item=int(rng.integers(0, 4)), omap=int(rng.integers(0, 8)),
         step=int(rng.integers(0, 50)), speed=pick(settings.SPEEDS), reveal=bool(rng.random() < .5),
-        presenter=bool(rng.random() < .3),
+        presenter=bool(rng.random() < .3), layer=layer,
+        image=int(rng.integers(0, 360)), net=None if rng.random() < .5 else int(rng.integers(9)),
+        draw="" if rng.random() < .5 else "".join(pick(list("0123456789abcdefg"))
+                                                    for _ in range(64)),
     )
 
 
@@ -65,7 +71,8 @@ RELEVANT = {
     "typed": lambda s: s.source == "typed", "preset": lambda s: s.kernel == "preset",
     "scheme": lambda s: s.kernel == "random", "kseed": lambda s: s.kernel == "random",
     "batch": lambda s: not s.data_source, "inmaps": lambda s: not s.data_source,
-    "shape": lambda s: not s.data_source, "size": lambda s: s.kernel != "preset",
+    "shape": lambda s: not s.data_source, "size": lambda s: s.kernel not in ("preset", "network"),
+    **{name: lambda s: s.uses_network for name in ("layer", "image", "net", "draw")},
 }
 
 
