@@ -112,7 +112,7 @@ def layer_answer(s: Settings, transposed: bool) -> str:
     """The explorer's or the transposed page's answer for URL settings ``s``, through the
     page's own steps: input, bounds, budget, the core, the step."""
     notices = Notices()
-    s, _ = layer.clamp_input(s, notices)
+    s, _ = layer.clamp_input(s, notices, transposed)
     try:
         x, input_notices = model.load_input(s, None)
         s = model.with_input_shape(s, x)

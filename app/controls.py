@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import DeletedFile
 
 from app import layer, model, settings
 from app import sources as src
 from app.layer import AXES, Notices, label  # noqa: F401 (AXES: the pages read it here)
 from app.settings import Settings
+from app.state_guard import new_refusal
 
 
 def k(ndim: int, name: str, page: str = "e") -> str:
@@ -45,6 +48,8 @@ def widget_values(s: Settings, page: str = "e") -> dict:
         "mode": s.mode, "pad_form": s.pad_form, "bias_on": s.bias is not None,
         "bias": "0" if s.bias is None else ", ".join(f"{b:g}" for b in s.bias),
         "item": s.item, "omap": s.omap, "presenter": s.presenter,
+        "layer": s.layer, "image": s.image, "netw": "shipped" if s.net is None else "seed",
+        "net": 0 if s.net is None else s.net, "usedraw": bool(s.draw),
     }
     for a in range(n):
         v[f"shape.{a}"] = s.shape[a]
@@ -70,15 +75,19 @@ def forget_widgets(ndim: int, page: str = "e") -> None:
         del st.session_state[key]
 
 
-def open_in_explorer(s: Settings) -> None:
-    """Show ``s`` on its explorer page (used by the documented examples)."""
+def open_in_explorer(s: Settings, page: str = "e") -> None:
+    """Show ``s`` on its explorer page (``page`` "e") or on the transposed page ("t"), exactly
+    as a link to it would, keeping the session (the documented examples, the gallery)."""
     from app import url
-    from app.navigation import EXPLORER_PAGES
+    from app.navigation import EXPLORER_PAGES, TRANSPOSED_PAGE
 
-    forget_widgets(s.ndim)
-    st.session_state[canonical_key(s.ndim)] = s
-    seed_widgets(s, overwrite=True)
-    st.switch_page(EXPLORER_PAGES[s.ndim], query_params=url.to_query(s))
+    forget_widgets(s.ndim, page)  # the page's widgets, its view's anchor and its settings
+    st.session_state[canonical_key(s.ndim, page)] = s
+    seed_widgets(s, overwrite=True, page=page)
+    if page == "t":
+        st.session_state["t.ndim"] = s.ndim  # the transposed page's own rank control
+    st.switch_page(EXPLORER_PAGES[s.ndim] if page == "e" else TRANSPOSED_PAGE,
+                   query_params=url.page_query(s, page))
 
 
 # ------------------------------------------------------------------------------ widgets
@@ -182,6 +191,7 @@ def parse_bias(text: str) -> tuple | None:
 # ------------------------------------------------------------------------------ sections
 
 INPUT_WIDGETS = ("seed", "batch", "inmaps", "shape")
+NETWORK_WIDGETS = ("layer", "image", "netw", "net", "usedraw")
 LAYER_WIDGETS = ("outmaps", "groups", "kernel", "preset", "scheme", "kseed", "mode", "pad_form",
                  "pad", "padlo", "padhi", "size", "dilation", "stride", "opad")
 VIEW_WIDGETS = ("item", "omap")
@@ -191,13 +201,23 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
                    ) -> tuple[Settings, model.Upload | None]:
     """Input source and (for generated inputs) the input's shape."""
     st.subheader("Input")
-    source = choice("Input source", k(ndim, "source", page), settings.INPUT_SOURCES,
+    transposed = page == "t"
+    source = choice("Input source", k(ndim, "source", page),
+                    layer.offered(settings.INPUT_SOURCES, ndim, transposed),
                     settings.INPUT_SOURCES.get, help="arange reproduces the documents' examples",
                     notices=notices)
-    s, _ = layer.clamp_input(asked(replace(s, source=source), page, INPUT_WIDGETS),
-                            notices)
-    put(s, page, INPUT_WIDGETS)
+    kernel = st.session_state.get(k(ndim, "kernel", page), s.kernel)
+    s = asked(replace(s, source=source, kernel=kernel), page, INPUT_WIDGETS)
+    network = s.uses_network and "network" in layer.offered(settings.INPUT_SOURCES, ndim,
+                                                            transposed)
+    drawn = bool(s.draw) and st.session_state.get(k(ndim, "image", page), s.image) == s.image
+    if network:
+        s = asked_network(s, page)
+    s, _ = layer.clamp_input(s, notices, transposed)
+    put(s, page, INPUT_WIDGETS + (NETWORK_WIDGETS if network else ()))
     upload = None
+    if network:
+        network_controls(ndim, s, drawn, page)
     if source == "random":
         number("Seed", k(ndim, "seed", page))
     elif source == "sample":
@@ -212,11 +232,18 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     elif source == "upload":
         types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
                                          else src.UPLOAD_TYPES_2D)]
-        f = st.file_uploader("File", type=types, key=k(ndim, "upload", page),
+        key = k(ndim, "upload", page)
+        f = st.file_uploader("File", type=types, key=key,
                              help="never unpickled; images become gray or RGB maps and are "
                                   "downscaled to 1024 px. Uploads are not part of the URL.")
         if f is not None:
             upload = model.Upload.of(f.name, f.getvalue())
+        elif isinstance(st.session_state.get(key), DeletedFile):
+            # the browser names a file this server process does not hold: it restarted, or a
+            # class server moved the session to another of its processes after a fault
+            st.warning("The file you uploaded is no longer on the server (it restarted, or "
+                       "moved this session to another of its processes): remove it above and "
+                       "upload it again.", icon=":material/upload_file:")
     if source in ("arange", "random"):
         number("Batch size N", k(ndim, "batch", page))
         number("Input maps C_in", k(ndim, "inmaps", page))
@@ -226,11 +253,16 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
 
 def maps_and_kernel(ndim: int, s: Settings, limits: dict, page: str) -> None:
     """Output maps, groups (only the values that divide both channel counts) and the kernel
-    source with its own settings, as :mod:`app.layer` left them."""
-    number("Output maps C_out", k(ndim, "outmaps", page))
-    st.selectbox("Groups", limits["groups"], key=k(ndim, "groups", page),
-                 help="only values that divide both C_in and C_out are offered")
-    st.selectbox("Kernel source", list(settings.KERNEL_SOURCES), key=k(ndim, "kernel", page),
+    source with its own settings, as :mod:`app.layer` left them (a network's layer sets the
+    maps and groups: shown, not editable)."""
+    learned = s.kernel == "network"
+    number("Output maps C_out", k(ndim, "outmaps", page), disabled=learned,
+           help="set by the network's layer" if learned else None)
+    st.selectbox("Groups", limits["groups"], key=k(ndim, "groups", page), disabled=learned,
+                 help="set by the network's layer" if learned
+                 else "only values that divide both C_in and C_out are offered")
+    kernels = layer.offered(settings.KERNEL_SOURCES, ndim, transposed=page == "t")
+    st.selectbox("Kernel source", list(kernels), key=k(ndim, "kernel", page),
                  format_func=settings.KERNEL_SOURCES.get)
     if s.kernel == "preset":
         st.selectbox("Preset", list(src.kernel_presets(ndim)), key=k(ndim, "preset", page))
@@ -239,8 +271,46 @@ def maps_and_kernel(ndim: int, s: Settings, limits: dict, page: str) -> None:
         number("Kernel seed", k(ndim, "kseed", page))
 
 
+def asked_network(s: Settings, page: str) -> Settings:
+    """``s`` with the network's layer, weights, test image and drawing as the sidebar's
+    widgets hold them (a drawing from a link stays while its test image does and its toggle
+    is on)."""
+    def get(name, default):
+        return st.session_state.get(k(s.ndim, name, page), default)
+
+    image = get("image", s.image)
+    shipped = get("netw", "shipped" if s.net is None else "seed") == "shipped"
+    keep = bool(s.draw) and image == s.image and get("usedraw", True)
+    return replace(s, layer=get("layer", s.layer), image=image,
+                   net=None if shipped else get("net", s.net or 0), draw=s.draw if keep else "")
+
+
+def network_controls(ndim: int, s: Settings, drawn: bool, page: str) -> None:
+    """Which layer of which network (shipped or trained from a seed) and, when the input is
+    the network's, on which test image or drawn digit (``drawn``: a link brought a drawing)."""
+    from app.network.settings import NetworkSettings, to_query
+
+    page_query = NetworkSettings(s.net, s.image, s.draw)
+    st.markdown(f"**Network** — [its page](network?{urlencode(to_query(page_query))})")
+    number("Layer", k(ndim, "layer", page),
+           help="1: conv1 (1 → 8 maps on the 16×16 image); 2: conv2 (8 → 16 maps on layer 1's "
+                "pooled maps)")
+    if s.source == "network":
+        number("Test image", k(ndim, "image", page))
+        if drawn:
+            st.toggle("The drawn digit (from the link)", key=k(ndim, "usedraw", page))
+    st.radio("Weights", ("shipped", "seed"), key=k(ndim, "netw", page), horizontal=True,
+             format_func={"shipped": "shipped", "seed": "trained here from a seed"}.get)
+    if s.net is not None:
+        number("Training seed", k(ndim, "net", page),
+               help="a seed not trained yet on this server trains first (about 2 s)")
+
+
 def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
-    """The bias toggle and its values (None: no bias)."""
+    """The bias toggle and its values (None: no bias; a network's layer brings its own)."""
+    if st.session_state.get(k(ndim, "kernel", page)) == "network":
+        st.caption("Bias: the layer's learned bias")
+        return None
     if not st.toggle("Bias", key=k(ndim, "bias_on", page)):
         return None
     text = st.text_input("Bias values", key=k(ndim, "bias", page),
@@ -253,10 +323,12 @@ def bias_control(ndim: int, notices: Notices, page: str) -> tuple | None:
 
 
 def kernel_size_control(ndim: int, s: Settings, page: str) -> None:
-    """Kernel size per axis: shown disabled when a preset brings its own."""
-    preset = s.kernel == "preset"
-    axis_numbers(ndim, "Kernel size", "size", page, help="set by the preset" if preset else None,
-                 disabled=preset)
+    """Kernel size per axis: shown disabled when a preset or the network's layer brings its
+    own."""
+    fixed = layer.fixed_shape(s) is not None
+    axis_numbers(ndim, "Kernel size", "size", page, disabled=fixed,
+                 help=f"set by the {'preset' if s.kernel == 'preset' else 'network'}"
+                 if fixed else None)
 
 
 def layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "e") -> Settings:
@@ -317,8 +389,7 @@ def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
             sl = w[s.omap, m]
             grid = sl[None] if s.ndim == 1 else sl
             df = pd.DataFrame(grid, columns=[str(c) for c in range(grid.shape[1])])
-            edited = st.data_editor(df, key=k(s.ndim, f"table.{s.omap}.{m}.{shape}", page),
-                                    num_rows="fixed", width="content")
+            edited = edited_table(df, k(s.ndim, f"table.{s.omap}.{m}.{shape}", page))
             values = np.asarray(edited, dtype=np.float64).reshape(sl.shape)
             if np.isnan(values).any():
                 notices.append(f"kernel table w[{s.omap},{m}]: empty or non-numeric cells "
@@ -328,6 +399,24 @@ def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
         if shape[1] > 8:
             st.caption(f"The tables show the first 8 of {shape[1]} input maps.")
     return replace(s, weights=tuple(float(v) for v in w.ravel()))
+
+
+def edited_table(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``st.data_editor`` of ``df``.  Edits the browser sent that the table cannot take are
+    dropped with a notice: unreadable ones (refused by :mod:`app.state_guard`) and ones naming
+    cells the table has not (Streamlit raises applying them, on every later run too)."""
+    dropped = st.session_state.pop(f"{key}.dropped", None)
+    try:
+        edited = st.data_editor(df, key=key, num_rows="fixed", width="content")
+    except Exception as e:  # the edits name a column or row the table has not
+        del st.session_state[key]  # the table starts afresh on the run this asks for
+        st.session_state[f"{key}.dropped"] = f"{type(e).__name__}: {str(e)[:120]}"
+        st.rerun()
+    why = dropped or new_refusal(key, st.session_state.get(key))
+    if why:
+        st.warning(f"The table's edits from the browser could not be read ({why}); they were "
+                   "dropped.", icon=":material/report:")
+    return edited
 
 
 def transposed_layer_controls(ndim: int, s: Settings, notices: Notices, page: str = "t"

@@ -4,6 +4,10 @@ Pure functions, no Streamlit.  A sequence is a function of ``(seed, n, kind)`` a
 is a SHA-256 of the seed, the question number and the draw's name, so a URL such as
 ``?seed=1234&n=10`` gives a whole class the same questions on any machine and Python version.
 
+The student's progress lives in the URL too (:func:`progress_to_query`: the question shown and
+the shapes checked so far), so a reload, or a server that fails over to another replica, finds
+it there.
+
 Questions get harder along the sequence: the first third are 1-D with stride ≤ 2 and no
 dilation, the middle third add 2-D and dilation, the last third draw every axis on its own.
 ``kind``: ``"forward"`` (convolutions only), ``"transposed"`` (transposed convolutions only) or
@@ -86,8 +90,8 @@ class Question:
         """The whole output shape ``(N, C_out, *spatial)``."""
         return (self.batch, self.out_channels, *self.out_spatial)
 
-    def code(self) -> str:
-        """The question as PyTorch code."""
+    def layer(self) -> str:
+        """The layer in PyTorch: ``nn.Conv2d(3, 8, kernel_size=3, stride=2)``."""
         name = f"nn.Conv{'Transpose' if self.kind == 'transposed' else ''}{self.ndim}d"
         args = [str(self.in_channels), str(self.out_channels),
                 f"kernel_size={_arg(self.kernel)}"]
@@ -96,8 +100,12 @@ class Question:
                                     ("dilation", self.dilation, 1)):
             if value and any(v != default for v in value):
                 args.append(f"{key}={_arg(value)}")
+        return f"{name}({', '.join(args)})"
+
+    def code(self) -> str:
+        """The question as PyTorch code."""
         return (f"x = torch.randn{self.in_shape}\n"
-                f"layer = {name}({', '.join(args)})\n"
+                f"layer = {self.layer()}\n"
                 f"layer(x).shape   # → ?")
 
     def formulas(self) -> list[tuple[str, str]]:
@@ -295,3 +303,71 @@ def from_query(query) -> tuple[DrillSettings, list[str]]:
             continue
         values[key] = value
     return DrillSettings(**values), problems
+
+
+# ------------------------------------------------------------------------------ progress
+
+MAX_PROGRESS_CHARS = 4000  # 50 answers of 6 nine-digit numbers fit; anything longer is refused
+_URL_SHAPE = re.compile(r"\d{1,9}(?:\.\d{1,9}){0,5}")  # what parse_shape accepts, dotted
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a student is in a sequence: the question shown (from 0; ``n`` is the summary)
+    and the shapes checked so far, ``{question number: the numbers typed}``."""
+
+    current: int = 0
+    answers: dict = field(default_factory=dict)
+
+
+def progress_to_query(p: Progress) -> dict[str, str]:
+    """``q``: the question shown, from 1 (n + 1: the summary); ``ans``: each question's
+    checked shape, numbers joined by ``.``, questions by ``_`` (empty: not answered).
+
+    >>> progress_to_query(Progress(2, {0: (8, 16, 30), 1: (4,)}))
+    {'q': '3', 'ans': '8.16.30_4'}
+    >>> progress_to_query(Progress(1, {2: (5, 5)}))
+    {'q': '2', 'ans': '__5.5'}
+    """
+    q = {"q": str(p.current + 1)} if p.current else {}
+    if p.answers:
+        last = max(p.answers)
+        q["ans"] = "_".join(".".join(str(v) for v in p.answers.get(i, ()))
+                            for i in range(last + 1))
+    return q
+
+
+def progress_from_query(query, n: int) -> tuple[Progress, list[str]]:
+    """The progress a URL holds for a sequence of ``n`` questions, and what was ignored.
+
+    >>> progress_from_query({"q": "3", "ans": "8.16.30_4"}, 10)
+    (Progress(current=2, answers={0: (8, 16, 30), 1: (4,)}), [])
+    >>> progress_from_query({"q": "99", "ans": "1.x__2"}, 10)[1]
+    ["ignored q='99': expected 1 to 11", "ignored answer 1 '1.x' in ans: not a shape"]
+    """
+    problems: list[str] = []
+    current, answers = 0, {}
+    if "q" in query:
+        try:
+            value = _whole(query["q"])
+            if not 1 <= value <= n + 1:
+                raise ValueError(f"expected 1 to {n + 1}")
+            current = value - 1
+        except ValueError as e:
+            problems.append(f"ignored q={str(query['q'])[:80]!r}: {e}")
+    text = str(query.get("ans", ""))
+    if len(text) > MAX_PROGRESS_CHARS:
+        problems.append(f"ignored ans: {len(text):,} characters, more than "
+                        f"{MAX_PROGRESS_CHARS:,}")
+        text = ""
+    entries = text.split("_") if text else []
+    if len(entries) > n:
+        problems.append(f"ignored ans beyond question {n}: the sequence has {n}")
+    for i, entry in enumerate(entries[:n]):
+        if not entry:
+            continue
+        if not _URL_SHAPE.fullmatch(entry):
+            problems.append(f"ignored answer {i + 1} {entry[:40]!r} in ans: not a shape")
+            continue
+        answers[i] = tuple(int(v) for v in entry.split("."))
+    return Progress(current, answers), problems

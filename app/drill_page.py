@@ -3,7 +3,10 @@ student types the output shape, then sees right or wrong and the formula with th
 the question — with a running score.  The questions are :func:`app.drill.sequence` of the
 URL's ``seed``, ``n`` and ``kind``: one link gives a whole class the same drill.
 
-Server-side Streamlit: a form per question, the answers kept in the session.
+Server-side Streamlit: a form per question.  The answers are kept in the session and in the
+URL (``q``, ``ans``: :func:`app.drill.progress_to_query`), which a new session reads first: a
+reload, or a class server that moved the student to another replica after a fault, goes on
+where the student was.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import streamlit as st
 
 from app import drill
 from app.controls import Notices, choice, int_input
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 
 SETTINGS_KEY = "drill.settings"
 RUN_KEY = "drill.run"
@@ -30,16 +33,34 @@ def k(name: str) -> str:
 # ------------------------------------------------------------------------------ settings
 
 def page_settings() -> tuple[drill.DrillSettings, list[str]]:
-    """Kept from earlier in the session, else from the URL (a seed drawn when it has none)."""
+    """Kept from earlier in the session, else from the URL (a seed drawn when it has none),
+    with the progress the URL holds."""
     problems: list[str] = []
     if SETTINGS_KEY not in st.session_state:
         s, problems = drill.from_query(st.query_params)
         if s.seed is None:
             s = replace(s, seed=secrets.randbelow(1_000_000))
+        clamped = replace(s, seed=min(max(s.seed, 0), drill.MAX_SEED),  # as the controls
+                          n=min(max(s.n, 1), drill.MAX_QUESTIONS))        # will clamp them
+        progress, more = drill.progress_from_query(st.query_params, clamped.n)
+        st.session_state[RUN_KEY] = run_from_progress(clamped, progress)
         st.session_state[SETTINGS_KEY] = s
         st.session_state[k("seed")], st.session_state[k("n")] = s.seed, s.n
         st.session_state[k("kind")] = s.kind
+        problems += more
     return st.session_state[SETTINGS_KEY], problems
+
+
+def run_from_progress(s: drill.DrillSettings, p: drill.Progress) -> dict:
+    """The run of ``s`` the URL's progress describes: each answer graded again."""
+    texts = {i: ", ".join(str(v) for v in guess) for i, guess in p.answers.items()}
+    return {"key": (s.seed, s.n, s.kind), "current": p.current, "texts": texts,
+            "grades": {i: drill.grade(drill.question(s.seed, i, s.n, s.kind), text)
+                       for i, text in texts.items()}}
+
+
+def progress_of(run: dict) -> drill.Progress:
+    return drill.Progress(run["current"], {i: g.guess for i, g in run["grades"].items()})
 
 
 def new_seed() -> None:
@@ -55,8 +76,11 @@ def controls(notices: Notices) -> drill.DrillSettings:
     kind = choice("Layers asked about", k("kind"), list(drill.KINDS), drill.KINDS.get,
                   notices=notices, help="mixed: the first half forward (the basics), then "
                   "transposed layers among them")
-    st.caption("Share this page's URL: everyone who opens it gets the same questions.")
-    return drill.DrillSettings(seed=seed, n=n, kind=kind)
+    s = drill.DrillSettings(seed=seed, n=n, kind=kind)
+    link = "&".join(f"{key}={value}" for key, value in drill.to_query(s).items())
+    st.caption(f"Share `?{link}` after this page's address: everyone who opens it gets the same "
+               "questions. (This page's own URL also holds your answers.)")
+    return s
 
 
 # ------------------------------------------------------------------------------ the run
@@ -167,7 +191,6 @@ def summary(questions: list, run: dict) -> None:
 
 def drill_page() -> None:
     """The shape drill: controls in the sidebar, one question (or the summary) in the page."""
-    use_entry_navigation("pages/drill.py")
     s, problems = page_settings()
     st.title("Shape drill")
     st.caption("Predict the shape a layer gives, then check: the answer comes with the formula "
@@ -181,7 +204,6 @@ def drill_page() -> None:
     for text in notices:
         st.caption(f":material/info: {text}")
     st.session_state[SETTINGS_KEY] = s
-    sync_query_params(drill.to_query(s))
     questions = drill.sequence(s.seed, s.n, s.kind)
     run = current_run(s)
     progress = st.container()  # drawn above the question, filled once it is graded
@@ -191,3 +213,4 @@ def drill_page() -> None:
         show_question(questions[run["current"]], run, s.n)
     with progress:
         score_line(run, s.n)
+    sync_query_params({**drill.to_query(s), **drill.progress_to_query(progress_of(run))})

@@ -19,7 +19,7 @@ import convcore as cc
 from app import codegen, controls, export, layer, model, url, view
 from app import sources as src
 from app.controls import Notices, k
-from app.navigation import EXPLORER_PAGES, sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 # Presenter mode: the view starts right under Streamlit's header and uses the whole width.
@@ -259,7 +259,6 @@ def non_finite_notice(comp: model.Computation) -> str | None:
 def explorer_page(ndim: int) -> None:
     """The 1-D or 2-D explorer: controls in the sidebar, the browser view and panels."""
     started = time.perf_counter()
-    use_entry_navigation(EXPLORER_PAGES[ndim])
     s, problems = page_settings(ndim)
     if not s.presenter:  # on a projector the view needs the height; the tab says the name
         st.title(f"{ndim}-D convolution explorer")

@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import colorbrewer
 
+import convcore as cc
+
 COLORSCALE = [[i / (len(colorbrewer.RdBu) - 1), c] for i, c in enumerate(colorbrewer.RdBu)]
 
 
@@ -113,13 +115,18 @@ def examples_figure(rows, presenter: bool = False) -> go.Figure:
     return fig
 
 
+def number_list(values) -> str:
+    """Numbers as a learner writes them: ``[0.5, −2]`` (not ``[np.float32(0.5), ...]``)."""
+    return "[" + ", ".join(cc.format_number(v) for v in np.asarray(values).ravel()) + "]"
+
+
 def correlation_figure(x, w, corr, conv, presenter: bool = False) -> go.Figure:
     """The input, and cross-correlation vs convolution (flipped kernel) of the About page."""
     font = 18 if presenter else 12
     fig = go.Figure([
         go.Bar(x=np.arange(len(x)), y=x, name="input x", marker_color="#bbbbbb"),
         go.Scatter(x=np.arange(len(corr)), y=corr, mode="lines+markers",
-                   name=f"cross-correlation with w = {list(np.round(w, 3))}",
+                   name=f"cross-correlation with w = {number_list(w)}",
                    line=dict(color="#2166ac", width=3)),
         go.Scatter(x=np.arange(len(conv)), y=conv, mode="lines+markers",
                    name="convolution (w flipped)", line=dict(color="#b2182b", width=3,

@@ -5,8 +5,11 @@ scene API (:mod:`app.api`) answers it, and the browser view's controls take thei
 from it — so a shared URL, a typed value and a dragged slider end on the same layer with the
 same notice.  Bounds come from the core (``cc.max_padding``, ``cc.max_kernel_size``,
 ``cc.max_dilation``, ``cc.valid_groups``, ``cc.max_transpose_padding``); the app only caps what
-the core leaves unbounded.  A value outside its bounds becomes the nearest allowed one, and a
-notice names the parameter, the value asked, the value used and the rule.
+the core leaves unbounded.  A layer of the trained network (:mod:`app.network`, the explorer's
+``network`` input and kernel source) fixes what it brings — its kernel size, output maps,
+groups and learned bias — and those controls are bounded to that one value, with a notice.
+A value outside its bounds becomes the nearest allowed one, and a notice names the parameter,
+the value asked, the value used and the rule.
 
 Each ``clamp_*`` takes settings as asked and a :class:`Notices` to add to, and returns the
 settings used and their ``limits``: per control, ``[lo, hi]`` per axis (``groups``: the allowed
@@ -19,7 +22,6 @@ from dataclasses import replace
 
 import convcore as cc
 from app import settings
-from app import sources as src
 from app.settings import Settings
 
 AXES = {1: ("L",), 2: ("H", "W")}
@@ -106,20 +108,88 @@ def groups_used(asked, inmaps: int, outmaps: int, notices: Notices) -> tuple[int
     return used, options
 
 
-def preset_shape(s: Settings) -> tuple | None:
-    """The kernel shape a preset brings (None for the other kernel sources)."""
-    if s.kernel != "preset":
+def fixed_shape(s: Settings) -> tuple | None:
+    """The kernel shape a preset or the network's layer brings (None for the other kernel
+    sources, whose size is a control)."""
+    if s.kernel not in ("preset", "network"):
         return None
-    return tuple(int(v) for v in src.kernel_presets(s.ndim)[s.preset].shape)
+    return s.kernel_size
+
+
+# ------------------------------------------------------------------------------ the network
+
+def offered(sources: dict, ndim: int, transposed: bool = False) -> dict:
+    """The input or kernel sources of one page: the trained network's layers are 2-D and
+    forward only (the explorers', not the transposed page's)."""
+    network = ndim == 2 and not transposed
+    return {name: text for name, text in sources.items() if name != "network" or network}
+
+
+def network_layers() -> int:
+    """How many convolutions the trained network has (the explorer's ``layer``: 1, 2, ...)."""
+    from app.network import model as network
+
+    return len(network.LAYERS)
+
+
+def network_maps(layer: int) -> tuple[int, int]:
+    """``(C_in, C_out)`` of the network's layer ``layer`` (within the layers there are)."""
+    from app.network import model as network
+
+    return network.layer_maps(min(max(as_int(layer, 1), 1), network_layers()))
+
+
+def clamp_network(s: Settings, notices: Notices) -> tuple[dict, dict]:
+    """Which layer of which network (shipped, or trained from a seed) and, for the network's
+    input, which test image: the changes and the limits."""
+    from app.network.data import digits
+
+    n = network_layers()
+    changes = {"layer": clamp_int(s.layer, 1, n, notices, "Layer",
+                                  f"the network has {n} convolutions")}
+    limits = {"layer": [[1, n]]}
+    if s.net is not None:
+        changes["net"] = clamp_int(s.net, 0, MAX_SEED, notices, "Training seed")
+    if s.source == "network":
+        images = digits().test_size
+        changes["image"] = clamp_int(s.image, 0, images - 1, notices, "Test image",
+                                     f"the test split has {images} images")
+        limits["image"] = [[0, images - 1]]
+    return changes, limits
+
+
+def network_fixes(s: Settings, notices: Notices) -> dict:
+    """What the network's layer sets when it is the kernel source: its output maps and one
+    group (a value asked otherwise is changed with a notice), and no bias of the settings'
+    own (the layer brings its learned bias)."""
+    c_out = network_maps(s.layer)[1]
+    rule = f"set by the network's layer {s.layer}"
+    for name, field, value in (("Output maps C_out", "outmaps", c_out), ("Groups", "groups", 1)):
+        if getattr(s, field) != value:
+            notices.changed(name, getattr(s, field), value, rule)
+    if s.bias is not None:
+        notices.append(f"Bias: the network's layer {s.layer} brings its learned bias; the bias "
+                       f"values {', '.join(f'{b:g}' for b in s.bias[:4])} are not used")
+    return {"outmaps": c_out, "groups": 1, "bias": None}
 
 
 # ------------------------------------------------------------------------------ the clamps
 
-def clamp_input(s: Settings, notices: Notices) -> tuple[Settings, dict]:
-    """The generated input's seed, batch, maps and shape (data sources bring their own)."""
+def clamp_input(s: Settings, notices: Notices, transposed: bool = False
+                ) -> tuple[Settings, dict]:
+    """The input source offered on the page; the generated input's seed, batch, maps and
+    shape (data sources bring their own); the network's layer, weights and test image."""
     n = s.ndim
     changes: dict = {}
     limits: dict = {}
+    source = clamp_choice(s.source, offered(settings.INPUT_SOURCES, n, transposed), notices,
+                          "Input source")
+    if source != s.source:
+        s = replace(s, source=source)
+        changes["source"] = source
+    if s.uses_network and n == 2 and not transposed:
+        more, limits = clamp_network(s, notices)
+        changes.update(more)
     if s.source == "random":
         changes["seed"] = clamp_int(s.seed, 0, MAX_SEED, notices, "Seed")
     if s.source in ("arange", "random"):
@@ -135,18 +205,28 @@ def clamp_input(s: Settings, notices: Notices) -> tuple[Settings, dict]:
     return replace(s, **changes), limits
 
 
-def _maps_and_kernel(s: Settings, notices: Notices) -> tuple[dict, dict]:
-    """Output maps, groups and the kernel source's own numbers (both pages)."""
+def _maps_and_kernel(s: Settings, notices: Notices, transposed: bool = False
+                     ) -> tuple[dict, dict]:
+    """The kernel source, output maps, groups and the kernel source's own numbers (both
+    pages; the network's layer sets its maps and groups)."""
+    kernels = offered(settings.KERNEL_SOURCES, s.ndim, transposed)
+    if transposed and s.kernel == "network":
+        notices.append("Kernel source: the trained network's layers are on the 2-D explorer; "
+                       "using customW here")
+        kernel = "customW"
+    else:
+        kernel = clamp_choice(s.kernel, kernels, notices, "Kernel source")
+    if kernel == "network":
+        changes = {"kernel": kernel, **network_fixes(s, notices)}
+        return changes, {"outmaps": [[changes["outmaps"]] * 2], "groups": [1]}
     outmaps = clamp_int(s.outmaps, 1, settings.MAX_MAPS, notices, "Output maps C_out",
                         "the explorer's limit")
     # C_in: clamped already for generated inputs; from data it is the data's, or (when the
     # data could not be read) whatever the URL said, which only has to give valid choices
     inmaps = min(max(as_int(s.inmaps, 1), 1), settings.MAX_MAPS)
     groups, options = groups_used(s.groups, inmaps, outmaps, notices)
-    changes = dict(outmaps=outmaps, groups=groups,
-                   kernel=clamp_choice(s.kernel, settings.KERNEL_SOURCES, notices,
-                                       "Kernel source"))
-    if changes["kernel"] == "random":
+    changes = dict(outmaps=outmaps, groups=groups, kernel=kernel)
+    if kernel == "random":
         changes["kseed"] = clamp_int(s.kseed, 0, MAX_SEED, notices, "Kernel seed")
     return changes, {"outmaps": [[1, settings.MAX_MAPS]], "groups": options}
 
@@ -170,7 +250,7 @@ def clamp_layer(s: Settings, notices: Notices) -> tuple[Settings, dict]:
     else:  # "same" and "tfsame": the pads follow from the layer (Settings.padding)
         pads = ((0, 0),) * n
     totals = [lo + hi for lo, hi in pads]
-    fixed = preset_shape(replace(s, kernel=changes["kernel"]))
+    fixed = fixed_shape(replace(s, kernel=changes["kernel"]))
     if fixed is None:
         limits["size"] = [[1, size_limit(e, t)] for e, t in zip(s.shape, totals)]
         size = clamp_axes(n, "Kernel size", s.size, limits["size"], notices,
@@ -220,7 +300,8 @@ def clamp_step(s: Settings, steps: int, notices: Notices) -> Settings:
     if 0 <= s.step < steps:
         return s
     used = min(max(s.step, 0), steps - 1)
-    notices.changed("step", s.step, used, f"the view has {steps} steps (0–{steps - 1})")
+    # counted from 1, as the view and the URL count them ("step 9 of 16" is step=9)
+    notices.changed("step", s.step + 1, used + 1, f"the view has {steps} steps (1–{steps})")
     return replace(s, step=used)
 
 
@@ -228,12 +309,12 @@ def clamp_transposed_layer(s: Settings, notices: Notices) -> tuple[Settings, dic
     """The transposed layer: maps, groups, kernel, stride, dilation, padding (zeros, both
     sides alike, as PyTorch) and output_padding."""
     n = s.ndim
-    changes, limits = _maps_and_kernel(s, notices)
+    changes, limits = _maps_and_kernel(s, notices, transposed=True)
     if changes["kernel"] == "table":
         notices.append("Kernel source: the table editor is on the explorer pages; using "
                        "customW here")
         changes["kernel"] = "customW"
-    fixed = preset_shape(replace(s, kernel=changes["kernel"]))
+    fixed = fixed_shape(replace(s, kernel=changes["kernel"]))
     if fixed is None:
         limits["size"] = [[1, settings.MAX_KERNEL]] * n
         size = clamp_axes(n, "Kernel size", s.size, limits["size"], notices,

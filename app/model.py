@@ -20,6 +20,7 @@ import streamlit as st
 import convcore as cc
 from app import budget
 from app import sources as src
+from app.network import model as trained_network
 from app.settings import Settings
 
 
@@ -55,12 +56,14 @@ def load_input(s: Settings, upload: Upload | None) -> tuple[np.ndarray, tuple[st
     A generated input is weighed against the budget before it is made."""
     if s.source in ("arange", "random"):
         budget.check_input((s.batch, s.inmaps, *s.shape))
+    network = (s.net, s.layer, s.image, s.draw) if s.source == "network" else None
     return _load_input(s.ndim, s.source, s.seed, s.sample, s.typed, s.batch, s.inmaps,
-                       tuple(s.shape), _upload_key(upload), upload)
+                       tuple(s.shape), _upload_key(upload), upload, network)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _load_input(ndim, source, seed, sample, typed, batch, inmaps, shape, upload_key, _upload):
+def _load_input(ndim, source, seed, sample, typed, batch, inmaps, shape, upload_key, _upload,
+                network=None):
     upload = _upload
     notices: list[str] = []
     if source == "arange":
@@ -79,6 +82,9 @@ def _load_input(ndim, source, seed, sample, typed, batch, inmaps, shape, upload_
                                   + (" or a PNG/JPEG image" if ndim == 2 else ""))
         arr, notes = src.load_upload(upload.name, upload.data, ndim)
         x, notices = arr[None], list(notes)
+    elif source == "network" and ndim == 2:
+        x, note = trained_network.layer_input(*network)
+        notices.append(note)
     else:
         raise src.SourceError(f"unknown input source {source!r}")
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -108,6 +114,8 @@ def build_weights(s: Settings) -> np.ndarray:
         return src.expand_kernel(src.kernel_presets(s.ndim)[s.preset], s.outmaps, shape[1])
     if s.kernel == "random":
         return src.random_kernel(shape, s.scheme, s.kseed, s.groups)
+    if s.kernel == "network":
+        return trained_network.layer_params(s.net, s.layer)[0]
     if s.weights is None or len(s.weights) != math.prod(shape):
         n = 0 if s.weights is None else len(s.weights)
         raise src.SourceError(f"kernel table: {n} values do not fill the weight shape {shape} "
@@ -116,12 +124,15 @@ def build_weights(s: Settings) -> np.ndarray:
 
 
 def kernel_size(s: Settings) -> tuple:
-    """The kernel's spatial size: a preset brings its own."""
+    """The kernel's spatial size: a preset and the network bring their own."""
     return s.kernel_size
 
 
 def build_bias(s: Settings) -> np.ndarray | None:
-    """One bias per output map; fewer values than maps are repeated in order."""
+    """One bias per output map; fewer values than maps are repeated in order (the network's
+    layer brings its learned bias)."""
+    if s.kernel == "network":
+        return trained_network.layer_params(s.net, s.layer)[1]
     if s.bias is None:
         return None
     with np.errstate(over="ignore"):  # beyond float32's range is ±inf, shown and explained

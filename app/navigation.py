@@ -6,30 +6,58 @@ from pathlib import Path
 
 import streamlit as st
 
+
+# Streamlit (1.67) treats a folder named pages/ beside the entry script as an old-style
+# multipage app until some session of the process has called st.navigation
+# (PagesManager.uses_pages_directory, a process-wide flag read when a session starts): the first
+# visitor's run then built a navigation of its own from that folder, ran the page script alone
+# and met ours only inside it — a second set of pages and, for a page this app knows under
+# another address, "Page not found".  This app always navigates with st.navigation, so the
+# flag is settled once, when the server imports the entry module (before any session).
+def settle_pages_mode() -> None:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
-EXPLORER_PAGES = {1: "pages/explorer_1d.py", 2: "pages/explorer_2d.py"}
-NAVIGATED = "_navigated"  # session-state flag: this session has been through st.navigation
+# (script, title, icon, URL path); the first is the default page, served at "/"
+PAGES = (
+    ("explorer_1d.py", "1-D convolution", ":material/show_chart:", "explorer_1d"),
+    ("explorer_2d.py", "2-D convolution", ":material/grid_on:", "explorer_2d"),
+    ("transposed.py", "Transposed & gradients", ":material/swap_vert:", "transposed"),
+    ("gallery.py", "Arithmetic gallery", ":material/photo_library:", "gallery"),
+    ("groups.py", "Groups & depthwise", ":material/account_tree:", "groups"),
+    ("receptive.py", "Receptive field", ":material/filter_center_focus:", "receptive"),
+    ("network.py", "A trained network", ":material/hub:", "network"),
+    ("drill.py", "Shape drill", ":material/quiz:", "drill"),
+    ("examples.py", "Documented examples", ":material/menu_book:", "examples"),
+    ("about.py", "About", ":material/info:", "about"),
+)
+
+
+def page_path(script: str) -> str:
+    """A page script as ``st.switch_page`` takes it (relative to the entry script)."""
+    return f"{PAGES_DIR.name}/{script}"
+
+
+EXPLORER_PAGES = {1: page_path("explorer_1d.py"), 2: page_path("explorer_2d.py")}
+TRANSPOSED_PAGE = page_path("transposed.py")
 
 
 def navigation_pages() -> list:
-    """The app's pages (the entry point passes them to ``st.navigation``)."""
-    return [
-        st.Page(PAGES_DIR / "explorer_1d.py", title="1-D convolution",
-                icon=":material/show_chart:", url_path="explorer_1d", default=True),
-        st.Page(PAGES_DIR / "explorer_2d.py", title="2-D convolution", icon=":material/grid_on:",
-                url_path="explorer_2d"),
-        st.Page(PAGES_DIR / "transposed.py", title="Transposed & gradients",
-                icon=":material/swap_vert:", url_path="transposed"),
-        st.Page(PAGES_DIR / "groups.py", title="Groups & depthwise",
-                icon=":material/account_tree:", url_path="groups"),
-        st.Page(PAGES_DIR / "receptive.py", title="Receptive field",
-                icon=":material/filter_center_focus:", url_path="receptive"),
-        st.Page(PAGES_DIR / "drill.py", title="Shape drill", icon=":material/quiz:",
-                url_path="drill"),
-        st.Page(PAGES_DIR / "examples.py", title="Documented examples",
-                icon=":material/menu_book:", url_path="examples"),
-        st.Page(PAGES_DIR / "about.py", title="About", icon=":material/info:", url_path="about"),
-    ]
+    """The app's pages (the entry point passes them to ``st.navigation``).
+
+    st.navigation serves the default page at "/" whatever its ``url_path``, so its own address
+    (``/explorer_1d``, which links and the other pages' names suggest) would be "Page not
+    found"; a hidden page of the same script answers there.
+    """
+    (script, title, icon, path), *rest = PAGES
+    # (a page's identity is a hash of its url_path: the default's "" leaves `path` free)
+    return [st.Page(PAGES_DIR / script, title=title, icon=icon, url_path="", default=True),
+            *(st.Page(PAGES_DIR / s, title=t, icon=i, url_path=u) for s, t, i, u in rest),
+            st.Page(PAGES_DIR / script, title=title, icon=icon, url_path=path,
+                    visibility="hidden")]
 
 
 def presenter_requested() -> bool:
@@ -40,30 +68,6 @@ def page_config() -> None:
     st.set_page_config(page_title="Convolution Explorer", page_icon="🔳",
                        layout="wide",
                        initial_sidebar_state="collapsed" if presenter_requested() else "auto")
-
-
-def use_entry_navigation(page: str) -> None:
-    """Make a page that Streamlit ran on its own behave as if the entry point had run it.
-
-    Streamlit treats a ``pages/`` folder next to the entry script as an old-style multipage
-    app until some session has called ``st.navigation`` (a process-wide flag).  A link to a
-    page opened first after a server start runs the page alone: widgets drawn then get an
-    identity the next (proper) run does not recognize, and would fall back to defaults.  So
-    the first run of such a session registers the real navigation and switches to this same
-    page with the same query parameters before drawing anything.  (AppTest runs every script
-    this way; its sessions start at the entry point, which sets the flag, so they just
-    register the navigation and go on.)
-
-    ``page`` is this page's path as ``st.switch_page`` takes it, e.g. ``"pages/groups.py"``.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        page_config()
-        st.navigation(navigation_pages())
-        if not st.session_state.get(NAVIGATED):
-            st.session_state[NAVIGATED] = True
-            st.switch_page(page, query_params=st.query_params.to_dict())
 
 
 def sync_query_params(query: dict[str, str]) -> None:
@@ -80,4 +84,4 @@ def open_in_groups(params: dict[str, int]) -> None:
     for name, value in params.items():
         st.session_state["g." + name.replace("dw_", "dw.")] = int(value)
     st.session_state["g.dw.ndim"] = int(params["ndim"])
-    st.switch_page("pages/groups.py", query_params={n: str(v) for n, v in params.items()})
+    st.switch_page(page_path("groups.py"), query_params={n: str(v) for n, v in params.items()})

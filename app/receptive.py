@@ -22,7 +22,7 @@ import convcore as cc
 from app import scene as scenes
 from app import stack, view
 from app.controls import Notices, choice, clamp, int_input
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
 
 COMPONENT = "convcore_receptive"
@@ -220,16 +220,16 @@ def valid_cell(cell, out_spatial: tuple) -> tuple | None:
 def receptive_page() -> None:
     """The receptive-field page: controls, the browser view, the per-layer table."""
     started = time.perf_counter()
-    use_entry_navigation("pages/receptive.py")
     s, problems = page_settings()
     st.title("Receptive field of a stack")
     if s.presenter:
         st.html(PRESENTER_CSS)
     else:
         st.caption("Each output cell of a stack of convolutions sees a window of the input: its "
-                   "receptive field. Hover any cell to light the cells below it that reach it, "
-                   "coloured and labelled by the number of paths (one tap per layer) — the "
-                   "effective receptive field; click an output cell to pin it.")
+                   "receptive field. Hover any cell to light the cells below it that reach it "
+                   "and the cells above it that it reaches, coloured and labelled by the number "
+                   "of paths (one tap per layer) — the effective receptive field; click an "
+                   "output cell to pin it.")
     for p in problems:
         st.warning(f"URL: {p}")
     notices = Notices()

@@ -15,9 +15,11 @@ PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same",
              "tfsame": "SAME (TF/JAX)"}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 INPUT_SOURCES = {"arange": "arange (the documents' tensor)", "random": "random (seeded)",
-                 "sample": "sample", "typed": "typed values", "upload": "upload a file"}
+                 "sample": "sample", "typed": "typed values", "upload": "upload a file",
+                 "network": "a layer of the trained network (2-D)"}
 KERNEL_SOURCES = {"customW": "customW (the documents')", "preset": "preset",
-                  "random": "random (init scheme)", "table": "edit as a table"}
+                  "random": "random (init scheme)", "table": "edit as a table",
+                  "network": "learned (the trained network's layer, 2-D)"}
 INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform")
 SPEEDS = (1, 2, 4, 8, 15, 30, 60)  # Play speed, steps per second
 MAX_BATCH = 4
@@ -59,6 +61,11 @@ class Settings:
     scheme: str = "xavier_uniform"
     kseed: int = 0
     weights: tuple | None = None  # kernel "table": every weight, flat, (C_out, C_in/g, *k)
+    # source / kernel "network" (app/network): which layer of which network on which digit
+    layer: int = 1  # 1: conv1 (reads the image), 2: conv2 (reads layer 1's pooled maps)
+    image: int = 0  # test image index
+    net: int | None = None  # the training seed; None: the shipped weights
+    draw: str = ""  # a digit drawn on the network page instead of the test image
     item: int = 0
     omap: int = 0
     step: int = 0
@@ -70,12 +77,21 @@ class Settings:
 
     @property
     def data_source(self) -> bool:
-        """True when the input's shape comes from data (sample, typed, upload)."""
-        return self.source in ("sample", "typed", "upload")
+        """True when the input's shape comes from data (sample, typed, upload, network)."""
+        return self.source in ("sample", "typed", "upload", "network")
+
+    @property
+    def uses_network(self) -> bool:
+        """The input or the kernel is a layer of the trained network (2-D only)."""
+        return "network" in (self.source, self.kernel)
 
     @property
     def kernel_size(self) -> tuple:
-        """The kernel's spatial size: a preset brings its own."""
+        """The kernel's spatial size: a preset and the network's layer bring their own."""
+        if self.kernel == "network":
+            from app.network.net import KERNEL
+
+            return (KERNEL,) * self.ndim
         if self.kernel == "preset" and self.preset in src.kernel_presets(self.ndim):
             return tuple(int(v) for v in src.kernel_presets(self.ndim)[self.preset].shape)
         return tuple(self.size)

@@ -518,11 +518,31 @@ def _csv_values(line: str, delim: str | None, where: str, ndim: int
     return _to_floats(_csv_fields(body, delim, where, ndim), where)
 
 
+def _trailing_empty(line: str, delim: str | None) -> int:
+    """How many empty fields end ``line`` (``1,2,,`` has two): a trailing delimiter ends no
+    value, but it is a cell a spreadsheet left empty."""
+    if delim is None:
+        return 0
+    body, n = line.rstrip(" \t\r"), 0
+    while body.endswith(delim):
+        body, n = body[:-1].rstrip(" \t\r"), n + 1
+    return n
+
+
 def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]]:
+    """A CSV upload's numbers.  No cell is dropped in silence: an empty cell inside a row, or
+    one that leaves a row short, is refused with its row and column; empty cells after the
+    last number of rows that still have every value are ignored with a notice; a blank line
+    between rows that are columns of samples (1-D: one column, or a tall table) is a missing
+    sample in each and is refused (between 2-D channels, or 1-D rows of channels, it only
+    separates them)."""
     what, row = f"{label}: CSV", f"{label}: CSV row"
     rows = _Rows(what, row, ndim)
     notices: list[str] = []
     delim: str | None = ""  # found on the first row with content
+    blank: int | None = None  # a blank line's number, until the next row of numbers
+    gaps: list[int] = []  # blank lines between rows of numbers
+    trailing: list[tuple[int, int]] = []  # (row, first empty column) of rows ending in empties
     for line_no, line, complete in _csv_lines(label, data):
         where = f"{row} {line_no}"
         if not complete:
@@ -530,6 +550,8 @@ def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
                               "one row may have")
         if not line.strip():
             rows.end_block()
+            if rows.rows and blank is None:
+                blank = line_no
             continue
         if line.lstrip().startswith("#"):
             continue
@@ -541,10 +563,26 @@ def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
             if fields and not any(map(_is_number, fields)):
                 notices.append(f"skipped the header row {line_no}: {line.strip()[:60]!r}")
                 continue
-        rows.add(line_no, _csv_values(line, delim, where, ndim))
+        values = _csv_values(line, delim, where, ndim)
+        empty = _trailing_empty(line, delim)
+        if empty:
+            if rows.width is not None and len(values) < rows.width:
+                raise SourceError(f"{where}, column {len(values) + 1} is empty (the rows "
+                                  f"before it have {_plural(rows.width, 'value')})")
+            trailing.append((line_no, len(values) + 1))
+        elif trailing and rows.width is not None and len(values) > rows.width:
+            raise SourceError(f"{row} {trailing[0][0]}, column {trailing[0][1]} is empty "
+                              f"(row {line_no} has {_plural(len(values), 'value')})")
+        if blank is not None:
+            gaps.append(blank)
+            blank = None
+        rows.add(line_no, values)
     arr = rows.array(2 if ndim == 1 else 3)
     if ndim == 1:
         n_rows, cols = arr.shape
+        if gaps and (cols == 1 or n_rows > cols):  # samples go down: a blank line is a gap
+            raise SourceError(f"{row} {gaps[0]} is empty: in a column of samples that is a "
+                              "missing value (fill it in or delete the line)")
         if cols == 1:  # one column: one signal
             arr = arr.T
         elif n_rows > cols > 1:  # a tall table: samples go down, one channel per column
@@ -552,6 +590,12 @@ def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
             notices.append(f"read {cols} channels of {n_rows} samples, one channel per column")
         elif n_rows > 1:
             notices.append(f"read {n_rows} channels of {cols} samples, one channel per row")
+    if trailing:
+        first, more = trailing[0][0], len(trailing) - 1
+        which = "every row" if len(trailing) == rows.rows else (
+            f"row {first}" + (f" and {_plural(more, 'more row')}" if more else ""))
+        notices.append(f"ignored the empty cells after column {rows.width} on {which} (a "
+                       f"trailing {delim!r})")
     return arr, notices
 
 

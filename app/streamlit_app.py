@@ -1,13 +1,14 @@
 """Convolution Explorer: ``streamlit run app/streamlit_app.py``.
 
-Streamlit runs this file as the page script (``__main__``): it only sets the page up and
-declares the pages; each page module keeps its logic in functions; the explorer's layers are
-``settings → model → scene → view`` (see README).
+Streamlit runs this file as the page script (``__main__``, like AppTest does): it only sets the
+page up and declares the pages; each page module keeps its logic in functions; the explorer's
+layers are ``settings → model → scene → view`` (see README).
 
 ``streamlit run`` (or ``uvicorn streamlit_app:app``) also imports it as a module for ``app``: an
 ``st.App`` serving the pages and, beside them, the scene API (:mod:`app.api`) under
-``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`) and plotly.js
-asked for by every page at once (:mod:`app.preload`).
+``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`), component
+states checked before Streamlit decodes them (:mod:`app.state_guard`) and plotly.js asked for
+by every page at once (:mod:`app.preload`).
 """
 
 import sys
@@ -19,22 +20,23 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.navigation import NAVIGATED, navigation_pages, page_config  # noqa: E402
+from app.navigation import navigation_pages, page_config, settle_pages_mode  # noqa: E402
 
 
 def run() -> None:
     page_config()
-    st.session_state[NAVIGATED] = True
     st.navigation(navigation_pages()).run()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # a session's run
     run()
-else:
+else:  # imported by `streamlit run` (uvicorn) for the server
     from starlette.middleware import Middleware
 
-    from app import api, nodelay, preload
+    from app import api, nodelay, preload, state_guard
 
+    settle_pages_mode()
     BASE = st.config.get_option("server.baseUrlPath")
     app = st.App(Path(__file__).resolve(), routes=api.routes(BASE), lifespan=nodelay.lifespan,
-                 middleware=[Middleware(preload.PlotlyEarly, base_path=BASE)])
+                 middleware=[*state_guard.middleware(),
+                             Middleware(preload.PlotlyEarly, base_path=BASE)])

@@ -18,11 +18,10 @@ import convcore as cc
 from app import codegen, controls, explorer, layer, model, url
 from app import sources as src
 from app.controls import Notices, k
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 from app.settings import Settings
 
 PAGE = "t"
-PAGE_FILE = "pages/transposed.py"
 
 
 def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
@@ -44,11 +43,13 @@ def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
     st.markdown(f"**Input cell x[{s.item},{c},{','.join(map(str, cell))}] = "
                 f"{cc.format_number(scatter.value)} stamps** value × kernel onto output map "
                 f"{s.omap} (`convcore.trace_scatter`):")
-    st.table({"output cell": [",".join(map(str, t.output_index)) for t in stamps],
+    # three columns (a fourth, mostly empty, did not fit a phone): a cropped stamp says so
+    # where it would have landed
+    st.table({"output cell": [",".join(map(str, t.output_index))
+                              + (" (cropped by padding)" if t.cropped else "") for t in stamps],
               "weight": [",".join(map(str, t.weight_index)) for t in stamps],
               "adds": [f"{cc.format_number(t.x)}·{cc.format_number(t.w)} = "
-                       f"{cc.format_number(t.product)}" for t in stamps],
-              "": ["cropped by padding" if t.cropped else "" for t in stamps]})
+                       f"{cc.format_number(t.product)}" for t in stamps]})
 
 
 def backward_panel(comp: model.TransposedComputation, s: Settings) -> None:
@@ -111,7 +112,6 @@ def code_panel(s: Settings, comp: model.TransposedComputation) -> None:
 def transposed_page() -> None:
     """The page: 1-D or 2-D by its own control (``?ndim=2`` in the URL)."""
     started = time.perf_counter()
-    use_entry_navigation(PAGE_FILE)
     if "t.ndim" not in st.session_state:
         st.session_state["t.ndim"] = 2 if st.query_params.get("ndim") == "2" else 1
     st.title("Transposed convolution & gradients")
@@ -146,7 +146,7 @@ def _body(ndim: int, s: Settings):
     s, _ = explorer.show_view(ndim, s, comp, upload, page=PAGE)
     panels = {
         "Arithmetic": lambda: arithmetic_panel(comp, s),
-        "Backward of a forward convolution": lambda: backward_panel(comp, s),
+        "Backward pass": lambda: backward_panel(comp, s),
         "output_padding": lambda: output_padding_panel(comp, s),
         "Code": lambda: code_panel(s, comp),
     }
@@ -160,8 +160,5 @@ def _body(ndim: int, s: Settings):
 
 def _finish(s: Settings, comp):
     st.session_state[controls.canonical_key(s.ndim, PAGE)] = s
-    query = url.to_query(s)
-    if s.ndim == 2:
-        query["ndim"] = "2"
-    sync_query_params(query)
+    sync_query_params(url.page_query(s, PAGE))
     return comp

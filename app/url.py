@@ -3,13 +3,20 @@
 Pure functions.  :func:`to_query` leaves out values equal to the page defaults, so a default
 view has a short URL; :func:`from_query` never raises: a value it cannot read is reported and
 the default kept (the controls then report any value they have to clamp).
+
+``step`` counts from 1, as the view does: ``step=9`` opens "step 9 of 16" (the settings hold
+the 0-based raster index, 8).  A link from before this rule wrote the first step as
+``step=0``: the page moves it to step 1 with a notice; any other old link opens one step
+later than it did.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 from app import sources as src
+from app.network.data import check_drawing
 from app.settings import (
     INIT_SCHEMES,
     INPUT_SOURCES,
@@ -23,6 +30,9 @@ from app.settings import (
 )
 
 TRUE_WORDS = ("1", "true", "yes", "on")
+# The URL paths of the pages that show Settings, by page ("e" explorer, "t" transposed, as the
+# session keys of app.controls) and rank; app.navigation registers the pages under them.
+ADDRESSES = {"e": {1: "explorer_1d", 2: "explorer_2d"}, "t": {1: "transposed", 2: "transposed"}}
 
 
 class Problem(str):
@@ -67,7 +77,7 @@ def to_query(s: Settings) -> dict[str, str]:
         put("inmaps", s.inmaps, d.inmaps, str)
         put("shape", s.shape, d.shape, _ints)
     put("outmaps", s.outmaps, d.outmaps, str)
-    if s.kernel != "preset":
+    if s.kernel not in ("preset", "network"):  # these bring their own size
         put("size", s.size, d.size, _ints)
     put("stride", s.stride, d.stride, _ints)
     put("dilation", s.dilation, d.dilation, _ints)
@@ -93,8 +103,16 @@ def to_query(s: Settings) -> dict[str, str]:
         put("kseed", s.kseed, d.kseed, str)
     if s.kernel == "table" and s.weights is not None and len(s.weights) <= MAX_TABLE_VALUES:
         q["w"] = _floats(s.weights)
-    for name in ("item", "omap", "step", "speed"):
+    if s.uses_network:
+        put("layer", s.layer, d.layer, str)
+        put("image", s.image, d.image, str)
+        if s.net is not None:
+            q["net"] = str(s.net)
+        if s.draw:
+            q["draw"] = s.draw
+    for name in ("item", "omap", "speed"):
         put(name, getattr(s, name), getattr(d, name), str)
+    put("step", s.step + 1, d.step + 1, str)  # as the view counts: "step 9 of 16" is step=9
     if s.reveal:
         q["reveal"] = "1"
     if s.predict:
@@ -103,6 +121,21 @@ def to_query(s: Settings) -> dict[str, str]:
     if s.presenter:
         q["presenter"] = "1"
     return q
+
+
+def page_query(s: Settings, page: str = "e") -> dict[str, str]:
+    """The query of ``s`` on its page: the transposed page serves both ranks and says which."""
+    q = to_query(s)
+    if page == "t" and s.ndim == 2:
+        q["ndim"] = "2"
+    return q
+
+
+def link(s: Settings, page: str = "e") -> str:
+    """A link to ``s`` on its page, relative to the app's root, so that it works under any
+    base path: ``explorer_2d?shape=4&size=3``."""
+    query = urlencode(page_query(s, page), safe=",:")
+    return ADDRESSES[page][s.ndim] + (f"?{query}" if query else "")
 
 
 def _parse_ints(text: str, ndim: int) -> tuple:
@@ -169,10 +202,13 @@ def _parsers(ndim: int) -> dict:
         "kernel": ("kernel", _choice(tuple(KERNEL_SOURCES))), "preset": ("preset", str),
         "scheme": ("scheme", _choice(INIT_SCHEMES)), "kseed": ("kseed", count),
         "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
-        "step": ("step", count), "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
+        "step": ("step", lambda t: int(t) - 1),  # from 1 in the URL, as the view counts
+        "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
         "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
+        "layer": ("layer", count), "image": ("image", count), "net": ("net", count),
+        "draw": ("draw", check_drawing),
     }
 
 
@@ -209,6 +245,12 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
                                                   else src.SAMPLE_IMAGES):
         problems.append(Problem(f"ignored sample={s.sample[:80]!r}: no such sample", "sample"))
         s = replace(s, sample=defaults(ndim).sample)
+    if ndim != 2 and s.uses_network:
+        for key, field in (("src", "source"), ("kernel", "kernel")):
+            if getattr(s, field) == "network":
+                problems.append(Problem(f"ignored {key}=network: the trained network's "
+                                        "layers are 2-D (open them on the 2-D explorer)", key))
+                s = replace(s, **{field: getattr(defaults(ndim), field)})
     if s.kernel == "preset" and s.preset not in src.kernel_presets(ndim):
         problems.append(Problem(f"ignored preset={s.preset[:80]!r}: no such preset", "preset"))
         s = replace(s, preset=defaults(ndim).preset)

@@ -29,6 +29,7 @@ import streamlit as st
 from app import layer, url
 from app import scene as scenes
 from app.settings import Settings
+from app.state_guard import new_refusal
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -82,9 +83,10 @@ def css() -> str:
     return (VIEW / "explorer.css").read_text(encoding="utf-8")
 
 
-def _loader(modules: tuple[str, ...], entry: str = "mount") -> str:
-    """A component's module: the bundled view plus a default export that loads plotly.js and
-    the stylesheet from the app's static files, then mounts."""
+def _loader(modules: tuple[str, ...], entry: str = "mount", plotly: bool = True) -> str:
+    """A component's module: the bundled view plus a default export that loads plotly.js
+    (unless the view paints without it) and the stylesheet from the app's static files, then
+    mounts."""
     return bundle(modules) + """
 // ---- loader
 const STATIC_BASE = new URL("app/static/", document.baseURI);
@@ -119,26 +121,44 @@ function loadStyle() {
 export default async function (component) {
   performance.mark("cx-start");
   loadStyle();
-  await loadPlotly();
+  if (NEEDS_PLOTLY) await loadPlotly();
   performance.mark("cx-plotly");
   ENTRY(component);
   performance.mark("cx-drawn");
 }
 """.replace("PLOTLY_NAME", plotly_name()).replace("CSS_TEXT", json.dumps(css())).replace(
-        "ENTRY", entry)
+        "ENTRY", entry).replace("NEEDS_PLOTLY", json.dumps(plotly))
 
 
 _components: dict = {}
 
 
-def component(name: str, modules: tuple[str, ...], entry: str = "mount"):
+def component(name: str, modules: tuple[str, ...], entry: str = "mount", plotly: bool = True):
     """The ``st.components.v2`` component ``name`` made of ``modules`` whose function
-    ``entry`` draws it (registered once)."""
+    ``entry`` draws it (registered once); ``plotly`` False: the view does not use plotly.js,
+    which is then not loaded."""
     if name not in _components:
         ensure_plotly()
-        _components[name] = st.components.v2.component(name, js=_loader(modules, entry),
-                                                       isolate_styles=False)
+        _components[name] = _noticing_refusals(st.components.v2.component(
+            name, js=_loader(modules, entry, plotly), isolate_styles=False))
     return _components[name]
+
+
+def _noticing_refusals(mount):
+    """``mount`` that shows a notice, once, when the state the browser sent was refused
+    (:mod:`app.state_guard` replaced it by ``{"_refused": why, "n": number}``; the page goes on
+    without it)."""
+    def draw(**kwargs):
+        result = mount(**kwargs)
+        why = new_refusal(kwargs.get("key", ""), result)
+        if why:
+            st.warning(f"The view sent a state the server cannot read ({why}); it was "
+                       "ignored. Step or click in the view to send a fresh one.",
+                       icon=":material/report:")
+        return result
+    return draw
+
+
 
 
 def payload(scene_text: str | None, scene_id: str, init: dict, presenter: bool,
@@ -196,7 +216,7 @@ def view_state(s: Settings, transposed: bool = False) -> dict:
         query["ndim"] = "2"
     quiet = layer.Notices()
     clamp = layer.clamp_transposed_layer if transposed else layer.clamp_layer
-    limits = {**layer.clamp_input(s, quiet)[1], **clamp(s, quiet)[1],
+    limits = {**layer.clamp_input(s, quiet, transposed)[1], **clamp(s, quiet)[1],
               **layer.clamp_view(s, quiet)[1]}
     values = {
         "ndim": s.ndim, "source": s.source, "data": s.data_source, "kernel": s.kernel,
@@ -206,6 +226,7 @@ def view_state(s: Settings, transposed: bool = False) -> dict:
         "pad": [list(p) for p in s.pad], "mode": s.mode, "opad": list(s.output_padding),
         "bias": None if s.bias is None else ",".join(f"{float(b):g}" for b in s.bias),
         "item": s.item, "omap": s.omap,
+        "network": s.layer if s.kernel == "network" else None,  # its layer fixes some controls
     }
     return {"page": page_name(s.ndim, transposed), "query": query, "layer": values,
             "limits": limits}

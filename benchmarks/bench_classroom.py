@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import defaultdict
@@ -207,6 +208,7 @@ class Target:
         self.url = ""
         self._replica = None
         self._serve = None
+        self.watcher_lines: list[str] = []
 
     def start(self) -> None:
         if self.kind == "single":
@@ -227,6 +229,9 @@ class Target:
         for line in self._serve.stdout:
             if line.startswith("READY "):
                 self.url = line.split()[1]
+                # keep reading: serve.py's watcher reports slow health checks and restarts
+                threading.Thread(target=lambda: self.watcher_lines.extend(self._serve.stdout),
+                                 daemon=True).start()
                 return
         raise SystemExit(f"deploy/serve.py exited with {self._serve.wait()}")
 
@@ -347,6 +352,14 @@ def main() -> None:
                       flush=True)
             if target is not None:
                 rss[name] = target.server_rss_mb()
+                slow = [ln for ln in target.watcher_lines if "slow health check" in ln]
+                if slow:
+                    worst = max(float(ln.split(": ")[-1].split()[0]) for ln in slow)
+                    print(f"  {name}: {len(slow)} slow health checks (> "
+                          f"{serve.SLOW_PROBE_S} s), the slowest {worst:.2f} s")
+                for ln in target.watcher_lines:
+                    if "killing" in ln or "exited" in ln or "busy, kept" in ln:
+                        print(f"  {name}: serve.py: {ln.strip()}")
         finally:
             if target is not None:
                 target.stop()

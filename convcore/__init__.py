@@ -9,6 +9,8 @@ from .backend import available_backends, backend_name, to_numpy
 from .budget import MemoryEstimate, format_bytes, memory_budget
 from .core import conv1d, conv2d, conv3d, convnd
 from .errors import ConvError
+from .modules import FAN_MODES, INIT_SCHEMES
+from .padding_modes import PADDING_MODES
 from .params import (
     max_dilation,
     max_kernel_size,
@@ -79,6 +81,9 @@ from .transposed_trace import (
 from .variable import Variable
 
 __all__ = [
+    "FAN_MODES",
+    "INIT_SCHEMES",
+    "PADDING_MODES",
     "ConvError",
     "Coverage",
     "GroupMap",

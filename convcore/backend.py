@@ -122,8 +122,9 @@ def to_numpy(a) -> np.ndarray:
 
 
 def as_strided(xp, a, shape, strides):
-    """A strided view of the C-contiguous array ``a`` (no copy, no checks: callers own bounds)."""
-    if xp is np:
+    """A strided view of the array ``a`` starting at its first element (no copy, no checks:
+    callers own bounds).  ``a`` may have any strides (a broadcast input has zeros)."""
+    if xp is np and a.flags.c_contiguous:
         # np.ndarray over the buffer is several times cheaper than np.lib.stride_tricks here.
         return np.ndarray(shape, a.dtype, buffer=a, strides=strides)
     return xp.lib.stride_tricks.as_strided(a, shape, strides)

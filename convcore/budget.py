@@ -58,20 +58,27 @@ def format_bytes(n: int) -> str:
 class MemoryEstimate:
     """Bytes one call allocates, by buffer (from shapes; an upper bound of the peak)."""
 
-    algorithm: str
-    input_copies: int  # float32 copies of float16 input, weight and bias
+    algorithm: str  # im2col, direct, fft; scatter for transposed convolutions and gradients
+    input_copies: int  # float32 copies of float16 arrays; contiguous copies of strided ones
     padded_input: int
-    workspace: int  # im2col: one column chunk; direct: accumulator; fft: spectra
+    workspace: int  # im2col: one column chunk; direct: accumulator; fft: spectra; scatter: stamps
     output: int  # the result, plus its float16 copy
+    padded_name: str = "padded input"  # what the padded buffer holds (a gradient's, for one)
 
     @property
     def total(self) -> int:
         return self.input_copies + self.padded_input + self.workspace + self.output
 
     def describe(self) -> str:
-        parts = [("input copies", self.input_copies), ("padded input", self.padded_input),
+        parts = [("input copies", self.input_copies), (self.padded_name, self.padded_input),
                  (f"{self.algorithm} workspace", self.workspace), ("output", self.output)]
         return ", ".join(f"{name} {format_bytes(b)}" for name, b in parts if b)
+
+
+def over_budget(budget: int) -> str:
+    """How every refusal names the budget: its size and where it came from."""
+    return (f"over the memory budget of {format_bytes(budget)} (max_bytes={budget}, from "
+            f"max_bytes= or CONVCORE_MAX_BYTES)")
 
 
 def check(op: str, estimate: MemoryEstimate, budget: int) -> MemoryEstimate:
@@ -79,8 +86,8 @@ def check(op: str, estimate: MemoryEstimate, budget: int) -> MemoryEstimate:
     if estimate.total > budget:
         raise ConvError(
             f"{op}: this call would allocate {format_bytes(estimate.total)} "
-            f"({estimate.describe()}), over the memory budget of {format_bytes(budget)} "
-            f"(max_bytes= or CONVCORE_MAX_BYTES); use a smaller input, padding or kernel"
+            f"({estimate.describe()}), {over_budget(budget)}; use a smaller input, padding, "
+            f"stride or kernel"
         )
     return estimate
 
@@ -89,5 +96,15 @@ def require(op: str, what: str, nbytes: int, max_bytes=None) -> None:
     """ConvError when one buffer of ``nbytes`` (described by ``what``) is over the budget."""
     budget = memory_budget(max_bytes, op)
     if nbytes > budget:
-        raise ConvError(f"{op}: {what} would take {format_bytes(nbytes)}, over the memory "
-                        f"budget of {format_bytes(budget)} (CONVCORE_MAX_BYTES)")
+        raise ConvError(f"{op}: {what} would take {format_bytes(nbytes)}, "
+                        f"{over_budget(budget)}")
+
+
+def require_parts(op: str, parts: dict, max_bytes=None) -> None:
+    """ConvError when buffers allocated together (``{name: bytes}``) are over the budget."""
+    total = sum(parts.values())
+    budget = memory_budget(max_bytes, op)
+    if total > budget:
+        listed = ", ".join(f"{name} {format_bytes(b)}" for name, b in parts.items() if b)
+        raise ConvError(f"{op}: this call would allocate {format_bytes(total)} ({listed}), "
+                        f"{over_budget(budget)}")

@@ -11,6 +11,9 @@ the same code the CPU tests exercise.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from .algorithms import check_algorithm, plan_of
@@ -21,52 +24,69 @@ from .errors import ConvError, shown
 from .fft import correlate_fft, fft_safe
 from .geometry import window_view  # noqa: F401 - public here before it moved to geometry
 from .im2col import COLUMN_BUDGET_BYTES, GPU_COLUMN_BUDGET_BYTES, correlate_padded
+from .padding_modes import pad as pad_input
 from .params import COMPUTE_MODES, ConvSpec, check_dtype, spec_of
 
-_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+OPTIONAL_ARRAYS = ("bias",)  # array arguments that may be None
 
 
 def as_array(xp, a, name, op):
     """``a`` as an array of ``xp`` with a floating dtype (None stays None), else ConvError.
 
-    NumPy and CuPy arrays pass as they are; other array objects (a CPU torch tensor, anything
-    with ``__array__``) are converted keeping their dtype; nested lists and scalars become
-    float32, the default dtype.
+    NumPy and CuPy arrays pass as they are (any strides: nothing is copied); other array
+    objects (a CPU torch tensor, anything with ``__array__``) are converted keeping their
+    dtype; nested lists and scalars of ints and floats become float32, the default dtype, as
+    ``torch.tensor`` reads them — strings, bools and other objects are refused, as PyTorch does.
     """
     if a is None:
         return None
     if not isinstance(a, xp.ndarray):
         array_like = hasattr(a, "__array__") or hasattr(a, "__array_interface__")
         try:
-            a = np.asarray(a) if array_like else np.asarray(a, dtype=np.float32)
-            a = xp.asarray(a)
+            values = np.asarray(a)
+            if not array_like:
+                if values.dtype.kind not in "iuf":
+                    raise TypeError(f"not numbers: dtype {values.dtype}")
+                with np.errstate(over="ignore"):  # beyond float32: inf, as torch.tensor gives
+                    values = values.astype(np.float32)
+            a = xp.asarray(values)
         except Exception as exc:  # any object may be passed in: its conversion may raise anything
-            raise ConvError(f"{op}: {name} must be an array of numbers, got {type(a).__name__} "
-                            f"{shown(a, 80)}") from exc
+            raise ConvError(f"{op}: {name} must be an array of numbers (ints or floats), got "
+                            f"{type(a).__name__} {shown(a, 80)}") from exc
     check_dtype(name, a.dtype, op)
     return a
 
 
+def as_arrays(op, **arrays):
+    """``(xp, *arrays)``: each keyword argument by :func:`as_array`, all on one backend with one
+    dtype, named by its keyword in messages; only :data:`OPTIONAL_ARRAYS` may be None."""
+    out = list(arrays.values())
+    dtype = out[0].dtype if type(out[0]) is np.ndarray else None
+    if dtype is None or dtype.char not in "efd" or not all(
+            (type(a) is np.ndarray and a.dtype == dtype) or (a is None and name in OPTIONAL_ARRAYS)
+            for name, a in arrays.items()):  # else: NumPy arrays of one float dtype, as they are
+        for name, a in arrays.items():
+            if a is None and name not in OPTIONAL_ARRAYS:
+                raise ConvError(f"{op}: {name} must be an array of numbers, got None")
+        xp = array_module(*out)
+        out = [as_array(xp, a, name, op) for name, a in arrays.items()]
+        first_name, first = next(iter(arrays)), out[0]
+        for name, a in zip(arrays, out):
+            if a is not None and a.dtype != first.dtype:
+                raise ConvError(f"{op}: {first_name} and {name} must have the same dtype, got "
+                                f"{first_name} {first.dtype} and {name} {a.dtype}")
+        return (xp, *out)
+    return (np, *out)
+
+
 def prepare(op, x, weight, bias, compute_mode, **params):
     """Check everything; return (xp, spec, x, weight, bias) with one common floating dtype."""
-    if x is None or weight is None:
-        name = "input" if x is None else "weight"
-        raise ConvError(f"{op}: {name} must be an array of numbers, got None")
-    xp = array_module(x, weight, bias)
-    x = as_array(xp, x, "input", op)
-    weight = as_array(xp, weight, "weight", op)
-    bias = as_array(xp, bias, "bias", op)
+    xp, x, weight, bias = as_arrays(op, input=x, weight=weight, bias=bias)
     if type(compute_mode) is not str or compute_mode not in COMPUTE_MODES:
         raise ConvError(
             f"{op}: compute_mode must be one of {', '.join(repr(m) for m in COMPUTE_MODES)}, "
             f"got {shown(compute_mode, 80)}"
         )
-    for name, a in (("weight", weight), ("bias", bias)):
-        if a is not None and a.dtype != x.dtype:
-            raise ConvError(
-                f"{op}: input and {name} must have the same dtype, got input {x.dtype} and "
-                f"{name} {a.dtype}"
-            )
     spec = spec_of(op, x.shape, weight.shape, None if bias is None else bias.shape,
                    params["stride"], params["padding"], params["dilation"], params["groups"],
                    params["padding_mode"], params.get("spatial_dims"))
@@ -76,22 +96,6 @@ def prepare(op, x, weight, bias, compute_mode, **params):
 _prepare = prepare  # the name other modules used before it was public
 
 
-def pad_input(xp, x, pads, mode):
-    """Pad the spatial axes of ``x`` (N, C, *spatial) by ``(low, high)`` pairs in ``mode``."""
-    if not any(lo or hi for lo, hi in pads):
-        return xp.ascontiguousarray(x)
-    if mode == "zeros":
-        shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))
-        out = xp.zeros(shape, dtype=x.dtype)
-        inner = (slice(None), slice(None)) + tuple(
-            slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)
-        )
-        out[inner] = x
-        return out
-    return xp.ascontiguousarray(xp.pad(x, ((0, 0), (0, 0)) + tuple(pads),
-                                       mode=_NUMPY_PAD_MODES[mode]))
-
-
 def correlate(xp, xpad, weight, spec: ConvSpec, algorithm: str = "im2col"):
     """Cross-correlate a padded, batched input with ``algorithm``: ``(N, C_out, *out_spatial)``.
 
@@ -99,12 +103,39 @@ def correlate(xp, xpad, weight, spec: ConvSpec, algorithm: str = "im2col"):
     """
     if xpad.shape[0] == 0:  # an empty batch, as PyTorch allows
         return xp.zeros((0, spec.out_channels, *spec.out_spatial), dtype=xpad.dtype)
+    if not weight.flags.c_contiguous:
+        weight = xp.ascontiguousarray(weight)  # weighed by copy_bytes
     if algorithm == "direct":
+        if _flat_layout(spec):
+            xpad = xp.ascontiguousarray(xpad)  # weighed by copy_bytes
         return correlate_direct(xp, xpad, weight, spec)
     if algorithm == "fft":
         return correlate_fft(xp, xpad, weight, spec)
     budget = COLUMN_BUDGET_BYTES if xp is np else GPU_COLUMN_BUDGET_BYTES
     return correlate_padded(xp, xpad, weight, spec, budget)
+
+
+def _flat_layout(spec: ConvSpec) -> bool:
+    """The direct algorithm at stride 1 reads the padded input as flat rows: it must be
+    C-contiguous.  The other algorithms read any strides through a window view."""
+    return all(s == 1 for s in spec.stride)
+
+
+def copy_bytes(spec: ConvSpec, xpad, weight, algorithm: str, itemsize: int) -> int:
+    """Bytes :func:`correlate` copies besides the algorithm's buffers: a C-contiguous copy of a
+    strided (e.g. broadcast) weight, and of an unpadded strided input for the flat layout.
+
+    ``xpad`` is the input as the algorithm will see it (padding allocates a contiguous one).
+    """
+    if weight.flags.c_contiguous and (algorithm != "direct" or xpad.flags.c_contiguous):
+        return 0
+    n = 0
+    if not weight.flags.c_contiguous:
+        n += spec.out_channels * spec.in_per_group * math.prod(spec.kernel) * itemsize
+    if (algorithm == "direct" and _flat_layout(spec) and not xpad.flags.c_contiguous
+            and not any(lo or hi for lo, hi in spec.pads)):
+        n += spec.batch * spec.in_channels * math.prod(spec.in_spatial) * itemsize
+    return n
 
 
 def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mode, compute_mode,
@@ -128,8 +159,11 @@ def _compute(op, x, weight, bias, stride, padding, dilation, groups, padding_mod
                             f"overflow would spoil every output); use algorithm='im2col' or "
                             f"'direct'")
         chosen, estimate = plan_of(spec, algorithm, itemsize, half, on_cpu, budget, False)
-    if estimate.total > budget:
-        check(op, estimate, budget)
+    # float16 inputs are copied to float32: weighed in the estimate's input copies
+    extra = 0 if half else copy_bytes(spec, x, weight, chosen, itemsize)
+    if estimate.total + extra > budget:
+        check(op, dataclasses.replace(estimate, input_copies=estimate.input_copies + extra),
+              budget)
     if half:  # accumulate half precision in float32 (compute_mode="float32")
         x, weight = x.astype(np.float32), weight.astype(np.float32)
         bias = None if bias is None else bias.astype(np.float32)

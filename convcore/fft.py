@@ -27,6 +27,7 @@ import math
 import numpy as np
 import scipy.fft
 
+from .geometry import dilated_extent
 from .params import ConvSpec
 
 CHUNK_BYTES = 64 * 2**20  # CPU: spectra of one block of output channels
@@ -76,7 +77,7 @@ def workspace_bytes(spec: ConvSpec, n_batch: int, itemsize: int, on_cpu: bool = 
     points = math.prod(lengths) * itemsize
     block = block_channels(spec, n_batch, itemsize, on_cpu) * spec.groups
     kernel = spec.out_channels * spec.in_per_group * math.prod(
-        d * (k - 1) + 1 for k, d in zip(spec.kernel, spec.dilation)) * itemsize
+        dilated_extent(k, d) for k, d in zip(spec.kernel, spec.dilation)) * itemsize
     return (n_batch * spec.in_channels * (spectrum + points)
             + block * _per_block_channel(spec, n_batch, itemsize) + kernel)
 
@@ -117,7 +118,7 @@ def correlate_fft(xp, xpad, weight, spec: ConvSpec):
     axes = tuple(range(-nd, 0))
     lengths = fft_lengths(spec)
     if any(d > 1 for d in spec.dilation):
-        extent = tuple(d * (k - 1) + 1 for k, d in zip(spec.kernel, spec.dilation))
+        extent = tuple(dilated_extent(k, d) for k, d in zip(spec.kernel, spec.dilation))
         dilated = xp.zeros(weight.shape[:2] + extent, dtype=weight.dtype)
         dilated[(Ellipsis, *(slice(None, None, d) for d in spec.dilation))] = weight
         weight = dilated

@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .backend import as_strided
 
-if TYPE_CHECKING:
-    from .params import ConvSpec
-
 # Below this, products of two values fit in int64: the vectorized path is exact.
 _SMALL = 2**31
+MAX_COORD = 2**62  # index maps hold int64 coordinates: every one (and a step more) fits
 
 
 def dilated_extent(k: int, d: int) -> int:
@@ -71,6 +68,44 @@ def last_read(out_len: int, kernel: int, stride: int, dilation: int) -> int:
     return tap_position(out_len - 1, kernel - 1, stride, dilation)
 
 
+def used_step(step: int, count: int) -> int:
+    """``step`` between ``count`` positions, or 0 when there is only one position.
+
+    A stride or dilation that only one window or tap ever uses may be any size; as 0 it cannot
+    overflow int64 arithmetic (:data:`MAX_COORD` bounds the coordinates themselves).
+    """
+    return step if count > 1 else 0
+
+
+def int64_steps(steps, counts) -> np.ndarray:
+    """Per axis :func:`used_step` as an int64 array: what index maps multiply positions by."""
+    return np.asarray([used_step(s, n) for s, n in zip(steps, counts)], dtype=np.int64)
+
+
+def readers(p: int, kernel: int, stride: int, dilation: int, count: int) -> range:
+    """The taps ``t`` whose window (or stamp) ``o`` reaches position ``p``: ``o*s + t*d = p``
+    with ``0 <= o < count`` and ``0 <= t < kernel``, in increasing order; ``o = (p - t*d) // s``.
+
+    Admissible taps form one residue class modulo ``s / gcd(s, d)`` inside an interval, so the
+    answer is a ``range``: O(1) time and memory whatever the sizes.
+
+    Examples:
+        >>> list(readers(9, kernel=4, stride=2, dilation=3, count=5))
+        [1, 3]
+    """
+    if p < 0:
+        return range(0)
+    g = math.gcd(stride, dilation)
+    if p % g:
+        return range(0)
+    s1 = stride // g
+    t_hi = min(kernel - 1, p // dilation)  # o >= 0
+    t_lo = max(0, -((tap_position(count - 1, 0, stride, dilation) - p) // dilation))  # o < count
+    t0 = (p // g) * pow(dilation // g, -1, s1) % s1 if s1 > 1 else 0
+    first = t_lo + (t0 - t_lo) % s1
+    return range(first, t_hi + 1, s1) if first <= t_hi else range(0)
+
+
 def read_counts(start: int, stop: int, kernel: int, stride: int, dilation: int,
                 out_len: int) -> np.ndarray:
     """How many (window, tap) pairs read each padded position in ``range(start, stop)``.
@@ -97,19 +132,17 @@ def read_counts(start: int, stop: int, kernel: int, stride: int, dilation: int,
         return np.where(ok, (t_hi - t) // s1 + 1, 0)
     counts = np.zeros(n, dtype=np.int64)  # huge values: exact Python ints, callers bound n
     for i, p in enumerate(range(start, stop)):
-        if p < 0 or p % g:
-            continue
-        t_hi = min(kernel - 1, p // dilation)
-        t_lo = max(0, -((span - p) // dilation))
-        t0 = (p // g) % s1 * inv % s1 if s1 > 1 else 0
-        t = t_lo + (t0 - t_lo) % s1
-        if t <= t_hi:
-            counts[i] = (t_hi - t) // s1 + 1
+        counts[i] = range_length(readers(p, kernel, stride, dilation, out_len))
     return counts
 
 
+def range_length(r: range) -> int:
+    """``len(r)`` for a range of any length (``len`` refuses more than ``sys.maxsize``)."""
+    return max(0, (r.stop - r.start + r.step - 1) // r.step)
+
+
 @functools.lru_cache(maxsize=512)
-def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
+def _window_geometry(spec, n_batch: int, strides: tuple):
     """Shape and strides of the window view (pure arithmetic, cached: it runs on every call).
 
     The byte strides are :func:`tap_position` per unit step of the kernel offset (``d``) and of
@@ -125,9 +158,10 @@ def _window_geometry(spec: ConvSpec, n_batch: int, strides: tuple):
     return shape, (strides[0], spec.in_per_group * strides[1], strides[1]) + taps + outs
 
 
-def window_view(xp, xpad, spec: ConvSpec):
+def window_view(xp, xpad, spec):
     """View the padded input as ``(N, groups, C_in/groups, *kernel, *out_spatial)`` windows.
 
-    ``xpad`` is the C-contiguous padded, batched input; nothing is copied.
+    ``xpad`` is the padded, batched input (any strides: a broadcast input stays one); ``spec``
+    a :class:`convcore.params.ConvSpec` describing it.  Nothing is copied.
     """
     return as_strided(xp, xpad, *_window_geometry(spec, xpad.shape[0], xpad.strides))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 
 from .errors import ConvError, shown
 from .geometry import dilated_extent, length_numerator, output_length
+from .padding_modes import PADDING_MODES, check_pads, mode_of  # noqa: F401 - public here
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same")
 COMPUTE_MODES = ("default", "float32")
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -72,12 +72,7 @@ def as_shape(value, name: str, op: str, least: int = 0) -> tuple[int, ...]:
 
 def check_padding_mode(mode, op: str) -> str:
     """``mode`` if it is one of :data:`PADDING_MODES`, else ConvError."""
-    if type(mode) is not str or mode not in PADDING_MODES:
-        raise ConvError(
-            f"{op}: padding_mode must be one of {', '.join(repr(m) for m in PADDING_MODES)}, "
-            f"got {shown(mode)}"
-        )
-    return mode
+    return mode_of(mode, op).name
 
 
 def same_pads(kernel, dilation) -> tuple[tuple[int, int], ...]:
@@ -179,10 +174,11 @@ def _pad_pair(padding, op):
     raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {shown(padding)}")
 
 
-def _axis_args(op, in_size, padding, **positive):
-    """Checked ``in_size`` (>= 1), padding pair (>= 0) and named positive ints of one axis."""
+def _axis_args(op, in_size, padding, size_name="in_size", **positive):
+    """Checked ``in_size`` (>= 1, called ``size_name``), padding pair (>= 0) and named positive
+    ints of one axis."""
     if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {shown(in_size)}")
+        raise ConvError(f"{op}: {size_name} must be an int >= 1, got {shown(in_size)}")
     lo, hi = _pad_pair(padding, op)
     if lo < 0 or hi < 0:
         raise ConvError(f"{op}: padding must be >= 0 on every side, got {shown(padding)}")
@@ -234,11 +230,10 @@ def max_padding(in_size: int, padding_mode: str = "zeros") -> int | None:
     """Largest padding per side ``padding_mode`` allows on an axis of ``in_size`` cells.
 
     reflect: ``in_size - 1`` (a border cell is not repeated); circular: ``in_size`` (wraps at
-    most once); zeros and replicate: None (no limit).
+    most once); zeros and replicate: None (no limit) — see :mod:`convcore.padding_modes`.
     """
-    check_padding_mode(padding_mode, "max_padding")
-    in_size = _axis_args("max_padding", in_size, 0)[0]
-    return {"reflect": in_size - 1, "circular": in_size}.get(padding_mode)
+    row = mode_of(padding_mode, "max_padding")
+    return row.max_pad(_axis_args("max_padding", in_size, 0)[0])
 
 
 def max_kernel_size(in_size: int, padding=0, dilation: int = 1) -> int:
@@ -302,8 +297,9 @@ class PerGroup:
 
 
 @dataclass(frozen=True)
-class ConvSpec(PerGroup):
-    """A fully checked convolution: shapes and per-axis parameters as explicit tuples."""
+class LayerSpec(PerGroup):
+    """What a checked convolution and a checked transposed one (``TransposeSpec``) share:
+    the call, its shapes and strides; each adds its own padding and ``out_spatial``."""
 
     op: str
     batched: bool
@@ -314,23 +310,29 @@ class ConvSpec(PerGroup):
     in_spatial: tuple[int, ...]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    pads: tuple[tuple[int, int], ...]
-    padding_mode: str
-    out_spatial: tuple[int, ...]
 
     @property
     def ndim(self) -> int:
         return len(self.kernel)
 
     @property
-    def padded_spatial(self) -> tuple[int, ...]:
-        return tuple(n + lo + hi for n, (lo, hi) in zip(self.in_spatial, self.pads))
-
-    @property
     def out_shape(self) -> tuple[int, ...]:
         lead = (self.batch, self.out_channels) if self.batched else (self.out_channels,)
         return lead + self.out_spatial
+
+
+@dataclass(frozen=True)
+class ConvSpec(LayerSpec):
+    """A fully checked convolution: shapes and per-axis parameters as explicit tuples."""
+
+    dilation: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
+    padding_mode: str
+    out_spatial: tuple[int, ...]
+
+    @property
+    def padded_spatial(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.in_spatial, self.pads))
 
     def __hash__(self):
         # Specs key several caches on every call: hash the fields once, not at every lookup.
@@ -363,21 +365,7 @@ def check_groups(groups, in_channels, out_channels, op):
         )
 
 
-def check_mode_legal(mode, in_spatial, pads, op):
-    """``mode`` is a known padding mode, and reflect/circular padding fits every axis."""
-    check_padding_mode(mode, op)
-    for axis, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
-        if mode == "reflect" and max(lo, hi) >= n:
-            raise ConvError(
-                f"{op}: padding_mode='reflect' needs padding < input extent on every side; "
-                f"spatial axis {axis} has extent {n} but padding ({lo}, {hi})"
-            )
-        if mode == "circular" and max(lo, hi) > n:
-            raise ConvError(
-                f"{op}: padding_mode='circular' needs padding <= input extent on every side "
-                f"(it may wrap around at most once); spatial axis {axis} has extent {n} "
-                f"but padding ({lo}, {hi})"
-            )
+check_mode_legal = check_pads  # ``mode`` is known and its most padding holds on every axis
 
 
 # The names other modules used before these helpers were public.

@@ -13,22 +13,33 @@ with ``j_0 = r_0 = 1`` and ``u_0 = 0``.  Inside that range an input cell can sti
 (stride and dilation leave holes); :func:`cell_receptive_field` counts, for each input cell, the
 paths through the stack that connect it to one output cell — the effective receptive field with
 all weights one.  Padding is zeros: a padding cell carries no input.
+
+Limits, checked before any work: at most :data:`MAX_LAYERS` layers; parameters below
+:data:`MAX_VALUE`; the size, jump and start numbers (which grow with the product of strides)
+and the layer records are weighed against the memory budget as the recurrence runs (linear:
+10,000 layers in a few hundredths of a second); path counting weighs every layer's arrays and
+does at most :data:`MAX_PATH_CELLS` cells of work (each layer costs its padded input's length,
+whatever its kernel size).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .budget import memory_budget
-from .errors import ConvError
+from .budget import memory_budget, over_budget, require_parts
+from .errors import ConvError, shown
+from .geometry import dilated_extent, output_length, tap_position
 from .params import is_int, positive_tuple, resolve_padding
-from .transposed import check_budget
 
 LAYER_KEYS = ("kernel_size", "stride", "padding", "dilation")
 MAX_VALUE = 2**16  # far beyond any stack one draws; keeps path counting quick
+MAX_LAYERS = 10_000  # ResNet-1202 has 1,202 convolutions; a drawn stack a handful
+MAX_PATH_CELLS = 2**26  # cell_receptive_field's work: the padded lengths of all layers, summed
+LAYER_BYTES = 600  # one LayerField, its tuples and small ints, per spatial axis
 
 
 @dataclass(frozen=True)
@@ -98,13 +109,13 @@ def _layer_fields(layer, i, op):
             raise ConvError(f"{op}: layer {i} has unknown key(s) {unknown}; a layer has "
                             f"{', '.join(LAYER_KEYS)}")
         if "kernel_size" not in layer and "kernel" not in layer:
-            raise ConvError(f"{op}: layer {i} needs a kernel_size, got {dict(layer)!r:.120}")
+            raise ConvError(f"{op}: layer {i} needs a kernel_size, got {shown(dict(layer), 120)}")
         fields = {"kernel_size": layer.get("kernel_size", layer.get("kernel")),
                   "stride": layer.get("stride", 1), "padding": layer.get("padding", 0),
                   "dilation": layer.get("dilation", 1)}
         return fields
     raise ConvError(f"{op}: layer {i} must be a StackLayer or a mapping with "
-                    f"{', '.join(LAYER_KEYS)}, got {layer!r:.80}")
+                    f"{', '.join(LAYER_KEYS)}, got {shown(layer, 80)}")
 
 
 def _axes_of(value) -> int:
@@ -120,9 +131,12 @@ def resolve_stack(layers, ndim=None, op="receptive_field"):
     """
     if isinstance(layers, (StackLayer, Mapping)) or not isinstance(layers, (tuple, list)):
         raise ConvError(f"{op}: layers must be a list of layers (StackLayer or mapping), got "
-                        f"{layers!r:.80}")
+                        f"{shown(layers, 80)}")
     if not layers:
         raise ConvError(f"{op}: layers must contain at least one layer, got an empty list")
+    if len(layers) > MAX_LAYERS:
+        raise ConvError(f"{op}: a stack may have at most {MAX_LAYERS} layers, got "
+                        f"{len(layers)}")
     raw = [_layer_fields(layer, i, op) for i, layer in enumerate(layers)]
     if ndim is None:
         lengths = {_axes_of(v) for f in raw for k, v in f.items()
@@ -132,7 +146,7 @@ def resolve_stack(layers, ndim=None, op="receptive_field"):
                             f"give every per-axis value for the same number of axes")
         ndim = lengths.pop() if lengths else 1
     elif not is_int(ndim) or ndim < 1:
-        raise ConvError(f"{op}: ndim must be an int >= 1, got {ndim!r}")
+        raise ConvError(f"{op}: ndim must be an int >= 1, got {shown(ndim)}")
     resolved = []
     for i, f in enumerate(raw):
         where = f"{op}: layer {i}"
@@ -153,7 +167,7 @@ def _in_spatial(in_spatial, op):
     if not isinstance(in_spatial, (tuple, list)) or not in_spatial or \
             not all(is_int(n) and n >= 1 for n in in_spatial):
         raise ConvError(f"{op}: in_spatial must be an int or a tuple of ints >= 1, got "
-                        f"{in_spatial!r:.80}")
+                        f"{shown(in_spatial, 80)}")
     return tuple(int(n) for n in in_spatial)
 
 
@@ -173,23 +187,28 @@ def stack_shapes(in_spatial, layers) -> tuple:
 
 def _stack_shapes(in_spatial, layers, op):
     size = _in_spatial(in_spatial, op)
+    return _shapes_of(size, resolve_stack(layers, len(size), op), op)
+
+
+def _shapes_of(size, stack, op):
+    """The output shape of every layer of a resolved stack, from the input shape ``size``."""
     shapes = []
-    for i, (kernel, stride, dilation, pads) in enumerate(resolve_stack(layers, len(size), op)):
+    for i, (kernel, stride, dilation, pads) in enumerate(stack):
         out = []
         for axis, (n, k, s, d, (lo, hi)) in enumerate(zip(size, kernel, stride, dilation, pads)):
-            span = d * (k - 1) + 1
+            span = dilated_extent(k, d)
             if span > n + lo + hi:
                 raise ConvError(
                     f"{op}: layer {i} would give an empty output on spatial axis {axis}: its "
                     f"dilated kernel spans dilation·(kernel_size−1)+1 = {d}·({k}−1)+1 = {span} "
                     f"cells but its padded input has {n}+{lo}+{hi} = {n + lo + hi}")
-            out.append((n + lo + hi - span) // s + 1)
+            out.append(output_length(n, k, s, d, lo, hi))
         size = tuple(out)
         shapes.append(size)
     return tuple(shapes)
 
 
-def receptive_field(layers, in_spatial=None, ndim=None) -> ReceptiveField:
+def receptive_field(layers, in_spatial=None, ndim=None, *, max_bytes=None) -> ReceptiveField:
     """Receptive-field size, jump and start of every layer of a stack.
 
     Args:
@@ -198,6 +217,8 @@ def receptive_field(layers, in_spatial=None, ndim=None) -> ReceptiveField:
         in_spatial: the input shape (optional); adds each layer's ``out_spatial`` and raises
             ConvError when a layer's output would be empty.
         ndim: number of spatial axes (default: from ``in_spatial`` or the per-axis values).
+        max_bytes: memory budget for the layer records and their numbers (default
+            :func:`convcore.memory_budget`).
 
     Examples:
         >>> rf = receptive_field([dict(kernel_size=3, padding=1)] * 3)
@@ -209,22 +230,34 @@ def receptive_field(layers, in_spatial=None, ndim=None) -> ReceptiveField:
     """
     op = "receptive_field"
     if ndim is not None and (not is_int(ndim) or ndim < 1):
-        raise ConvError(f"{op}: ndim must be an int >= 1, got {ndim!r:.80}")
+        raise ConvError(f"{op}: ndim must be an int >= 1, got {shown(ndim, 80)}")
     if in_spatial is not None:
         in_spatial = _in_spatial(in_spatial, op)
         if ndim is not None and ndim != len(in_spatial):
             raise ConvError(f"{op}: ndim={ndim!r} but in_spatial {in_spatial} has "
                             f"{len(in_spatial)} axes")
         ndim = len(in_spatial)
+    return _receptive_field(layers, in_spatial, ndim, op, max_bytes)
+
+
+def _receptive_field(layers, in_spatial, ndim, op, max_bytes):
     stack = resolve_stack(layers, ndim, op)
-    shapes = _stack_shapes(in_spatial, layers, op) if in_spatial is not None else None
+    shapes = _shapes_of(in_spatial, stack, op) if in_spatial is not None else None
     nd = len(stack[0][0])
+    budget = memory_budget(max_bytes, op)
     size, jump, start = (1,) * nd, (1,) * nd, (0,) * nd
-    fields = []
+    fields, held = [], 0
     for i, (kernel, stride, dilation, pads) in enumerate(stack):
-        size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(size, kernel, dilation, jump))
+        size = tuple(r + (dilated_extent(k, d) - 1) * j
+                     for r, k, d, j in zip(size, kernel, dilation, jump))
         start = tuple(u - lo * j for u, (lo, _), j in zip(start, pads, jump))
         jump = tuple(j * s for j, s in zip(jump, stride))
+        # the numbers grow with the product of strides: weigh what this layer keeps
+        held += nd * (LAYER_BYTES + 3 * (max(map(int.bit_length, size + jump + start)) // 8))
+        if held > budget:
+            raise ConvError(f"{op}: the receptive fields of the first {i + 1} layers would "
+                            f"take {held} bytes (their sizes and jumps grow with the product "
+                            f"of the strides), {over_budget(budget)}")
         fields.append(LayerField(i, kernel, stride, dilation, pads, size, jump, start,
                                  None if shapes is None else shapes[i]))
     return ReceptiveField(tuple(fields), in_spatial)
@@ -252,22 +285,39 @@ class CellField:
         return self.paths > 0
 
 
+def _back_project(counts, n_prev, k, s, d, lo):
+    """Paths to each of ``n_prev`` input cells of one layer, from the paths to its outputs.
+
+    Output ``o`` reads padded positions ``o·s + t·d`` for taps ``t < k``: it adds its count to
+    an arithmetic run of step ``d``.  Each run is two entries of a difference array, summed
+    along the residue classes mod ``d`` — O(padded length) whatever ``k``.
+    """
+    d = d if k > 1 else 1  # one tap: any dilation, the same single position
+    last = tap_position(counts.size - 1, 0, s, d)  # where the last window starts
+    length = -(-(last + k * d + 1) // d) * d  # room for every run's end, in whole rows of d
+    diff = np.zeros(length, dtype=np.float64)
+    diff[0:last + 1:s] = counts  # windows start s apart: plain slices, no index arrays
+    diff[k * d:last + k * d + 1:s] -= counts
+    rows = diff.reshape(-1, d)
+    np.cumsum(rows, axis=0, out=rows)  # down each residue class mod d, in place
+    back = np.zeros(n_prev, dtype=np.float64)
+    inside = diff[lo:lo + n_prev]  # padding cells carry no input
+    back[:inside.size] = inside
+    return back
+
+
+def _path_cells(n_prev, k, d, lo, hi) -> int:
+    """The length :func:`_back_project` works on for one layer and axis (cells)."""
+    return n_prev + lo + hi + 2 * (d if k > 1 else 1)
+
+
 def _axis_paths(n_in, stack_axis, shapes_axis, o):
     """Paths from each input cell of one axis to output ``o`` (all-ones kernels)."""
     counts = np.zeros(shapes_axis[-1], dtype=np.float64)
     counts[o] = 1.0
     sizes = (n_in, *shapes_axis)
-    for (k, s, d, lo), n_prev, n_out in zip(reversed(stack_axis), reversed(sizes[:-1]),
-                                            reversed(sizes[1:])):
-        back = np.zeros(n_prev, dtype=np.float64)
-        # only taps that can land inside the input: 0 <= o·s + t·d − lo < n_prev for some o
-        t_first = max(0, -(-(lo - (n_out - 1) * s) // d))
-        t_last = min(k - 1, (n_prev - 1 + lo) // d)
-        for t in range(t_first, t_last + 1):
-            idx = np.arange(n_out) * s + t * d - lo
-            ok = (idx >= 0) & (idx < n_prev)
-            back[idx[ok]] += counts[ok]  # distinct targets for one tap: no lost updates
-        counts = back
+    for (k, s, d, lo), n_prev in zip(reversed(stack_axis), reversed(sizes[:-1])):
+        counts = _back_project(counts, n_prev, k, s, d, lo)
     return counts
 
 
@@ -291,14 +341,23 @@ def cell_receptive_field(layers, in_spatial, out_index, *, max_bytes=None) -> Ce
     """
     op = "cell_receptive_field"
     in_spatial = _in_spatial(in_spatial, op)
-    check_budget(op, "path-count map", in_spatial, 8, memory_budget(max_bytes, op))
-    rf = receptive_field(layers, in_spatial)
+    rf = _receptive_field(layers, in_spatial, len(in_spatial), op, max_bytes)
+    per_layer = [_path_cells(n_prev, f.kernel[a], f.dilation[a], *f.pads[a])
+                 for a, n in enumerate(in_spatial)
+                 for f, n_prev in zip(rf.layers, (n, *(g.out_spatial[a] for g in rf.layers)))]
+    require_parts(op, {"path-count map": 2 * math.prod(in_spatial) * 8,  # and its last factor
+                       "one layer's path counts": 5 * max(per_layer) * 8}, max_bytes)
+    work = sum(per_layer)
+    if work > MAX_PATH_CELLS:
+        raise ConvError(f"{op}: counting paths through these {len(rf.layers)} layers would "
+                        f"work on {work} cells (their padded lengths, summed), more than "
+                        f"{MAX_PATH_CELLS}; use fewer layers, less padding or a smaller input")
     out_sp = rf.out_spatial
     index = (out_index,) if is_int(out_index) else out_index
     if (not isinstance(index, (tuple, list)) or len(index) != len(out_sp)
             or not all(is_int(i) and 0 <= i < m for i, m in zip(index, out_sp))):
         raise ConvError(f"{op}: out_index must be one index per axis within the stack's output "
-                        f"shape {out_sp}, got {out_index!r:.80}")
+                        f"shape {out_sp}, got {shown(out_index, 80)}")
     index = tuple(int(i) for i in index)
     first = tuple(u + o * j for u, o, j in zip(rf.start, index, rf.jump))
     last = tuple(a + r - 1 for a, r in zip(first, rf.size))

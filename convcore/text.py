@@ -111,3 +111,34 @@ def format_list(indices, most: int = 8) -> str:
     values = _indices(indices, "format_list")
     shown_part = ", ".join(str(int(i)) for i in values[:most])
     return shown_part + (f", … ({len(values) - most} more)" if len(values) > most else "")
+
+
+def format_equation(out_index, bias, terms, value, label, max_terms: int = 24,
+                    op: str = "equation") -> str:
+    """One output cell's arithmetic as one line: ``out[0,2] = b(0.5) + x[0,1]·w[0,0,2] (1·3)
+    + … = 13.5``.
+
+    Args:
+        out_index: the output cell's index.
+        bias, value: the bias added and the cell's value.
+        terms: the products summed, each with ``x``, ``w`` and ``product`` (a trace's taps or
+            stamps); ``label(term)`` writes what it multiplies (``x[0,1]·w[0,0,2]``).
+        max_terms: terms written out; the rest is one term with its count and sum.
+
+    Examples:
+        >>> from types import SimpleNamespace as T
+        >>> terms = [T(x=1, w=3, product=3), T(x=10, w=1, product=10)]
+        >>> format_equation((0, 2), 0.5, terms, 13.5, lambda t: f"x·w", max_terms=1)
+        'out[0,2] = b(0.5) + x·w (1·3) + … 1 more terms (Σ 10) = 13.5'
+    """
+    if type(max_terms) is bool or not isinstance(max_terms, numbers.Integral) or max_terms < 0:
+        raise ConvError(f"{op}: max_terms must be an int >= 0, got {shown(max_terms)}")
+    shown_terms = [f"b({format_number(bias)})"]
+    shown_terms += [f"{label(t)} ({format_number(t.x)}·{format_number(t.w)})"
+                    for t in terms[:int(max_terms)]]
+    rest = terms[int(max_terms):]
+    if rest:
+        shown_terms.append(f"… {len(rest)} more terms "
+                           f"(Σ {format_number(sum(t.product for t in rest))})")
+    return (f"out[{format_index(out_index)}] = " + " + ".join(shown_terms)
+            + f" = {format_number(value)}")

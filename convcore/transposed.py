@@ -7,10 +7,20 @@ stamped result and ``output_padding`` adds cells at the high end.  That is the g
 convolution with respect to its input, and the shape inverse of the forward layer with the same
 weight: ``convnd(conv_transposend(y, w, ...), w, ...)`` has ``y``'s shape.
 
-The stamps are computed as the scatter form reads: one matmul gives every (input cell, tap,
-output channel) product, then one strided add per kernel tap places them.  The products are
-chunked (:data:`SCATTER_CHUNK_BYTES`), and every allocation is checked against a memory budget
-(:func:`memory_budget`) from shapes alone, before anything is allocated.
+These are clients of the forward core: arrays are read by :func:`convcore.core.as_arrays` (one
+backend, one dtype, float64 stays float64), groups are checked by
+:func:`convcore.params.check_groups`, the gradients pad and fold by the padding-mode table
+(:mod:`convcore.padding_modes`) and resolve their convolution with
+:func:`convcore.params.make_spec`, and every call is weighed as a
+:class:`~convcore.budget.MemoryEstimate` against the same budget, copies of strided (broadcast)
+arrays included, before anything is allocated.
+
+The one algorithm of their own is the scatter: one matmul gives every (input cell, tap, output
+channel) product, then one strided add per kernel tap places them (:func:`scatter_add`; the
+gather form — zeros inserted between input cells, then a forward convolution — multiplies the
+inserted zeros too and was measured 1.4–5× slower, see ``benchmarks/RESULTS.md``).  Products
+are chunked (:data:`SCATTER_CHUNK_BYTES`); input cells whose stamps all fall outside the output
+(cropped by ``padding``) are never read.
 """
 
 from __future__ import annotations
@@ -21,117 +31,57 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import array_module
-from .budget import memory_budget
-from .errors import ConvError
-from .params import PADDING_MODES, check_dtype, is_int, make_spec, ntuple, positive_tuple
+from .budget import MemoryEstimate, check, memory_budget
+from .core import as_arrays, pad_input
+from .errors import ConvError, shown
+from .geometry import dilated_extent, tap_position
+from .padding_modes import fold, mode_of
+from .params import (
+    LayerSpec,
+    _axis_args,
+    _plain,
+    as_shape,
+    check_groups,
+    is_int,
+    make_spec,
+    ntuple,
+    positive_tuple,
+)
 
 SCATTER_CHUNK_BYTES = 8 * 2**20  # bounds the products one matmul makes (the temporary)
 MAX_LISTED = 2**16  # colliding_input_sizes returns a tuple: keep it a readable size
 MAX_EXTENT = 2**62  # coordinates stay int64 (index maps, slices)
 
 
-# --------------------------------------------------------------------------- budgets, arrays
-
-def check_budget(op: str, what: str, shape, itemsize: int, budget: int) -> None:
-    """Raise ConvError when an array of ``shape`` would take more than ``budget`` bytes."""
-    need = math.prod(shape) * itemsize
-    if need > budget:
-        raise ConvError(
-            f"{op}: the {what} would have shape {tuple(shape)}, {need / 2**30:.3g} GiB, more "
-            f"than the memory budget of {budget / 2**30:.3g} GiB (max_bytes={budget}); use "
-            f"smaller inputs, strides or kernels, or raise max_bytes / CONVCORE_MAX_BYTES"
-        )
-
-
-def float_arrays(op: str, **arrays):
-    """``(xp, arrays...)``: each argument as a floating array, all on one backend and dtype.
-
-    Nested lists and other array-likes become float32 (the default dtype), as in the forward
-    core; ``bias`` may be None.
-    """
-    xp = array_module(*arrays.values())
-    out = []
-    for name, a in arrays.items():
-        if a is None and name != "bias":
-            raise ConvError(f"{op}: {name} must be an array of numbers, got None")
-        if a is not None and not isinstance(a, xp.ndarray):
-            try:
-                a = xp.asarray(a, dtype=np.float32)
-            except Exception as exc:  # any failure to read numbers means: not an array
-                raise ConvError(f"{op}: {name} must be an array of numbers, "
-                                f"got {a!r:.80}") from exc
-        if a is not None:
-            check_dtype(name, a.dtype, op)
-        out.append(a)
-    first, first_name = next((a, n) for a, n in zip(out, arrays) if a is not None)
-    for name, a in zip(arrays, out):
-        if a is not None and a.dtype != first.dtype:
-            raise ConvError(f"{op}: {first_name} and {name} must have the same dtype, got "
-                            f"{first_name} {first.dtype} and {name} {a.dtype}")
-    return (xp, *out)
-
-
-def shape_tuple(op: str, name: str, shape) -> tuple:
-    """A user-given shape as a tuple of ints >= 0."""
-    if isinstance(shape, (tuple, list)) and all(is_int(v) and v >= 0 for v in shape):
-        return tuple(int(v) for v in shape)
-    raise ConvError(f"{op}: {name} must be a tuple of ints >= 0 (a shape), got {shape!r:.80}")
-
-
 # --------------------------------------------------------------------------- shapes
 
 @dataclass(frozen=True)
-class TransposeSpec:
+class TransposeSpec(LayerSpec):
     """A fully checked transposed convolution: shapes and per-axis parameters as tuples."""
 
-    op: str
-    batched: bool
-    batch: int
-    in_channels: int
-    out_channels: int
-    groups: int
-    in_spatial: tuple
-    kernel: tuple
-    stride: tuple
     padding: tuple
     output_padding: tuple
     dilation: tuple
     out_spatial: tuple
 
     @property
-    def ndim(self) -> int:
-        return len(self.kernel)
-
-    @property
-    def in_per_group(self) -> int:
-        return self.in_channels // self.groups
-
-    @property
-    def out_per_group(self) -> int:
-        return self.out_channels // self.groups
-
-    @property
-    def out_shape(self) -> tuple:
-        lead = (self.batch, self.out_channels) if self.batched else (self.out_channels,)
-        return lead + self.out_spatial
-
-    @property
     def full_spatial(self) -> tuple:
         """Extent of all stamps before cropping: ``(L_in − 1)·s + d·(k − 1) + 1`` per axis."""
-        return tuple((n - 1) * s + d * (k - 1) + 1 for n, s, d, k in
+        return tuple(_min_size(n, k, s, 0, d) for n, s, d, k in
                      zip(self.in_spatial, self.stride, self.dilation, self.kernel))
 
     @property
     def gather_pads(self) -> tuple:
         """Padding of the gather form, ``(d·(k−1) − p, d·(k−1) − p + output_padding)``;
         negative means cropping."""
-        return tuple((d * (k - 1) - p, d * (k - 1) - p + op) for k, d, p, op in
+        return tuple((dilated_extent(k, d) - 1 - p, dilated_extent(k, d) - 1 - p + op)
+                     for k, d, p, op in
                      zip(self.kernel, self.dilation, self.padding, self.output_padding))
 
 
 def _min_size(n, k, s, p, d):
-    return (n - 1) * s - 2 * p + d * (k - 1) + 1
+    """The shortest output: from the last tap of the last stamp, ``2p`` cells cropped."""
+    return tap_position(n - 1, k - 1, s, d) + 1 - 2 * p
 
 
 def transpose_output_size(in_size, kernel_size, stride=1, padding=0, output_padding=0,
@@ -158,11 +108,9 @@ def transpose_output_size(in_size, kernel_size, stride=1, padding=0, output_padd
         50
     """
     op = "transpose_output_size"
-    if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {in_size!r}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    spec = transpose_spec(op, (1, 1, in_size), (1, 1, k), None, stride, padding, output_padding,
-                          1, dilation, None, 1)
+    in_size, _, _, k = _axis_args(op, in_size, 0, kernel_size=kernel_size)
+    spec = transpose_spec(op, (1, 1, in_size), (1, 1, k), None, stride, padding,
+                          output_padding, 1, dilation, None, 1)
     return spec.out_spatial[0]
 
 
@@ -177,11 +125,8 @@ def max_transpose_padding(in_size, kernel_size, stride=1, dilation=1) -> int:
         1
     """
     op = "max_transpose_padding"
-    if not is_int(in_size) or in_size < 1:
-        raise ConvError(f"{op}: in_size must be an int >= 1, got {in_size!r}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    (s,) = positive_tuple(stride, 1, "stride", op)
-    (d,) = positive_tuple(dilation, 1, "dilation", op)
+    in_size, _, _, k, s, d = _axis_args(op, in_size, 0, kernel_size=kernel_size, stride=stride,
+                                        dilation=dilation)
     return (_min_size(in_size, k, s, 0, d) - 1) // 2
 
 
@@ -194,19 +139,19 @@ def transpose_output_shape(x_shape, weight_shape, stride=1, padding=0, output_pa
         (1, 1, 10)
     """
     op = "transpose_output_shape"
-    return transpose_spec(op, shape_tuple(op, "x_shape", x_shape),
-                          shape_tuple(op, "weight_shape", weight_shape), None, stride, padding,
+    return transpose_spec(op, as_shape(x_shape, "x_shape", op),
+                          as_shape(weight_shape, "weight_shape", op), None, stride, padding,
                           output_padding, groups, dilation, output_size, None).out_shape
 
 
 def _padding_tuple(padding, n, op):
     if isinstance(padding, str):
         raise ConvError(f"{op}: padding must be an int or a tuple of {n} ints (cropped from both "
-                        f"ends of each axis); a transposed convolution has no {padding!r} "
+                        f"ends of each axis); a transposed convolution has no {shown(padding)} "
                         f"padding")
     p = ntuple(padding, n, "padding", op)
     if any(v < 0 for v in p):
-        raise ConvError(f"{op}: padding must be >= 0 on every axis, got {padding!r}")
+        raise ConvError(f"{op}: padding must be >= 0 on every axis, got {shown(padding)}")
     return p
 
 
@@ -214,22 +159,14 @@ def _output_size_tuple(output_size, n, batched, op):
     lead = 2 if batched else 1
     if not isinstance(output_size, (tuple, list)) or not all(is_int(v) for v in output_size):
         raise ConvError(f"{op}: output_size must be a tuple of {n} or {n + lead} ints, got "
-                        f"{output_size!r:.80}")
+                        f"{shown(output_size, 80)}")
     sizes = tuple(int(v) for v in output_size)
     if len(sizes) == n + lead:
         sizes = sizes[lead:]
     if len(sizes) != n:
         raise ConvError(f"{op}: for a {n + lead}-D input, output_size must have {n} or "
-                        f"{n + lead} elements, got {len(output_size)}: {output_size!r}")
+                        f"{n + lead} elements, got {len(output_size)}: {shown(output_size)}")
     return sizes
-
-
-def _plain(v) -> bool:
-    """True for values made only of exact ints, strings, None and tuples of those."""
-    t = type(v)
-    if t is int or t is str or v is None:
-        return True
-    return t is tuple and all(_plain(e) for e in v)
 
 
 def transpose_spec(op, x_shape, w_shape, bias_shape=None, stride=1, padding=0, output_padding=0,
@@ -273,17 +210,15 @@ def _transpose_spec(op, x_shape, w_shape, bias_shape, stride, padding, output_pa
     opad_t = ntuple(output_padding, n, "output_padding", op)
     if any(v < 0 for v in opad_t):
         raise ConvError(f"{op}: output_padding must be >= 0 on every axis, got "
-                        f"{output_padding!r}")
-    if not is_int(groups) or groups < 1:
-        raise ConvError(f"{op}: groups must be a positive integer, got {groups!r}")
+                        f"{shown(output_padding)}")
     c_in, og = w_shape[0], w_shape[1]
-    if c_in % groups:
-        raise ConvError(f"{op}: in_channels must be divisible by groups, but weight.shape[0] = "
-                        f"{c_in} input channels do not divide into groups={groups}")
+    # C_out = (C_out/groups)·groups always divides: only C_in (weight.shape[0]) may not
+    check_groups(groups, c_in, og * int(groups) if is_int(groups) else og, op)
     if x_shape[-n - 1] != c_in:
         raise ConvError(f"{op}: weight of shape {w_shape} expects {c_in} input channels "
                         f"(weight.shape[0]), but the input has {x_shape[-n - 1]} channels "
                         f"(shape {x_shape})")
+    groups = int(groups)
     c_out = og * groups
     if bias_shape is not None and tuple(bias_shape) != (c_out,):
         raise ConvError(f"{op}: bias must have shape ({c_out},) (one value per output channel: "
@@ -306,7 +241,7 @@ def _transpose_spec(op, x_shape, w_shape, bias_shape, stride, padding, output_pa
         if any(opad_t) and implied != opad_t:
             raise ConvError(f"{op}: give output_padding or output_size, not both: "
                             f"output_size={list(sizes)} means output_padding={implied}, but "
-                            f"output_padding={output_padding!r} was given")
+                            f"output_padding={shown(output_padding)} was given")
         opad_t = implied
     for axis, (o, s, d) in enumerate(zip(opad_t, stride_t, dilation_t)):
         if o >= s and o >= d:
@@ -315,7 +250,7 @@ def _transpose_spec(op, x_shape, w_shape, bias_shape, stride, padding, output_pa
                             f"output_padding={o}, stride={s}, dilation={d}")
     out = tuple(m + o for m, o in zip(mins, opad_t))
     for axis, (n, k, s, d, p) in enumerate(zip(in_spatial, kernel, stride_t, dilation_t, pad_t)):
-        span = (n - 1) * s + d * (k - 1) + 1 + p
+        span = _min_size(n, k, s, 0, d) + p
         if span > MAX_EXTENT:
             raise ConvError(f"{op}: on spatial axis {axis} the stamps would span (L_in − 1)·"
                             f"stride + dilation·(k − 1) + 1 + padding = {span} cells, more than "
@@ -359,21 +294,10 @@ def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1
         (49, 50)
     """
     op = "colliding_input_sizes"
-    if not is_int(out_size) or out_size < 1:
-        raise ConvError(f"{op}: out_size must be an int >= 1, got {out_size!r}")
-    (k,) = positive_tuple(kernel_size, 1, "kernel_size", op)
-    (s,) = positive_tuple(stride, 1, "stride", op)
-    (d,) = positive_tuple(dilation, 1, "dilation", op)
-    if is_int(padding):
-        lo = hi = int(padding)
-    elif (isinstance(padding, (tuple, list)) and len(padding) == 2
-          and all(is_int(v) for v in padding)):
-        lo, hi = (int(v) for v in padding)
-    else:
-        raise ConvError(f"{op}: padding must be an int or a (low, high) pair, got {padding!r}")
-    if lo < 0 or hi < 0:
-        raise ConvError(f"{op}: padding must be >= 0 on every side, got {padding!r}")
-    first = (out_size - 1) * s + d * (k - 1) + 1 - lo - hi
+    out_size, lo, hi, k, s, d = _axis_args(op, out_size, padding, "out_size",
+                                           kernel_size=kernel_size, stride=stride,
+                                           dilation=dilation)
+    first = tap_position(out_size - 1, k - 1, s, d) + 1 - lo - hi
     low = max(first, 1)
     if first + s - low > MAX_LISTED:
         raise ConvError(f"{op}: stride={s} makes {first + s - low} input lengths collide, more "
@@ -382,7 +306,7 @@ def colliding_input_sizes(out_size, kernel_size, stride=1, padding=0, dilation=1
     if not sizes:
         raise ConvError(
             f"{op}: no input length gives out_size={out_size}: with padding ({lo}, {hi}) even "
-            f"a 1-cell input gives {(1 + lo + hi - d * (k - 1) - 1) // s + 1} outputs")
+            f"a 1-cell input gives {(lo + hi + 1 - dilated_extent(k, d)) // s + 1} outputs")
     return sizes
 
 
@@ -400,13 +324,13 @@ def tap_slices(tap, stride, dilation, crop, in_spatial, out_spatial):
     """
     src, dst = [], []
     for t, s, d, c, n_in, n_out in zip(tap, stride, dilation, crop, in_spatial, out_spatial):
-        off = t * d - c
+        off = tap_position(0, t, s, d) - c  # where input cell 0 stamps this tap
         i0 = max(0, _ceil_div(-off, s))
         i1 = min(n_in - 1, (n_out - 1 - off) // s)
         if i1 < i0:
             return None
         src.append(slice(i0, i1 + 1))
-        dst.append(slice(i0 * s + off, i1 * s + off + 1, s))
+        dst.append(slice(tap_position(i0, t, s, d) - c, tap_position(i1, t, s, d) - c + 1, s))
     return tuple(src), tuple(dst)
 
 
@@ -422,13 +346,56 @@ def scatter_plan(kernel, stride, dilation, crop, in_spatial, out_spatial) -> tup
     return tuple(plan)
 
 
+@functools.lru_cache(maxsize=512)
+def stamped_region(kernel, stride, dilation, crop, in_spatial, out_spatial) -> tuple:
+    """Per axis, the ``slice`` of input cells some of whose stamps land in the output, and the
+    crop that remains once the input starts at that slice's first cell.
+
+    Cell ``i`` stamps ``i·s + t·d − crop`` for ``0 <= t < k``: it lands when that reaches
+    ``0..L_out−1`` for some tap.  A cell whose stamps are all cropped is never read — nor
+    copied, however large (a broadcast) the input is.
+    """
+    region, crops = [], []
+    for k, s, d, c, n_in, n_out in zip(kernel, stride, dilation, crop, in_spatial, out_spatial):
+        i0 = max(0, _ceil_div(c - tap_position(0, k - 1, s, d), s))  # last tap reaches 0
+        i1 = max(i0, min(n_in, (n_out - 1 + c) // s + 1))  # first tap within the output
+        region.append(slice(i0, i1))
+        crops.append(c - tap_position(i0, 0, s, d))
+    return tuple(region), tuple(crops)
+
+
+def chunking(n_batch, groups, out_per_group, positions, n_taps, itemsize,
+             chunk_bytes) -> tuple[int, int]:
+    """(taps, batch items) per matmul of :func:`scatter_add`: products of about
+    ``chunk_bytes``, at least one tap of one item."""
+    tap_bytes = groups * out_per_group * positions * itemsize  # one tap of one batch item
+    per_chunk = max(1, chunk_bytes // max(tap_bytes, 1))
+    tap_step = min(n_taps, per_chunk)
+    item_step = max(1, per_chunk // n_taps) if tap_step == n_taps else 1
+    return tap_step, min(item_step, max(n_batch, 1))
+
+
+def scatter_bytes(n_batch, in_channels, groups, out_per_group, in_spatial, kernel, itemsize,
+                  chunk_bytes=None) -> int:
+    """Bytes :func:`scatter_add` allocates: one chunk of products and its items' inputs laid
+    out as matrix columns."""
+    chunk_bytes = SCATTER_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    if n_batch == 0:
+        return 0
+    positions = math.prod(in_spatial)
+    taps, items = chunking(n_batch, groups, out_per_group, positions, math.prod(kernel),
+                           itemsize, chunk_bytes)
+    return (groups * taps * out_per_group + in_channels) * items * positions * itemsize
+
+
 def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=None):
     """Add the stamps of every cell of ``y`` into ``out`` (in place).
 
     ``y`` is ``(N, C_in, *in_spatial)``, ``weight`` ``(C_in, C_out/groups, *kernel)`` and
     ``out`` ``(N, C_out, *out_spatial)``: input cell ``i`` adds ``y[i]·weight[..., t]`` at
     ``i·stride + t·dilation − crop`` for every tap ``t``.  Products are made in chunks of
-    taps and batch items of at most ``chunk_bytes`` (default :data:`SCATTER_CHUNK_BYTES`).
+    taps and batch items of at most ``chunk_bytes`` (default :data:`SCATTER_CHUNK_BYTES`);
+    :func:`scatter_bytes` is what that allocates.
     """
     chunk_bytes = SCATTER_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     n_batch, c_in = y.shape[:2]
@@ -442,10 +409,8 @@ def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=
     # the batch items side by side in the columns (one large GEMM per group, not one per item).
     wmat = weight.reshape(g, cg, og, n_taps).transpose(0, 3, 2, 1).reshape(g, -1, cg)
     outg = out.reshape((n_batch, g, og) + out_sp)
-    tap_bytes = g * og * positions * y.dtype.itemsize  # one tap of one batch item
-    per_chunk = max(1, chunk_bytes // max(tap_bytes, 1))
-    tap_step = min(n_taps, per_chunk)
-    item_step = max(1, per_chunk // n_taps) if tap_step == n_taps else 1
+    tap_step, item_step = chunking(n_batch, g, og, positions, n_taps, y.dtype.itemsize,
+                                   chunk_bytes)
     for n0 in range(0, n_batch, item_step):
         n1 = min(n_batch, n0 + item_step)
         ymat = y[n0:n1].reshape(n1 - n0, g, cg, positions).transpose(1, 2, 0, 3)
@@ -463,29 +428,62 @@ def scatter_add(xp, out, y, weight, groups, stride, dilation, crop, chunk_bytes=
                                                              + (slice(None),) * 2 + src]
 
 
+def work_dtype(dtype):
+    """The dtype a call computes in: float16 accumulates in float32, as in the forward core."""
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def copied_bytes(a, work) -> int:
+    """Bytes of a C-contiguous ``work``-dtype copy of ``a``, 0 when ``a`` already is one."""
+    if a is None or (a.dtype == work and a.flags.c_contiguous):
+        return 0
+    return a.size * work.itemsize
+
+
 # --------------------------------------------------------------------------- transposed conv
+
+@functools.lru_cache(maxsize=512)
+def _plan(spec: TransposeSpec, itemsize: int, chunk_bytes: int) -> tuple:
+    """(region of the input read or None for all of it, crop from there, cells read, scatter
+    workspace bytes, output elements) of a transposed convolution: arithmetic on shapes, cached.
+    """
+    region, crop = stamped_region(spec.kernel, spec.stride, spec.dilation, spec.padding,
+                                  spec.in_spatial, spec.out_spatial)
+    in_sp = tuple(r.stop - r.start for r in region)
+    workspace = scatter_bytes(spec.batch, spec.in_channels, spec.groups, spec.out_per_group,
+                              in_sp, spec.kernel, itemsize, chunk_bytes)
+    whole = in_sp == spec.in_spatial
+    return (None if whole else (slice(None), slice(None)) + region, crop,
+            spec.batch * spec.in_channels * math.prod(in_sp), workspace,
+            spec.batch * spec.out_channels * math.prod(spec.out_spatial))
+
 
 def _transpose(op, x, weight, bias, stride, padding, output_padding, groups, dilation,
                output_size, spatial_dims, max_bytes):
-    xp, x, weight, bias = float_arrays(op, input=x, weight=weight, bias=bias)
+    xp, x, weight, bias = as_arrays(op, input=x, weight=weight, bias=bias)
     spec = transpose_spec(op, x.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, output_padding, groups, dilation, output_size,
                           spatial_dims)
     budget = memory_budget(max_bytes, op)
-    out_dtype = x.dtype
-    work = np.dtype(np.float32) if out_dtype == np.float16 else out_dtype
-    out_b = (spec.batch, spec.out_channels) + spec.out_spatial
-    check_budget(op, "output", out_b, work.itemsize, budget)
-    xb = (x if spec.batched else x[None]).astype(work, copy=False)
-    out = xp.zeros(out_b, dtype=work)
-    if spec.batch:
-        scatter_add(xp, out, xp.ascontiguousarray(xb), weight.astype(work, copy=False),
-                    spec.groups, spec.stride, spec.dilation, spec.padding)
+    work = work_dtype(x.dtype)
+    region, crop, cells, workspace, outputs = _plan(spec, work.itemsize, SCATTER_CHUNK_BYTES)
+    xb = x if spec.batched else x[None]
+    if region is not None:
+        xb = xb[region]  # only the cells whose stamps land
+    output = outputs * (work.itemsize + (x.dtype.itemsize if work != x.dtype else 0))
+    copies = copied_bytes(xb, work) + copied_bytes(weight, work) + copied_bytes(bias, work)
+    if copies + workspace + output > budget:
+        check(op, MemoryEstimate("scatter", copies, 0, workspace, output), budget)
+    out = xp.zeros((spec.batch, spec.out_channels) + spec.out_spatial, dtype=work)
+    if cells:
+        scatter_add(xp, out, xp.ascontiguousarray(xb.astype(work, copy=False)),
+                    weight.astype(work, copy=False), spec.groups, spec.stride, spec.dilation,
+                    crop, SCATTER_CHUNK_BYTES)
     if bias is not None:
-        out += bias.astype(work).reshape((1, -1) + (1,) * spec.ndim)
+        out += bias.astype(work, copy=False).reshape((1, -1) + (1,) * spec.ndim)
     if not spec.batched:
         out = out[0]
-    return out.astype(out_dtype, copy=False)
+    return out.astype(x.dtype, copy=False)
 
 
 _DOC = """{n}-D transposed convolution of ``x`` with ``weight``, as PyTorch's
@@ -577,50 +575,11 @@ conv_transpose3d.__doc__ = _DOC.format(
 
 # --------------------------------------------------------------------------- gradients
 
-def pad_spatial(xp, x, pads, mode):
-    """Pad the spatial axes of ``(N, C, *spatial)`` by ``(low, high)`` pairs in ``mode``."""
-    if not any(lo or hi for lo, hi in pads):
-        return xp.ascontiguousarray(x)
-    if mode == "zeros":
-        shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))
-        out = xp.zeros(shape, dtype=x.dtype)
-        out[(slice(None),) * 2 + tuple(slice(lo, lo + n) for n, (lo, _) in
-                                       zip(x.shape[2:], pads))] = x
-        return out
-    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
-    return xp.ascontiguousarray(xp.pad(x, ((0, 0), (0, 0)) + tuple(pads), mode=np_mode))
-
-
-def along(ndim: int, axis: int, start, stop) -> tuple:
-    """An index selecting ``start:stop`` on ``axis`` of an ``ndim``-D array, everything else."""
-    return (slice(None),) * axis + (slice(start, stop),) + (slice(None),) * (ndim - axis - 1)
-
-
-def fold_padding(xp, g, in_spatial, pads, mode):
-    """The gradient of :func:`pad_spatial`: crop the border, adding each padding cell's
-    gradient onto the input cell it copied (nothing for zero padding)."""
-    for axis, (n, (lo, hi)) in enumerate(zip(in_spatial, pads)):
-        ax, nd = 2 + axis, g.ndim
-        low, high = g[along(nd, ax, 0, lo)], g[along(nd, ax, lo + n, lo + n + hi)]
-        inner = g[along(nd, ax, lo, lo + n)].copy()
-        if mode == "replicate":
-            inner[along(nd, ax, 0, 1)] += low.sum(axis=ax, keepdims=True)
-            inner[along(nd, ax, n - 1, n)] += high.sum(axis=ax, keepdims=True)
-        elif mode == "circular":  # pads <= n: the border wraps at most once
-            inner[along(nd, ax, n - lo, n)] += low
-            inner[along(nd, ax, 0, hi)] += high
-        elif mode == "reflect":  # pads < n: padding cell -j copies j, n-1+j copies n-1-j
-            inner[along(nd, ax, 1, lo + 1)] += xp.flip(low, axis=ax)
-            inner[along(nd, ax, n - 1 - hi, n - 1)] += xp.flip(high, axis=ax)
-        g = inner
-    return g
-
-
 def _grad_spec(op, x_shape, weight_shape, grad_output, stride, padding, dilation, groups,
                padding_mode):
-    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
-        raise ConvError(f"{op}: padding_mode must be one of "
-                        f"{', '.join(repr(m) for m in PADDING_MODES)}, got {padding_mode!r:.80}")
+    """The forward convolution's spec (checked by :func:`convcore.params.make_spec`), and
+    ``grad_output`` must have its output shape."""
+    mode_of(padding_mode, op)
     if len(weight_shape) < 3:
         raise ConvError(f"{op}: weight must have shape (C_out, C_in/groups, *kernel) with at "
                         f"least one kernel axis, got weight of shape {weight_shape}")
@@ -630,6 +589,10 @@ def _grad_spec(op, x_shape, weight_shape, grad_output, stride, padding, dilation
         raise ConvError(f"{op}: grad_output must have the convolution's output shape "
                         f"{spec.out_shape}, got grad_output of shape {tuple(grad_output.shape)}")
     return spec
+
+
+def _padded(spec) -> bool:
+    return any(lo or hi for lo, hi in spec.pads)
 
 
 def conv_grad_input(input_shape, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
@@ -658,25 +621,33 @@ def conv_grad_input(input_shape, weight, grad_output, stride=1, padding=0, dilat
         array([[[1., 2., 4., 2., 3.]]])
     """
     op = "conv_grad_input"
-    xp, weight, grad_output = float_arrays(op, weight=weight, grad_output=grad_output)
-    input_shape = shape_tuple(op, "input_shape", input_shape)
+    xp, weight, grad_output = as_arrays(op, weight=weight, grad_output=grad_output)
+    input_shape = as_shape(input_shape, "input_shape", op)
     spec = _grad_spec(op, input_shape, tuple(weight.shape), grad_output, stride, padding,
                       dilation, groups, padding_mode)
-    budget = memory_budget(max_bytes, op)
-    dtype = grad_output.dtype
-    work = np.dtype(np.float32) if dtype == np.float16 else dtype
-    padded = (spec.batch, spec.in_channels) + spec.padded_spatial
-    check_budget(op, "padded input gradient", padded, work.itemsize, budget)
-    gpad = xp.zeros(padded, dtype=work)
+    work = work_dtype(grad_output.dtype)
+    channels = spec.batch * spec.in_channels
+    padded = channels * math.prod(spec.padded_spatial) * work.itemsize
+    inputs = channels * math.prod(spec.in_spatial)
+    folded_axes = sum(1 for lo, hi in spec.pads if lo or hi)  # each fold copies what is left
+    check(op, MemoryEstimate(
+        "scatter", copied_bytes(grad_output, work) + copied_bytes(weight, work),
+        padded if folded_axes else 0,
+        scatter_bytes(spec.batch, spec.out_channels, spec.groups, spec.in_per_group,
+                      spec.out_spatial, spec.kernel, work.itemsize, SCATTER_CHUNK_BYTES)
+        + (padded if folded_axes > 1 else 0),
+        inputs * (work.itemsize + (grad_output.itemsize if work != grad_output.dtype else 0)),
+        padded_name="padded input gradient"), memory_budget(max_bytes, op))
+    gpad = xp.zeros((spec.batch, spec.in_channels) + spec.padded_spatial, dtype=work)
     if spec.batch:
         gb = grad_output if spec.batched else grad_output[None]
         scatter_add(xp, gpad, xp.ascontiguousarray(gb.astype(work, copy=False)),
                     weight.astype(work, copy=False), spec.groups, spec.stride, spec.dilation,
-                    (0,) * spec.ndim)
-    gx = fold_padding(xp, gpad, spec.in_spatial, spec.pads, spec.padding_mode)
+                    (0,) * spec.ndim, SCATTER_CHUNK_BYTES)
+    gx = fold(xp, gpad, spec.in_spatial, spec.pads, spec.padding_mode)
     if not spec.batched:
         gx = gx[0]
-    return xp.ascontiguousarray(gx).astype(dtype, copy=False)
+    return gx.astype(grad_output.dtype, copy=False)
 
 
 def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation=1, groups=1,
@@ -705,38 +676,45 @@ def conv_grad_weight(x, weight_shape, grad_output, stride=1, padding=0, dilation
         array([[[4., 6.]]])
     """
     op = "conv_grad_weight"
-    xp, x, grad_output = float_arrays(op, input=x, grad_output=grad_output)
-    weight_shape = shape_tuple(op, "weight_shape", weight_shape)
+    xp, x, grad_output = as_arrays(op, input=x, grad_output=grad_output)
+    weight_shape = as_shape(weight_shape, "weight_shape", op)
     spec = _grad_spec(op, tuple(x.shape), weight_shape, grad_output, stride, padding, dilation,
                       groups, padding_mode)
-    budget = memory_budget(max_bytes, op)
-    dtype = x.dtype
-    work = np.dtype(np.float32) if dtype == np.float16 else dtype
-    padded = (spec.batch, spec.in_channels) + spec.padded_spatial
-    check_budget(op, "padded input", padded, work.itemsize, budget)
-    if spec.batch == 0:
-        return xp.zeros(weight_shape, dtype=dtype)
-    xb = (x if spec.batched else x[None]).astype(work, copy=False)
-    gb = (grad_output if spec.batched else grad_output[None]).astype(work, copy=False)
+    work = work_dtype(x.dtype)
+    half = work != x.dtype
     n, g, cg, og = spec.batch, spec.groups, spec.in_per_group, spec.out_per_group
     positions = math.prod(spec.out_spatial)
-    xpad = pad_spatial(xp, xb, spec.pads, spec.padding_mode)
+    weights = math.prod(weight_shape)
+    # float32 copies of float16 arrays; grad_output as (g, og, N·positions) matrices
+    copies = (x.size * work.itemsize if half else 0) + grad_output.size * work.itemsize * (
+        2 if half else 1)
+    check(op, MemoryEstimate(
+        "per-tap", copies if n else 0,
+        n * spec.in_channels * math.prod(spec.padded_spatial) * work.itemsize
+        if _padded(spec) else 0,
+        2 * n * spec.in_channels * positions * work.itemsize,  # one tap's cells, as columns
+        weights * (work.itemsize + (x.itemsize if half else 0))), memory_budget(max_bytes, op))
+    if n == 0:
+        return xp.zeros(weight_shape, dtype=x.dtype)
+    xb = (x if spec.batched else x[None]).astype(work, copy=False)
+    gb = (grad_output if spec.batched else grad_output[None]).astype(work, copy=False)
+    xpad = pad_input(xp, xb, spec.pads, spec.padding_mode)  # xb itself when unpadded
     # (N, C_out, *out) -> (g, og, N·positions): every output cell's gradient, items side by side
     gmat = gb.reshape(n, g, og, positions).transpose(1, 2, 0, 3).reshape(g, og, n * positions)
     taps = list(np.ndindex(*spec.kernel))
     gw = xp.empty((g, og, cg, len(taps)), dtype=work)
     for j, tap in enumerate(taps):
-        window = tuple(slice(t * d, t * d + s * (m - 1) + 1, s) for t, d, s, m in
-                       zip(tap, spec.dilation, spec.stride, spec.out_spatial))
+        window = tuple(slice(tap_position(0, t, s, d), tap_position(m - 1, t, s, d) + 1, s)
+                       for t, d, s, m in zip(tap, spec.dilation, spec.stride, spec.out_spatial))
         cells = xpad[(slice(None), slice(None)) + window]  # the cells tap t read: (N, C_in, *out)
         cells = cells.reshape(n, g, cg, positions).transpose(1, 2, 0, 3)
         cells = cells.reshape(g, cg, n * positions)
         gw[..., j] = xp.matmul(gmat, cells.swapaxes(1, 2))
-    return gw.reshape(weight_shape).astype(dtype, copy=False)
+    return gw.reshape(weight_shape).astype(x.dtype, copy=False)
 
 
 __all__ = [
-    "TransposeSpec", "colliding_input_sizes", "conv_grad_input",
+    "SCATTER_CHUNK_BYTES", "TransposeSpec", "colliding_input_sizes", "conv_grad_input",
     "conv_grad_weight", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "conv_transposend", "max_transpose_padding", "memory_budget", "transpose_output_shape",
     "transpose_output_size", "transpose_spec",

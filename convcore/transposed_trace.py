@@ -10,7 +10,11 @@ zeros between input cells, pad ``dilation·(k − 1) − padding`` cells on each
 ``output_padding`` at the high end; negative means crop), flip the kernel and swap its input and
 output channels in every group, then slide it with stride 1 and the same dilation.
 
-Parameters go through the same checks as the core (:func:`convcore.transposed.transpose_spec`).
+Parameters go through the same checks as the core (:func:`convcore.transposed.transpose_spec`),
+arrays are read as the core reads them (:func:`convcore.core.as_arrays`, without copying: only
+the cells a trace shows are read), every position is a :func:`~convcore.geometry.tap_position`,
+numbers and equations are written by :mod:`convcore.text`, and every function weighs what it
+builds against the memory budget (``max_bytes=``) first.
 """
 
 from __future__ import annotations
@@ -22,34 +26,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import to_numpy
-from .budget import memory_budget
-from .errors import ConvError
-from .params import is_int, positive_tuple
-from .transposed import TransposeSpec, check_budget, float_arrays, transpose_spec
+from .budget import require, require_parts
+from .core import as_arrays
+from .errors import ConvError, shown
+from .geometry import int64_steps, read_counts, readers, tap_position, used_step
+from .params import MAX_SPATIAL_DIMS, as_shape, is_int, positive_tuple
+from .text import format_equation, format_index, format_number
+from .trace.steps import OutputCell
+from .transposed import TransposeSpec, transpose_spec
 
-
-def _idx(t) -> str:
-    return ",".join(str(int(i)) for i in t)
-
-
-def _num(v) -> str:
-    """A number as a learner writes it: 2, −1.5, 0.333."""
-    v = float(v)
-    if v == 0:
-        return "0"
-    if v.is_integer() and abs(v) < 1e15:
-        return str(int(v)).replace("-", "−")
-    return f"{v:.4g}".replace("-", "−")
+STAMP_BYTES = 1024  # one Stamp in Python: the object, its tuples and floats (as a Tap)
 
 
 def _spatial_spec(op, in_spatial, kernel_size, stride, padding, output_padding, dilation,
                   output_size=None) -> TransposeSpec:
     """A TransposeSpec for one channel: the spatial rules alone, checked like the core's."""
-    in_spatial = (in_spatial,) if is_int(in_spatial) else in_spatial
-    if not isinstance(in_spatial, (tuple, list)) or not in_spatial or \
-            not all(is_int(n) for n in in_spatial):
-        raise ConvError(f"{op}: in_spatial must be an int or a tuple of ints >= 1, got "
-                        f"{in_spatial!r:.80}")
+    in_spatial = as_shape(in_spatial, "in_spatial", op)
+    if len(in_spatial) > MAX_SPATIAL_DIMS:
+        raise ConvError(f"{op}: in_spatial may have at most {MAX_SPATIAL_DIMS} axes, got "
+                        f"{len(in_spatial)}")
     kernel = positive_tuple(kernel_size, len(in_spatial), "kernel_size", op)
     return transpose_spec(op, (1, 1, *in_spatial), (1, 1, *kernel), None, stride, padding,
                           output_padding, 1, dilation, output_size)
@@ -60,20 +55,22 @@ def _check_index(op, name, index, limits, batched, what):
             or not all(is_int(i) and 0 <= i < m for i, m in zip(index, limits))):
         names = f"(n, {what}, *spatial)" if batched else f"({what}, *spatial)"
         raise ConvError(f"{op}: {name} must be {names} within the shape {tuple(limits)}, got "
-                        f"{index!r:.80}")
+                        f"{shown(index, 80)}")
     return tuple(int(i) for i in index)
 
 
 def _prepare(op, x, weight, bias, stride, padding, output_padding, groups, dilation,
              output_size):
-    _, x, weight, bias = float_arrays(op, input=x, weight=weight, bias=bias)
+    """(spec, batched x, weight, bias): arrays as the caller gave them (nothing is copied)."""
+    _, x, weight, bias = as_arrays(op, input=x, weight=weight, bias=bias)
     spec = transpose_spec(op, x.shape, weight.shape, None if bias is None else bias.shape,
                           stride, padding, output_padding, groups, dilation, output_size)
-    x = to_numpy(x).astype(np.float64)
-    if not spec.batched:
-        x = x[None]
-    bias = None if bias is None else to_numpy(bias).astype(np.float64)
-    return spec, x, to_numpy(weight).astype(np.float64), bias
+    return spec, (x if spec.batched else x[None]), weight, bias
+
+
+def _host(a) -> np.ndarray:
+    """A few cells gathered from an array, on the host as float64."""
+    return to_numpy(a).astype(np.float64)
 
 
 # --------------------------------------------------------------------------- scatter
@@ -94,12 +91,12 @@ class Stamp:
     cropped: bool  # True when the stamp lands outside the output (cut off by padding)
 
     def __repr__(self):
-        where = f"out[{self.out_channel},{_idx(self.output_index)}]"
+        where = f"out[{self.out_channel},{format_index(self.output_index)}]"
         if self.cropped:
             where += " (cropped)"
-        return (f"Stamp(x[{self.in_channel},{_idx(self.input_index)}]={_num(self.x)} · "
-                f"w[{_idx(self.weight_index)}]={_num(self.w)} → {_num(self.product)} "
-                f"onto {where})")
+        return (f"Stamp(x[{self.in_channel},{format_index(self.input_index)}]="
+                f"{format_number(self.x)} · w[{format_index(self.weight_index)}]="
+                f"{format_number(self.w)} → {format_number(self.product)} onto {where})")
 
 
 @dataclass(frozen=True)
@@ -116,28 +113,23 @@ class ScatterStep:
         return tuple(s for s in self.stamps if not s.cropped)
 
 
-@dataclass(frozen=True)
-class TransposedStep:
+@dataclass(frozen=True, repr=False)
+class TransposedStep(OutputCell):
     """One output cell: its value, its bias and every stamp that lands on it."""
 
-    out_index: tuple
-    value: float
-    bias: float
     stamps: tuple = field(repr=False)
-
-    def __repr__(self):
-        return (f"TransposedStep(out[{_idx(self.out_index)}] = {_num(self.value)}, "
-                f"{len(self.stamps)} stamps, bias {_num(self.bias)})")
+    terms_name = "stamps"
 
 
 def trace_scatter(x, weight, bias=None, *, in_index, stride=1, padding=0, output_padding=0,
-                  groups=1, dilation=1, output_size=None) -> ScatterStep:
+                  groups=1, dilation=1, output_size=None, max_bytes=None) -> ScatterStep:
     """Every stamp one input cell makes in ``conv_transposend(x, weight, ...)``.
 
     Args:
         x, weight, bias, stride, padding, output_padding, groups, dilation, output_size: as for
             :func:`convcore.conv_transposend` (checked by the same rules).
         in_index: ``(n, c_in, *spatial)`` for batched ``x``, ``(c_in, *spatial)`` unbatched.
+        max_bytes: memory budget of the call (default :func:`convcore.memory_budget`).
 
     Returns a :class:`ScatterStep`: for each output channel of the cell's group (in order) and
     each kernel tap (raster order) one :class:`Stamp`, ``x · w`` added at
@@ -151,24 +143,26 @@ def trace_scatter(x, weight, bias=None, *, in_index, stride=1, padding=0, output
         [((1,), 10.0, False), ((2,), 20.0, False), ((3,), 30.0, True)]
     """
     op = "trace_scatter"
-    spec, xb, w, _ = _prepare(op, x, weight, bias, stride, padding, output_padding, groups,
-                              dilation, output_size)
+    spec, xb, weight, _ = _prepare(op, x, weight, bias, stride, padding, output_padding, groups,
+                                   dilation, output_size)
     lead = (spec.batch, spec.in_channels) if spec.batched else (spec.in_channels,)
     in_index = _check_index(op, "in_index", in_index, lead + spec.in_spatial, spec.batched,
                             "c_in")
+    og, taps = spec.out_per_group, math.prod(spec.kernel)
+    require(op, f"a step of {og * taps} stamps", og * taps * STAMP_BYTES, max_bytes)
     n = in_index[0] if spec.batched else 0
     c_in = in_index[-spec.ndim - 1]
     pos = in_index[-spec.ndim:]
-    value = float(xb[(n, c_in) + pos])
-    og = spec.out_per_group
+    value = float(_host(xb[(n, c_in) + pos]))
+    w = _host(weight[c_in]).reshape(og, taps)  # (C_out/groups, taps), raster order
     group = c_in // spec.in_per_group
     stamps = []
     for o in range(og):
-        for tap in np.ndindex(*spec.kernel):
-            full = tuple(i * s + t * d for i, t, s, d in
+        for j, tap in enumerate(np.ndindex(*spec.kernel)):
+            full = tuple(tap_position(i, t, s, d) for i, t, s, d in
                          zip(pos, tap, spec.stride, spec.dilation))
             out = tuple(f - p for f, p in zip(full, spec.padding))
-            wv = float(w[(c_in, o) + tap])
+            wv = float(w[o, j])
             stamps.append(Stamp(
                 in_channel=c_in, input_index=pos, out_channel=group * og + o,
                 output_index=out, full_index=full, weight_index=(c_in, o, *tap), x=value,
@@ -177,28 +171,30 @@ def trace_scatter(x, weight, bias=None, *, in_index, stride=1, padding=0, output
     return ScatterStep(in_index=in_index, value=value, stamps=tuple(stamps))
 
 
-def _axis_sources(o, n, k, s, d, p):
-    """For output position ``o`` of one axis: the ``(tap, input)`` pairs whose stamp lands on it."""
-    pairs = []
-    for t in range(k):
-        f = o + p - t * d
-        if f >= 0 and f % s == 0 and f // s < n:
-            pairs.append((t, f // s))
-    return pairs
+def stamp_sources(out_pos, spec: TransposeSpec) -> list:
+    """Per axis, the ``(tap, input index)`` pairs whose stamp lands on output ``out_pos``,
+    in increasing input index: ``input·stride + tap·dilation = out_pos + padding``."""
+    per_axis = []
+    for o, n, k, s, d, p in zip(out_pos, spec.in_spatial, spec.kernel, spec.stride,
+                                spec.dilation, spec.padding):
+        taps = readers(o + p, k, s, d, n)  # taps ascending: input indices descending
+        per_axis.append([(t, (o + p - tap_position(0, t, s, d)) // s) for t in reversed(taps)])
+    return per_axis
 
 
 def trace_transposed(x, weight, bias=None, *, out_index, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1, output_size=None) -> TransposedStep:
+                     groups=1, dilation=1, output_size=None, max_bytes=None) -> TransposedStep:
     """Every stamp summed into one output cell of ``conv_transposend(x, weight, ...)``.
 
     Args:
         x, weight, bias, stride, padding, output_padding, groups, dilation, output_size: as for
             :func:`convcore.conv_transposend`.
         out_index: ``(n, c_out, *spatial)`` for batched ``x``, ``(c_out, *spatial)`` unbatched.
+        max_bytes: memory budget of the call (default :func:`convcore.memory_budget`).
 
     Returns a :class:`TransposedStep` whose ``value`` — the sum of its stamps' products plus
     the bias — equals ``conv_transposend(...)`` at ``out_index`` up to rounding.  Stamps come
-    in order of input channel, then input cell, then tap.
+    in order of input channel, then input cell, then tap.  Only those cells are read.
 
     Examples:
         >>> import numpy as np, convcore as cc
@@ -208,8 +204,8 @@ def trace_transposed(x, weight, bias=None, *, out_index, stride=1, padding=0, ou
         ([((0,), (0, 0, 2), 3.0), ((1,), (0, 0, 0), 10.0)], 13.0)
     """
     op = "trace_transposed"
-    spec, xb, w, bias = _prepare(op, x, weight, bias, stride, padding, output_padding, groups,
-                                 dilation, output_size)
+    spec, xb, weight, bias = _prepare(op, x, weight, bias, stride, padding, output_padding,
+                                      groups, dilation, output_size)
     lead = (spec.batch, spec.out_channels) if spec.batched else (spec.out_channels,)
     out_index = _check_index(op, "out_index", out_index, lead + spec.out_spatial, spec.batched,
                              "c_out")
@@ -218,18 +214,20 @@ def trace_transposed(x, weight, bias=None, *, out_index, stride=1, padding=0, ou
     pos = out_index[-spec.ndim:]
     og, cg = spec.out_per_group, spec.in_per_group
     group, o = divmod(c_out, og)
-    per_axis = [_axis_sources(*a) for a in
-                zip(pos, spec.in_spatial, spec.kernel, spec.stride, spec.dilation, spec.padding)]
+    per_axis = stamp_sources(pos, spec)
+    count = cg * math.prod(len(pairs) for pairs in per_axis)
+    require(op, f"a step of {count} stamps", count * STAMP_BYTES, max_bytes)
     stamps = []
+    full = tuple(v + p for v, p in zip(pos, spec.padding))
     for c_in in range(group * cg, (group + 1) * cg):
-        for combo in sorted(itertools.product(*per_axis), key=lambda c: [i for _, i in c]):
-            tap = tuple(t for t, _ in combo)
-            cell = tuple(i for _, i in combo)
-            xv, wv = float(xb[(n, c_in) + cell]), float(w[(c_in, o) + tap])
+        for combo in itertools.product(*per_axis):  # raster order of the input cells
+            cell = tuple(int(i) for _, i in combo)
+            tap = tuple(int(t) for t, _ in combo)
+            x_, w_ = float(xb[(n, c_in) + cell]), float(weight[(c_in, o) + tap])
             stamps.append(Stamp(
                 in_channel=c_in, input_index=cell, out_channel=c_out, output_index=pos,
-                full_index=tuple(v + p for v, p in zip(pos, spec.padding)),
-                weight_index=(c_in, o, *tap), x=xv, w=wv, product=xv * wv, cropped=False))
+                full_index=full, weight_index=(c_in, o, *tap), x=x_, w=w_, product=x_ * w_,
+                cropped=False))
     b = 0.0 if bias is None else float(bias[c_out])
     return TransposedStep(out_index=out_index, value=math.fsum(s.product for s in stamps) + b,
                           bias=b, stamps=tuple(stamps))
@@ -238,19 +236,17 @@ def trace_transposed(x, weight, bias=None, *, out_index, stride=1, padding=0, ou
 def transposed_equation(step: TransposedStep, max_terms: int = 24) -> str:
     """The step's arithmetic as one line: ``out[0,0,2] = b(0) + x[0,0]·w[0,0,2] (1·3) + … = 13``.
 
-    Beyond ``max_terms`` stamps the rest is summarized with its count and sum.
+    Beyond ``max_terms`` stamps the rest is summarized with its count and sum
+    (:func:`convcore.text.format_equation`, the writer of :func:`convcore.equation` too).
     """
     if not isinstance(step, TransposedStep):
         raise ConvError(f"transposed_equation: step must be a TransposedStep, got "
                         f"{type(step).__name__}")
-    terms = [f"b({_num(step.bias)})"]
-    for s in step.stamps[:max_terms]:
-        terms.append(f"x[{s.in_channel},{_idx(s.input_index)}]·w[{_idx(s.weight_index)}] "
-                     f"({_num(s.x)}·{_num(s.w)})")
-    rest = step.stamps[max_terms:]
-    if rest:
-        terms.append(f"… {len(rest)} more terms (Σ {_num(sum(s.product for s in rest))})")
-    return f"out[{_idx(step.out_index)}] = " + " + ".join(terms) + f" = {_num(step.value)}"
+    return format_equation(
+        step.out_index, step.bias, step.stamps, step.value,
+        lambda s: (f"x[{s.in_channel},{format_index(s.input_index)}]·"
+                   f"w[{format_index(s.weight_index)}]"),
+        max_terms, "transposed_equation")
 
 
 @dataclass(frozen=True)
@@ -297,21 +293,25 @@ def scatter_map(in_spatial, kernel_size, stride=1, padding=0, output_padding=0, 
                 isinstance(steps, (tuple, list)) and all(is_int(s) for s in steps))
         if not ints:
             raise ConvError(f"{op}: steps must be a sequence of ints (raster-order input "
-                            f"cells), got {steps!r:.80}")
-        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
-        if steps.size and (steps.min() < 0 or steps.max() >= total):
+                            f"cells), got {shown(steps, 80)}")
+        lowest, highest = (min(steps), max(steps)) if len(steps) else (0, 0)
+        if lowest < 0 or highest >= total:
             raise ConvError(f"{op}: steps must lie in 0..{total - 1} (the input has {total} "
-                            f"cells), got {steps.min()}..{steps.max()}")
-        count = steps.size
-    check_budget(op, "stamp map", (count, taps, nd), 8, memory_budget(max_bytes, op))
+                            f"cells), got {lowest}..{highest}")
+        count = len(steps)
+    # coordinates, their bounds test (3 bool maps) and which land: per (cell, tap)
+    require(op, f"the stamp map of {count} cells x {taps} taps",
+            count * taps * (nd * (8 + 3) + 1) + taps * nd * 8, max_bytes)
     if steps is None:
         in_coords = np.indices(spec.in_spatial, dtype=np.int64).reshape(nd, -1).T
     else:
+        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
         in_coords = np.stack(np.unravel_index(steps, spec.in_spatial), axis=1).astype(np.int64)
-    offsets = (np.indices(spec.kernel, dtype=np.int64).reshape(nd, -1).T
-               * np.asarray(spec.dilation, dtype=np.int64))
-    coords = (in_coords[:, None, :] * np.asarray(spec.stride, dtype=np.int64)
-              + offsets[None] - np.asarray(spec.padding, dtype=np.int64))
+    offsets = np.indices(spec.kernel, dtype=np.int64).reshape(nd, -1).T
+    coords = tap_position(in_coords[:, None, :], offsets[None],  # |coords| <= 2**62: int64
+                          int64_steps(spec.stride, spec.in_spatial),
+                          int64_steps(spec.dilation, spec.kernel))
+    coords -= np.asarray(spec.padding, dtype=np.int64)
     inside = np.all((coords >= 0) & (coords < np.asarray(spec.out_spatial)), axis=2)
     return ScatterMap(spec.in_spatial, spec.kernel, spec.stride, spec.dilation, spec.padding,
                       spec.out_spatial, spec.full_spatial, in_coords, coords, inside)
@@ -352,25 +352,36 @@ def overlap_counts(in_spatial, kernel_size, stride=1, padding=0, output_padding=
     """
     op = "overlap_counts"
     spec = _spatial_spec(op, in_spatial, kernel_size, stride, padding, output_padding, dilation)
-    budget = memory_budget(max_bytes, op)
-    check_budget(op, "count map", spec.out_spatial, 8, budget)
-    check_budget(op, "stamp list", (sum(n * k for n, k in zip(spec.in_spatial, spec.kernel)),),
-                 8, budget)
-    check_budget(op, "residue counts", (sum(spec.stride),), 8, budget)
+    require_parts(op, {"count map": math.prod(spec.out_spatial) * 8 * 2,  # and its last factor
+                       "axis counts": sum(spec.out_spatial) * 8 * 8,  # read_counts' temporaries
+                       "residue counts": sum(spec.stride) * 8 * 3}, max_bytes)
     axis_counts, residues, uneven = [], [], []
     for n, k, s, d, p, out in zip(spec.in_spatial, spec.kernel, spec.stride, spec.dilation,
                                   spec.padding, spec.out_spatial):
-        taps = np.arange(k, dtype=np.int64) * d
-        at = (np.arange(n, dtype=np.int64)[:, None] * s + taps[None, :] - p).ravel()
-        counts = np.bincount(at[(at >= 0) & (at < out)], minlength=out)
-        per_residue = np.bincount(taps % s, minlength=s)
-        axis_counts.append(counts)
+        # output o receives the stamps (i, t) with i·s + t·d = o + p: a read count
+        axis_counts.append(read_counts(p, p + out, k, s, d, n))
+        per_residue = tap_residues(k, s, d)
         residues.append(per_residue)
         uneven.append(bool(per_residue.min() != per_residue.max()))
     total = axis_counts[0]
     for counts in axis_counts[1:]:
         total = np.multiply.outer(total, counts)
     return Overlap(total, tuple(axis_counts), tuple(residues), tuple(uneven))
+
+
+def tap_residues(kernel: int, stride: int, dilation: int) -> np.ndarray:
+    """How many taps ``t < kernel`` have ``t·dilation ≡ r (mod stride)``, for each ``r``.
+
+    ``t·d mod s`` runs through the multiples of ``g = gcd(s, d)`` with period ``s/g``: each gets
+    ``kernel // (s/g)`` taps, and the first ``kernel mod (s/g)`` of the period one more — closed
+    form, whatever the kernel size.
+    """
+    period = stride // math.gcd(stride, dilation)
+    counts = np.zeros(stride, dtype=np.int64)
+    counts[::stride // period] = kernel // period
+    extra = np.arange(kernel % period, dtype=np.int64) * (dilation % stride) % stride
+    counts[extra] += 1
+    return counts
 
 
 # --------------------------------------------------------------------------- gather
@@ -385,7 +396,7 @@ def gather_weight(weight, groups=1):
     if w.ndim < 3 or not is_int(groups) or groups < 1 or w.shape[0] % groups:
         raise ConvError(f"gather_weight: weight must be (C_in, C_out/groups, *kernel) with "
                         f"groups dividing C_in, got weight of shape {w.shape} and "
-                        f"groups={groups!r}")
+                        f"groups={shown(groups)}")
     g, cg, og = groups, w.shape[0] // groups, w.shape[1]
     k = w.shape[2:]
     swapped = w.reshape((g, cg, og) + k).swapaxes(1, 2).reshape((g * og, cg) + k)
@@ -434,37 +445,44 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
         [[[1.0, 2.0, 13.0, 20.0, 30.0]]]
     """
     op = "gather_form"
-    _, x, weight = float_arrays(op, input=x, weight=weight)
+    _, x, weight = as_arrays(op, input=x, weight=weight)
     spec = transpose_spec(op, x.shape, weight.shape, None, stride, padding, output_padding,
                           groups, dilation, output_size)
-    pads = spec.gather_pads
-    dilated = tuple((n - 1) * s + 1 for n, s in zip(spec.in_spatial, spec.stride))
+    pads, nd = spec.gather_pads, spec.ndim
+    dilated = tuple(tap_position(n - 1, 0, s, 1) + 1 for n, s in zip(spec.in_spatial, spec.stride))
     spatial = tuple(m + lo + hi for m, (lo, hi) in zip(dilated, pads))
-    lead = tuple(x.shape[:-spec.ndim])
-    budget = memory_budget(max_bytes, op)
-    check_budget(op, "zero-inserted input", lead + spatial, x.dtype.itemsize, budget)
-    check_budget(op, "source map", (spec.ndim, *spatial), 8, budget)
-    xh = to_numpy(x)
-    values = np.zeros(lead + spatial, dtype=xh.dtype)
-    source = np.full((spec.ndim, *spatial), -1, dtype=np.int64)
+    lead = tuple(x.shape[:-nd])
+    cells = math.prod(spatial)
+    require_parts(op, {"zero-inserted input": math.prod(lead) * cells * x.dtype.itemsize,
+                       "source map": nd * cells * 8, "masks": 2 * cells,
+                       "flipped kernel": 2 * weight.size * weight.dtype.itemsize}, max_bytes)
+    values = np.zeros(lead + spatial, dtype=x.dtype)
+    source = np.full((nd, *spatial), -1, dtype=np.int64)
     is_pad = np.zeros(spatial, dtype=bool)
     is_ins = np.zeros(spatial, dtype=bool)
-    axes_src, axes_kind = [], []
-    for a, (m, s, (lo, _), size) in enumerate(zip(dilated, spec.stride, pads, spatial)):
-        q = np.arange(size) - lo  # position in the zero-inserted input
+    axes_src, axes_kind, src, dst = [], [], [], []
+    for a, (n, m, s, (lo, _), size) in enumerate(zip(spec.in_spatial, dilated, spec.stride,
+                                                     pads, spatial)):
+        step = max(used_step(s, n), 1)  # one input cell: any stride, as 1
+        # input cell i sits at lo + i·s of the canvas; cells cropped off it are never read
+        i0, i1 = max(0, -(lo // step)), min(n - 1, (size - 1 - lo) // step)
+        src.append(slice(i0, i1 + 1))
+        dst.append(slice(lo + i0 * step, lo + i1 * step + 1, step))
+        q = np.arange(size, dtype=np.int64) - lo  # position in the zero-inserted input
         inside = (q >= 0) & (q < m)
-        is_cell = inside & (q % s == 0)
-        shape = [1] * spec.ndim
+        is_cell = inside & (q % step == 0)
+        shape = [1] * nd
         shape[a] = size
         is_pad |= (~inside).reshape(shape)
         is_ins |= (inside & ~is_cell).reshape(shape)
-        axes_src.append(np.where(is_cell, q // s, -1))
+        axes_src.append(np.where(is_cell, q // step, -1))
         axes_kind.append(np.where(is_cell, 0, np.where(inside, 1, 2)))
-    grids = np.meshgrid(*axes_src, indexing="ij")
-    cell = np.all([gr >= 0 for gr in grids], axis=0)
-    for a, gr in enumerate(grids):
-        source[a][cell] = gr[cell]
-    values[(Ellipsis, cell)] = xh[(Ellipsis, *(gr[cell] for gr in grids))]
+    if all(r.start < r.stop for r in src):
+        values[(Ellipsis, *dst)] = to_numpy(x[(Ellipsis, *src)])
+        for a, r in enumerate(src):
+            shape = [1] * nd
+            shape[a] = r.stop - r.start
+            source[(a, *dst)] = np.arange(r.start, r.stop).reshape(shape)
     return GatherForm(values=values, is_inserted=is_ins & ~is_pad, is_padding=is_pad,
                       source=source, weight=gather_weight(weight, spec.groups), pads=pads,
                       axis_source=tuple(a.tolist() for a in axes_src),

@@ -1,22 +1,29 @@
 """Serve the Convolution Explorer to a class: N Streamlit replicas behind nginx, on one
 machine, as an ordinary user.
 
-    python deploy/serve.py                      # one replica per core, http://0.0.0.0:8080
+    python deploy/serve.py                      # one replica per usable core, :8080
     python deploy/serve.py --replicas 2 --port 8090 --host 127.0.0.1
 
 Starts the replicas on loopback ports, waits until each answers ``/_stcore/health``, writes
 ``nginx.conf`` from ``deploy/nginx.conf.template`` into a work directory (pid file, logs and
 nginx's temporary files live there too), starts Debian's nginx on it and prints one line,
-``READY <url> <workdir>``.  Then it watches: a replica that exits or stops answering its
-health check is restarted (nginx routes its users elsewhere meanwhile).  Ctrl-C or SIGTERM
-stops everything.  The replicas share one cookie secret, so a browser's XSRF cookie is valid
-on all of them.
+``READY <url> <workdir>``.  Then it watches every replica: one that exits is restarted at
+once; one that misses :data:`HUNG_AFTER` health checks in a row (each :data:`PROBE_TIMEOUT_S`,
+every :data:`PROBE_EVERY_S`) without using any CPU meanwhile is hung (stopped or deadlocked:
+it still accepts connections, so nginx cannot tell), and one that misses them for
+:data:`UNRESPONSIVE_S` is lost all the same: either is killed, which closes its websockets so
+that its students' browsers reconnect through nginx to another replica, and restarted.  (A
+replica busy with a full core answers slowly: killing it would cost its students their
+sessions, so it gets the longer time.)  Ctrl-C or SIGTERM stops everything.  The replicas
+share one cookie secret, so a browser's XSRF cookie is valid on all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
 import os
 import secrets
 import shutil
@@ -25,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -33,9 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 COOKIE = "convexplorer_replica"
 MAX_UPLOAD_MB = 16  # app.sources.MAX_UPLOAD_BYTES, in Streamlit's unit
-HEALTH_TIMEOUT_S = 120
-WATCH_EVERY_S = 5
-UNHEALTHY_CHECKS = 3  # failed health checks in a row before a replica is restarted
+HEALTH_TIMEOUT_S = 120  # a replica's start, until its first answered health check
+PROBE_EVERY_S = 0.5
+PROBE_TIMEOUT_S = 0.5  # an idle replica answers in milliseconds; a busy one is judged by its CPU
+HUNG_AFTER = 2  # missed checks in a row, no CPU used meanwhile: hung (found <= 2 x (0.5 + 0.5) s)
+IDLE_CPU_S = 0.02  # "no CPU": a stopped or deadlocked process uses none
+UNRESPONSIVE_S = 20.0  # missed health checks for this long, CPU or not: killed all the same
+SLOW_PROBE_S = 0.25  # health checks slower than this are logged
+FAIL_TIMEOUT = "2s"  # nginx leaves a failed replica out this long before trying it again
 
 
 def find_nginx() -> str | None:
@@ -52,18 +65,65 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def healthy(port: int, host: str = "127.0.0.1") -> bool:
+def usable_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup (v2) CPU quota
+    (a container's ``--cpus``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    return max(1, cores)
+
+
+def replica_count(text: str) -> int:
+    """``--replicas``: a positive number, or ``auto`` (one per usable core)."""
+    if text == "auto":
+        return usable_cores()
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=3) as r:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def healthy(port: int, host: str = "127.0.0.1", timeout: float = 3) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health",
+                                    timeout=timeout) as r:
             return r.status == 200
     except OSError:
         return False
 
 
+def replica_id(index: int) -> str:
+    """The name the sticky cookie gives the replica in slot ``index`` (from 0): r1, r2, ..."""
+    return f"r{index + 1}"
+
+
 def nginx_config(workdir: Path, listen: str, ports: list[int], max_body_mb: int) -> str:
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;"
-                        for p in ports)
-    fields = {"@WORKDIR@": str(workdir), "@LISTEN@": listen, "@SERVERS@": servers,
+    """``nginx.conf`` for replicas on loopback ``ports``: one upstream of all of them for new
+    browsers (fewest connections first), and one per replica, where the others are backups, for
+    the browsers its cookie names."""
+    def server(port: int, backup: bool = False) -> str:
+        tail = " backup" if backup else f" max_fails=1 fail_timeout={FAIL_TIMEOUT}"
+        return f"        server 127.0.0.1:{port}{tail};"
+
+    blocks = ["    upstream replicas {\n        least_conn;\n"
+              + "\n".join(server(p) for p in ports) + "\n        keepalive 32;\n    }"]
+    for i, port in enumerate(ports):
+        others = [server(p, backup=True) for p in ports if p != port]
+        blocks.append(f"    upstream replica_{replica_id(i)} {{\n" + "\n".join(
+            [server(port), *others]) + "\n        keepalive 8;\n    }")
+    routes = "\n".join(f"        {replica_id(i)} replica_{replica_id(i)};"
+                        for i in range(len(ports)))
+    served_by = "\n".join(f'        "~(^|, )127\\.0\\.0\\.1:{p}$" {replica_id(i)};'
+                          for i, p in enumerate(ports))
+    fields = {"@WORKDIR@": str(workdir), "@LISTEN@": listen, "@UPSTREAMS@": "\n".join(blocks),
+              "@ROUTES@": routes, "@SERVED_BY@": served_by,
               "@MAX_BODY@": f"{max_body_mb + 1}m", "@COOKIE@": COOKIE}
     text = TEMPLATE.read_text()
     for name, value in fields.items():
@@ -72,12 +132,15 @@ def nginx_config(workdir: Path, listen: str, ports: list[int], max_body_mb: int)
 
 
 class Replica:
-    """One ``streamlit run`` of the app on a loopback port, logging to the work directory."""
+    """One ``streamlit run`` of the app on a loopback port, logging to the work directory;
+    ``name`` is what nginx's sticky cookie calls it."""
 
-    def __init__(self, port: int, app: Path, workdir: Path, cookie_secret: str):
+    def __init__(self, port: int, app: Path, workdir: Path, cookie_secret: str,
+                 name: str = ""):
         self.port, self.app, self.workdir, self.secret = port, app, workdir, cookie_secret
+        self.name = name
         self.process: subprocess.Popen | None = None
-        self.failed_checks = 0
+        self.on_start = None  # called after each (re)start
 
     def start(self) -> None:
         log = open(self.workdir / "logs" / f"replica-{self.port}.log", "ab")  # noqa: SIM115
@@ -93,7 +156,8 @@ class Replica:
             env={"OPENBLAS_NUM_THREADS": "1", **os.environ,
                  "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
         log.close()
-        self.failed_checks = 0
+        if self.on_start:
+            self.on_start()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -103,6 +167,20 @@ class Replica:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used (user + system; from /proc, 0 where there is none)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError, AttributeError):
+            return 0.0
+
+    def kill(self) -> None:
+        """SIGKILL: a stopped or hung process handles no SIGTERM."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def wait_healthy(replicas: list[Replica], timeout: float) -> None:
@@ -121,29 +199,93 @@ def wait_healthy(replicas: list[Replica], timeout: float) -> None:
         time.sleep(0.2)
 
 
-def watch(replicas: list[Replica], nginx: subprocess.Popen) -> None:
-    """Restart replicas that exit or fail their health check; return when nginx exits."""
-    while nginx.poll() is None:
-        time.sleep(WATCH_EVERY_S)
-        for r in replicas:
-            if r.process.poll() is not None:
-                print(f"replica {r.port} exited ({r.process.returncode}); restarting", flush=True)
-                r.start()
-            elif healthy(r.port):
-                r.failed_checks = 0
-            else:
-                r.failed_checks += 1
-                if r.failed_checks >= UNHEALTHY_CHECKS:
-                    print(f"replica {r.port} failed {r.failed_checks} health checks; "
-                          "restarting", flush=True)
-                    r.stop()
-                    r.start()
+def write_replicas_file(workdir: Path, replicas: list[Replica]) -> None:
+    """``WORKDIR/replicas.json``: each replica's cookie name, port and process id (rewritten
+    after every restart), for operators and the fault-injection tests."""
+    rows = [{"name": r.name, "port": r.port, "pid": r.process.pid if r.process else None}
+            for r in replicas]
+    tmp = workdir / "replicas.json.tmp"
+    tmp.write_text(json.dumps(rows))
+    os.replace(tmp, workdir / "replicas.json")
+
+
+def log(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+def verdict(missed: int, cpu_used: float, silent_s: float) -> str | None:
+    """Why a replica that missed ``missed`` health checks in a row, over ``silent_s`` seconds
+    in which it used ``cpu_used`` seconds of CPU, must be killed; None while it may live.
+
+    One that misses its checks while it computes is busy (a saturated core: its event loop
+    waits for the GIL); one that uses no CPU meanwhile is stopped or deadlocked: that one is
+    hung and killed at once, a busy one only after :data:`UNRESPONSIVE_S`.
+
+    >>> verdict(2, 0.0, 2.0)
+    'used 0.00 s of CPU meanwhile: hung'
+    >>> verdict(2, 0.8, 2.0) is None  # busy: its students still get answers, late
+    True
+    >>> verdict(30, 9.5, 20.5)
+    'busy (9.5 s of CPU) but unresponsive'
+    """
+    if missed >= HUNG_AFTER and cpu_used < IDLE_CPU_S:
+        return f"used {cpu_used:.2f} s of CPU meanwhile: hung"
+    if silent_s >= UNRESPONSIVE_S:
+        return f"busy ({cpu_used:.1f} s of CPU) but unresponsive"
+    return None
+
+
+def watch(replica: Replica, stopping: threading.Event) -> None:
+    """Keep one replica serving until ``stopping`` is set: restart it when it exits; kill and
+    restart it when it misses its health checks and :func:`verdict` says it is lost."""
+    starting_since, missed = None, 0  # the replica starts healthy (main waited for it)
+    missing_since, cpu_then = 0.0, 0.0
+    while not stopping.wait(PROBE_EVERY_S):
+        if replica.process.poll() is not None:
+            log(f"replica {replica.port} exited ({replica.process.returncode}); restarting")
+            replica.start()
+            starting_since, missed = time.monotonic(), 0
+            continue
+        cpu, began = replica.cpu_seconds(), time.monotonic()
+        ok = healthy(replica.port, timeout=PROBE_TIMEOUT_S)
+        took = time.monotonic() - began
+        if starting_since is not None:  # a restart: wait for its first answer, within limits
+            if ok:
+                log(f"replica {replica.port} serving again "
+                    f"({time.monotonic() - starting_since:.1f} s after its restart)")
+                starting_since = None
+            elif time.monotonic() - starting_since > HEALTH_TIMEOUT_S:
+                log(f"replica {replica.port} not healthy {HEALTH_TIMEOUT_S} s after its "
+                    "restart; killing it")
+                replica.kill()
+            continue
+        if ok and took > SLOW_PROBE_S:
+            log(f"replica {replica.port} slow health check: {took:.2f} s")
+        if ok:
+            missed = 0
+            continue
+        if missed == 0:
+            missing_since, cpu_then = began, cpu
+        missed += 1
+        used = replica.cpu_seconds() - cpu_then
+        silent = time.monotonic() - missing_since
+        why = verdict(missed, used, silent)
+        if why is None and missed == HUNG_AFTER:  # once per streak: busy, kept
+            log(f"replica {replica.port} missed {missed} health checks of {PROBE_TIMEOUT_S:g} s "
+                f"but used {used:.2f} s of CPU meanwhile: busy, kept")
+        if why is None or stopping.is_set():
+            continue
+        log(f"replica {replica.port} missed {missed} health checks of {PROBE_TIMEOUT_S:g} s "
+            f"in {silent:.1f} s and {why}; killing it (its browsers reconnect to another "
+            "replica)")
+        replica.kill()  # the next round restarts it
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replicas", type=int, default=os.cpu_count() or 1,
-                        help="Streamlit processes (default: one per core)")
+    parser.add_argument("--replicas", type=replica_count, default="auto",
+                        help="Streamlit processes: a number, or auto (the default): one per "
+                             "core this process may use (CPU affinity and cgroup quota)")
     parser.add_argument("--host", default="0.0.0.0", help="address nginx listens on")
     parser.add_argument("--port", type=int, default=8080, help="port nginx listens on")
     parser.add_argument("--first-port", type=int, default=8601,
@@ -158,16 +300,25 @@ def main(argv: list[str] | None = None) -> int:
     nginx_bin = args.nginx or find_nginx()
     if nginx_bin is None:
         parser.error("nginx not found: install it (apt-get install nginx) or pass --nginx")
-    if args.replicas < 1:
-        parser.error(f"--replicas must be at least 1, got {args.replicas}")
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="convexplorer-"))).resolve()
     for sub in ("logs", "tmp"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     ports = ([free_port() for _ in range(args.replicas)] if args.first_port == 0
              else list(range(args.first_port, args.first_port + args.replicas)))
     secret = secrets.token_hex(32)
-    replicas = [Replica(p, args.app.resolve(), workdir, secret) for p in ports]
+    replicas = [Replica(p, args.app.resolve(), workdir, secret, replica_id(i))
+                for i, p in enumerate(ports)]
+    lock = threading.Lock()
+
+    def record() -> None:
+        with lock:
+            write_replicas_file(workdir, replicas)
+
+    for r in replicas:
+        r.on_start = record
     nginx = None
+    stopping = threading.Event()
+    watchers: list[threading.Thread] = []
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -192,11 +343,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"READY http://{shown}:{args.port} {workdir}", flush=True)
         print(f"{len(replicas)} replicas on ports {', '.join(map(str, ports))}; logs in "
               f"{workdir / 'logs'}; Ctrl-C stops", flush=True)
-        watch(replicas, nginx)
+        watchers = [threading.Thread(target=watch, args=(r, stopping), daemon=True,
+                                     name=f"watch-{r.port}") for r in replicas]
+        for w in watchers:
+            w.start()
+        while nginx.poll() is None:
+            time.sleep(0.5)
         return 1  # nginx exited on its own
     except KeyboardInterrupt:
         return 0
     finally:
+        stopping.set()
+        for w in watchers:
+            w.join(PROBE_TIMEOUT_S + 5)
         if nginx is not None and nginx.poll() is None:
             nginx.send_signal(signal.SIGQUIT)  # graceful: finish the requests in flight
             with contextlib.suppress(subprocess.TimeoutExpired):

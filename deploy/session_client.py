@@ -23,15 +23,20 @@ Examples::
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
+import random
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import websockets
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Common_pb2 import FileUploaderState
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
 
@@ -59,6 +64,7 @@ class Run:
     received_bytes: int
     exceptions: list[str] = field(default_factory=list)  # tracebacks the page shows
     errors: list[str] = field(default_factory=list)  # st.error messages
+    warnings: list[str] = field(default_factory=list)  # st.warning messages
     query_string: str | None = None  # the URL query the app wrote during the run
 
 
@@ -89,29 +95,44 @@ class Session:
         self.widgets: dict[str, Widget] = {}
         self._values: dict[str, tuple[str, Any]] = {}  # key -> (WidgetState field, value)
         self._reports = 0
+        self._requests = itertools.count(1)
         self._ws = None
 
     # ---------------------------------------------------------------- connection
 
-    def _load_page(self) -> None:
-        request = urllib.request.Request(f"{self.base_url}/{self.page}")
+    def _http(self, method: str, path: str, body: bytes | None = None,
+              headers: dict[str, str] | None = None, timeout: float = 30) -> bytes:
+        """One HTTP request with this tab's cookies; keeps the cookies it sets, as a browser
+        does (a load balancer's sticky cookie among them)."""
+        request = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}", data=body,
+                                         method=method, headers=headers or {})
         if self.cookies:
             request.add_header("Cookie", self._cookie_header())
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-            for header in response.headers.get_all("Set-Cookie") or []:
-                name, _, value = header.split(";", 1)[0].partition("=")
-                self.cookies[name.strip()] = value.strip()
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            self._take_cookies(response.headers.get_all("Set-Cookie") or [])
+            return response.read()
+
+    def _take_cookies(self, headers: list[str]) -> None:
+        for header in headers:
+            name, _, value = header.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
 
     def _cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     async def open(self) -> None:
-        """Load the page over HTTP (keeping its cookies), then open the websocket."""
-        await asyncio.to_thread(self._load_page)
+        """Load the page over HTTP (keeping its cookies), check the server as the page does
+        (``/_stcore/health``, which sets the XSRF cookie, and ``/_stcore/host-config``), then
+        open the websocket."""
+        await asyncio.to_thread(self._http, "GET", self.page)
+        await asyncio.to_thread(self._ping_server)
         await self._connect()
 
-    async def _connect(self) -> None:
+    def _ping_server(self, timeout: float = 30) -> None:
+        self._http("GET", "_stcore/health", timeout=timeout)
+        self._http("GET", "_stcore/host-config", timeout=timeout)
+
+    async def _connect(self, timeout: float = 30) -> None:
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         # The subprotocol header carries [protocol, XSRF token, session to resume], as the
@@ -122,8 +143,9 @@ class Session:
             headers["Cookie"] = self._cookie_header()
         self._ws = await connect(f"{scheme}://{parts.netloc}/_stcore/stream",
                                  subprotocols=protocols, additional_headers=headers,
-                                 max_size=None, open_timeout=30,
+                                 max_size=None, open_timeout=timeout,
                                  ping_interval=None)  # a browser sends no pings either
+        self._take_cookies(self._ws.response.headers.get_all("Set-Cookie"))
 
     async def reconnect(self) -> None:
         """Drop the websocket and open a new one asking for the same session, as the browser
@@ -131,10 +153,75 @@ class Session:
         await self._ws.close()
         await self._connect()
 
+    async def resume(self, give_up_after: float = 60, browser_delays: bool = True) -> int:
+        """Reconnect after the websocket was lost, as Streamlit's page does: wait a moment
+        (``browser_delays``: the page's own back-off, 250-500 ms first, doubling up to 4 s),
+        check ``/_stcore/health``, open the websocket asking for the old session, repeat until
+        it works.  Returns the number of attempts.  The next :meth:`rerun` resends every widget
+        value, as the page does; a replica that does not know the session starts a new one
+        (``session_id`` changes).
+
+        Raises:
+            TimeoutError: no connection within ``give_up_after`` seconds.
+        """
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+        deadline = time.monotonic() + give_up_after
+        for attempt in itertools.count(1):
+            if browser_delays:
+                top = min(4000, 500 * 2 ** (attempt - 1))
+                low = 250 if attempt == 1 else top / 2
+                await asyncio.sleep(random.uniform(low, top) / 1000)
+            try:
+                await asyncio.to_thread(self._ping_server, 4)
+                await self._connect(timeout=15)
+                return attempt
+            except (OSError, websockets.exceptions.WebSocketException, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no connection to {self.base_url} after "
+                                       f"{attempt} attempts") from None
+        raise AssertionError("unreachable")
+
     async def close(self) -> None:
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
+
+    # -------------------------------------------------------------------- uploads
+
+    async def upload(self, key: str, name: str, data: bytes) -> None:
+        """Put a file into the file uploader ``key`` as the page does: ask for an upload URL
+        over the websocket, PUT the file there (with the XSRF token from its cookie), and
+        send the uploader's new state with the next :meth:`rerun`."""
+        if self.widgets.get(key) is None or self.widgets[key].kind != "file_uploader":
+            raise KeyError(f"no file uploader with key {key!r} on the page")
+        msg = BackMsg()
+        request_id = f"upload-{next(self._requests)}"
+        msg.file_urls_request.request_id = request_id
+        msg.file_urls_request.file_names.append(name)
+        msg.file_urls_request.session_id = self.session_id
+        await self._ws.send(msg.SerializeToString())
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(self._ws.recv(), self.timeout))
+            if (reply.WhichOneof("type") == "file_urls_response"
+                    and reply.file_urls_response.response_id == request_id):
+                break
+        if reply.file_urls_response.error_msg:
+            raise RuntimeError(f"upload refused: {reply.file_urls_response.error_msg}")
+        urls = reply.file_urls_response.file_urls[0]
+        boundary = f"----convexplorer{random.getrandbits(64):016x}"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                   "X-Xsrftoken": self.cookies.get("_streamlit_xsrf", "")}
+        await asyncio.to_thread(self._http, "PUT", urls.upload_url, body, headers)
+        state = FileUploaderState()
+        info = state.uploaded_file_info.add()
+        info.name, info.size, info.file_id = name, len(data), urls.file_id
+        info.file_urls.CopyFrom(urls)
+        self._values[key] = ("file_uploader_state_value", state)
 
     # -------------------------------------------------------------------- reruns
 
@@ -188,23 +275,30 @@ class Session:
             ws.id = widget.id
             if kind == "double_array_value":
                 ws.double_array_value.data.extend(value)
+            elif kind == "file_uploader_state_value":
+                ws.file_uploader_state_value.CopyFrom(value)
             else:
                 setattr(ws, kind, value)
         return msg
 
-    async def rerun(self, changes: dict[str, Any] | None = None) -> Run:
+    async def rerun(self, changes: dict[str, Any] | None = None,
+                    raw: dict[str, tuple[str, Any]] | None = None) -> Run:
         """Send one rerun with ``changes`` (user key -> new value) on top of the values set
         before, and wait for the script to finish.
 
+        ``raw`` (user key -> (WidgetState field, value)) sends values as they are, for this
+        rerun only, as a buggy or hostile client would: ``{"e2.view": ("json_value", "{")}``.
+
         Raises:
-            KeyError: a key in ``changes`` is not a widget of the page.
+            KeyError: a key in ``changes`` or ``raw`` is not a widget of the page.
             TimeoutError: the run took longer than ``timeout``.
         """
-        triggers = {}
-        for key, value in (changes or {}).items():
+        triggers = dict(raw or {})
+        for key in [*(changes or {}), *triggers]:
             if key not in self.widgets:
                 raise KeyError(f"no widget with key {key!r} on the page (have: "
                                f"{', '.join(sorted(self.widgets))})")
+        for key, value in (changes or {}).items():
             kind, state = self._state_for(self.widgets[key], value)
             if kind == "trigger_value":
                 triggers[key] = (kind, state)
@@ -247,6 +341,8 @@ class Session:
             run.exceptions.append(f"{proto.type}: {proto.message}")
         elif kind == "alert" and proto.format == Alert.ERROR:
             run.errors.append(proto.body)
+        elif kind == "alert" and proto.format == Alert.WARNING:
+            run.warnings.append(proto.body)
         element_id = getattr(proto, "id", "")
         key = widget_key(element_id) if isinstance(element_id, str) else None
         if key:

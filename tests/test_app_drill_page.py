@@ -145,3 +145,51 @@ def test_out_of_range_and_hostile_url_values_end_in_notices():
         at.run()
         assert not at.exception, (q, [e.value for e in at.exception])
         assert at.code, q
+
+
+def test_progress_lives_in_the_url_and_a_new_session_goes_on_from_it():
+    """What a reload, or a failover to another replica, does: a new session with the URL."""
+    at = page({"seed": "77", "n": "4"})
+    q0, q1, q2, q3 = drill.sequence(77, 4)
+    answer(at, 0, shape_text(q0.answer))
+    ok(at.button(key="drill.next.0").click().run())
+    wrong = (q1.batch, q1.out_channels, *(v + 1 for v in q1.out_spatial))
+    answer(at, 1, f"torch.Size([{shape_text(wrong)}])")
+    assert query(at) == {"seed": "77", "n": "4", "q": "2",
+                         "ans": "_".join(".".join(map(str, s)) for s in (q0.answer, wrong))}
+    share = " ".join(c.value for c in at.caption if "Share" in c.value)
+    assert "`?seed=77&n=4`" in share and "ans=" not in share  # a link for the class, no answers
+
+    again = page(query(at))  # a fresh session: the question answered, its reveal, the score
+    assert shown_code(again) == q1.code()
+    assert again.error[0].value == f"Not quite: you said {wrong}; layer(x).shape = {q1.answer}"
+    assert "Score **1 / 2**" in score_text(again)
+    ok(again.button(key="drill.next.1").click().run())
+    assert shown_code(again) == q2.code() and query(again)["q"] == "3"
+    answer(again, 2, shape_text(q2.out_spatial))
+    ok(again.button(key="drill.next.2").click().run())
+    answer(again, 3, shape_text(q3.answer))
+    ok(again.button(key="drill.next.3").click().run())
+    assert query(again)["q"] == "5" and "Done: 3 of 4 right" in [h.value for h in again.subheader]
+
+    done = page(query(again))  # the summary survives too
+    assert "Done: 3 of 4 right" in [h.value for h in done.subheader]
+    assert done.table[0].value[""].tolist() == ["✓", "✗", "✓", "✓"]
+    ok(done.button(key="drill.again").click().run())
+    assert query(done) == {"seed": "77", "n": "4"} and shown_code(done) == q0.code()
+
+
+def test_hostile_progress_in_the_url_ends_in_notices():
+    at = page({"seed": "77", "n": "4", "q": "9", "ans": "1.2.x_" + "9" * 12 + "___7"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "ignored q='9': expected 1 to 5" in warnings
+    assert "ignored answer 1 '1.2.x'" in warnings and "ignored answer 2" in warnings
+    assert "ignored ans beyond question 4" in warnings
+    assert shown_code(at) == drill.question(77, 0, 4).code() and "Score **0 / 0**" in score_text(at)
+    at = page({"seed": "77", "ans": "1" * 5000})
+    assert "ignored ans: 5,000 characters" in " ".join(w.value for w in at.warning)
+    for text in HOSTILE:
+        at = AppTest.from_string(SCRIPT, default_timeout=TIMEOUT)
+        at.query_params.update({"seed": "3", "q": text, "ans": text})
+        at.run()
+        assert not at.exception, (text, [e.value for e in at.exception])

@@ -94,6 +94,22 @@ def test_about_times_the_three_algorithms_and_names_autos_choice():
     assert {r[1] for r in rows} == {"im2col", "direct", "fft"}
 
 
+def test_about_writes_numbers_and_symbols_as_a_learner_reads_them():
+    """No NumPy reprs (``np.float32(0.5)``) and no raw ``g_j``: numbers as cc.format_number
+    writes them, symbols as LaTeX."""
+    at = ok(AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run())
+    ok(at.switch_page("pages/about.py").run())
+    names = [trace["name"] for trace in figure(at)["data"]]
+    assert names == ["input x", "cross-correlation with w = [0.5, −2]",
+                     "convolution (w flipped)"]
+    text = " ".join(m.value for m in at.markdown)
+    assert "x = [2, 3, 4, 1], w = [0.5, −2]" in text
+    assert r"group $g_j = \lfloor j \cdot g / C_{out} \rfloor$" in text
+    assert "np." not in text + " ".join(names) and "group g_j" not in text
+    # cross-correlation of [2, 3, 4, 1] with [0.5, −2], and with the kernel flipped
+    assert [m.value for m in at.metric] == ["[−5, −6.5, 0]", "[−2.5, −4, −7.5]"]
+
+
 def test_sidebar_footer_names_the_backend_and_the_compute_time():
     at = ok(explorer(2))
     footer = at.sidebar.caption[-1].value
@@ -132,20 +148,21 @@ def test_1d_opens_on_the_documented_example_and_follows_the_browser_report():
     assert vp.array(at, "inputs").tolist() == [list(range(10))]
     assert "out[0,0,0] = b(0) + x[0,0]·w[0,0,0] (0·1) + x[0,1]·w[0,0,1] (1·1) = 1" in \
         server_equation(at)
-    # the browser reports the step where the user stopped: panel and URL follow
+    # the browser reports the step where the user stopped: panel and URL follow (the URL
+    # counts as the view does: raster index 8 is "step 9 of 9", step=9)
     vp.report(at, 1, seq=1, step=8)
     ok(at.run())
     assert "out[0,0,8] = " in server_equation(at) and server_equation(at).endswith("= 17")
-    assert query(at) == {"step": "8"}
+    assert query(at) == {"step": "9"}
     assert vp.payload(at)["init"]["step"] == 0  # the anchor stays: nothing is resent
     vp.report(at, 1, seq=2, step=7, speed=15, reveal=True)
     ok(at.run())
-    assert query(at) == {"step": "7", "speed": "15", "reveal": "1"}
+    assert query(at) == {"step": "8", "speed": "15", "reveal": "1"}
     # a report left over from another scene (or already taken) changes nothing
     at.session_state["e1.view"] = {"view": {"scene": "elsewhere", "seq": 9, "step": 1,
                                             "speed": 2, "reveal": False}}
     ok(at.run())
-    assert query(at)["step"] == "7"
+    assert query(at)["step"] == "8"
 
 
 def test_a_new_configuration_re_anchors_the_view_at_the_current_step():
@@ -157,7 +174,7 @@ def test_a_new_configuration_re_anchors_the_view_at_the_current_step():
     assert p["init"]["step"] == 4 and p["scene"]["out_shape"] == [5]
     set_num(at, "e1.shape.0", 4)  # 2 outputs: the step is moved to the last, with a notice
     assert vp.payload(at)["init"]["step"] == 1
-    assert "step: asked 4, using 1" in captions(at)
+    assert "step: asked 5, using 2" in captions(at)  # counted from 1, as the view does
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -239,6 +256,14 @@ def test_uploads_become_the_input_and_are_checked():
     ok(at.file_uploader(key="e2.upload").upload("bad.npy", b"not numpy",
                                                "application/octet-stream").run())
     assert at.error and not vp.view_element(at)
+    # no CSV cell is dropped in silence: an empty one is refused where it is, empty cells
+    # after the last number are ignored with a notice
+    ok(at.file_uploader(key="e2.upload").upload("gap.csv", b"1,2\n3,\n", "text/csv").run())
+    assert "'gap.csv': CSV row 2, column 2 is empty" in at.error[0].value
+    ok(at.file_uploader(key="e2.upload").upload("t.csv", b"1,2,\n3,4,\n", "text/csv").run())
+    assert vp.array(at, "inputs")[0].tolist() == [[1, 2], [3, 4]]
+    assert "ignored the empty cells after column 2 on every row (a trailing ',')" in \
+        captions(at)
 
 
 @pytest.mark.parametrize("ndim", [1, 2])
@@ -382,7 +407,7 @@ def test_out_of_range_url_values_are_clamped_with_a_notice():
     assert "Groups: asked 3, using 1" in text
     assert "Output map: asked 9, using 1" in text
     assert "Stride: asked 100, using 1" in text  # the window now spans the whole input
-    assert "step: asked 999, using 0" in text
+    assert "step: asked 999, using 1" in text
     assert vp.payload(at)["init"]["step"] == 0
     at = ok(explorer(1, {"stride": "abc"}))
     assert "ignored stride='abc'" in at.warning[0].value
@@ -451,7 +476,7 @@ def test_query_params_round_trip_to_the_same_view():
     ok(at.run())
     q = query(at)
     assert q == {"size": "3,2", "stride": "1,2", "dilation": "1,2", "pad": "0:0,2:0",
-                 "mode": "circular", "omap": "1", "step": "3"}
+                 "mode": "circular", "omap": "1", "step": "4"}
     again = ok(explorer(2, q))
     assert vp.scene(again) == vp.scene(at)
     assert vp.payload(again)["init"]["step"] == 3
@@ -459,15 +484,15 @@ def test_query_params_round_trip_to_the_same_view():
 
 def test_entry_page_restores_a_shared_url():
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
-    at.query_params.update({"step": "5", "stride": "2"})
+    at.query_params.update({"step": "6", "stride": "2"})
     ok(at.run())
     assert vp.payload(at)["init"]["step"] == 4  # 5 outputs at stride 2: the last one
     at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
     at.query_params.update({"step": "5", "stride": "1", "speed": "30", "reveal": "1",
                             "predict": "1"})
     ok(at.run())
-    assert vp.payload(at)["init"] == {"step": 5, "speed": 30, "reveal": True, "predict": True}
-    assert query(at)["step"] == "5"
+    assert vp.payload(at)["init"] == {"step": 4, "speed": 30, "reveal": True, "predict": True}
+    assert query(at)["step"] == "5"  # the view's "step 5 of 9"
 
 
 # ------------------------------------------------------------------------------ examples

@@ -35,11 +35,14 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
         pad = tuple(zip(axis(0, 4), axis(0, 4)))
     else:
         pad = ((0, 0),) * ndim
-    source = pick(list(settings.INPUT_SOURCES))
-    kernel = pick(list(settings.KERNEL_SOURCES))
+    source = pick(list(layer.offered(settings.INPUT_SOURCES, ndim)))
+    kernel = pick(list(layer.offered(settings.KERNEL_SOURCES, ndim)))
     inmaps, outmaps = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     groups = pick(cc.valid_groups(inmaps, outmaps))
     size = axis(1, 5)
+    net_layer = int(rng.integers(1, 3))
+    if kernel == "network":  # the controls fix these to the layer's
+        outmaps, groups, size = layer.network_maps(net_layer)[1], 1, (3, 3)
     n_w = outmaps * inmaps // groups * math.prod(size)
     return replace(
         s, batch=int(rng.integers(1, 5)), inmaps=inmaps, outmaps=outmaps, groups=groups,
@@ -55,7 +58,10 @@ def random_settings(rng: np.random.Generator, ndim: int) -> settings.Settings:
         else None,
         item=int(rng.integers(0, 4)), omap=int(rng.integers(0, 8)),
         step=int(rng.integers(0, 50)), speed=pick(settings.SPEEDS), reveal=bool(rng.random() < .5),
-        presenter=bool(rng.random() < .3),
+        presenter=bool(rng.random() < .3), layer=net_layer,
+        image=int(rng.integers(0, 360)), net=None if rng.random() < .5 else int(rng.integers(9)),
+        draw="" if rng.random() < .5 else "".join(pick(list("0123456789abcdefg"))
+                                                    for _ in range(64)),
     )
 
 
@@ -65,7 +71,8 @@ RELEVANT = {
     "typed": lambda s: s.source == "typed", "preset": lambda s: s.kernel == "preset",
     "scheme": lambda s: s.kernel == "random", "kseed": lambda s: s.kernel == "random",
     "batch": lambda s: not s.data_source, "inmaps": lambda s: not s.data_source,
-    "shape": lambda s: not s.data_source, "size": lambda s: s.kernel != "preset",
+    "shape": lambda s: not s.data_source, "size": lambda s: s.kernel not in ("preset", "network"),
+    **{name: lambda s: s.uses_network for name in ("layer", "image", "net", "draw")},
 }
 
 
@@ -99,7 +106,9 @@ def test_defaults_make_an_empty_query_and_open_on_the_documents_example(ndim):
 
 def test_short_urls_and_per_axis_forms():
     s, problems = url.from_query({"step": "5", "stride": "2"}, 1)
-    assert problems == [] and s.step == 5 and s.stride == (2,)
+    assert problems == [] and s.step == 4 and s.stride == (2,)  # "step 5 of ..." is index 4
+    assert url.to_query(replace(settings.defaults(2), step=8)) == {"step": "9"}
+    assert url.from_query({"step": "0"}, 2)[0].step == -1  # an old first step: the page clamps
     s, _ = url.from_query({"stride": "2,4", "pad": "3", "dilation": "3,1"}, 2)
     assert s.stride == (2, 4) and s.pad == ((3, 3), (3, 3)) and s.dilation == (3, 1)
     s, _ = url.from_query({"pad": "1:2,0:3"}, 2)

@@ -148,13 +148,17 @@ def test_the_arithmetic_follows_the_browser_in_both_views():
     s = replace(d(1), source="random", stride=(2,), size=(3,), pad=((1, 1),), inmaps=2,
                 outmaps=2, shape=(6,), omap=1)
     comp = model.compute_transposed(s)
-    report(at, 1, seq=1, step=7)  # scatter step 7: input map 1, cell 1
+    report(at, 1, seq=1, step=6)  # scatter step 6: input map 1, cell 0 (a stamp is cropped)
     ok(at.run())
     table = at.table[0].value
-    scatter = cc.trace_scatter(comp.x, comp.weight, None, in_index=(0, 1, 1),
+    scatter = cc.trace_scatter(comp.x, comp.weight, None, in_index=(0, 1, 0),
                                **model.transposed_kwargs(s))
     stamps = [t for t in scatter.stamps if t.out_channel == 1]
-    assert list(table["output cell"]) == [",".join(map(str, t.output_index)) for t in stamps]
+    assert list(table["output cell"]) == [",".join(map(str, t.output_index))
+                                          + (" (cropped by padding)" if t.cropped else "")
+                                          for t in stamps]
+    assert any(t.cropped for t in stamps) and list(table.columns) == ["output cell", "weight",
+                                                                      "adds"]
     report(at, 1, seq=2, step=4, mode="gather")
     ok(at.run())
     assert at.query_params["tview"] in ("gather", ["gather"])
@@ -166,7 +170,7 @@ def test_the_arithmetic_follows_the_browser_in_both_views():
 
 def test_the_backward_panel_shows_the_forward_layer_and_the_equal_gradient():
     at = page({"ndim": "2", "stride": "2", "size": "3", "shape": "4"})
-    at.session_state["t2.panel"] = "Backward of a forward convolution"
+    at.session_state["t2.panel"] = "Backward pass"
     ok(at.run())
     text = " ".join(m.value for m in at.markdown)
     assert "**9×9 → 4×4**" in text and "**4×4 → 9×9**" in text

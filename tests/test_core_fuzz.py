@@ -3,9 +3,17 @@
 Each public function has a legal base call; hypothesis replaces one or two of its arguments
 with arbitrary Python values — ints of any size, floats with nan and inf, None, strings, bytes,
 nested tuples and lists, dicts, NumPy arrays of wrong dtypes and shapes, torch tensors, odd
-objects — and the call must return or raise ConvError (nothing else: no TypeError, no
-MemoryError, no hang).  The memory budget is 16 MiB here, so a call that would allocate more is
-refused, as a server would refuse it.
+objects; array arguments also by the legal array in another dtype, layout (broadcast, Fortran
+order, a strided view), as a torch tensor or as nested lists — and the call must return or
+raise ConvError (nothing else: no TypeError, no MemoryError, no hang).  The memory budget is
+16 MiB here, so a call that would allocate more is refused, as a server would refuse it.
+
+A call that returns must be right where an oracle is at hand (:func:`check_right`): transposed
+convolutions against PyTorch, gradients by the adjoint identity with the forward core
+(``<conv(z, w), g> = <z, grad_input> = <w, grad_weight>``), traces against the convolution they
+trace, receptive fields against the shapes and the recurrence.  :data:`FAMILIES` groups the
+functions; :data:`REPEAT` gives some of them several calls per example, so that every family of
+the newer surfaces gets hundreds of hostile calls.
 
 Run as a script, it makes seeded random mutated calls and counts the exception types that
 escape (``python tests/test_core_fuzz.py --calls 40``; point ``PYTHONPATH`` at another checkout
@@ -39,6 +47,15 @@ X1, W1, B1 = (RNG.standard_normal(s).astype(np.float32) for s in ((2, 4, 7), (6,
 X2, W2, B2 = (RNG.standard_normal(s).astype(np.float32) for s in ((1, 2, 6, 5), (4, 1, 3, 2),
                                                                   (4,)))
 X3, W3 = (RNG.standard_normal(s).astype(np.float32) for s in ((1, 1, 4, 3, 3), (2, 1, 2, 2, 2)))
+# transposed: C_in 4 -> C_out 2·3 in 2 groups; the gradients of conv1d(X1, W1, **CONV)
+XT1, WT1, BT1 = (RNG.standard_normal(s).astype(np.float32) for s in ((2, 4, 5), (4, 3, 3), (6,)))
+XT2, WT2 = (RNG.standard_normal(s).astype(np.float32) for s in ((1, 2, 4, 3), (2, 2, 3, 2)))
+XT3, WT3 = (RNG.standard_normal(s).astype(np.float32) for s in ((1, 1, 3, 2, 2), (1, 2, 2, 2, 2)))
+G1 = RNG.standard_normal((2, 6, 7)).astype(np.float32)
+TRANSPOSE = dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1, output_size=None,
+                 max_bytes=None)
+GRAD = dict(stride=1, padding=1, dilation=1, groups=2, padding_mode="reflect", max_bytes=None)
+LAYERS = [dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2, dilation=2)]
 GEOMETRY = dict(stride=1, padding=1, dilation=1)
 CONV = dict(stride=1, padding=1, dilation=1, groups=2, padding_mode="zeros",
             compute_mode="default", algorithm="auto", max_bytes=None)
@@ -165,6 +182,50 @@ def calls():
         "multiply_adds_of": ("cc.trace.multiply_adds_of", dict(spec=_spec())),
         "trace_step_of": ("cc.trace.trace_step_of", dict(spec=_spec(), x=X2, weight=W2,
                                                          bias=None, out_index=(0, 0, 0, 0))),
+        # transposed convolutions, their shapes, and the gradients
+        "conv_transpose1d": ("cc.conv_transpose1d", dict(x=XT1, weight=WT1, bias=BT1,
+                                                         **TRANSPOSE)),
+        "conv_transpose2d": ("cc.conv_transpose2d", dict(
+            x=XT2, weight=WT2, bias=None, **{**TRANSPOSE, "groups": 1, "stride": (2, 1),
+                                             "padding": (1, 0), "output_padding": (1, 0)})),
+        "conv_transpose3d": ("cc.conv_transpose3d", dict(
+            x=XT3, weight=WT3, bias=None, **{**TRANSPOSE, "groups": 1, "padding": 0})),
+        "conv_transposend": ("cc.conv_transposend", dict(x=XT1, weight=WT1, bias=None,
+                                                         **TRANSPOSE)),
+        "transpose_output_size": ("cc.transpose_output_size", dict(
+            in_size=5, kernel_size=3, stride=2, padding=1, output_padding=1, dilation=1)),
+        "transpose_output_shape": ("cc.transpose_output_shape", dict(
+            x_shape=XT1.shape, weight_shape=WT1.shape, stride=2, padding=1, output_padding=1,
+            groups=2, dilation=1, output_size=None)),
+        "max_transpose_padding": ("cc.max_transpose_padding", dict(
+            in_size=5, kernel_size=3, stride=2, dilation=1)),
+        "colliding_input_sizes": ("cc.colliding_input_sizes", dict(
+            out_size=4, kernel_size=3, stride=2, padding=1, dilation=1)),
+        "conv_grad_input": ("cc.conv_grad_input", dict(input_shape=X1.shape, weight=W1,
+                                                       grad_output=G1, **GRAD)),
+        "conv_grad_weight": ("cc.conv_grad_weight", dict(x=X1, weight_shape=W1.shape,
+                                                         grad_output=G1, **GRAD)),
+        # the transposed convolution's teaching trace
+        "trace_scatter": ("cc.trace_scatter", dict(x=XT1, weight=WT1, bias=BT1,
+                                                   in_index=(1, 2, 3), **TRANSPOSE)),
+        "trace_transposed": ("cc.trace_transposed", dict(x=XT1, weight=WT1, bias=BT1,
+                                                         out_index=(1, 4, 5), **TRANSPOSE)),
+        "transposed_equation": ("cc.transposed_equation", dict(
+            step=cc.trace_transposed(XT1, WT1, out_index=(0, 1, 2), groups=2), max_terms=4)),
+        "scatter_map": ("cc.scatter_map", dict(in_spatial=(4, 3), kernel_size=(3, 2), stride=2,
+                                               padding=1, output_padding=1, dilation=1,
+                                               steps=[0, 5], max_bytes=None)),
+        "overlap_counts": ("cc.overlap_counts", dict(in_spatial=(4, 3), kernel_size=3, stride=2,
+                                                     padding=1, output_padding=1, dilation=1,
+                                                     max_bytes=None)),
+        "gather_form": ("cc.gather_form", dict(x=XT1, weight=WT1, **TRANSPOSE)),
+        "gather_weight": ("cc.transposed_trace.gather_weight", dict(weight=WT1, groups=2)),
+        # receptive fields of stacks
+        "receptive_field": ("cc.receptive_field", dict(layers=LAYERS, in_spatial=(16,),
+                                                       ndim=None, max_bytes=None)),
+        "cell_receptive_field": ("cc.cell_receptive_field", dict(
+            layers=LAYERS, in_spatial=16, out_index=1, max_bytes=None)),
+        "stack_shapes": ("cc.stack_shapes", dict(in_spatial=16, layers=LAYERS)),
     }
     for name, (path, kwargs) in optional.items():
         fn = _optional(*path.rsplit(".", 1))
@@ -235,27 +296,196 @@ def small_budget():
 
 TABLE = calls()
 
+FAMILIES = {  # the newer surfaces, each fuzzed with hundreds of calls (40 examples × REPEAT)
+    "transposed": ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                   "conv_transposend", "transpose_output_size", "transpose_output_shape",
+                   "max_transpose_padding", "colliding_input_sizes"],
+    "gradient": ["conv_grad_input", "conv_grad_weight"],
+    "trace": ["trace_step", "trace_step_of", "equation", "window_map", "window_map_of",
+              "coverage", "coverage_of", "explain_shape", "padded_input", "dilated_kernel",
+              "source_map", "trace_scatter", "trace_transposed", "transposed_equation",
+              "scatter_map", "overlap_counts", "gather_form", "gather_weight"],
+    "receptive": ["receptive_field", "cell_receptive_field", "stack_shapes"],
+}
+REPEAT = {"conv_grad_input": 4, "conv_grad_weight": 4, "receptive_field": 3,
+          "cell_receptive_field": 3, "stack_shapes": 3}
+EXAMPLES = 40
+
+
+def family_of(name: str) -> str:
+    return next((f for f, names in FAMILIES.items() if name in names), "forward and other")
+
+
+def variants_of(a: np.ndarray) -> list:
+    """The legal array ``a`` as the other forms a caller may give it."""
+    import torch
+
+    return [a.astype(np.float64), a.astype(np.float16), np.asfortranarray(a),
+            np.broadcast_to(a[(slice(None),) * (a.ndim - 1) + (slice(0, 1),)], a.shape),
+            np.repeat(a, 2, axis=-1)[..., ::2], torch.from_numpy(a.astype(np.float64)),
+            a.tolist()]
+
+
+def hostile(key, base_value):
+    """Values to put in argument ``key`` whose legal value is ``base_value``."""
+    if isinstance(base_value, np.ndarray):
+        return st.one_of(values, st.sampled_from(variants_of(base_value)))
+    if key == "layers":  # the whole list, or one field of one layer
+        one_field = st.tuples(st.integers(0, len(base_value) - 1),
+                              st.sampled_from(["kernel_size", "stride", "padding", "dilation",
+                                               "kernel", "size"]), values)
+        return st.one_of(values, one_field.map(lambda c: [
+            {**layer, c[1]: c[2]} if i == c[0] else layer for i, layer in enumerate(base_value)]))
+    return values
+
 
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_the_base_call_is_legal(name):
     fn, kwargs = TABLE[name]
-    fn(**kwargs)
+    check_right(name, kwargs, fn(**kwargs))
+
+
+def test_every_family_gets_hundreds_of_calls():
+    for family, names in FAMILIES.items():
+        assert all(name in TABLE for name in names), family
+        assert sum(EXAMPLES * REPEAT.get(name, 1) for name in names) >= 300, family
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
-@settings(max_examples=40)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(data=st.data())
 def test_only_conv_error_escapes(name, data):
     fn, base = TABLE[name]
-    keys = data.draw(st.lists(st.sampled_from(sorted(base)), min_size=1, max_size=2,
-                              unique=True), label="mutated")
-    kwargs = dict(base)
-    for key in keys:
-        kwargs[key] = data.draw(values, label=key)
+    for _ in range(REPEAT.get(name, 1)):
+        keys = data.draw(st.lists(st.sampled_from(sorted(base)), min_size=1, max_size=2,
+                                  unique=True), label="mutated")
+        kwargs = dict(base)
+        for key in keys:
+            kwargs[key] = data.draw(hostile(key, base[key]), label=key)
+        try:
+            result = fn(**kwargs)
+        except cc.ConvError as e:
+            assert str(e)  # a message for the user
+            continue
+        check_right(name, kwargs, result)
+
+
+# --- what a returned result must be ------------------------------------------------------
+
+def _f64(a):
+    return np.asarray(cc.to_numpy(a) if not isinstance(a, list) else a, dtype=np.float64)
+
+
+def _finite(*arrays) -> bool:
+    """All finite and small enough that no sum of products overflows in float32."""
+    return all(a is None or (np.all(np.isfinite(_f64(a))) and np.max(np.abs(_f64(a)), initial=0)
+                             < 1e15) for a in arrays)
+
+
+def _tol(result):
+    return 3e-2 if getattr(result, "dtype", None) == np.float16 else 1e-4
+
+
+def _plain_int(v):
+    """v as PyTorch takes it: ints and tuples of ints (NumPy ints converted)."""
+    if isinstance(v, (tuple, list)):
+        return tuple(_plain_int(e) for e in v)
+    return int(v) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else v
+
+
+def _close_to_torch(result, torch_fn, *args, **kwargs):
+    import torch
+
     try:
-        fn(**kwargs)
-    except cc.ConvError as e:
-        assert str(e)  # a message for the user
+        expect = torch_fn(*(torch.from_numpy(_f64(a)) if a is not None else None for a in args),
+                          **{k: _plain_int(v) for k, v in kwargs.items()}).numpy()
+    except (RuntimeError, ValueError, TypeError):
+        return  # PyTorch takes these arguments in another form: nothing to compare
+    out = _f64(result)
+    scale = max(1.0, float(np.max(np.abs(expect), initial=0)))
+    np.testing.assert_allclose(out, expect, rtol=_tol(result), atol=_tol(result) * scale)
+
+
+def _adjoint(lhs_conv, rhs_pair, result):
+    """<conv(z), g> equals <z, result>: the gradient is the adjoint of the convolution."""
+    conv, g = lhs_conv, _f64(rhs_pair[1])
+    lhs, rhs = float(np.sum(conv * g)), float(np.sum(_f64(rhs_pair[0]) * _f64(result)))
+    scale = float(np.sum(np.abs(conv * g))) + float(np.sum(np.abs(_f64(rhs_pair[0])
+                                                                 * _f64(result))))
+    assert abs(lhs - rhs) <= _tol(result) * (scale + 1e-30), (lhs, rhs)
+
+
+def check_right(name, kw, result):
+    """Assert that a call which returned gave the right answer, where an oracle is at hand."""
+    import torch.nn.functional as F
+
+    if name.startswith("conv_transpose"):
+        x, w = _f64(kw["x"]), _f64(kw["weight"])
+        n = w.ndim - 2
+        if kw.get("output_size") is None and 1 <= n <= 3 and _finite(x, w, kw.get("bias")):
+            fn = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[n - 1]
+            _close_to_torch(result, fn, x, w, kw.get("bias"), stride=kw["stride"],
+                            padding=kw["padding"], output_padding=kw["output_padding"],
+                            groups=kw["groups"], dilation=kw["dilation"])
+    elif name in ("conv_grad_input", "conv_grad_weight"):
+        params = {k: kw[k] for k in ("stride", "padding", "dilation", "groups", "padding_mode")}
+        g = _f64(kw["grad_output"])
+        rng = np.random.default_rng(0)
+        if name == "conv_grad_input":
+            w = _f64(kw["weight"])
+            if _finite(w, g):
+                z = rng.standard_normal(tuple(kw["input_shape"]))
+                _adjoint(_f64(cc.convnd(z, w, **params)), (z, g), result)
+        else:
+            x = _f64(kw["x"])
+            if _finite(x, g):
+                v = rng.standard_normal(tuple(kw["weight_shape"]))
+                _adjoint(_f64(cc.convnd(x, v, **params)), (v, g), result)
+    elif name == "trace_transposed" and _finite(kw["x"], kw["weight"], kw["bias"]):
+        args = {k: kw[k] for k in TRANSPOSE if k != "max_bytes"}
+        out = _f64(cc.conv_transposend(_f64(kw["x"]), _f64(kw["weight"]), None if kw["bias"] is
+                                       None else _f64(kw["bias"]), **args))
+        expect = out[tuple(result.out_index)]
+        assert abs(result.value - expect) <= 1e-6 * max(1.0, abs(expect))
+    elif name == "trace_step" and _finite(kw["x"], kw["weight"], kw["bias"]):
+        args = {k: kw[k] for k in ("stride", "padding", "dilation", "groups", "padding_mode")}
+        out = _f64(cc.convnd(_f64(kw["x"]), _f64(kw["weight"]), None if kw["bias"] is None
+                             else _f64(kw["bias"]), **args))
+        expect = out[tuple(result.out_index)]
+        assert abs(result.value - expect) <= 1e-6 * max(1.0, abs(expect))
+    elif name == "gather_form" and _finite(kw["x"], kw["weight"]):
+        args = {k: kw[k] for k in TRANSPOSE if k != "max_bytes"}
+        expect = _f64(cc.conv_transposend(_f64(kw["x"]), _f64(kw["weight"]), **args))
+        got = cc.convnd(result.values.astype(np.float64), result.weight.astype(np.float64),
+                        dilation=result.dilation, groups=result.groups)
+        np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6 * max(
+            1.0, float(np.max(np.abs(expect), initial=0))))
+    elif name == "scatter_map":
+        for cell, taps in zip(result.in_coords.tolist(), result.coords.tolist()):
+            for tap, at in zip(np.ndindex(*result.kernel), taps):
+                assert at == [i * s + t * d - p for i, t, s, d, p in zip(
+                    cell, tap, result.stride, result.dilation, result.padding)]
+    elif name == "stack_shapes":
+        size = tuple(np.atleast_1d(kw["in_spatial"]).tolist()) if not isinstance(
+            kw["in_spatial"], tuple) else kw["in_spatial"]
+        for layer, shape in zip(cc.receptive.resolve_stack(kw["layers"], len(size)), result):
+            kernel, stride, dilation, pads = layer
+            size = tuple(cc.output_size(n, k, s, p, d) for n, k, s, d, p in
+                         zip(size, kernel, stride, dilation, pads))
+            assert shape == size
+    elif name == "receptive_field":
+        size, jump = None, None
+        for f in result.layers:
+            nd = len(f.kernel)
+            size, jump = size or (1,) * nd, jump or (1,) * nd
+            size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(size, f.kernel, f.dilation,
+                                                                   jump))
+            jump = tuple(j * s for j, s in zip(jump, f.stride))
+            assert (f.size, f.jump) == (size, jump)
+    elif name == "cell_receptive_field":
+        reached = np.argwhere(result.paths > 0)
+        assert np.all(reached >= np.maximum(result.first, 0))
+        assert np.all(reached <= np.asarray(result.last))
 
 
 # --- the reproducers of issue 8 ------------------------------------------------------------
@@ -362,7 +592,8 @@ def _timeout(signum, frame):
 
 
 def count(calls_per_function: int, seed: int = 0, seconds: float = 5.0) -> dict:
-    """Outcome counts of seeded random mutated calls: 'ok' or the exception's type name.
+    """Outcome counts of seeded random mutated calls: 'ok', 'wrong' (returned, and
+    :func:`check_right` disagrees) or the exception's type name.
 
     A call running past ``seconds`` is stopped and counted as ``CallTimeoutError``.
     """
@@ -374,11 +605,17 @@ def count(calls_per_function: int, seed: int = 0, seconds: float = 5.0) -> dict:
         for _ in range(calls_per_function):
             kwargs = dict(base)
             for key in rng.sample(sorted(base), rng.randint(1, min(2, len(base)))):
-                kwargs[key] = random_value(rng)
+                legal = base[key]
+                kwargs[key] = (rng.choice(variants_of(legal)) if isinstance(legal, np.ndarray)
+                               and rng.random() < 0.3 else random_value(rng))
             signal.setitimer(signal.ITIMER_REAL, seconds)
             try:
-                fn(**kwargs)
-                outcomes[name]["ok"] += 1
+                result = fn(**kwargs)
+                try:
+                    check_right(name, kwargs, result)
+                    outcomes[name]["ok"] += 1
+                except AssertionError:
+                    outcomes[name]["wrong"] += 1
             except Exception as e:  # counting every type is the point
                 outcomes[name][type(e).__name__ if not isinstance(e, cc.ConvError)
                                else "ConvError"] += 1
@@ -393,11 +630,15 @@ def main():
     args = ap.parse_args()
     outcomes = count(args.calls)
     total = collections.Counter()
+    families: dict = collections.defaultdict(collections.Counter)
     for name, counter in outcomes.items():
         total.update(counter)
+        families[family_of(name)].update(counter)
         leaks = {k: v for k, v in counter.items() if k not in ("ok", "ConvError")}
         if leaks:
             print(f"{name:18s} {dict(counter)}")
+    for family, counter in sorted(families.items()):
+        print(f"family {family:18s} {sum(counter.values()):5d} calls: {dict(counter)}")
     raised = sum(v for k, v in total.items() if k != "ok")
     print(f"convcore from {os.path.dirname(cc.__file__)}: {sum(total.values())} calls over "
           f"{len(outcomes)} functions, {raised} raised, {total['ConvError']} of them ConvError "

@@ -7,8 +7,11 @@ Without nginx these tests skip with the reason; with ``CONVCORE_REQUIRE_NGINX=1`
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
+import doctest
+import json
 import os
 import queue
 import re
@@ -16,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app import drill as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
 from deploy.session_client import Session  # noqa: E402
 
@@ -55,16 +60,44 @@ def test_missing_nginx_skips_here_and_fails_in_ci(monkeypatch):
     assert "missing+=(nginx)" in ci and "export CONVCORE_REQUIRE_NGINX=1" in ci
 
 
+def test_watcher_verdicts_and_replicas_auto():
+    """A replica is killed at once when it misses its checks without using CPU (stopped,
+    deadlocked), a busy one only after 20 s; ``--replicas auto`` is one per usable core."""
+    result = doctest.testmod(serve)
+    assert result.attempted >= 3 and result.failed == 0
+    assert serve.verdict(1, 0.0, 1.0) is None  # one missed check is not enough
+    assert serve.verdict(5, 0.01, 4.0).endswith(": hung")
+    assert serve.verdict(5, 3.0, 19.0) is None and serve.verdict(5, 3.0, 20.0)
+    assert serve.replica_count("auto") == serve.usable_cores()
+    assert 1 <= serve.usable_cores() <= len(os.sched_getaffinity(0))
+    assert serve.replica_count("3") == 3
+    for bad in ("0", "-2", "two", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            serve.replica_count(bad)
+
+
 def test_generated_config_passes_nginx_test(tmp_path):
     nginx = nginx_or_skip()
     (tmp_path / "logs").mkdir()
     (tmp_path / "tmp").mkdir()
     text = serve.nginx_config(tmp_path, "127.0.0.1:18080", [18601, 18602, 18603], 16)
-    assert len(re.findall(r"server 127\.0\.0\.1:1860\d max_fails=1 fail_timeout=10s;", text)) == 3
-    assert "hash $sticky_id consistent;" in text and "ip_hash" not in text.split("#")[0]
+    code = re.sub(r"#.*", "", text)
+    new_browsers = re.search(r"upstream replicas \{([^}]*)\}", code).group(1)
+    assert "least_conn;" in new_browsers
+    assert len(re.findall(r"server 127\.0\.0\.1:1860\d max_fails=1 fail_timeout=2s;",
+                          new_browsers)) == 3
+    for i, port in enumerate((18601, 18602, 18603), start=1):  # r1 -> its replica, then backups
+        block = re.search(rf"upstream replica_r{i} \{{([^}}]*)\}}", code).group(1)
+        servers = re.findall(r"server 127\.0\.0\.1:(\d+)( backup)?", block)
+        assert servers[0] == (str(port), "") and len(servers) == 3
+        assert all(b == " backup" for _, b in servers[1:])
+        assert f"r{i} replica_r{i};" in code
+        assert f'"~(^|, )127\\.0\\.0\\.1:{port}$" r{i};' in code
+    assert "hash" not in code and "ip_hash" not in code
+    assert "add_header Set-Cookie $sticky_set_cookie always;" in code
     assert "client_max_body_size 17m;" in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text
-    assert "@" not in re.sub(r"#.*", "", text)  # every field filled in
+    assert "@" not in code  # every field filled in
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
     done = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf),
@@ -73,53 +106,101 @@ def test_generated_config_passes_nginx_test(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-def _start(port: int, workdir: Path) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2",
-         "--host", "127.0.0.1", "--port", str(port), "--first-port", "0",
-         "--workdir", str(workdir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
-                     daemon=True).start()
-    seen = []
-    while True:
+class Classroom:
+    """deploy/serve.py with two replicas on loopback: its URL, work directory and output."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2",
+             "--host", "127.0.0.1", "--port", str(serve.free_port()), "--first-port", "0",
+             "--workdir", str(workdir)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        ready: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in self.process.stdout:
+                self.lines.append(line)
+                if line.startswith("READY "):
+                    ready.put(line.split()[1])
+        threading.Thread(target=read, daemon=True).start()
         try:
-            line = lines.get(timeout=READY_TIMEOUT_S)
+            self.url = ready.get(timeout=READY_TIMEOUT_S)
         except queue.Empty:
-            process.kill()
-            pytest.fail(f"deploy/serve.py not ready after {READY_TIMEOUT_S} s: {seen}")
-        seen.append(line)
-        if line.startswith("READY "):
-            return process, line.split()[1]
-        if process.poll() is not None:
-            pytest.fail(f"deploy/serve.py exited with {process.returncode}: {''.join(seen)}")
+            self.process.kill()
+            pytest.fail(f"deploy/serve.py not ready after {READY_TIMEOUT_S} s: {self.lines}")
+
+    def replicas(self) -> dict[str, dict]:
+        """Cookie name -> {port, pid}, from serve.py's replicas.json."""
+        rows = json.loads((self.workdir / "replicas.json").read_text())
+        return {r["name"]: r for r in rows}
+
+    def wait_serving(self, name: str, old_pid: int, timeout: float = READY_TIMEOUT_S) -> None:
+        """Until replica ``name`` runs in a new process that answers its health check."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = self.replicas()[name]
+            if row["pid"] != old_pid and serve.healthy(row["port"], timeout=1):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"replica {name} not back after {timeout} s: {''.join(self.lines)}")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(60) == 0
 
 
-def upstreams(workdir: Path, sticky: str, request: str) -> set[str]:
-    """The replicas nginx sent ``request`` lines with sticky id ``sticky`` to."""
-    log = (workdir / "logs" / "access.log").read_text()
-    return set(re.findall(rf'"{re.escape(request)} [^"]*" \d+ \d+ upstream=(\S+) '
-                          rf"sticky={re.escape(sticky)} ", log))
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """One deploy/serve.py for the module's tests (each test leaves both replicas serving)."""
+    nginx_or_skip()
+    room = Classroom(tmp_path_factory.mktemp("classroom"))
+    yield room
+    ports = [r["port"] for r in room.replicas().values()]
+    room.stop()
+    assert len(ports) == 2 and not any(serve.healthy(p) for p in ports)  # everything stopped
+    assert not serve.healthy(int(room.url.rsplit(":", 1)[1]))
 
 
-async def _sessions_keep_their_state(url: str, workdir: Path) -> None:
-    # Open sessions until two landed on different replicas (each has even odds).
-    by_replica: dict[str, Session] = {}
-    for _ in range(12):
-        session = Session(url, page="explorer_2d")
-        await session.open()
-        first = await session.rerun()
-        assert first.exceptions == [] and "e2.stride.0" in session.widgets
-        (replica,) = upstreams(workdir, session.cookies[serve.COOKIE], "GET /explorer_2d")
-        if replica in by_replica:
-            await session.close()
-        else:
-            by_replica[replica] = session
-        if len(by_replica) == 2:
-            break
-    assert len(by_replica) == 2, "12 sessions all went to one replica"
-    (replica_a, a), (replica_b, b) = by_replica.items()
+def run_async(coroutine):
+    """In a thread of its own: in one pytest process the browser tests' Playwright keeps an
+    event loop running on the main thread, where asyncio.run() refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def access_log(workdir: Path) -> list[dict]:
+    """nginx's log lines: request, upstream (the servers tried), sticky (the cookie sent) and
+    served_by (the replica that answered)."""
+    pattern = re.compile(r'"(?P<request>[^"]*)" (?P<status>\d+) \d+ upstream=(?P<upstream>.*?) '
+                         r"sticky=(?P<sticky>\S+) served_by=(?P<served_by>\S*) ")
+    return [m.groupdict() for m in pattern.finditer((workdir / "logs" / "access.log").read_text())]
+
+
+async def student(url: str, replica: str | None = None, page: str = "explorer_2d",
+                  query: str = "") -> Session:
+    """A browser tab that loaded the page (with a sticky cookie naming ``replica``, if given)."""
+    session = Session(url, page=page, query=query, timeout=60)
+    if replica:
+        session.cookies[serve.COOKIE] = replica
+    await session.open()
+    run = await session.rerun()
+    assert run.exceptions == [] and run.status == 0
+    assert replica is None or session.cookies[serve.COOKIE] == replica
+    return session
+
+
+async def _sessions_keep_their_state(room: Classroom) -> None:
+    # New browsers spread over the replicas (fewest connections first), each told its own.
+    tabs = [await student(room.url) for _ in range(6)]
+    names = [t.cookies[serve.COOKIE] for t in tabs]
+    assert sorted(set(names)) == ["r1", "r2"] and abs(names.count("r1") - 3) <= 1, names
+    a = next(t for t in tabs if t.cookies[serve.COOKIE] == "r1")
+    b = next(t for t in tabs if t.cookies[serve.COOKIE] == "r2")
+    for t in tabs:
+        if t not in (a, b):
+            await t.close()
 
     # Each session changes its own control, then both rerun in turns: each keeps its own.
     run_a = await a.rerun({"e2.stride.0": 2})
@@ -130,8 +211,8 @@ async def _sessions_keep_their_state(url: str, workdir: Path) -> None:
         for session in (a, b):
             run = await session.rerun({"e2.view": session.view_report("e2.view", step=step)})
             assert run.exceptions == [] and run.status == 0
-    assert re.search(r"stride=2.*step=2", a.query) and "size=" not in a.query
-    assert re.search(r"size=3.*step=2", b.query) and "stride=" not in b.query
+    assert re.search(r"stride=2.*step=3", a.query) and "size=" not in a.query  # from 1
+    assert re.search(r"size=3.*step=3", b.query) and "stride=" not in b.query
 
     # A dropped websocket comes back to the same replica and finds its session there.
     for session in (a, b):
@@ -140,11 +221,10 @@ async def _sessions_keep_their_state(url: str, workdir: Path) -> None:
             await session.reconnect()
             run = await session.rerun({"e2.view": session.view_report("e2.view", step=step)})
             assert session.session_id == session_id and run.exceptions == []
-    assert "step=5" in a.query and "stride=2" in a.query and "step=5" in b.query
+    assert "step=6" in a.query and "stride=2" in a.query and "step=6" in b.query
 
     # The control: the same reconnection with the other replica's cookie finds no session.
-    cookie_a, cookie_b = a.cookies[serve.COOKIE], b.cookies[serve.COOKIE]
-    a.cookies[serve.COOKIE] = cookie_b
+    a.cookies[serve.COOKIE] = "r2"
     session_id = a.session_id
     await a.reconnect()
     await a.rerun()
@@ -152,26 +232,139 @@ async def _sessions_keep_their_state(url: str, workdir: Path) -> None:
     for session in (a, b):
         await session.close()
     await asyncio.sleep(0.5)  # nginx logs a websocket when it closes
-    assert upstreams(workdir, cookie_a, "GET /_stcore/stream") == {replica_a}
-    assert upstreams(workdir, cookie_b, "GET /_stcore/stream") == {replica_b}
+    ports = {name: f"127.0.0.1:{row['port']}" for name, row in room.replicas().items()}
+    for line in access_log(room.workdir):
+        if line["request"].startswith("GET /_stcore/stream"):
+            assert line["upstream"] == ports[line["sticky"]] == ports[line["served_by"]], line
 
 
-def test_two_replicas_keep_each_sessions_state(tmp_path):
-    """nginx + 2 replicas on loopback: two sessions on different replicas keep their state
-    over reruns and reconnections, and a reconnection routed to the other replica (the
-    control) does not.  About 20 s, most of it starting the replicas."""
-    nginx_or_skip()
-    process, url = _start(serve.free_port(), tmp_path)
-    try:
-        # (in a thread of its own: in one pytest process the browser tests' Playwright keeps
-        # an event loop running on the main thread, where asyncio.run() refuses to start)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, _sessions_keep_their_state(url, tmp_path)).result()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(60) == 0
-    replica_ports = [int(p) for p in re.findall(r"server 127\.0\.0\.1:(\d+)",
-                                                (tmp_path / "nginx.conf").read_text())]
-    assert len(replica_ports) == 2
-    assert not any(serve.healthy(p) for p in replica_ports)  # everything stopped
-    assert not serve.healthy(int(url.rsplit(":", 1)[1]))
+def test_two_replicas_keep_each_sessions_state(classroom):
+    """nginx + 2 replicas on loopback: new browsers spread over both; two sessions on
+    different replicas keep their state over reruns and reconnections, and a reconnection
+    routed to the other replica (the control) does not.  About 15 s, most of it starting the
+    replicas (once for this module)."""
+    run_async(_sessions_keep_their_state(classroom))
+
+
+async def _replica_fails(room: Classroom, fault: signal.Signals) -> dict:
+    """Students on both replicas, with state in their URLs (stride, step; a drill's answers)
+    and one with an upload; ``fault`` hits r1; every student must be served again, with the
+    same URL state, and those on r1 moved to r2 for good."""
+    victim, other = "r1", "r2"
+    explorers = [await student(room.url, name) for name in (victim, victim, other)]
+    for i, tab in enumerate(explorers):
+        await tab.rerun({"e2.stride.0": 2})
+        await tab.rerun({"e2.view": tab.view_report("e2.view", step=1 + i)})
+    drill = await student(room.url, victim, page="drill", query="seed=5&n=3")
+    q0 = drill_questions.question(5, 0, 3)
+    await drill.rerun({"drill.guess.0": ", ".join(map(str, q0.answer)),
+                       "drill.check.0": True})
+    await drill.rerun({"drill.next.0": True})
+    assert "q=2" in drill.query and "ans=" in drill.query
+    uploader = await student(room.url, victim, query="src=upload")
+    await uploader.upload("e2.upload", "signal.csv", b"1,2,3,4,5\n5,4,3,2,1\n")
+    loaded = await uploader.rerun()
+    assert loaded.exceptions == [] and "e2.view" in uploader.widgets
+    assert uploader.view_payload("e2.view")["scene"]["in_shape"][-2:] == [2, 5]
+    on_victim = [*explorers[:2], drill, uploader]
+    urls = {id(t): t.query for t in [*explorers, drill]}
+    sessions = {id(t): t.session_id for t in [*explorers, drill, uploader]}
+    old_pid = room.replicas()[victim]["pid"]
+
+    os.kill(old_pid, fault)
+    started = time.monotonic()
+
+    async def served_again(tab: Session) -> float:
+        try:  # a student who clicks: the rerun fails when the websocket goes, or waits
+            await tab.rerun()
+        except Exception:
+            await tab.resume()
+            run = await tab.rerun()
+            assert run.exceptions == [], run.exceptions
+        return time.monotonic() - started
+
+    downtime = dict(zip(map(id, on_victim), await asyncio.gather(
+        *(served_again(t) for t in on_victim))))
+    for tab in on_victim:
+        assert tab.session_id != sessions[id(tab)] and tab.cookies[serve.COOKIE] == other
+    # ... in new sessions that kept what the URLs held (the page writes its settings and the
+    # drill's progress back to the URL after every run: a lost value would show): the stride
+    # and step, the drill's second question with the first answer graded
+    for tab in [*explorers[:2], drill]:
+        assert tab.query == urls[id(tab)] and re.search(r"stride=2|ans=", tab.query)
+    assert "drill.guess.1" in drill.widgets and "drill.guess.0" not in drill.widgets
+    notice = await uploader.rerun()
+    assert any("upload it again" in w for w in notice.warnings), notice.warnings
+    # the students on the other replica noticed nothing
+    run = await explorers[2].rerun({"e2.view": explorers[2].view_report("e2.view", step=2)})
+    assert run.exceptions == [] and explorers[2].session_id == sessions[id(explorers[2])]
+
+    # The restarted replica does not take back the sessions that moved.
+    await asyncio.to_thread(room.wait_serving, victim, old_pid)
+    for tab in [*on_victim, explorers[2]]:
+        moved_id = tab.session_id
+        await tab.reconnect()
+        run = await tab.rerun()
+        assert run.exceptions == [] and tab.session_id == moved_id
+        assert tab.cookies[serve.COOKIE] == other
+        await tab.close()
+    return downtime
+
+
+def test_a_killed_replica_fails_over(classroom):
+    """SIGKILL one of two replicas: its students reconnect (as the page does) to the other,
+    keep what their URLs hold (explorer settings and step, drill answers), are asked to upload
+    again, and stay there after the killed replica is back; the others notice nothing."""
+    downtime = run_async(_replica_fails(classroom, signal.SIGKILL))
+    print(f"killed replica: served again after {sorted(downtime.values())} s")
+    assert any("exited (-9); restarting" in line for line in classroom.lines)
+    # served again long before anything but the closed websocket could have told them
+    assert max(downtime.values()) < 10
+
+
+def test_a_hung_replica_fails_over(classroom):
+    """SIGSTOP one of two replicas: serve.py's health checks find it hung and kill it, and its
+    students fail over as from a killed one (not after nginx's 75 s websocket timeout)."""
+    downtime = run_async(_replica_fails(classroom, signal.SIGSTOP))
+    print(f"hung replica: served again after {sorted(downtime.values())} s")
+    assert any("hung; killing it" in line for line in classroom.lines)
+    assert max(downtime.values()) < 20
+
+
+def test_kubernetes_manifest_validates_against_the_schemas():
+    """deploy/kubernetes.yaml against the Kubernetes API schemas (kubernetes-validate, strict:
+    unknown fields refused) of Kubernetes 1.30 (2024) and the newest it bundles; two broken
+    copies (the controls) are refused; and the pods run the app as serve.py's replicas do."""
+    import kubernetes_validate
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()) if d]
+    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Ingress"]
+    versions = ["1.30", ".".join(kubernetes_validate.latest_version().split(".")[:2])]
+    for version in versions:
+        for doc in docs:
+            assert kubernetes_validate.validate(doc, version, strict=True) == version
+
+    deployment, ingress = docs[1], docs[3]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8501"
+    with pytest.raises(kubernetes_validate.ValidationError, match="is not of type 'integer'"):
+        kubernetes_validate.validate(broken, versions[-1], strict=True)
+    broken = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(broken, versions[-1], strict=True)
+
+    assert container["args"][:3] == ["streamlit", "run", "app/streamlit_app.py"]
+    assert f"--server.maxUploadSize={serve.MAX_UPLOAD_MB}" in container["args"]
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert notes[prefix + "proxy-body-size"] == f"{serve.MAX_UPLOAD_MB + 1}m"
+    assert notes[prefix + "session-cookie-name"] == serve.COOKIE
+    assert notes[prefix + "session-cookie-change-on-failure"] == "true"
+    # a hung pod is out of the Service and restarted about as fast as serve.py restarts one
+    for probe, most_s in (("readinessProbe", 3), ("livenessProbe", 5)):
+        p = container[probe]
+        assert p["httpGet"]["path"] == "/_stcore/health"
+        assert p["periodSeconds"] * p["failureThreshold"] + p["timeoutSeconds"] <= most_s

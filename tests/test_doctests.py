@@ -1,4 +1,4 @@
-"""The runnable examples in convcore's docstrings stay true."""
+"""The runnable examples in the docstrings of convcore and the live class stay true."""
 
 import doctest
 import importlib
@@ -9,7 +9,8 @@ MODULES = ["convcore.params", "convcore.core", "convcore.geometry", "convcore.te
            "convcore.trace", "convcore.trace.cost", "convcore.trace.padding",
            "convcore.trace.shape", "convcore.trace.steps", "convcore.trace.windows",
            "convcore.algorithms", "convcore.budget", "convcore.transposed",
-           "convcore.transposed_trace", "convcore.receptive"]
+           "convcore.transposed_trace", "convcore.receptive", "convcore.padding_modes",
+           "app.live.codes", "app.live.messages", "app.live.classroom"]
 
 
 @pytest.mark.parametrize("name", MODULES)

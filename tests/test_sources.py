@@ -326,6 +326,34 @@ class TestCsv:
         with pytest.raises(SourceError, match=msg):
             load_upload("x.csv", raw, ndim)
 
+    @pytest.mark.parametrize("raw,ndim,msg", [
+        # a blank line in a column of samples is a missing sample, not a separator
+        (b"1\n2\n\n4\n", 1, r"'x.csv': CSV row 3 is empty: in a column of samples"),
+        (b"t,v\n1,10\n2,20\n\n3,30\n", 1, r"CSV row 4 is empty: in a column of samples"),
+        # a row cut short by an empty last cell: that cell, not just the count
+        (b"1,10\n2,\n3,30\n", 1, r"CSV row 2, column 2 is empty \(the rows before it have 2 "
+                                  r"values\)"),
+        (b"1,2,\n3,4,5\n", 2, r"CSV row 1, column 3 is empty \(row 2 has 3 values\)"),
+    ])
+    def test_an_empty_cell_is_refused_with_its_row_and_column(self, raw, ndim, msg):
+        with pytest.raises(SourceError, match=msg):
+            load_upload("x.csv", raw, ndim)
+
+    def test_empty_cells_after_the_last_number_are_ignored_with_a_notice(self):
+        x, notes = load_upload("e.csv", b"1,2,3,\n4,5,6,\n", 2)
+        assert x.tolist() == [[[1, 2, 3], [4, 5, 6]]]
+        assert notes == ["ignored the empty cells after column 3 on every row (a trailing ',')"]
+        x, notes = load_upload("e.csv", b"1;2;3;;\n4;5;6\n7;8;9\n", 2)
+        assert x.shape == (1, 3, 3)
+        assert notes == ["ignored the empty cells after column 3 on row 1 (a trailing ';')"]
+        _, notes = load_upload("e.csv", b"1,2,\n3,4\n5,6,\n", 1)
+        assert notes[-1] == ("ignored the empty cells after column 2 on row 1 and 1 more row (a "
+                             "trailing ',')")
+        # blank lines that only separate: 1-D rows of channels, 2-D channels, the file's end
+        x, notes = load_upload("e.csv", b"1,2,3\n\n4,5,6\n", 1)
+        assert x.tolist() == [[1, 2, 3], [4, 5, 6]]
+        assert load_upload("e.csv", b"1\n2\n3\n\n\n", 1)[0].tolist() == [[1, 2, 3]]
+
     def test_limits(self):
         raw = ("\n".join(["0"] * 100_001) + "\n").encode()
         with pytest.raises(SourceError, match=r"100,001 samples, more than the 100,000 limit"):

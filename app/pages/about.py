@@ -8,7 +8,6 @@ import streamlit as st
 
 import convcore as cc
 from app import figures, model
-from app.navigation import use_entry_navigation
 from convcore.backend import cupy_unavailable_reason
 
 X = np.array([[[2.0, 3.0, 4.0, 1.0]]], dtype=np.float32)
@@ -28,14 +27,14 @@ def correlation_vs_convolution() -> None:
     st.latex(r"(w \star x)[i] = \sum_{t=0}^{K-1} w[t]\; x_{pad}[i \cdot s + t \cdot d]")
     st.latex(r"L_{out} = \left\lfloor \frac{L_{in} + p_{lo} + p_{hi} - d\,(K-1) - 1}{s}"
              r" \right\rfloor + 1")
-    st.markdown("with stride *s*, dilation *d*, padding *p* and *g* groups "
-                "(output map *j* belongs to group g_j).")
+    st.markdown(r"with stride $s$, dilation $d$, padding $p$ and $g$ groups: output map $j$ "
+                r"belongs to group $g_j = \lfloor j \cdot g / C_{out} \rfloor$.")
     corr = cc.to_numpy(cc.conv1d(X, W))[0, 0]
     conv = cc.to_numpy(cc.conv1d(X, np.ascontiguousarray(W[..., ::-1])))[0, 0]
-    st.markdown(f"Example: x = {X[0, 0].tolist()}, w = {W[0, 0].tolist()}")
+    st.markdown(f"Example: x = {figures.number_list(X)}, w = {figures.number_list(W)}")
     c1, c2 = st.columns(2)
-    c1.metric("cross-correlation (this app)", str(corr.tolist()))
-    c2.metric("convolution (kernel flipped)", str(conv.tolist()))
+    c1.metric("cross-correlation (this app)", figures.number_list(corr))
+    c2.metric("convolution (kernel flipped)", figures.number_list(conv))
     st.plotly_chart(figures.correlation_figure(X[0, 0], W[0, 0], corr, conv), key="about.chart",
                     config={"displaylogo": False})
 
@@ -77,7 +76,6 @@ def algorithms() -> None:
 
 
 def main() -> None:
-    use_entry_navigation("pages/about.py")
     st.title("About the Convolution Explorer")
     correlation_vs_convolution()
     backend()
@@ -90,6 +88,9 @@ def main() -> None:
         "(input cells stamp the kernel) or gather (a plain convolution over the zero-inserted "
         "input, kernel flipped); it is the backward pass of a forward layer; what "
         "`output_padding` chooses.\n"
+        "- **Arithmetic gallery** — the canonical cases of Dumoulin & Visin's guide to "
+        "convolution arithmetic, each with its transposed twin, one click from the pages "
+        "above.\n"
         "- **Groups & depthwise** — how groups wire maps and shape the weight.\n"
         "- **Receptive field** — build a stack of up to eight layers; hover any cell to see the "
         "input cells that reach it and through how many paths; size, jump and start per "

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import figures, settings
 from app.controls import open_in_explorer
-from app.navigation import open_in_groups, use_entry_navigation
+from app.navigation import open_in_groups
 from convcore import examples as ex_reg
 
 BADGES = {
@@ -143,7 +143,6 @@ def open_button(ex: ex_reg.Example) -> None:
 
 
 def main() -> None:
-    use_entry_navigation("pages/examples.py")
     st.title("Documented examples")
     st.markdown("Every worked example of the source documents, transcribed once in "
                 "`convcore.examples`: the document's code, what it prints, what convcore "

@@ -9,7 +9,7 @@ import streamlit as st
 import convcore as cc
 from app import figures, settings
 from app.controls import Notices, int_input
-from app.navigation import sync_query_params, use_entry_navigation
+from app.navigation import sync_query_params
 
 # The documents' depthwise-separable blocks: seed 000 (1-D) and seed 002 (2-D).
 SEED_BLOCKS = {1: dict(inmaps=16, outmaps=32, size=2, extent=10),
@@ -161,7 +161,6 @@ def depthwise_section(ndim: int, notices: Notices) -> dict:
 
 
 def main() -> None:
-    use_entry_navigation("pages/groups.py")
     _seed_from_url()
     st.title("Groups & depthwise convolution")
     ndim = st.radio("Dimensions", (1, 2), key="g.ndim", horizontal=True,

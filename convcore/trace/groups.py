@@ -59,7 +59,7 @@ class GroupMap(PerGroup):
         return self.out_channels * self.in_per_group * math.prod(self.kernel)
 
 
-def group_map(in_channels, out_channels, groups, kernel_size=(3,)) -> GroupMap:
+def group_map(in_channels, out_channels, groups, kernel_size=(3,), *, max_bytes=None) -> GroupMap:
     """The wiring of a grouped convolution (checked like the core checks ``groups``).
 
     Examples:
@@ -79,7 +79,7 @@ def group_map(in_channels, out_channels, groups, kernel_size=(3,)) -> GroupMap:
                         f"{len(kernel)}")
     cg, og = in_channels // groups, out_channels // groups
     require(op, f"the wiring of {out_channels * cg} (input, output) channel pairs",
-            out_channels * cg * EDGE_BYTES)
+            out_channels * cg * EDGE_BYTES, max_bytes)
     edges = tuple((i, o) for o in range(out_channels)
                   for i in range((o // og) * cg, (o // og + 1) * cg))
     return GroupMap(in_channels, out_channels, groups, kernel, edges)

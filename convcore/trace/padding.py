@@ -10,19 +10,16 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..budget import require
-from ..core import pad_input
 from ..errors import ConvError
-from ..params import (
-    check_mode_legal,
-    dilated_extent,
-    is_int,
-    positive_tuple,
-    resolve_padding,
-    shown,
-)
+from ..geometry import dilated_extent
+from ..padding_modes import check_pads, pad, source_of
+from ..params import is_int, positive_tuple, resolve_padding, shown
+
+__all__ = ["PaddedInput", "dilated_kernel", "padded_input", "padded_input_of", "source_map",
+           "source_of"]
 
 
-def source_map(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
+def source_map(n: int, lo: int, hi: int, mode: str, *, max_bytes=None) -> np.ndarray:
     """For each padded position along one axis, the unpadded index it copies (-1: zero pad).
 
     Examples:
@@ -32,8 +29,8 @@ def source_map(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
     op = "source_map"
     n, lo, hi = (_count(v, name, op, least) for v, name, least in
                  ((n, "n", 1), (lo, "lo", 0), (hi, "hi", 0)))
-    check_mode_legal(mode, (n,), ((lo, hi),), op)
-    require(op, f"a map of {n + lo + hi} padded positions", (n + lo + hi) * 8 * 4)
+    check_pads(mode, (n,), ((lo, hi),), op)
+    require(op, f"a map of {n + lo + hi} padded positions", (n + lo + hi) * 8 * 4, max_bytes)
     i = np.arange(-lo, n + hi, dtype=np.int64)
     return source_of(i, n, mode)
 
@@ -44,23 +41,7 @@ def _count(v, name: str, op: str, least: int) -> int:
     return int(v)
 
 
-def source_of(i, n: int, mode: str):
-    """The unpadded index that unpadded coordinate(s) ``i`` read in ``mode`` (-1: zero pad)."""
-    inside = (i >= 0) & (i < n)
-    if mode == "zeros":
-        return np.where(inside, i, -1)
-    if mode == "reflect":
-        period = 2 * (n - 1)
-        if period == 0:
-            return np.zeros_like(i)
-        j = np.abs(i) % period
-        return np.where(j < n, j, period - j)
-    if mode == "replicate":
-        return np.clip(i, 0, n - 1)
-    return i % n  # circular
-
-
-def dilated_kernel(weight, dilation):
+def dilated_kernel(weight, dilation, *, max_bytes=None):
     """The kernel with the zeros dilation inserts between taps (on its trailing spatial axes).
 
     ``weight`` is ``(C_out, C_in/groups, *kernel)``, or a bare kernel when ``dilation`` is a
@@ -82,7 +63,7 @@ def dilated_kernel(weight, dilation):
         raise ConvError(f"{op}: every kernel axis must have at least one tap, got weight of "
                         f"shape {w.shape}")
     require(op, "the dilated kernel", math.prod(w.shape[:w.ndim - nd]) * w.itemsize * math.prod(
-        dilated_extent(a, b) for a, b in zip(k, d)))
+        dilated_extent(a, b) for a, b in zip(k, d)), max_bytes)
     out = np.zeros(w.shape[:w.ndim - nd] + tuple(dilated_extent(a, b) for a, b in zip(k, d)),
                    dtype=w.dtype)
     out[(Ellipsis,) + tuple(slice(None, None, b) for b in d)] = w
@@ -101,7 +82,7 @@ class PaddedInput:
 
 
 def padded_input(x, padding, padding_mode="zeros", kernel_size=None, dilation=1, stride=1,
-                 spatial_dims=None) -> PaddedInput:
+                 spatial_dims=None, *, max_bytes=None) -> PaddedInput:
     """Pad ``x`` exactly as the core does, with a padding mask and each cell's source.
 
     ``x`` is ``(N, C, *spatial)``; ``spatial_dims`` (default ``x.ndim - 2``) allows an
@@ -121,11 +102,11 @@ def padded_input(x, padding, padding_mode="zeros", kernel_size=None, dilation=1,
     dils = positive_tuple(dilation, nd, "dilation", op)
     strides = positive_tuple(stride, nd, "stride", op)
     pads = resolve_padding(padding, nd, kernel, dils, strides, op)
-    check_mode_legal(padding_mode, in_sp, pads, op)
+    check_pads(padding_mode, in_sp, pads, op)
     cells = math.prod(n + lo + hi for n, (lo, hi) in zip(in_sp, pads))
     lead = math.prod(x.shape[:-nd])
     require(op, f"the padded input and its maps ({cells} padded cells)",
-            cells * (lead * x.itemsize + 1 + 3 * nd * 8))
+            cells * (lead * x.itemsize + 1 + 3 * nd * 8), max_bytes)
     return padded_input_of(x, nd, pads, padding_mode)
 
 
@@ -141,7 +122,7 @@ def padded_input_of(x: np.ndarray, nd: int, pads, padding_mode: str) -> PaddedIn
     """:func:`padded_input` for a host array and resolved ``(low, high)`` pairs (no checks)."""
     in_sp = x.shape[-nd:]
     xb = x.reshape((-1, x.shape[-nd - 1]) + in_sp)
-    values = pad_input(np, xb, pads, padding_mode).reshape(
+    values = pad(np, xb, pads, padding_mode).reshape(
         x.shape[:-nd] + tuple(n + lo + hi for n, (lo, hi) in zip(in_sp, pads)))
     maps = [source_map(n, lo, hi, padding_mode) for n, (lo, hi) in zip(in_sp, pads)]
     inside = [np.arange(-lo, n + hi) for n, (lo, hi) in zip(in_sp, pads)]

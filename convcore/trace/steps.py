@@ -14,9 +14,9 @@ from ..core import prepare
 from ..errors import ConvError
 from ..geometry import tap_position
 from ..params import ConvSpec, is_int, shown
-from ..text import format_index, format_number
+from ..text import format_equation, format_index, format_number
 from .padding import source_of
-from .windows import check_spec
+from .windows import check_spec, index_steps
 
 TAP_BYTES = 1024  # one Tap in Python: the object, its tuples and floats (measured ~600 B)
 
@@ -45,27 +45,42 @@ class Tap:
 
 
 @dataclass(frozen=True)
-class Step:
-    """One output cell: its value, its bias and every tap that was summed."""
+class OutputCell:
+    """One output cell of a trace: its value, its bias and the terms summed into it (the
+    subclass's field named :attr:`terms_name`: a forward step's taps, a transposed one's
+    stamps)."""
 
     out_index: tuple
     value: float
     bias: float
-    taps: tuple = field(repr=False)
+    terms_name = "taps"
+
+    @property
+    def terms(self) -> tuple:
+        return getattr(self, self.terms_name)
 
     def __repr__(self):
-        return (f"Step(out[{format_index(self.out_index)}] = {format_number(self.value)}, "
-                f"{len(self.taps)} taps, bias {format_number(self.bias)})")
+        return (f"{type(self).__name__}(out[{format_index(self.out_index)}] = "
+                f"{format_number(self.value)}, {len(self.terms)} {self.terms_name}, bias "
+                f"{format_number(self.bias)})")
+
+
+@dataclass(frozen=True, repr=False)
+class Step(OutputCell):
+    """One output cell: its value, its bias and every tap that was summed."""
+
+    taps: tuple = field(repr=False)
 
 
 def trace_step(x, weight, bias=None, *, out_index, stride=1, padding=0, dilation=1, groups=1,
-               padding_mode="zeros") -> Step:
+               padding_mode="zeros", max_bytes=None) -> Step:
     """Every product summed into one output cell.
 
     Args:
         x, weight, bias, stride, padding, dilation, groups, padding_mode: as for
             :func:`convcore.convnd` (checked by the same rules).
         out_index: ``(n, c_out, *spatial)`` for batched ``x``, ``(c_out, *spatial)`` unbatched.
+        max_bytes: memory budget of the call (default :func:`convcore.memory_budget`).
 
     Returns a :class:`Step` whose ``value`` is the sum of the tap products plus the bias, which
     equals ``convnd(...)`` at ``out_index`` up to floating-point rounding.
@@ -81,13 +96,18 @@ def trace_step(x, weight, bias=None, *, out_index, stride=1, padding=0, dilation
         "trace_step", x, weight, bias, "default", stride=stride, padding=padding,
         dilation=dilation, groups=groups, padding_mode=padding_mode,
     )
-    return trace_step_of(spec, x, weight, bias, out_index)
+    return trace_step_of(spec, x, weight, bias, out_index, max_bytes=max_bytes)
 
 
-def trace_step_of(spec: ConvSpec, x, weight, bias, out_index) -> Step:
+def trace_step_of(spec: ConvSpec, x, weight, bias, out_index, *, max_bytes=None) -> Step:
     """:func:`trace_step` for a resolved spec and arrays of its shapes (NumPy or CuPy)."""
     op = "trace_step"
     check_spec(spec, op)
+    taps = spec.in_per_group * math.prod(spec.kernel)
+    # device arrays come to the host whole (NumPy arrays are read in place)
+    host = sum(a.nbytes for a in (x, weight) if type(a).__module__.split(".")[0] == "cupy")
+    require(op, f"a step of {taps} taps", taps * TAP_BYTES + host, max_bytes)
+    stride, dilation = index_steps(spec, op)  # every coordinate fits int64
     x, weight = to_numpy(x), to_numpy(weight)
     bias = None if bias is None else to_numpy(bias)
     w_shape = (spec.out_channels, spec.in_per_group, *spec.kernel)
@@ -98,8 +118,6 @@ def trace_step_of(spec: ConvSpec, x, weight, bias, out_index) -> Step:
         raise ConvError(f"{op}: x, weight and bias must be real arrays of shapes {x_shape}, "
                         f"{w_shape} and ({spec.out_channels},) for this spec, got "
                         f"{x.shape}, {weight.shape} and {None if bias is None else bias.shape}")
-    taps = spec.in_per_group * math.prod(spec.kernel)
-    require(op, f"a step of {taps} taps", taps * TAP_BYTES)
     lead = 2 if spec.batched else 1
     expected = (spec.batch, spec.out_channels) if spec.batched else (spec.out_channels,)
     limits = expected + spec.out_spatial
@@ -117,8 +135,7 @@ def trace_step_of(spec: ConvSpec, x, weight, bias, out_index) -> Step:
     channels = np.arange(g * spec.in_per_group, (g + 1) * spec.in_per_group)
     offsets = np.indices(spec.kernel, dtype=np.int64).reshape(spec.ndim, -1).T  # raster order
     lo = np.array([p[0] for p in spec.pads], dtype=np.int64)
-    unpadded = tap_position(pos, offsets, np.array(spec.stride, dtype=np.int64),
-                            np.array(spec.dilation, dtype=np.int64)) - lo  # (K, ndim)
+    unpadded = tap_position(pos, offsets, stride, dilation) - lo  # (K, ndim)
     sizes = spec.in_spatial
     inside = np.all((unpadded >= 0) & (unpadded < np.array(sizes, dtype=np.int64)), axis=1)
     if spec.padding_mode == "zeros":
@@ -152,23 +169,15 @@ def trace_step_of(spec: ConvSpec, x, weight, bias, out_index) -> Step:
 
 
 def equation(step: Step, max_terms: int = 24) -> str:
-    """The step's arithmetic as one line of text.
+    """The step's arithmetic as one line of text (:func:`convcore.text.format_equation`).
 
     ``out[0,1,3] = b(0.5) + x[0,4]·w[1,0,0] (2·−1) + … = 7``; padding cells read
     ``pad[0,-1]``; beyond ``max_terms`` taps the rest is summarized with its count and sum.
     """
     if not isinstance(step, Step):
         raise ConvError(f"equation: step must be a Step (from trace_step), got {shown(step)}")
-    if not is_int(max_terms) or max_terms < 0:
-        raise ConvError(f"equation: max_terms must be an int >= 0, got {shown(max_terms)}")
-    terms = [f"b({format_number(step.bias)})"]
-    for t in step.taps[:int(max_terms)]:
-        name = "pad" if t.is_padding else "x"
-        terms.append(f"{name}[{t.in_channel},{format_index(t.input_index)}]·"
-                     f"w[{format_index(t.weight_index)}] "
-                     f"({format_number(t.x)}·{format_number(t.w)})")
-    rest = step.taps[int(max_terms):]
-    if rest:
-        terms.append(f"… {len(rest)} more terms (Σ {format_number(sum(t.product for t in rest))})")
-    return (f"out[{format_index(step.out_index)}] = " + " + ".join(terms)
-            + f" = {format_number(step.value)}")
+    return format_equation(
+        step.out_index, step.bias, step.taps, step.value,
+        lambda t: (f"{'pad' if t.is_padding else 'x'}[{t.in_channel},"
+                   f"{format_index(t.input_index)}]·w[{format_index(t.weight_index)}]"),
+        max_terms, "equation")

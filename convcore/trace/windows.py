@@ -3,6 +3,7 @@ input cell, and which cells no window reads (and why)."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..budget import require
 from ..errors import ConvError
-from ..geometry import last_read, read_counts, tap_position
+from ..geometry import MAX_COORD, int64_steps, last_read, read_counts, tap_position
 from ..params import (
     MAX_SPATIAL_DIMS,
     ConvSpec,
@@ -30,6 +31,24 @@ def spatial_spec(op, in_spatial, kernel_size, stride, padding, dilation) -> Conv
                         f"{len(in_spatial)}")
     kernel = positive_tuple(kernel_size, len(in_spatial), "kernel_size", op)
     return make_spec(op, (1, 1, *in_spatial), (1, 1, *kernel), None, stride, padding, dilation)
+
+
+@functools.lru_cache(maxsize=512)
+def index_steps(spec: ConvSpec, op: str) -> tuple[np.ndarray, np.ndarray]:
+    """(stride, dilation) per axis as int64 arrays for index maps — a step only one window or
+    tap uses as 0 — once every padded coordinate the windows reach is known to fit int64.
+    Cached per spec: the arrays are read-only."""
+    for axis, (o, k, s, d, (lo, _)) in enumerate(zip(spec.out_spatial, spec.kernel, spec.stride,
+                                                     spec.dilation, spec.pads)):
+        reach = max(last_read(o, k, s, d), lo)
+        if reach > MAX_COORD:
+            raise ConvError(f"{op}: on spatial axis {axis} the windows reach padded coordinate "
+                            f"{reach}, beyond 2**62 (index maps hold int64 coordinates); use "
+                            f"less padding or a shorter input")
+    steps = int64_steps(spec.stride, spec.out_spatial), int64_steps(spec.dilation, spec.kernel)
+    for a in steps:
+        a.setflags(write=False)
+    return steps
 
 
 def check_spec(spec, op: str) -> ConvSpec:
@@ -57,8 +76,8 @@ class WindowMap:
         return int(self.out_coords.shape[0])
 
 
-def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1, steps=None
-               ) -> WindowMap:
+def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1, steps=None, *,
+               max_bytes=None) -> WindowMap:
     """The index map an animation is built from (vectorized; memory ~ steps × taps).
 
     ``steps`` (optional): the raster-order step numbers to map, e.g. the frames of a capped
@@ -70,24 +89,27 @@ def window_map(in_spatial, kernel_size, stride=1, padding=0, dilation=1, steps=N
         [[0, 1], [2, 3], [4, 5]]
     """
     spec = spatial_spec("window_map", in_spatial, kernel_size, stride, padding, dilation)
-    return window_map_of(spec, steps)
+    return window_map_of(spec, steps, max_bytes=max_bytes)
 
 
-def window_map_of(spec: ConvSpec, steps=None) -> WindowMap:
+def window_map_of(spec: ConvSpec, steps=None, *, max_bytes=None) -> WindowMap:
     """:func:`window_map` of a resolved spec (int64 coordinates)."""
-    check_spec(spec, "window_map")
+    op = "window_map"
+    check_spec(spec, op)
+    stride, dilation = index_steps(spec, op)
     nd = spec.ndim
-    total = math.prod(spec.out_spatial)
+    total, taps = math.prod(spec.out_spatial), math.prod(spec.kernel)
+    if steps is not None and total > MAX_COORD:
+        raise ConvError(f"{op}: the output has {total} positions; step numbers beyond 2**62 "
+                        f"do not fit the map's int64 coordinates")
     steps = None if steps is None else _steps(steps, total)
     count = total if steps is None else steps.size
-    require("window_map", f"the map of {count} steps x {math.prod(spec.kernel)} taps",
-            count * (math.prod(spec.kernel) + 2) * nd * 8)
+    require(op, f"the map of {count} steps x {taps} taps",
+            (count * (taps + 2) + taps) * nd * 8, max_bytes)
     if steps is None:
         out_coords = np.indices(spec.out_spatial, dtype=np.int64).reshape(nd, -1).T
     else:
         out_coords = np.stack(np.unravel_index(steps, spec.out_spatial), axis=1).astype(np.int64)
-    stride = np.asarray(spec.stride, dtype=np.int64)
-    dilation = np.asarray(spec.dilation, dtype=np.int64)
     offsets = np.indices(spec.kernel, dtype=np.int64).reshape(nd, -1).T
     starts = tap_position(out_coords, 0, stride, dilation)
     coords = tap_position(out_coords[:, None, :], offsets[None, :, :], stride, dilation)
@@ -159,18 +181,24 @@ def axis_coverage(axis: int, n: int, k: int, s: int, d: int, lo: int, out: int):
                                 tuple(unread[unread <= last].tolist()))
 
 
-def coverage(in_spatial, kernel_size, stride=1, padding=0, dilation=1) -> Coverage:
+def coverage(in_spatial, kernel_size, stride=1, padding=0, dilation=1, *,
+             max_bytes=None) -> Coverage:
     """For every input cell, how many windows read it; cells never read, with the reason."""
     return coverage_of(spatial_spec("coverage", in_spatial, kernel_size, stride, padding,
-                                    dilation))
+                                    dilation), max_bytes=max_bytes)
 
 
-def coverage_of(spec: ConvSpec) -> Coverage:
+def coverage_of(spec: ConvSpec, *, max_bytes=None) -> Coverage:
     """:func:`coverage` of a resolved spec."""
-    check_spec(spec, "coverage")
+    op = "coverage"
+    check_spec(spec, op)
+    for axis, (k, o) in enumerate(zip(spec.kernel, spec.out_spatial)):
+        if min(k, o) > MAX_COORD:  # a cell is read at most once per tap and per window
+            raise ConvError(f"{op}: on spatial axis {axis} a cell may be read by up to "
+                            f"{min(k, o)} windows, beyond the int64 read counts")
     cells = math.prod(spec.in_spatial)
-    require("coverage", f"read counts of {cells} input cells",
-            cells * 8 + sum(spec.in_spatial) * 100)
+    require(op, f"read counts of {cells} input cells",
+            cells * 8 + sum(spec.in_spatial) * 100, max_bytes)
     per_axis = [axis_coverage(a, spec.in_spatial[a], spec.kernel[a], spec.stride[a],
                               spec.dilation[a], spec.pads[a][0], spec.out_spatial[a])
                 for a in range(spec.ndim)]

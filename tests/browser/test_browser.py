@@ -29,6 +29,7 @@ PAGES = {  # URL path -> (screenshot name, least number of Plotly charts)
     "/groups": ("groups", 1),
     "/examples": ("examples", 1),
     "/about": ("about", 1),
+    "/gallery": ("gallery", 0),
 }
 LOAD_TIMEOUT_MS = 45_000
 
@@ -150,25 +151,37 @@ def test_plotly_js_comes_from_the_app_itself(page, app_url):
     assert plotly and plotly[0].status == 200 and plotly[0].headers.get("etag")
 
 
-@pytest.mark.parametrize("path,query,step", [
-    ("/", "step=3&stride=2", 3),  # 1-D: L=10, size 2, stride 2 -> 5 steps
-    ("/explorer_2d", "stride=2,1&step=5", 5),  # 2-D: 2x4 outputs; step 5 is cell (1, 1)
+@pytest.mark.parametrize("path,query,step,steps", [
+    ("/", "step=3&stride=2", 3, 5),  # 1-D: L=10, size 2, stride 2 -> 5 steps
+    ("/explorer_2d", "stride=2,1&step=5", 5, 8),  # 2-D: 2x4 outputs; step 5 is cell (1, 0)
 ])
-def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step):
+def test_shared_url_restores_the_view(page, app_url, artifacts, path, query, step, steps):
+    """A link's step is the step the page shows ("step 5 of 8" for step=5), and stepping on
+    moves the URL's step with the page's."""
     open_page(page, f"{app_url}{path}?{query}", charts=0)
     assert_no_exception(page)
     expect(page.locator('[data-testid="stAlert"]', has_text="URL:")).to_have_count(0)
-    assert view_step(page) == step
+    assert view_step(page) == step - 1  # the raster index, from 0
+    assert page.get_by_test_id("cx-step").inner_text().startswith(f"step {step} of {steps}")
     kept = parse_qs(urlsplit(page.evaluate("location.href")).query)
     assert kept.get("step") == [str(step)]
     assert kept.get("stride") == [parse_qs(query)["stride"][0]]
     shot(page, artifacts, f"shared-url-{PAGES[path][0]}")
     # stepping on from the shared view: the URL follows once the user stops
     page.get_by_test_id("cx-next").click()
-    assert view_step(page) == step + 1
+    assert page.get_by_test_id("cx-step").inner_text().startswith(f"step {step + 1} of")
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
                            f"'{step + 1}'")
     assert_no_exception(page)
+
+
+def test_a_link_from_before_steps_counted_from_1_opens_the_first_step(page, app_url):
+    """step=0 was the first step when the URL counted from 0: it still opens the first step
+    ("step 1 of 16"), and the page says what it did."""
+    open_page(page, f"{app_url}/explorer_2d?step=0", charts=0)
+    assert_no_exception(page)
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 1 of 16")
+    expect(page.get_by_text("step: asked 0, using 1")).to_be_visible()
 
 
 def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifacts):
@@ -177,7 +190,7 @@ def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifact
     default, no extra query parameter appears)."""
     open_page(page, fresh_app_url + "/explorer_2d?stride=2,1&step=5", charts=0)
     assert_no_exception(page)
-    assert view_step(page) == 5
+    assert view_step(page) == 4  # "step 5 of 8"
     page.get_by_test_id("cx-next").click()
     page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '6'",
                            timeout=LOAD_TIMEOUT_MS)
@@ -188,6 +201,40 @@ def test_first_visit_by_shared_link_keeps_the_view(page, fresh_app_url, artifact
         f"after Next the URL holds {query}: the first rerun of the first session changed "
         "other settings")
     assert_no_exception(page)
+
+
+def forward_messages(page: Page) -> list[str]:
+    """Record the type of every message the server sends this tab (Streamlit's ForwardMsg
+    protobuf); returns the list, filled as they arrive."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    kinds: list[str] = []
+
+    def received(frame) -> None:
+        if isinstance(frame, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(frame)
+            kinds.append(msg.WhichOneof("type"))
+
+    page.on("websocket", lambda ws: ws.on("framereceived", received))
+    return kinds
+
+
+def test_the_1d_page_opens_at_its_own_address_on_a_fresh_server(page, fresh_app_url):
+    """``/explorer_1d`` (the 1-D page's address beside ``/explorer_2d``) as the first visit
+    after a server start: the page with the link's settings, in one script run, with no
+    "Page not found" and no second navigation (Streamlit's old pages-folder mode)."""
+    kinds = forward_messages(page)
+    open_page(page, fresh_app_url + "/explorer_1d?stride=2&step=3", charts=0)
+    assert_no_exception(page)
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 3 of 5")
+    assert page.get_by_test_id("cx-scrub").get_attribute("max") == "4"  # stride 2: 5 cells
+    expect(page.get_by_role("heading", name="1-D convolution explorer")).to_be_visible()
+    assert "page_not_found" not in kinds, kinds
+    assert kinds.count("navigation") == 1 and kinds.count("script_finished") == 1, kinds
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlsplit(page.url).path == "/explorer_1d"
+    assert_no_js_errors(page)
 
 
 def test_documented_example_opens_in_the_explorer(page, app_url, artifacts):
@@ -252,3 +299,31 @@ def test_upload_is_checked_and_downscaled(page, app_url, artifacts):
     assert page.locator('[data-testid="stAlert"]', has_text="Python objects").count() == 0
     assert page.locator(VIEW).evaluate("r => r.__cx.scene.in_shape") == [20, 1024]
     shot(page, artifacts, "upload-downscaled")
+
+
+def test_the_gallery_opens_a_case_and_its_twin(page, app_url, artifacts):
+    """The gallery's odd case (i 6, k 3, s 2, p 1 → 3): its twin's link opens the transposed
+    page in a new tab, in the gather view, giving 6×6 back; its button opens the explorer in
+    this tab with the 3×3 output."""
+    open_page(page, app_url + "/gallery", charts=0)
+    assert_no_exception(page)
+    shot(page, artifacts, "gallery-1280")
+    link = page.locator('[data-testid="stMarkdown"] a', has_text="twin").nth(6)
+    assert link.get_attribute("href").startswith("transposed?shape=3&")
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_selector(f"{VIEW} .cx-plot .main-svg", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(tab)
+    shown = tab.locator(VIEW).evaluate("r => [r.__cx.tscene.in_shape, r.__cx.tscene.out_shape, "
+                                       "r.__cx.viewMode]")
+    assert shown == [[3, 3], [6, 6], "gather"]
+    tab.close()
+    page.locator(".st-key-gallery-padding_strides_odd button").click()
+    page.wait_for_url(re.compile(r"/explorer_2d\?shape=6&"), timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_selector(f"{VIEW} .cx-eq", timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    assert page.locator(VIEW).evaluate("r => r.__cx.scene.out_shape") == [3, 3]
+    assert page.get_by_test_id("cx-step").inner_text().startswith("step 1 of 9")
+    assert_no_exception(page)
+    assert_no_js_errors(page)

@@ -258,9 +258,9 @@ def test_the_equation_shown_is_the_core_equation(page, app_url, case):
 
 def test_play_continues_from_the_step_and_the_page_follows_where_it_stopped(page, app_url,
                                                                          artifacts):
-    s, comp = computation(2, {"shape": "9,9", "step": "3", "speed": "8"})
-    open_view(page, app_url + "/explorer_2d?shape=9,9&step=3&speed=8")
-    assert step_of(page) == 3
+    s, comp = computation(2, {"shape": "9,9", "speed": "8"})
+    open_view(page, app_url + "/explorer_2d?shape=9,9&step=4&speed=8")
+    assert step_of(page) == 3  # the URL's step 4 is raster index 3
     seen = []
     page.click('[data-testid="cx-play"]')
     deadline = time.monotonic() + 4
@@ -272,7 +272,7 @@ def test_play_continues_from_the_step_and_the_page_follows_where_it_stopped(page
     assert seen[0] >= 3 and min(seen) >= 3 and stopped > 3, seen
     assert seen == sorted(seen)  # forwards, one step after another
     page.wait_for_function(f"() => new URLSearchParams(location.search).get('step') === "
-                           f"'{stopped}'", timeout=10_000)
+                           f"'{stopped + 1}'", timeout=10_000)
     wait_until_idle(page)
     panel = page.locator('[data-testid="stMarkdown"] code', has_text="out[").first.inner_text()
     assert panel == core_equation(s, comp, stopped) == equation(page)
@@ -366,12 +366,38 @@ def test_copy_link_opens_the_same_view(page, app_url):
     page.click('[data-testid="cx-copy"]')
     link = page.wait_for_function(
         f"() => document.querySelector('{ROOT_SEL}').dataset.link").json_value()
-    assert re.search(r"step=6", link) and "reveal=1" in link and "stride=2" in link
+    assert re.search(r"step=7", link) and "reveal=1" in link and "stride=2" in link  # from 1
     open_view(page, link)
     assert step_of(page) == 6 and page.locator('[data-testid="cx-reveal"]').is_checked()
 
 
 # ------------------------------------------------------------------------------ layout
+
+def test_the_1d_line_legend_covers_no_line(browser, app_url, artifacts):
+    """1-D presenter at 1280×720 (the arange input: the output line climbs to the top right
+    corner, where the legend was): the legend sits above every point and line of the plot."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        for address in ("/explorer_1d?presenter=1", "/explorer_1d"):
+            open_view(page, app_url + address)
+            legend, marks = page.evaluate("""() => {
+              const plot = document.querySelector('.cx-line .js-plotly-plot');
+              const box = (e) => { const b = e.getBoundingClientRect();
+                                   return [b.left, b.top, b.right, b.bottom]; };
+              return [box(plot.querySelector('.legend')),
+                      [...plot.querySelectorAll('.scatterlayer .trace path, .scatterlayer .point')]
+                        .map(box)];
+            }""")
+            assert len(marks) >= 11, marks  # two lines and the output's points
+            for mark in marks:
+                overlap = min(legend[2], mark[2]) - max(legend[0], mark[0]) > 0 and \
+                    min(legend[3], mark[3]) - max(legend[1], mark[1]) > 0
+                assert not overlap, (address, legend, mark)
+        shot(page, artifacts, "view-1d-line-legend")
+    finally:
+        context.close()
+
 
 def test_a_phone_gets_one_column_with_nothing_overlapping(browser, app_url, artifacts):
     context = browser.new_context(viewport={"width": 390, "height": 844})
@@ -421,7 +447,7 @@ def test_the_offline_html_export_is_the_same_view(page, tmp_path, artifacts):
 
 def test_predict_then_reveal_hides_the_cell_and_checks_the_guess(page, app_url, artifacts):
     s, comp = computation(2, {"stride": "2,1"})
-    open_view(page, app_url + "/explorer_2d?stride=2,1&step=2&predict=1")
+    open_view(page, app_url + "/explorer_2d?stride=2,1&step=3&predict=1")
     hidden = state(page)
     assert hidden["predict"] == "hidden"
     assert "= ?" in page.inner_text('[data-testid="cx-step"]')

@@ -3,7 +3,11 @@
 - the browser's receptive field (``stack.js``: the explorer's window rule applied layer after
   layer) against ``cc.cell_receptive_field`` — range and path counts — for every output cell of
   small stacks and sampled cells of larger ones, 1-D and 2-D, with strides, dilations and
-  uneven padding, and for cells of the levels in between (against the stack cut there);
+  uneven padding, and for cells of the levels in between (against the stack cut there); the
+  other way round, the cells a cell reaches on the levels above it (``reachOf``), against the
+  same function read per reached cell;
+- the levels are drawn in order (input, layer 1, 2, 3) and hovering an input cell lights the
+  output cells it reaches, with the core's path counts;
 - clicking an output cell on the page lights its field with the core's path counts; hovering
   sends no websocket message; the pinned cell reaches the URL once the user stops; a
   presenter's 1280×720 screen holds the input, the output and the caption;
@@ -126,7 +130,90 @@ def test_the_browser_field_and_path_counts_are_the_core_cell_receptive_field(pag
     assert checked > 1000, checked
 
 
+def test_the_cells_a_cell_reaches_are_the_core_fields_read_the_other_way(page, app_url):
+    """reachOf(scene, h, j) on level L counts, for each cell o of L, the paths from cell j of
+    level h to o: ``cc.cell_receptive_field(layers[h:L], shape of level h, o).paths[j]``."""
+    page.goto(app_url + "/app/static/view/stack.js")
+    page.evaluate(f"""async () => {{
+      window.stack = await import('{app_url}/app/static/view/stack.js');
+    }}""")
+    rng = np.random.default_rng(7)
+    checked = 0
+    for layers, in_spatial, rf in random_stacks(rng, 40):
+        sc = scenes.build_stack_scene(rf)
+        shapes = [tuple(in_spatial)] + [tuple(L.out_spatial) for L in rf.layers]
+        top = len(layers)
+        level = int(rng.integers(0, top))
+        cells = list(np.ndindex(*shapes[level]))
+        picks = [cells[i] for i in rng.choice(len(cells), min(4, len(cells)), replace=False)]
+        got = page.evaluate("""([sc, level, picks, top]) => picks.map((j) => {
+            const r = window.stack.reachOf(sc, level, j);
+            const out = [];
+            for (let l = level + 1; l <= top; l++) {
+              out.push(Array.from(window.stack.levelCounts(r.axes, l)));
+            }
+            return [out, Array.from(r.output)];
+        })""", [sc, level, [[int(v) for v in j] for j in picks], top])
+        for above in range(level + 1, top + 1):
+            # paths[o, j] from every cell j of `level` to every cell o of `above`
+            paths = np.stack([cc.cell_receptive_field(layers[level:above], shapes[level],
+                                                      o).paths.ravel()
+                              for o in np.ndindex(*shapes[above])])
+            for j, (per_level, output) in zip(picks, got):
+                expected = paths[:, np.ravel_multi_index(j, shapes[level])]
+                where = (layers, in_spatial, level, j, above)
+                np.testing.assert_array_equal(per_level[above - level - 1], expected,
+                                              err_msg=str(where))
+                if above == top:
+                    np.testing.assert_array_equal(output, expected, err_msg=str(where))
+                checked += 1
+    assert checked > 150, checked
+
+
 # ------------------------------------------------------------------------------ the page
+
+def test_levels_in_order_and_an_input_cell_lights_the_outputs_it_reaches(page, app_url,
+                                                                         artifacts):
+    layers = layers_of([(3, 2, 1, 1), (3, 1, 2, 0), (2, 1, 1, 0)])
+    open_view(page, app_url + "/receptive?in=15,13&layers=k3s2p1,k3d2,k2")
+    # the levels read input, layer 1, layer 2, layer 3 (left to right, then down)
+    order = page.evaluate(f"""() => [...document.querySelectorAll(
+        '{ROOT_SEL} .cx-rf-level')].map(e => {{ const b = e.getBoundingClientRect();
+                                               return [Number(e.dataset.level), b.top, b.left];
+                                             }})""")
+    assert [level for level, _, _ in order] == [0, 1, 2, 3]
+    reading = sorted(order, key=lambda o: (round(o[1]), o[2]))
+    assert [level for level, _, _ in reading] == [0, 1, 2, 3], order
+    labels = page.locator(f"{ROOT_SEL} .cx-rf-level .cx-label").all_inner_texts()
+    assert [t.split(" (")[0].split(":")[0] for t in labels] == ["input", "layer 1", "layer 2",
+                                                                "layer 3"]
+    # hovering input cell (1, 1): the output cells it reaches light up, with the core's counts
+    out = cc.receptive_field(layers, in_spatial=(15, 13)).out_spatial
+    expected = np.array([cc.cell_receptive_field(layers, (15, 13), o).paths[1, 1]
+                         for o in np.ndindex(*out)])
+    assert expected.sum() > 0 and (expected == 0).sum() > 0  # some reached, some not
+    page.mouse.move(*cell_center(page, 0, (1, 1)))
+    page.wait_for_function(f"() => document.querySelector('{ROOT_SEL}').dataset.cell === "
+                           "'[1,1]'", timeout=5000)
+    reach = page.evaluate(f"() => Array.from(document.querySelector('{ROOT_SEL}')"
+                          ".__cx.reach.output)")
+    assert reach == expected.tolist()
+    lit = page.evaluate("""([cells]) => {
+      const v = document.querySelector('[data-testid="cx-rf-root"]').__cx;
+      const g = v.grids[3], dpr = window.devicePixelRatio || 1;
+      return cells.map(([r, c]) => g.ctx.getImageData(Math.round((c + 0.5) * g.cs * dpr),
+        Math.round((r + 0.5) * g.ch * dpr), 1, 1).data[3] > 0);
+    }""", [[[int(r), int(c)] for r, c in np.ndindex(*out)]])
+    assert lit == (expected > 0).tolist()
+    info = page.inner_text(f"{ROOT_SEL} .cx-rf-info")
+    n = int((expected > 0).sum())
+    assert info.startswith(f"input cell (1,1) reaches {n} output cell") and \
+        f"through {int(expected.sum())} path" in info, info
+    assert page.inner_text(f"{ROOT_SEL} .cx-tip").startswith(
+        f"input (1,1): reaches {n} output cell")
+    assert_no_js_errors(page)
+    shot(page, artifacts, "receptive-input-cell-reach")
+
 
 def test_clicking_an_output_cell_lights_its_field_without_a_round_trip(page, app_url, artifacts):
     page.add_init_script(COUNT_WS_SENDS)

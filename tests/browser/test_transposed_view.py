@@ -165,3 +165,36 @@ def test_hover_in_scatter_shows_an_output_cells_sum_and_the_mode_reaches_the_url
     assert view(page, "v.steps") == comp.steps
     time.sleep(0.2)
     assert_no_exception(page)
+
+
+@pytest.mark.parametrize("ndim,query", [
+    (1, {}),  # 10 inputs, 11 outputs: the output row is the longer one
+    (2, {"stride": "2", "size": "3", "pad": "1"}),  # 9×9 outputs, cropped stamps in the table
+])
+def test_a_phone_holds_the_whole_output_row_the_table_and_every_tab(browser, app_url,
+                                                                    artifacts, ndim, query):
+    """At 390 px the output's last cell, the scatter table's columns and the four panel tabs
+    are inside the screen (the output row was cut after its 10th cell; a 4th column and the
+    4th tab were off the right edge)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        open_view(page, address(app_url, ndim, query))
+        width = page.evaluate("document.documentElement.clientWidth")
+        right = view(page, "(() => { const g = v.output, b = g.dyn.getBoundingClientRect(); "
+                           "return [b.left + g.cols * g.cs, g.cols]; })()")
+        assert right[1] == (11 if ndim == 1 else 9) and right[0] <= width + 0.5, right
+        boxes = page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid="stTab"], [data-testid="stTable"] th, [data-testid="stTable"] td,'
+            + ' .cx-panel, .cx-plot')].map(e => [e.tagName + ' ' + e.innerText.slice(0, 20),
+                                                 e.getBoundingClientRect().right])""")
+        tabs = [b for b in boxes if b[0].startswith("DIV ") and b[0][4:].startswith(
+            ("Arithmetic", "Backward", "output_padding", "Code"))]
+        assert len(tabs) >= 4, boxes
+        cells = [b for b in boxes if b[0].startswith(("TH", "TD"))]
+        assert len(cells) >= 8, boxes  # the scatter table: 3 columns, a row per stamp
+        for name, edge in boxes:
+            assert edge <= width + 0.5, (name, edge, width)
+        shot(page, artifacts, f"transposed-{ndim}d-phone-390")
+    finally:
+        context.close()

@@ -2,7 +2,9 @@
 // side, valid, same, TensorFlow/JAX SAME) and its mode, groups, maps, bias, batch item and
 // output map.  A change becomes a change to the page's URL query (the scene API's input, the
 // same text app/url.py reads); values and bounds come from the payload (app/layer.py's
-// `limits`), so a slider never offers what the page would clamp.
+// `limits`), so a slider never offers what the page would clamp.  What a kernel source brings
+// (a preset's size; the trained network's layer: its size, output maps, groups and learned
+// bias) is shown fixed, and said.
 
 const AXES = {1: ["L"], 2: ["H", "W"]};
 const PAD_FORMS = [["valid", "valid"], ["axis", "per axis"], ["side", "per side"],
@@ -111,13 +113,21 @@ export class LayerControls {
                           this.layer[field].slice();
                         values[a] = v;
                         return {[field]: axesText(values)};
-                      }, name === "size" && layer.kernel === "preset");
+                      }, name === "size" && (layer.kernel === "preset" || layer.kernel === "network"));
         }
       } else {  // one number: inmaps, outmaps, item, omap
         this.slider(group, name, "", (l) => l[name], (lim) => lim[name] && lim[name][0],
                     (v) => ({[name]: String(v)}));
       }
       this.el.appendChild(group);
+    }
+    if (layer.kernel === "network") {
+      const note = document.createElement("span");
+      note.className = "cx-ctl-fixed";
+      note.setAttribute("data-testid", "cx-ctl-fixed");
+      note.textContent = `kernel ${layer.size.join("\u00d7")}, C_out ${layer.outmaps}, ` +
+        `groups 1 and bias: set by the network's layer ${layer.network}`;
+      this.el.appendChild(note);
     }
     this.el.appendChild(this.message);
   }
@@ -154,6 +164,15 @@ export class LayerControls {
   }
 
   buildBias(group) {
+    if (this.layer.kernel === "network") {  // the layer's learned bias: nothing to set
+      const learned = document.createElement("span");
+      learned.className = "cx-ctl-learned";
+      learned.setAttribute("data-testid", "cx-ctl-bias-learned");
+      learned.textContent = "learned";
+      learned.title = "the network's layer brings its learned bias";
+      group.appendChild(learned);
+      return;
+    }
     const box = document.createElement("input");
     box.type = "checkbox";
     box.setAttribute("data-testid", "cx-ctl-bias-on");

@@ -218,7 +218,8 @@ export class View extends ViewBase {
 
   // what a scene API request carries besides the layer: where the view is
   viewQuery() {
-    return {step: this.step, speed: this.speed, reveal: this.reveal ? 1 : 0,
+    // the URL counts steps from 1, as the view shows them (app/url.py)
+    return {step: this.step + 1, speed: this.speed, reveal: this.reveal ? 1 : 0,
             predict: this.predict ? 1 : 0};
   }
 
@@ -533,8 +534,10 @@ export class View extends ViewBase {
     const pl = Math.ceil(s.padded_shape[0] / f);
     const ol = Math.ceil(s.out_shape[0] / f);
     const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
-    // cells as wide as the width allows; strips at least a readable height
-    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / pl, 72));
+    // cells as wide as the width allows (for the longer of input and output: a transposed
+    // convolution's output is the longer); strips at least a readable height
+    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / Math.max(pl, ol),
+                                      72));
     const line = this.presenter ? 170 : 200;
     const psH = this.hasPartials() ? this.partialsBox().h : 0;
     const rowsBudget = (this.heightBudget() - line - psH * 0 - 3 * (MARGIN.t + MARGIN.b + 24)) /
@@ -688,7 +691,9 @@ export class View extends ViewBase {
     const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
                                      MARGIN_1D.r + 40));
     const h = this.presenter ? 170 : 200;
-    const m = {l: 48, r: 8, t: 8, b: 26};
+    const font = Math.max(11, Math.round(this.font * 0.75));
+    // the legend sits above the plot area, where it cannot cover the lines
+    const m = {l: 48, r: 8, t: 8 + Math.round(font * 1.8), b: 26};
     const L = Object.assign(this.line, {w, h, m});
     L.box.style.width = `${w}px`;
     L.box.style.height = `${h}px`;
@@ -701,7 +706,6 @@ export class View extends ViewBase {
     L.dyn.style.top = `${m.t}px`;
     L.dyn.style.pointerEvents = "none";
     L.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const font = Math.max(11, Math.round(this.font * 0.75));
     L.plot.__drawn = (L.plot.__drawn || 0) + 1;
     window.Plotly.react(L.plot, [
       {type: "scatter", mode: "lines", x: xs, y: ys, name: `x[${s.channels[0]}]`,
@@ -710,7 +714,8 @@ export class View extends ViewBase {
        line: {color: "#2166ac", width: 2}, marker: {size: 4}},
     ], {
       width: w, height: h, margin: {...m, pad: 0}, showlegend: true,
-      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, font: {size: font}},
+      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom",
+               font: {size: font}},
       xaxis: {range: this.lineRange.x, fixedrange: true, automargin: false, zeroline: false,
               tickfont: {size: font}},
       yaxis: {range: this.lineRange.y, fixedrange: true, automargin: false,
@@ -1491,7 +1496,7 @@ export class View extends ViewBase {
       if (value === dflt) u.searchParams.delete(name);
       else u.searchParams.set(name, String(value));
     };
-    set("step", this.step, 0);
+    set("step", this.step + 1, 1);  // counted from 1, as the page shows it (app/url.py)
     set("speed", this.speed, 2);
     set("reveal", this.reveal ? 1 : 0, 0);
     set("predict", this.predict ? 1 : 0, 0);

@@ -386,3 +386,19 @@ export class MapPanel {
     this.el.remove();
   }
 }
+
+
+// The diverging scale as a lookup table: `n` RGB triplets from the most negative (index 0)
+// through white (the middle) to the most positive, for views that paint pixels themselves.
+export function colorTable(n = 256) {
+  const stops = RDBU.map((c) => c.slice(4, -1).split(",").map(Number));
+  const table = new Uint8ClampedArray(n * 3);
+  for (let i = 0; i < n; i++) {
+    const x = (i / (n - 1)) * (stops.length - 1);
+    const j = Math.min(stops.length - 2, Math.floor(x));
+    for (let q = 0; q < 3; q++) {
+      table[i * 3 + q] = Math.round(stops[j][q] + (stops[j + 1][q] - stops[j][q]) * (x - j));
+    }
+  }
+  return table;
+}

@@ -1,8 +1,9 @@
-// The receptive-field view: every level of a stack (the input, then each layer's output) as a
-// plotly.js heatmap; hovering a cell lights, on every level below it, the cells that reach it
-// with their path counts (the effective receptive field) — computed here from the scene's
-// geometry (stack.js), with no round trip to the server.  Clicking an output cell of the last
-// layer pins it; the pinned cell is reported to Streamlit (debounced) so the URL follows.
+// The receptive-field view: every level of a stack (the input, then each layer's output, in
+// that order) as a plotly.js heatmap; hovering a cell lights, on every level below it, the
+// cells that reach it with their path counts (the effective receptive field), and on every
+// level above it the cells it reaches — computed here from the scene's geometry (stack.js),
+// with no round trip to the server.  Clicking an output cell of the last layer pins it; the
+// pinned cell is reported to Streamlit (debounced) so the URL follows.
 //
 // Like the explorer: plotly draws each level once per scene, the heat is drawn on a canvas laid
 // exactly over the plot area, and cell <-> pixel mapping is ours (fixed margins and ranges).
@@ -11,7 +12,7 @@ import {ViewBase, mountView} from "./component.js";
 import {fmt, idx} from "./format.js";
 import {unravel} from "./geometry.js";
 import {Grid} from "./grid.js";
-import {fieldOf, levelCounts} from "./stack.js";
+import {fieldOf, levelCounts, reachOf} from "./stack.js";
 
 const RF_MARGIN = {l: 34, r: 6, t: 4, b: 22};
 const RF_MARGIN_1D = {...RF_MARGIN, l: 78};  // room for "layer 8" and "k31 d64" beside a strip
@@ -20,6 +21,7 @@ const RF_HEAT = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a
                  "#bd0026", "#800026"];
 const RF_HOVER = "#7b2cbf";
 const RF_RANGE = "#111111";
+const RF_MIN_LEVEL_PX = 96;  // a level of few cells is drawn at least this wide: hoverable
 
 function heatColor(ratio) {
   const i = Math.min(RF_HEAT.length - 1, Math.max(0, Math.round(ratio * (RF_HEAT.length - 1))));
@@ -182,45 +184,55 @@ class ReceptiveView extends ViewBase {
   build2d(width) {
     const s = this.scene;
     const m = RF_MARGIN;
-    const plot = m.l + m.r + 24;
+    const gap = 24;  // to the next level (the row's CSS gap, 1.25rem, and a little)
     const rowExtra = m.t + m.b + 24;  // label and tick labels
-    const [ih, iw] = s.shapes[0];
-    const [oh, ow] = s.shapes[this.top];
-    const middle = s.shapes.slice(1, this.top);
-    // the input and the output share the first row; the layers between them the second
+    // a level is as wide as its plot or its label (over the plot area), whichever is wider
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = `${parseFloat(getComputedStyle(this.root).fontSize) * 0.8}px sans-serif`;
+    const labelWidth = s.shapes.map((_, l) => measure.measureText(this.levelLabel(l)).width * 1.1);
     const hb = this.heightBudget();
-    const hMain = (middle.length ? 0.62 : 1) * hb - rowExtra;
-    const hMid = 0.38 * hb - rowExtra;
     const narrow = width < 700;
-    const fit = (room, cells, height, rows) => Math.max(1, Math.min(72, room / cells,
-                                                                  height / rows));
-    const cs = fit(narrow ? width - plot : (width - 2 * plot) * 0.62, iw, hMain, ih);
-    const co = fit(narrow ? width - plot : width - 2 * plot - cs * iw, ow, hMain, oh);
-    this.cs = cs;
-    const row = (cls) => {
-      const r = document.createElement("div");
-      r.className = `cx-rf-row ${cls}`;
-      this.stage.appendChild(r);
-      return r;
+    // Every level in order (input, layer 1, …, output), left to right, wrapping: one cell size
+    // for all (a strided stack shrinks before the eye), the largest whose rows fit the width
+    // and, but on a phone, the height; a level of few cells keeps RF_MIN_LEVEL_PX.
+    const size = (l, cs) => Math.min(72, Math.max(cs, RF_MIN_LEVEL_PX / Math.max(...s.shapes[l])));
+    const fits = (cs) => {
+      let rowW = 0;
+      let rowH = 0;
+      let total = 0;
+      for (let l = 0; l < s.shapes.length; l++) {
+        const [h, w] = s.shapes[l];
+        const lw = Math.max(m.l + w * size(l, cs) + m.r, m.l + labelWidth[l]) + gap;
+        if (lw > width) return false;
+        if (rowW + lw > width) {
+          total += rowH;
+          rowW = 0;
+          rowH = 0;
+        }
+        rowW += lw;
+        rowH = Math.max(rowH, h * size(l, cs) + rowExtra);
+      }
+      return narrow || total + rowH <= hb;
     };
-    const make = (parent, l, size) => {
-      const [h, w] = s.shapes[l];
-      const g = new LevelGrid(parent, {level: l, rows: h, cols: w, cs: size,
-                                       label: this.levelLabel(l), margin: m});
+    let lo = 1;
+    let hi = 72;
+    if (fits(hi)) lo = hi;
+    for (let i = 0; i < 30 && hi - lo > 0.05; i++) {
+      const mid = (lo + hi) / 2;
+      if (fits(mid)) lo = mid;
+      else hi = mid;
+    }
+    this.cs = lo;
+    const row = document.createElement("div");
+    row.className = "cx-rf-row";
+    this.stage.appendChild(row);
+    s.shapes.forEach(([h, w], l) => {
+      const g = new LevelGrid(row, {level: l, rows: h, cols: w, cs: size(l, lo),
+                                    label: this.levelLabel(l), margin: m});
       g.spot = (p) => p;
       g.index = (cell) => cell;
       this.grids[l] = g;
-    };
-    const main = row("cx-rf-main");
-    make(main, 0, cs);
-    make(main, this.top, co);
-    if (middle.length) {
-      const mid = row("cx-rf-middle");
-      const room = width - middle.length * plot;
-      const small = fit(narrow ? width - plot : room, narrow ? Math.max(...middle.map((x) => x[1]))
-        : middle.reduce((a, x) => a + x[1], 0), hMid, Math.max(...middle.map((x) => x[0])));
-      for (let l = 1; l < this.top; l++) make(mid, l, small);
-    }
+    });
   }
 
   // A 1-D strip's name beside it: the level and its layer's settings, on two lines.
@@ -257,10 +269,13 @@ class ReceptiveView extends ViewBase {
     const t0 = performance.now();
     const {level, index} = this.shown();
     const field = fieldOf(this.scene, level, index);
+    const reach = level < this.top ? reachOf(this.scene, level, index) : null;
     this.field = field;
+    this.reach = reach;
     for (const g of this.grids) {
       g.clear();
-      if (g.level <= level) this.drawHeat(g, field);
+      if (g.level <= level) this.drawHeat(g, field.axes, g.level < level);
+      else this.drawHeat(g, reach.axes, true);
     }
     const g = this.grids[level];
     const [r, c] = g.spot(index);
@@ -270,7 +285,7 @@ class ReceptiveView extends ViewBase {
       const top = this.grids[this.top];
       top.rect(top.ctx, pr, pc, 1, 1, {stroke: RF_HOVER, width: 2, dash: [4, 3]});
     }
-    this.info.textContent = this.describe(field);
+    this.info.textContent = this.describe(field, reach);
     const d = this.root.dataset;
     d.level = String(level);
     d.cell = JSON.stringify(index);
@@ -281,9 +296,11 @@ class ReceptiveView extends ViewBase {
     this.lastRenderMs = performance.now() - t0;
   }
 
-  drawHeat(g, field) {
+  // Path counts on level g (a field's below the shown cell, a reach's above it) and, when
+  // `outline`, the range they span.
+  drawHeat(g, axes, outline) {
     const s = this.scene;
-    const counts = levelCounts(field.axes, g.level);
+    const counts = levelCounts(axes, g.level);
     let top = 0;
     for (const v of counts) if (v > top) top = v;
     const shape = s.shapes[g.level];
@@ -310,22 +327,25 @@ class ReceptiveView extends ViewBase {
       }
     }
     // the range the window spans on this level, clipped to the level (dashed where the range
-    // runs on into padding)
-    const ranges = field.axes.map((x) => x.ranges[g.level]);
+    // runs on into padding); a reach's range is the cells reached (none: no outline)
+    const ranges = axes.map((x) => x.ranges[g.level]);
+    if (!outline || top === 0) return;
     const lo = ranges.map(([a], k) => Math.max(0, Math.min(a, shape[k] - 1)));
     const hi = ranges.map(([, b], k) => Math.max(0, Math.min(b, shape[k] - 1)));
     const cut = ranges.some(([a, b], k) => a < 0 || b >= shape[k]);
     const [r0, c0] = g.spot(lo);
     const [r1, c1] = g.spot(hi);
-    if (g.level < field.level) {
-      g.rect(g.ctx, r0, c0, r1 - r0 + 1, c1 - c0 + 1,
-             {stroke: RF_RANGE, width: 2, dash: cut ? [6, 4] : []});
-    }
+    g.rect(g.ctx, r0, c0, r1 - r0 + 1, c1 - c0 + 1,
+           {stroke: RF_RANGE, width: 2, dash: cut ? [6, 4] : []});
   }
 
-  describe(field) {
+  describe(field, reach = null) {
     const s = this.scene;
     const shape = s.shapes[0];
+    const reaches = reach ? this.describeReach(reach) : "";
+    if (field.level === 0) {
+      return `input cell (${idx(field.index)}) ${reaches || "reaches no output cell"}.`;
+    }
     const span = field.first.map((a, k) => `${fmt(a)}\u2013${fmt(field.last[k])}`);
     const sizes = field.first.map((a, k) => field.last[k] - a + 1);
     let reached = 0;
@@ -344,14 +364,30 @@ class ReceptiveView extends ViewBase {
     const outside = field.first.some((a, k) => a < 0 || field.last[k] >= shape[k]);
     let text = `${levelName(field.level)} cell (${idx(field.index)}) sees ${where} ` +
       `(${sizes.join(" \u00d7 ")} cells${outside ? ", part of it padding" : ""})`;
-    if (field.level === 0) return `${text}.`;
     const L = s.layers[field.level - 1];
     const one = (v) => (new Set(v).size === 1 ? fmt(v[0]) : `(${v.map(fmt).join(", ")})`);
     text += ` \u2014 size ${one(L.size)}, jump ${one(L.jump)}, start ${one(L.start)}. ` +
       `${fmt(reached)} input cell${reached === 1 ? "" : "s"} reach it through ` +
       `${fmt(total)} path${total === 1 ? "" : "s"}`;
     if (reached) text += ` (most: ${fmt(most)} through (${idx(unravel(at, shape))}))`;
-    return `${text}.`;
+    return reaches ? `${text}; it ${reaches}.` : `${text}.`;
+  }
+
+  // "reaches 9 output cells (rows 2–4 × cols 2–4) through 27 paths"
+  describeReach(reach) {
+    const s = this.scene;
+    let cells = 0;
+    let paths = 0;
+    for (const v of reach.output) {
+      if (v > 0) cells += 1;
+      paths += v;
+    }
+    if (!cells) return "";
+    const spans = reach.axes.map((x) => x.ranges[this.top]).map(([a, b]) =>
+      (a === b ? fmt(a) : `${fmt(a)}\u2013${fmt(b)}`));
+    const where = s.ndim === 1 ? `${spans[0]}` : `rows ${spans[0]} \u00d7 cols ${spans[1]}`;
+    return `reaches ${fmt(cells)} output cell${cells === 1 ? "" : "s"} (${where}) through ` +
+      `${fmt(paths)} path${paths === 1 ? "" : "s"}`;
   }
 
   // ------------------------------------------------------------------ hover, pin, keys
@@ -375,8 +411,11 @@ class ReceptiveView extends ViewBase {
       }
       if (h) {
         const n = this.field.input.reduce((a, v) => a + (v > 0), 0);
-        this.tip.textContent = `${levelName(h.level)} (${idx(h.index)}): ${n} input cell` +
-          `${n === 1 ? "" : "s"} reach it` + (h.level === this.top ? " \u2014 click to pin" : "");
+        const out = this.reach ? this.reach.output.reduce((a, v) => a + (v > 0), 0) : 0;
+        this.tip.textContent = `${levelName(h.level)} (${idx(h.index)}): ` + (h.level === 0 ?
+          `reaches ${out} output cell${out === 1 ? "" : "s"}` :
+          `${n} input cell${n === 1 ? "" : "s"} reach it`) +
+          (h.level === this.top ? " \u2014 click to pin" : "");
         this.tip.style.display = "block";
         const box = this.root.getBoundingClientRect();
         const x = e.clientX - box.left + 14;

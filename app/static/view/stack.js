@@ -1,8 +1,9 @@
 // The receptive field of one cell of a stack of convolutions, and its path counts, derived in
 // the browser from the stack scene's geometry (app/scene.py, build_stack_scene) with the
-// explorer's window rule (geometry.js) applied layer after layer.  Separable: each axis is
-// worked out alone, a 2-D count is the product of its two axes' counts.
-// tests/browser holds fieldOf to convcore.cell_receptive_field.
+// explorer's window rule (geometry.js) applied layer after layer — and the other way round, the
+// cells of the levels above that one cell reaches.  Separable: each axis is worked out alone,
+// a 2-D count is the product of its two axes' counts.
+// tests/browser holds fieldOf and reachOf to convcore.cell_receptive_field.
 
 import {isPadding, tapPosition, unpadded, windowTaps} from "./geometry.js";
 
@@ -55,6 +56,45 @@ export function fieldOf(scene, level, index) {
     last: axes.map((x) => x.ranges[0][1]),
     input: levelCounts(axes, 0),
   };
+}
+
+// Along axis `a`: from cell `i` of level `level` up to the output, per level level..top the
+// number of paths from it to each cell (Float64Array; levels below `level` are left empty),
+// and the index range [first, last] of the cells it reaches there ([-1, -1]: none).
+export function axisReach(scene, level, i, a) {
+  const top = scene.shapes.length - 1;
+  const counts = new Array(top + 1);
+  const ranges = new Array(top + 1);
+  counts[level] = new Float64Array(scene.shapes[level][a]);
+  counts[level][i] = 1;
+  ranges[level] = [i, i];
+  for (let l = level; l < top; l++) {
+    const g = axisGeometry(scene, l, a);
+    const below = counts[l];
+    const here = new Float64Array(scene.shapes[l + 1][a]);
+    let first = -1;
+    let last = -1;
+    for (let q = 0; q < here.length; q++) {
+      for (const p of windowTaps(g, q)) {
+        if (!isPadding(g, p)) here[q] += below[unpadded(g, p)[0]];
+      }
+      if (here[q] > 0) {
+        if (first < 0) first = q;
+        last = q;
+      }
+    }
+    counts[l + 1] = here;
+    ranges[l + 1] = [first, last];
+  }
+  return {counts, ranges};
+}
+
+// The reach of cell `index` of level `level`: per axis the answer of axisReach, and the
+// output's path counts, raster order (an input cell lights the outputs it feeds).
+export function reachOf(scene, level, index) {
+  const axes = index.map((i, a) => axisReach(scene, level, i, a));
+  const top = scene.shapes.length - 1;
+  return {level, index, axes, output: levelCounts(axes, top)};
 }
 
 // Path counts of every cell of level `l`, raster order (the outer product of the axes).
