@@ -127,16 +127,17 @@ def offered(sources: dict, ndim: int, transposed: bool = False) -> dict:
 
 def network_layers() -> int:
     """How many convolutions the trained network has (the explorer's ``layer``: 1, 2, ...)."""
-    from app.network import model as network
+    from app.network import net
 
-    return len(network.LAYERS)
+    return len(net.CONVS)
 
 
 def network_maps(layer: int) -> tuple[int, int]:
     """``(C_in, C_out)`` of the network's layer ``layer`` (within the layers there are)."""
-    from app.network import model as network
+    from app.network import net
 
-    return network.layer_maps(min(max(as_int(layer, 1), 1), network_layers()))
+    _, c_in, c_out = net.CONVS[min(max(as_int(layer, 1), 1), network_layers()) - 1]
+    return c_in, c_out
 
 
 def clamp_network(s: Settings, notices: Notices) -> tuple[dict, dict]:
