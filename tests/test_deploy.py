@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -137,14 +138,36 @@ class Classroom:
         return {r["name"]: r for r in rows}
 
     def wait_serving(self, name: str, old_pid: int, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until replica ``name`` runs in a new process that answers its health check."""
+        """Until replica ``name`` runs in a new process that answers its health check, and
+        nginx sends it its students again (it leaves a replica that failed a request out for
+        ``serve.FAIL_TIMEOUT`` after that failure: a browser whose cookie names it meanwhile is
+        moved to another)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             row = self.replicas()[name]
             if row["pid"] != old_pid and serve.healthy(row["port"], timeout=1):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"replica {name} not back after {timeout} s: {''.join(self.lines)}")
+        while time.monotonic() < deadline:
+            if self.routes_to(name):
                 return
             time.sleep(0.2)
-        pytest.fail(f"replica {name} not back after {timeout} s: {''.join(self.lines)}")
+        pytest.fail(f"nginx does not route to replica {name} after {timeout} s")
+
+    def routes_to(self, name: str) -> bool:
+        """Whether nginx serves a browser whose cookie names replica ``name`` from it (it
+        rewrites the cookie when another replica answered)."""
+        request = urllib.request.Request(f"{self.url}/_stcore/health",
+                                         headers={"Cookie": f"{serve.COOKIE}={name}"})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                cookies = answer.headers.get_all("Set-Cookie") or []
+                return answer.status == 200 and not any(c.startswith(f"{serve.COOKIE}=")
+                                                        for c in cookies)
+        except OSError:
+            return False
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
