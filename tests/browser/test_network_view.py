@@ -152,11 +152,16 @@ def test_clicking_a_feature_map_opens_that_layer_in_the_explorer(page, app_url, 
     # the explorer's view shows the core's output: the network's activation before ReLU
     out = page.evaluate("""() => {
       const v = document.querySelector('[data-testid="cx-root"]').__cx;
-      return {shape: v.scene.out_shape, z: v.scene.zmax.output};
+      return {shape: v.scene.out_shape, z: v.scene.zmax.output, first: v.scene.outputs_first,
+              n: v.values.outCount, shown: Array.from(v.values.output.data)};
     }""")
-    z2 = model.activations(None, digits().raw_test[17])["z2"][0, 5]
+    z2 = model.activations(None, digits().raw_test[17])["z2"][0]
     assert out["shape"] == [8, 8]
-    assert math.isclose(out["z"], float(np.abs(z2).max()), rel_tol=1e-6)
+    assert out["shown"] == z2[5].ravel().tolist()
+    # every output map of the layer is drawn, on one colour scale
+    shown_maps = z2[out["first"]:out["first"] + out["n"]]
+    assert out["n"] == 16 and math.isclose(out["z"], float(np.abs(shown_maps).max()),
+                                           rel_tol=1e-6)
     page.get_by_text(re.compile(r"Layer 2 of the network, shipped weights")).first.wait_for()
     shot(page, artifacts, "network-opened-in-explorer")
 
