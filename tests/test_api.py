@@ -76,7 +76,9 @@ ROUND_TRIP = {
                     {"mode": "reflect", "pad": "2", "src": "random", "seed": "5"},
                     {"groups": "5", "inmaps": "4", "outmaps": "6"}, {"kernel": "preset",
                                                                      "preset": "sobel x"},
-                    {"kernel": "table", "w": "1,2,3,4,5,6,7,8", "step": "99"}],
+                    {"kernel": "table", "w": "1,2,3,4,5,6,7,8", "step": "99"},
+                    {"src": "network", "kernel": "network", "layer": "2", "image": "17",
+                     "pad": "1", "outmaps": "3", "groups": "2", "omap": "5", "stride": "2"}],
     "transposed": [{}, {"ndim": "2", "stride": "2", "size": "3", "pad": "1", "opad": "1"},
                    {"stride": "99", "opad": "7"}, {"ndim": "2", "tview": "gather", "groups": "2",
                                                    "inmaps": "2", "outmaps": "4"}],
@@ -107,6 +109,33 @@ def test_the_api_answers_what_the_page_draws_and_its_own_query_round_trips(page)
         again = get(c, page, got["query"]).json()  # the answer's own query: the same answer
         assert (again["scene_id"], again["scene"], again["query"]) == \
             (got["scene_id"], got["scene"], got["query"])
+
+
+def test_a_network_layer_fixes_its_controls_in_the_answer():
+    """The trained network's layer as the explorer's source: its limits hold the layer's own
+    size, C_out and groups (the view's controls show them fixed), a value asked otherwise is
+    answered with the layer's and a notice; the network is 2-D and forward only."""
+    c = client()
+    body = get(c, "explorer_2d", {"src": "network", "kernel": "network", "layer": "1",
+                                  "outmaps": "4", "bias": "0.5", "stride": "2"}).json()
+    layer, limits = body["layer"], body["limits"]
+    assert (layer["network"], layer["outmaps"], layer["groups"], layer["size"],
+            layer["bias"], layer["data"]) == (1, 8, 1, [3, 3], None, True)
+    assert limits["outmaps"] == [[8, 8]] and limits["groups"] == [1]
+    assert limits["size"] == [[3, 3], [3, 3]] and limits["layer"] == [[1, 2]]
+    assert limits["stride"][1][1] > 1  # the rest is the layer's to change
+    assert "Output maps C_out: asked 4, using 8 — set by the network's layer 1" in body["notices"]
+    assert any(n.startswith("Bias: the network's layer 1 brings its learned bias")
+               for n in body["notices"])
+    assert body["query"]["outmaps"] == "8" and "bias" not in body["query"]
+    r = get(c, "explorer_1d", {"src": "network"})
+    assert r.status_code == 400 and r.json()["error"]["parameter"] == "src"
+    body = get(c, "transposed", {"ndim": "2", "src": "network", "kernel": "network"}).json()
+    assert body["layer"]["source"] == "arange" and body["layer"]["kernel"] == "customW"
+    assert any("Input source: 'network' is not one of the choices" in n
+               for n in body["notices"])
+    assert any("the trained network's layers are on the 2-D explorer" in n
+               for n in body["notices"])
 
 
 def test_the_api_and_the_page_agree_on_random_and_hostile_urls():

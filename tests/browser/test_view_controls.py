@@ -6,6 +6,8 @@ and redraws in place with no script rerun; the page catches up on one debounced 
   ``cc.equation``'s; no message reaches the server until the user stops, then exactly one;
   the sidebar and the URL then hold the same layer; dragging stride 1 -> 5 shows every value;
 - ``same`` with stride 2 keeps the view, with the notice and TensorFlow/JAX's SAME pads;
+- a layer of the trained network: what it fixes (size, C_out, groups, bias) shown fixed and
+  said, a request for them answered with the layer's values and why; the rest changes;
 - presenter mode at 1280x720 with 4 input maps and 2 output maps: every panel and the
   equation inside the viewport, every value drawn at >= 16 px (the rest: colour, said on
   screen); the partial sums add up to the core's output, term by term the core's taps;
@@ -149,6 +151,44 @@ def test_same_with_a_stride_keeps_the_view_with_the_notice_and_tensorflows_pads(
     assert "PyTorch refuses" in page.inner_text('[data-testid="cx-ctl-message"]')
     assert view(page, "v.scene.out_shape") == [7, 3]
     assert_view_is_the_core(page, 2)
+
+
+def test_a_network_layer_shows_what_it_fixes_and_changes_the_rest_in_the_view(page, app_url):
+    """The explorer on the trained network's layer 2 (as its page links it): kernel size,
+    C_out, groups and bias are the layer's — shown fixed and said; stride and padding change
+    in the view as on any layer, and the output stays the core's."""
+    open_view(page, app_url + "/explorer_2d?src=network&kernel=network&layer=2&image=17"
+                              "&pad=1&outmaps=16&omap=5")
+    root = page.locator(ROOT_SEL)
+    for testid in ("cx-ctl-size-0", "cx-ctl-size-1", "cx-ctl-outmaps"):
+        assert root.locator(f'[data-testid="{testid}"]').is_disabled(), testid
+    assert view(page, "Array.from(v.root.querySelector('[data-testid=\"cx-ctl-groups\"]')"
+                      ".options, (o) => o.value)") == ["1"]
+    assert root.locator('[data-testid="cx-ctl-bias-learned"]').inner_text() == "learned"
+    assert root.locator('[data-testid="cx-ctl-bias-on"]').count() == 0
+    assert root.locator('[data-testid="cx-ctl-fixed"]').inner_text() == (
+        "kernel 3×3, C_out 16, groups 1 and bias: set by the network's layer 2")
+    assert_view_is_the_core(page, 2)
+    slide(page, "cx-ctl-stride-1")  # stride W 1 -> 2: the network's layer, strided
+    assert view(page, "v.scene.stride") == [1, 2] and view(page, "v.scene.out_shape") == [8, 4]
+    assert_view_is_the_core(page, 2)
+    # a fixed control asked for anyway (a hand-made request): the same layer (not redrawn),
+    # and why
+    before = loads(page)
+    view(page, "v.request({outmaps: '3', groups: '2'})")
+    page.wait_for_function("() => document.querySelector('[data-testid=\"cx-ctl-message\"]')"
+                           ".textContent.includes('Output maps C_out')")
+    assert loads(page) == before
+    message = page.inner_text('[data-testid="cx-ctl-message"]')
+    assert "Output maps C_out: asked 3, using 16 — set by the network's layer 2" in message
+    assert "Groups: asked 2, using 1 — set by the network's layer 2" in message
+    assert view(page, "v.payload.layer.outmaps") == 16
+    wait_until_idle(page)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('stride') === '1,2'",
+                           timeout=10_000)
+    q = url_query(page)
+    assert (q["src"], q["kernel"], q["layer"], q["image"]) == ("network", "network", "2", "17")
+    assert not page.errors, page.errors
 
 
 def test_a_refused_layer_keeps_the_view_and_says_why(page, app_url):
