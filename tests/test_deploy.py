@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import doctest
 import json
 import os
@@ -28,6 +27,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from event_loop import run_async  # noqa: E402
 
 from app import drill as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
@@ -184,13 +185,6 @@ def classroom(tmp_path_factory):
     room.stop()
     assert len(ports) == 2 and not any(serve.healthy(p) for p in ports)  # everything stopped
     assert not serve.healthy(int(room.url.rsplit(":", 1)[1]))
-
-
-def run_async(coroutine):
-    """In a thread of its own: in one pytest process the browser tests' Playwright keeps an
-    event loop running on the main thread, where asyncio.run() refuses to start."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def access_log(workdir: Path) -> list[dict]:

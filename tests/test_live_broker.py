@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from event_loop import run_async
 
 from app.live import broker as broker_module
 
@@ -26,7 +27,7 @@ def run(make, scenario):
             await scenario(broker)
         finally:
             await broker.aclose()
-    asyncio.run(main())
+    run_async(main())
 
 
 async def drain(sub, until_seq=None, n=None, timeout=5.0) -> list[dict]:
@@ -246,7 +247,7 @@ def test_redis_pubsub_loss_is_reported_and_recovered(redis_url):
                 assert event["data"] == {"step": 3}
         finally:
             await b.aclose()
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_missing_redis_skips_here_and_fails_in_ci(monkeypatch, redis_probe):

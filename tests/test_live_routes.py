@@ -3,11 +3,11 @@ small Starlette app built from them, with the in-process broker and with Redis."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
+from event_loop import run_async
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -304,10 +304,10 @@ def test_the_default_classroom_follows_the_environment(monkeypatch, redis_url):
         return first, second
 
     monkeypatch.delenv("CONVCORE_REDIS_URL", raising=False)
-    a, b = asyncio.run(brokers())
+    a, b = run_async(brokers())
     assert isinstance(a.broker, MemoryBroker) and a.broker is b.broker
     monkeypatch.setenv("CONVCORE_REDIS_URL", redis_url)
-    a, b = asyncio.run(brokers())
+    a, b = run_async(brokers())
     assert isinstance(a.broker, RedisBroker) and a is b and a.broker.url == redis_url
     assert [r.path for r in routes.ROUTES] == [
         "/api/v1/classes", "/api/v1/classes/{code}", "/api/v1/classes/{code}/join",

@@ -13,6 +13,7 @@ import time
 
 import httpx2
 import uvicorn
+from event_loop import run_async
 
 from app.live import classroom
 from app.live.classroom import Limits
@@ -111,7 +112,7 @@ def check(seen: dict, n_students: int) -> list[float]:
 
 def test_every_student_receives_every_version_over_real_sse(make_broker, live_app):
     with serve(live_app(make_broker, LIMITS)) as (url, _, _):
-        seen = asyncio.run(lesson(url, [url], 12))
+        seen = run_async(lesson(url, [url], 12))
     delays = check(seen, 12)
     print(f"\n{len(delays)} deliveries to 12 students on one uvicorn: {millis(delays)}")
 
@@ -122,7 +123,7 @@ def test_two_replicas_share_a_class_through_redis(redis_url, live_app):
     prefix = f"rep{time.monotonic_ns()}"
     with serve(live_app(lambda: RedisBroker(redis_url, prefix), LIMITS)) as (a, _, _), \
             serve(live_app(lambda: RedisBroker(redis_url, prefix), LIMITS)) as (b, _, _):
-        seen = asyncio.run(lesson(a, [a, b], 12))  # half the students on each replica
+        seen = run_async(lesson(a, [a, b], 12))  # half the students on each replica
     delays = check(seen, 12)
     assert {str(s.http.base_url).rstrip("/") for s in seen["students"]} == {a, b}
     print(f"\n{len(delays)} deliveries across 2 replicas + Redis: {millis(delays)}")
@@ -144,7 +145,7 @@ def test_shutdown_is_not_held_by_open_streams(make_broker, live_app):
                 task.cancel()
                 return time.monotonic() - t0, follower
 
-        took, follower = asyncio.run(hold())
+        took, follower = run_async(hold())
         assert not thread.is_alive() and follower.connections == 1
         assert took < classroom.STOP_POLL_S + 5  # not the stream's 60 s
     print(f"\nserver exited {took:.2f} s after shutdown with a stream open")
@@ -163,5 +164,5 @@ def test_the_class_ends_for_every_follower(make_broker, live_app):
                 await asyncio.wait_for(asyncio.gather(*tasks), 10)  # every stream ends
                 return followers
 
-        for f in asyncio.run(lesson_end()):
+        for f in run_async(lesson_end()):
             assert f.events[-1] == ("end", {"reason": "ended"}) and f.connections == 1

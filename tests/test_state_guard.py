@@ -10,8 +10,6 @@ app/streamlit_app.py``, as deploy/serve.py starts its replicas) and speaks to it
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import doctest
 import json
 import re
@@ -24,6 +22,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from event_loop import run_async  # noqa: E402
 
 from app import state_guard  # noqa: E402
 from app.state_guard import MAX_DEPTH, MAX_STATE_BYTES, REFUSED, guard_back_msg, refusal  # noqa: E402
@@ -189,10 +189,8 @@ def test_a_malformed_component_state_is_refused_and_the_session_goes_on(tmp_path
     replica.start()
     try:
         serve.wait_healthy([replica], serve.HEALTH_TIMEOUT_S)
-        # (in a thread: in one pytest process Playwright may run a loop on the main thread)
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, _malformed_then_good(f"http://127.0.0.1:{port}")).result()
-            pool.submit(asyncio.run, _table_edits(f"http://127.0.0.1:{port}")).result()
+        run_async(_malformed_then_good(f"http://127.0.0.1:{port}"))
+        run_async(_table_edits(f"http://127.0.0.1:{port}"))
     finally:
         replica.stop()
     log = (tmp_path / "logs" / f"replica-{port}.log").read_text()
