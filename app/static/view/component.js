@@ -1,6 +1,7 @@
-// One lifecycle for every view (explorer, transposed, receptive field): mount on Streamlit's
-// element, load a payload — in place when it is the scene already shown —, fetch a scene from
-// the scene API by a page's URL query, report back to Streamlit once the user stops, copy links.
+// One lifecycle for every view (explorer, transposed, receptive field, network): mount on
+// Streamlit's element, load a payload — in place when it is the scene already shown —, fetch a
+// scene from the scene API by a page's URL query, report back to Streamlit once the user stops,
+// copy links.
 //
 // A payload (app/view.py, app/api.py) is {scene_id, init, presenter, scene | null, and for
 // views with layer controls: page, query, layer, limits, notices, ack}.  `scene` null: the

@@ -6,15 +6,13 @@
 // The forward pass runs here, so a stroke updates every map in the next frame with no round
 // trip; the tests hold its maps and probabilities to the core's (net.forward).  A drawing is
 // reported to Streamlit once the user stops (debounced), so the page's text and the URL
-// follow it.  Maps are painted pixel by pixel on small canvases (no plotly: the forward pass
-// and 48 maps take a few milliseconds).
+// follow it (component.js: the lifecycle every view extends).  Maps are painted pixel by pixel
+// on small canvases (no plotly: the forward pass and 48 maps take a few milliseconds).
 
-import {mountView} from "./component.js";
+import {ViewBase, mountView} from "./component.js";
 import {fmt} from "./format.js";
 import {colorTable} from "./grid.js";
 
-const NET_REPORT_DELAY_MS = 400;
-const NET_REPORTS = {seq: Date.now()};
 const BITMAP = 32;  // strokes are rasterized into 32×32 cells, counted per 4×4 block (0..16)
 const BRUSH = 2.6;  // stroke radius in bitmap cells once the drawing is scaled to fill the box
 const LUT = colorTable(256);
@@ -227,35 +225,14 @@ function absMax(a, from = 0, to = a.length) {
 
 // ----------------------------------------------------------------------------- the view
 
-class NetworkView {
+class NetworkView extends ViewBase {
   constructor(root) {
-    this.root = root;
-    root.__cx = this;
-    this.report = () => {};
+    super(root);
     this.timings = [];  // per update: {compute, frame} ms from the pointer event
-    this.reportTimer = null;
-    this.onResize = () => {
-      if (!document.body.contains(this.root)) {
-        window.removeEventListener("resize", this.onResize);
-        return;
-      }
-      clearTimeout(this.resizeTimer);
-      this.resizeTimer = setTimeout(() => {
-        if (this.scene && Math.abs((this.root.clientWidth || 0) - this.builtWidth) > 24) {
-          this.build();
-          this.update();
-        }
-      }, 150);
-    };
-    window.addEventListener("resize", this.onResize);
   }
 
-  load(payload) {
-    const same = this.payload && this.payload.scene_id === payload.scene_id &&
-      JSON.stringify(this.payload.init) === JSON.stringify(payload.init) &&
-      this.payload.presenter === payload.presenter;
-    this.payload = payload;
-    if (same) return;
+  // A new network or test image: its weights, the digit (or the link's drawing), every map.
+  show(payload) {
     const s = payload.scene;
     this.scene = s;
     this.P = {};
@@ -270,7 +247,25 @@ class NetworkView {
     this.raw = drawn || Uint8Array.from(s.digit.raw);
     this.build();
     this.update();
-    this.loads = (this.loads || 0) + 1;
+  }
+
+  // The same scene again: drawn afresh only when where it starts or presenter mode changed.
+  refresh(payload, previous) {
+    if (JSON.stringify(payload.init) !== JSON.stringify(previous.init) ||
+        !!payload.presenter !== !!previous.presenter) {
+      this.show(payload);
+    }
+  }
+
+  relayout() {
+    if (this.scene && Math.abs((this.root.clientWidth || 0) - this.builtWidth) > 24) {
+      this.build();
+      this.update();
+    }
+  }
+
+  viewState() {
+    return {draw: this.code};
   }
 
   // ------------------------------------------------------------------ layout
@@ -462,7 +457,7 @@ class NetworkView {
     const end = () => {
       if (!drawing) return;
       drawing = false;
-      this.reportLater();
+      this.scheduleReport();
     };
     pad.addEventListener("pointerup", end);
     pad.addEventListener("pointercancel", end);
@@ -486,7 +481,7 @@ class NetworkView {
     this.strokes = [];
     this.raw = new Uint8Array(this.scene.raw_side * this.scene.raw_side);
     this.update();
-    this.reportLater();
+    this.scheduleReport();
   }
 
   backToTest() {
@@ -494,20 +489,11 @@ class NetworkView {
     this.strokes = [];
     this.raw = Uint8Array.from(this.scene.digit.raw);
     this.update();
-    this.reportLater();
+    this.scheduleReport();
   }
 
   get code() {
     return this.mode === "test" ? "" : encodeDrawing(this.raw);
-  }
-
-  reportLater() {
-    clearTimeout(this.reportTimer);
-    this.reportTimer = setTimeout(() => {
-      NET_REPORTS.seq += 1;
-      this.report("view", {scene: this.payload.scene_id, seq: NET_REPORTS.seq,
-                           draw: this.code});
-    }, NET_REPORT_DELAY_MS);
   }
 
   // ------------------------------------------------------------------ update
