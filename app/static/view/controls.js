@@ -113,7 +113,7 @@ export class LayerControls {
                           this.layer[field].slice();
                         values[a] = v;
                         return {[field]: axesText(values)};
-                      }, name === "size" && (layer.kernel === "preset" || layer.kernel === "network"));
+                      }, name === "size" && ["preset", "network"].includes(layer.kernel));
         }
       } else {  // one number: inmaps, outmaps, item, omap
         this.slider(group, name, "", (l) => l[name], (lim) => lim[name] && lim[name][0],
