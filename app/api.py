@@ -43,10 +43,13 @@ from app.shared import layer, model, url, view
 from app.shared import scene as scenes
 from app.shared import sources as src
 from app.shared.layer import Notices
+from app.shared.ranks import RANKS
 from app.shared.settings import Settings
 
 API_VERSION = 1
-PAGES = ("explorer_1d", "explorer_2d", "transposed", "receptive")
+# the transposed page's ranks (its URL names one with ndim=)
+TRANSPOSED_RANKS = tuple(str(n) for n, r in RANKS.items() if r.transposed)
+PAGES = (*(r.address for r in RANKS.values()), "transposed", "receptive")
 MAX_QUERY_BYTES = 60_000  # typed values and table weights travel in the query
 RATE = float(os.environ.get("CONVCORE_API_RATE", "20"))  # requests per second, per client
 BURST = float(os.environ.get("CONVCORE_API_BURST", "60"))  # requests at once, per client
@@ -90,8 +93,9 @@ def answer(page: str, query: dict[str, str]) -> str:
 
 def _transposed_ndim(query) -> int:
     text = query.get("ndim", "1")
-    if text not in ("1", "2"):
-        raise ApiError(400, "ndim", f"ndim must be 1 or 2, got {text[:40]!r}")
+    if text not in TRANSPOSED_RANKS:
+        raise ApiError(400, "ndim", f"ndim must be {' or '.join(TRANSPOSED_RANKS)}, got "
+                                    f"{text[:40]!r}")
     return int(text)
 
 

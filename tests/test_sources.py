@@ -257,8 +257,8 @@ class TestTypedValues:
         with pytest.raises(SourceError, match=r"1×1025 \(height×width\) is larger than the "
                                               r"1024×1024 limit"):
             parse_typed_values(row, 2)
-        with pytest.raises(SourceError, match="ndim must be 1 or 2, got 3"):
-            parse_typed_values("1", 3)
+        with pytest.raises(SourceError, match="ndim must be one of 1, 2, 3, got 4"):
+            parse_typed_values("1", 4)
 
     def test_not_text(self):
         with pytest.raises(SourceError, match="expected text, got int"):
@@ -704,7 +704,7 @@ class TestPresets1D:
         assert out.tolist() == [0, 0, 3, 2, 1, 0, 0]
 
     def test_bad_ndim(self):
-        with pytest.raises(SourceError, match="ndim must be 1 or 2, got 0"):
+        with pytest.raises(SourceError, match="ndim must be one of 1, 2, 3, got 0"):
             kernel_presets(0)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import convcore as cc
+from app.shared.ranks import rank
 from app.shared.settings import Settings
 
 
@@ -60,7 +61,7 @@ def _same_comment(s: Settings, x, w) -> list[str]:
 
 
 def code_convcore(s: Settings, x, w, b) -> str:
-    fn = "conv1d" if s.ndim == 1 else "conv2d"
+    fn = f"conv{rank(s.ndim).torch}"
     pairs = _pairs(s, x, w)
     lines = ["import numpy as np", "import convcore as cc", "",
              _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
@@ -84,7 +85,7 @@ _TORCH_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "rep
 
 
 def code_pytorch(s: Settings, x, w, b) -> str:
-    cls = "Conv1d" if s.ndim == 1 else "Conv2d"
+    cls = f"Conv{rank(s.ndim).torch}"
     lines = ["import numpy as np", "import torch", "import torch.nn.functional as F", "",
              _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
              _array_code("b", b, s, "bias"), "", "inp = torch.from_numpy(x)"]
@@ -117,8 +118,8 @@ def code_tensorflow_jax(s: Settings, x, w, b) -> str:
     beside PyTorch's spelling when the padding is same or SAME).  Both pad with zeros; other
     padding modes pad first (``jnp.pad``/``tf.pad``) and use ``"VALID"``."""
     n = s.ndim
-    spatial = "H" if n == 1 else "HW"
-    bias_shape = "[None, :, None]" if n == 1 else "[None, :, None, None]"
+    spatial = "DHW"[-n:]  # lax names the spatial axes by letters
+    bias_shape = "[None, :" + ", None" * n + "]"
     zeros = s.mode == "zeros"
     mode_np = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(s.mode)
     pairs = [list(p) for p in cc.tf_same_pads(x.shape[2:], w.shape[2:], s.stride, s.dilation)]
@@ -157,7 +158,7 @@ def code_tensorflow_jax(s: Settings, x, w, b) -> str:
 
 def code_module_api(s: Settings, x, w, b) -> str:
     """The documents' module API (PuzzleLib style), as convcore.modules runs it."""
-    cls = "Conv1D" if s.ndim == 1 else "Conv2D"
+    cls = f"Conv{s.ndim}D"
     if s.pad_form != "axis" or s.mode != "zeros":
         return ("# The documented module API pads both sides alike with zeros only:\n"
                 "# per-side padding, 'same' and padding modes are not expressible with\n"
@@ -171,7 +172,8 @@ def code_module_api(s: Settings, x, w, b) -> str:
 def _module_program(s: Settings, x, w, b, cls: str, name: str, args: str, layout: str) -> str:
     """A module-API program: make the layer, set its weights (PuzzleLib's 1-D layout has an
     extra axis), run it on x and print the result."""
-    w_doc = "w" if s.ndim == 2 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
+    # PuzzleLib's 1-D layers keep a 2-D kernel (C_out, C_in/g, 1, size)
+    w_doc = "w" if s.ndim > 1 else f"w.reshape({w.shape[0]}, {w.shape[1]}, 1, {w.shape[2]})"
     lines = [
         "import numpy as np", "from convcore import Variable, gpuarray",
         f"from convcore.modules import {cls}", "",
@@ -197,7 +199,7 @@ def _transposed_args(s: Settings) -> str:
 
 
 def code_transposed_convcore(s: Settings, x, w, b) -> str:
-    fn = "conv_transpose1d" if s.ndim == 1 else "conv_transpose2d"
+    fn = f"conv_transpose{rank(s.ndim).torch}"
     return "\n".join([
         "import numpy as np", "import convcore as cc", "",
         _array_code("x", x, s, "input"), _array_code("w", w, s, "weight"),
@@ -233,7 +235,7 @@ def code_transposed_pytorch(s: Settings, x, w, b) -> str:
 
 def code_transposed_module_api(s: Settings, x, w, b) -> str:
     """The documents' module API: ``Deconv1D``/``Deconv2D`` (PuzzleLib style)."""
-    cls = "Deconv1D" if s.ndim == 1 else "Deconv2D"
+    cls = f"Deconv{s.ndim}D"
     args = (f"inmaps={x.shape[1]}, outmaps={s.outmaps}, size={_tuple_arg(w.shape[2:])}, "
             f"stride={_tuple_arg(s.stride)}, pad={_tuple_arg([p[0] for p in s.pad])}, "
             f"dilation={_tuple_arg(s.dilation)}, useBias={b is not None}, groups={s.groups}, "

@@ -23,6 +23,7 @@ from streamlit.runtime.uploaded_file_manager import DeletedFile
 from app.shared import layer, model, settings
 from app.shared import sources as src
 from app.shared.layer import AXES, Notices, label  # noqa: F401 (AXES: the pages read it here)
+from app.shared.ranks import rank
 from app.shared.settings import Settings
 from app.state_guard import new_refusal
 
@@ -221,17 +222,15 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     if source == "random":
         number("Seed", k(ndim, "seed", page))
     elif source == "sample":
-        names = src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES
+        names = src.samples(ndim)
         s = replace(s, sample=choice("Sample", k(ndim, "sample", page), names, notices=notices))
     elif source == "typed":
         s = replace(s, typed=st.text_area(
             "Values", key=k(ndim, "typed", page),
             help="numbers separated by commas or spaces; rows by newlines or ';'"
-                 + ("; every row is one input map" if ndim == 1
-                    else "; a blank line starts the next input map")))
+                 + rank(ndim).typed_help))
     elif source == "upload":
-        types = [t.lstrip(".") for t in (src.UPLOAD_TYPES_1D if ndim == 1
-                                         else src.UPLOAD_TYPES_2D)]
+        types = [t.lstrip(".") for t in rank(ndim).upload_types]
         key = k(ndim, "upload", page)
         f = st.file_uploader("File", type=types, key=key,
                              help="never unpickled; images become gray or RGB maps and are "
@@ -247,7 +246,7 @@ def input_controls(ndim: int, s: Settings, notices: Notices, page: str = "e"
     if source in ("arange", "random"):
         number("Batch size N", k(ndim, "batch", page))
         number("Input maps C_in", k(ndim, "inmaps", page))
-        axis_numbers(ndim, "Length" if ndim == 1 else "Size", "shape", page)
+        axis_numbers(ndim, rank(ndim).shape_label, "shape", page)
     return s, upload
 
 
@@ -387,7 +386,7 @@ def table_editor(s: Settings, notices: Notices, page: str = "e") -> Settings:
         st.caption("Type new weights; other output maps: pick them under View.")
         for m in range(min(shape[1], 8)):
             sl = w[s.omap, m]
-            grid = sl[None] if s.ndim == 1 else sl
+            grid = sl.reshape(-1, sl.shape[-1])  # 3-D: the depth slices one under another
             df = pd.DataFrame(grid, columns=[str(c) for c in range(grid.shape[1])])
             edited = edited_table(df, k(s.ndim, f"table.{s.omap}.{m}.{shape}", page))
             values = np.asarray(edited, dtype=np.float64).reshape(sl.shape)

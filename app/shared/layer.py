@@ -22,9 +22,10 @@ from dataclasses import replace
 
 import convcore as cc
 from app.shared import settings
+from app.shared.ranks import RANKS, rank
 from app.shared.settings import Settings
 
-AXES = {1: ("L",), 2: ("H", "W")}
+AXES = {n: r.axes for n, r in RANKS.items()}
 MAX_SEED = 2**31 - 1
 MAX_TRANSPOSED = 8  # stride and dilation of the transposed page
 PAD_RULES = {"reflect": "reflect padding must be smaller than the input",
@@ -47,7 +48,7 @@ def as_int(value, fallback: int) -> int:
 
 def label(text: str, ndim: int, axis: int) -> str:
     """A per-axis control's name: ``Stride W`` in 2-D, ``Stride`` in 1-D."""
-    return f"{text} {AXES[ndim][axis]}" if ndim > 1 else text
+    return rank(ndim).label(text, axis)
 
 
 def clamp_int(asked, lo: int, hi: int, notices: Notices | None, name: str,
@@ -121,7 +122,7 @@ def fixed_shape(s: Settings) -> tuple | None:
 def offered(sources: dict, ndim: int, transposed: bool = False) -> dict:
     """The input or kernel sources of one page: the trained network's layers are 2-D and
     forward only (the explorers', not the transposed page's)."""
-    network = ndim == 2 and not transposed
+    network = rank(ndim).network and not transposed
     return {name: text for name, text in sources.items() if name != "network" or network}
 
 
@@ -188,7 +189,7 @@ def clamp_input(s: Settings, notices: Notices, transposed: bool = False
     if source != s.source:
         s = replace(s, source=source)
         changes["source"] = source
-    if s.uses_network and n == 2 and not transposed:
+    if s.uses_network and rank(n).network and not transposed:
         more, limits = clamp_network(s, notices)
         changes.update(more)
     if s.source == "random":
@@ -201,7 +202,7 @@ def clamp_input(s: Settings, notices: Notices, transposed: bool = False
                                      rule)
         changes["inmaps"] = clamp_int(s.inmaps, 1, settings.MAX_MAPS, notices,
                                       "Input maps C_in", rule)
-        changes["shape"] = clamp_axes(n, "Length" if n == 1 else "Size", s.shape,
+        changes["shape"] = clamp_axes(n, rank(n).shape_label, s.shape,
                                       limits["shape"], notices, rule)
     return replace(s, **changes), limits
 

@@ -21,6 +21,7 @@ import convcore as cc
 from app.network import model as trained_network
 from app.shared import budget
 from app.shared import sources as src
+from app.shared.ranks import rank
 from app.shared.settings import Settings
 
 
@@ -79,10 +80,10 @@ def _load_input(ndim, source, seed, sample, typed, batch, inmaps, shape, upload_
     elif source == "upload":
         if upload is None:
             raise src.SourceError("upload: no file yet — choose a CSV or .npy file"
-                                  + (" or a PNG/JPEG image" if ndim == 2 else ""))
+                                  + (" or a PNG/JPEG image" if rank(ndim).images else ""))
         arr, notes = src.load_upload(upload.name, upload.data, ndim)
         x, notices = arr[None], list(notes)
-    elif source == "network" and ndim == 2:
+    elif source == "network" and rank(ndim).network:
         x, note = trained_network.layer_input(*network)
         notices.append(note)
     else:
@@ -188,7 +189,7 @@ def _compute(s: Settings, upload_key: tuple | None, _upload: Upload | None) -> C
     x, notices = load_input(s, _upload)
     weight = build_weights(s)
     bias = build_bias(s)
-    conv = cc.conv1d if s.ndim == 1 else cc.conv2d
+    conv = getattr(cc, f"conv{rank(s.ndim).torch}")
     kw = s.conv_kwargs()
     # (with the values: an input holding inf or nan is never given to the FFT)
     algorithm = cc.choose_algorithm(x.shape, weight.shape, **kw, max_bytes=budget.MAX_BYTES,
@@ -269,7 +270,7 @@ def _compute_transposed(s: Settings, upload_key, _upload) -> TransposedComputati
     weight = transposed_weights(s)
     bias = build_bias(s)
     kw = transposed_kwargs(s)
-    conv = cc.conv_transpose1d if s.ndim == 1 else cc.conv_transpose2d
+    conv = getattr(cc, f"conv_transpose{rank(s.ndim).torch}")
     t0 = time.perf_counter()
     out = cc.to_numpy(conv(x, weight, bias, **kw))
     t1 = time.perf_counter()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.shared.ranks import RANKS
+
 
 # Streamlit (1.67) treats a folder named pages/ beside the entry script as an old-style
 # multipage app until some session of the process has called st.navigation
@@ -25,6 +27,7 @@ PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 PAGES = (
     ("explorer_1d.py", "1-D convolution", ":material/show_chart:", "explorer_1d"),
     ("explorer_2d.py", "2-D convolution", ":material/grid_on:", "explorer_2d"),
+    ("explorer_3d.py", "3-D convolution", ":material/view_in_ar:", "explorer_3d"),
     ("transposed.py", "Transposed & gradients", ":material/swap_vert:", "transposed"),
     ("gallery.py", "Arithmetic gallery", ":material/photo_library:", "gallery"),
     ("groups.py", "Groups & depthwise", ":material/account_tree:", "groups"),
@@ -41,7 +44,7 @@ def page_path(script: str) -> str:
     return f"{PAGES_DIR.name}/{script}"
 
 
-EXPLORER_PAGES = {1: page_path("explorer_1d.py"), 2: page_path("explorer_2d.py")}
+EXPLORER_PAGES = {n: page_path(f"{r.address}.py") for n, r in RANKS.items()}
 TRANSPOSED_PAGE = page_path("transposed.py")
 
 

@@ -75,7 +75,7 @@ def display_scale(ndim: int, values: int) -> int:
     if values <= MAX_EXACT_VALUES:
         return 1
     ratio = values / MAX_EXACT_VALUES
-    return math.ceil(ratio if ndim == 1 else math.sqrt(ratio))
+    return math.ceil(ratio ** (1 / ndim))
 
 
 def build_scene(comp, item: int, omap: int) -> dict:

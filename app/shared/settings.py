@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 
 import convcore as cc
 from app.shared import sources as src
+from app.shared.ranks import rank
 
 PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same",
              "tfsame": "SAME (TF/JAX)"}
@@ -127,21 +128,19 @@ class Settings:
 
 
 def defaults(ndim: int) -> Settings:
-    """The page opens on the documents' first example: arange input, customW, size 2."""
-    if ndim not in (1, 2):
-        raise ValueError(f"the explorer has 1-D and 2-D pages, got ndim={ndim!r}")
+    """The page opens on the documents' first example: arange input, customW, size 2 (the
+    rank's entry in :data:`app.shared.ranks.RANKS` gives the shape, sample and typed text)."""
+    r = rank(ndim)
     one = (1,) * ndim
     return Settings(
-        ndim=ndim, shape=(10,) if ndim == 1 else (5, 5), size=(2,) * ndim, stride=one,
+        ndim=ndim, shape=r.shape, size=(2,) * ndim, stride=one,
         dilation=one, pad=((0, 0),) * ndim, output_padding=(0,) * ndim,
-        sample=next(iter(src.SAMPLE_SIGNALS if ndim == 1 else src.SAMPLE_IMAGES)),
-        typed="2, 3, 4" if ndim == 1 else "1 2 3; 4 5 6; 7 8 9",
-        preset=next(iter(src.kernel_presets(ndim))),
+        sample=r.samples[0], typed=r.typed, preset=next(iter(src.kernel_presets(ndim))),
     )
 
 
 def max_extent(ndim: int) -> int:
-    return src.MAX_SAMPLES_1D if ndim == 1 else src.MAX_SIDE_2D
+    return rank(ndim).max_side
 
 
 def settings_fields() -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, JpegImagePlugin, PngImagePlugin
 
+from app.shared.ranks import RANKS, rank
 from convcore.examples import custom_w_1d, custom_w_2d
 from convcore.modules import FAN_MODES, INIT_SCHEMES, init_weights
 
@@ -58,8 +59,9 @@ MAX_FIELD_CHARS = 1_000         # one CSV field: a number, or a word of a header
 MAX_IMAGE_PIXELS = 24_000_000   # width × height from the header, refused before decoding
 IMAGE_DECODE_BYTES = 128_000_000  # what decoding one image may hold, from its header's mode
 
-UPLOAD_TYPES_1D = (".csv", ".npy")
-UPLOAD_TYPES_2D = (".csv", ".npy", ".png", ".jpg", ".jpeg")
+UPLOAD_TYPES_1D = RANKS[1].upload_types
+UPLOAD_TYPES_2D = RANKS[2].upload_types
+MAX_SIDE_3D = RANKS[3].max_side
 IMAGE_COLORS = ("auto", "gray", "rgb")
 
 # Pillow's own guard against decompression bombs uses the app's limit, for every image this
@@ -78,10 +80,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _check_array(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
-    """``x`` shaped ``(C, L)`` / ``(C, H, W)``: within the limits and finite, as float32."""
+    """``x`` shaped ``(C, *spatial)`` (:data:`RANKS`): within the limits and finite, as
+    float32."""
+    r = rank(ndim)
     if x.ndim != ndim + 1:
-        raise SourceError(f"{what}: expected {ndim + 1} axes (C, {'L' if ndim == 1 else 'H, W'})"
-                          f", got shape {x.shape}")
+        raise SourceError(f"{what}: expected {ndim + 1} axes {r.one_item}, got shape {x.shape}")
     if x.size == 0:
         raise SourceError(f"{what}: no values (shape {x.shape})")
     c = x.shape[0]
@@ -91,10 +94,10 @@ def _check_array(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
     if ndim == 1 and x.shape[1] > MAX_SAMPLES_1D:
         raise SourceError(f"{what}: {x.shape[1]:,} samples, more than the "
                           f"{MAX_SAMPLES_1D:,} limit for 1-D signals")
-    if ndim == 2 and max(x.shape[1:]) > MAX_SIDE_2D:
-        h, w = x.shape[1:]
-        raise SourceError(f"{what}: {h}×{w} (height×width) is larger than the "
-                          f"{MAX_SIDE_2D}×{MAX_SIDE_2D} limit for 2-D maps")
+    if ndim > 1 and max(x.shape[1:]) > r.max_side:
+        raise SourceError(f"{what}: {'×'.join(map(str, x.shape[1:]))} ({'×'.join(r.words)}) "
+                          f"is larger than the {'×'.join([str(r.max_side)] * ndim)} limit for "
+                          f"{ndim}-D maps")
     if x.size > MAX_ELEMENTS:
         raise SourceError(f"{what}: {x.size:,} values in all (shape {x.shape}), more than the "
                           f"{MAX_ELEMENTS:,} limit")
@@ -110,9 +113,10 @@ def _check_array(x: np.ndarray, ndim: int, what: str) -> np.ndarray:
 
 
 def _check_ndim(ndim) -> int:
-    if ndim not in (1, 2):
-        raise SourceError(f"ndim must be 1 or 2, got {ndim!r}")
-    return ndim
+    try:
+        return rank(ndim).ndim
+    except ValueError as e:
+        raise SourceError(str(e)) from None
 
 
 # ----------------------------------------------------------------------- text to numbers
@@ -167,8 +171,8 @@ def _split_capped(text: str, sep: str | re.Pattern | None, where: str, ndim: int
     if ndim == 1:
         raise SourceError(f"{where}: {n:,} samples, more than the {MAX_SAMPLES_1D:,} limit for "
                           "1-D signals")
-    raise SourceError(f"{where}: {n:,} values, more than the {MAX_SIDE_2D} a row of a 2-D map "
-                      "may hold")
+    raise SourceError(f"{where}: {n:,} values, more than the {rank(ndim).max_side} a row of a "
+                      f"{ndim}-D map may hold")
 
 
 class _Rows:
@@ -287,7 +291,7 @@ def _nested_list(text: str, ndim: int, what: str) -> np.ndarray:
     if arr.ndim == ndim:
         arr = arr[None]
     elif arr.ndim != ndim + 1:
-        levels = "1 or 2" if ndim == 1 else "2 or 3"
+        levels = " or ".join(str(d) for d in (ndim, ndim + 1) if d <= 3)
         raise SourceError(f"{what}: a {ndim}-D input needs a list nested {levels} levels deep, "
                           f"got {arr.ndim} (shape {arr.shape})")
     return arr
@@ -309,7 +313,7 @@ def _typed_rows(text: str, ndim: int, what: str) -> np.ndarray:
             tokens = [t for t in _split_capped(part, _NUMBER_SPLIT, where, ndim) if t]
             values = [_to_float(t, f"{where}, item {j}") for j, t in enumerate(tokens, start=1)]
             rows.add(row_no, values)
-    return rows.array(2 if ndim == 1 else 3)
+    return rows.array(min(ndim + 1, 3))
 
 
 def parse_typed_values(text: str, ndim: int) -> np.ndarray:
@@ -349,6 +353,8 @@ def parse_typed_values(text: str, ndim: int) -> np.ndarray:
         arr = _nested_list(stripped, ndim, what)
     else:
         arr = _typed_rows(stripped, ndim, what)
+    if arr.ndim == ndim:  # 3-D: the blocks of rows are depth slices of one map
+        arr = arr[None]
     return _check_array(arr, ndim, what)
 
 
@@ -406,8 +412,39 @@ SAMPLE_IMAGES = {
 }
 
 
+
+
+def _sphere() -> np.ndarray:
+    """A ball in a 16³ volume: 1 inside radius 5, falling off to 0 over one voxel."""
+    c = np.arange(16) - 7.5
+    r = np.sqrt(c[:, None, None] ** 2 + c[None, :, None] ** 2 + c[None, None, :] ** 2)
+    return np.clip(6.0 - r, 0.0, 1.0)[None]
+
+
+def _moving_bar() -> np.ndarray:
+    """A tiny video clip (time × height × width = 8 × 10 × 12): a bright vertical bar, two
+    pixels wide, moving one pixel right per frame over a dim background."""
+    clip = np.full((8, 10, 12), 0.1)
+    for t in range(8):
+        clip[t, 2:8, 2 + t:4 + t] = 1.0
+    return clip[None]
+
+
+# 3-D samples are made, not read: name -> (C, D, H, W) in [0, 1]
+SAMPLE_VOLUMES = {"sphere": _sphere, "moving bar (clip)": _moving_bar}
+
+
+def samples(ndim: int) -> tuple[str, ...]:
+    """The sample inputs of a rank, by name (the rank table's list)."""
+    return rank(ndim).samples
+
+
 @functools.cache
 def _read_sample(name: str) -> np.ndarray:
+    if name in SAMPLE_VOLUMES:
+        arr = _check_array(SAMPLE_VOLUMES[name](), 3, f"sample {name!r}")
+        arr.setflags(write=False)
+        return arr
     if name in SAMPLE_SIGNALS:
         filename, ndim = SAMPLE_SIGNALS[name], 1
     else:
@@ -433,8 +470,8 @@ def load_sample(name: str) -> np.ndarray:
         >>> load_sample("rgb scene").shape
         (3, 64, 64)
     """
-    if name not in SAMPLE_SIGNALS and name not in SAMPLE_IMAGES:
-        known = ", ".join(map(repr, [*SAMPLE_SIGNALS, *SAMPLE_IMAGES]))
+    if name not in SAMPLE_SIGNALS and name not in SAMPLE_IMAGES and name not in SAMPLE_VOLUMES:
+        known = ", ".join(map(repr, [*SAMPLE_SIGNALS, *SAMPLE_IMAGES, *SAMPLE_VOLUMES]))
         raise SourceError(f"unknown sample {name!r}, expected one of {known}")
     return _read_sample(name).copy()
 
@@ -577,7 +614,9 @@ def _read_csv(label: str, data: bytes, ndim: int) -> tuple[np.ndarray, list[str]
             gaps.append(blank)
             blank = None
         rows.add(line_no, values)
-    arr = rows.array(2 if ndim == 1 else 3)
+    arr = rows.array(min(ndim + 1, 3))
+    if arr.ndim == ndim:  # 3-D: the blocks of rows are depth slices of one map
+        arr = arr[None]
     if ndim == 1:
         n_rows, cols = arr.shape
         if gaps and (cols == 1 or n_rows > cols):  # samples go down: a blank line is a gap
@@ -659,18 +698,18 @@ def _shape_npy(label: str, arr: np.ndarray, ndim: int) -> tuple[np.ndarray, list
         if arr.shape[0] != 1:
             raise SourceError(f"{label}: a batch of {arr.shape[0]} items (shape {arr.shape}); "
                               "upload one item, shaped "
-                              f"{'(C, L)' if ndim == 1 else '(C, H, W)'}")
+                              f"{rank(ndim).one_item}")
         arr = arr[0]
         notices.append(f"dropped the batch axis of size 1 (shape {(1, *arr.shape)})")
-    if ndim == 2 and arr.ndim == 3 and arr.shape[2] in (1, 3, 4) and min(arr.shape[:2]) > 4:
+    if (rank(ndim).images and arr.ndim == 3 and arr.shape[2] in (1, 3, 4)
+            and min(arr.shape[:2]) > 4):
         notices.append(f"read shape {arr.shape} as height×width×channels (channels last)")
         arr = np.moveaxis(arr, 2, 0)
     if arr.ndim == ndim:
         arr = arr[None]
     if arr.ndim != ndim + 1:
-        want = "(L,), (C, L) or (1, C, L)" if ndim == 1 else "(H, W), (C, H, W) or (1, C, H, W)"
         raise SourceError(f"{label}: shape {arr.shape} does not fit a {ndim}-D input, expected "
-                          f"{want}")
+                          f"{rank(ndim).upload_shapes}")
     return arr, notices
 
 
@@ -811,7 +850,7 @@ def load_upload(name: str, data: bytes, ndim: int, max_side: int = MAX_SIDE_2D, 
     """
     _check_ndim(ndim)
     label = f"{name!r}"
-    allowed = UPLOAD_TYPES_1D if ndim == 1 else UPLOAD_TYPES_2D
+    allowed = rank(ndim).upload_types
     suffix = Path(str(name)).suffix.lower()
     if suffix not in allowed:
         shown = f"'{suffix}'" if suffix else "(no extension)"
@@ -861,15 +900,20 @@ def kernel_presets(ndim: int) -> dict[str, np.ndarray]:
         >>> kernel_presets(2)["box blur 3x3"].sum().round(6)
         np.float32(1.0)
     """
-    _check_ndim(ndim)
-    if ndim == 1:
-        return {
-            "identity": _k([0, 1, 0]),
-            "box (moving average)": _k([1, 1, 1]) / 3,
-            "gaussian": _k([1, 4, 6, 4, 1]) / 16,
-            "edge [-1, 0, 1]": _k([-1, 0, 1]),
-            "second difference [1, -2, 1]": _k([1, -2, 1]),
-        }
+    return _PRESETS[_check_ndim(ndim)]()
+
+
+def _presets_1d() -> dict[str, np.ndarray]:
+    return {
+        "identity": _k([0, 1, 0]),
+        "box (moving average)": _k([1, 1, 1]) / 3,
+        "gaussian": _k([1, 4, 6, 4, 1]) / 16,
+        "edge [-1, 0, 1]": _k([-1, 0, 1]),
+        "second difference [1, -2, 1]": _k([1, -2, 1]),
+    }
+
+
+def _presets_2d() -> dict[str, np.ndarray]:
     binomial3, binomial5 = _k([1, 2, 1]), _k([1, 4, 6, 4, 1])
     sobel_x = _k([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
     return {
@@ -882,6 +926,28 @@ def kernel_presets(ndim: int) -> dict[str, np.ndarray]:
         "laplacian": _k([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
         "sharpen": _k([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
     }
+
+
+def _presets_3d() -> dict[str, np.ndarray]:
+    """3-D kernels, axes (D, H, W): on a clip D is time, so "temporal difference" responds to
+    motion and "sobel x" to edges within each frame."""
+    b = _k([1, 2, 1])
+    identity = np.zeros((3, 3, 3), np.float32)
+    identity[1, 1, 1] = 1
+    laplacian = np.zeros((3, 3, 3), np.float32)
+    laplacian[1, 1, :] = laplacian[1, :, 1] = laplacian[:, 1, 1] = 1
+    laplacian[1, 1, 1] = -6
+    return {
+        "identity": identity,
+        "box blur 3x3x3": np.full((3, 3, 3), 1 / 27, dtype=np.float32),
+        "gaussian 3x3x3": np.einsum("i,j,k->ijk", b, b, b) / 64,
+        "sobel x": np.einsum("i,j,k->ijk", b, b, _k([-1, 0, 1])),
+        "temporal difference": np.einsum("i,j,k->ijk", _k([-1, 0, 1]), b, b) / 16,
+        "laplacian": laplacian,
+    }
+
+
+_PRESETS = {1: _presets_1d, 2: _presets_2d, 3: _presets_3d}
 
 
 def expand_kernel(kernel, out_channels: int, in_per_group: int) -> np.ndarray:
@@ -901,14 +967,25 @@ def custom_w(ndim: int, size: int) -> np.ndarray:
     """The seeds' ``customW`` as ``(2, 1, size)`` (1-D) or ``(2, 1, size, size)`` (2-D).
 
     1-D (seed 000): map 0 all ones, map 1 ``0, -1, ..., -(size-1)``.  2-D (seed 002): map 0
-    the identity, map 1 the anti-diagonal ``-1, -2, ...``.
+    the identity, map 1 the anti-diagonal ``-1, -2, ...``.  3-D (no document has one): 2-D's
+    extended, map 0 the main diagonal of the cube, map 1 its anti-diagonal ``-1, -2, ...``.
     """
     _check_ndim(ndim)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise SourceError(f"customW: size must be a positive integer, got {size!r}")
-    if ndim == 1:
-        return custom_w_1d(size).reshape(2, 1, size)
-    return custom_w_2d(size)
+    return _CUSTOM_W[ndim](size)
+
+
+def _custom_w_3d(size: int) -> np.ndarray:
+    w = np.zeros((2, 1, size, size, size), np.float32)
+    i = np.arange(size)
+    w[0, 0, i, i, i] = 1
+    w[1, 0, i, i, size - 1 - i] = -(i + 1)
+    return w
+
+
+_CUSTOM_W = {1: lambda size: custom_w_1d(size).reshape(2, 1, size), 2: custom_w_2d,
+             3: _custom_w_3d}
 
 
 _GLOBAL_RNG_LOCK = threading.Lock()

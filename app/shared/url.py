@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from app.network.data import check_drawing
 from app.shared import sources as src
+from app.shared.ranks import RANKS, rank
 from app.shared.settings import (
     INIT_SCHEMES,
     INPUT_SOURCES,
@@ -32,7 +33,8 @@ from app.shared.settings import (
 TRUE_WORDS = ("1", "true", "yes", "on")
 # The URL paths of the pages that show Settings, by page ("e" explorer, "t" transposed, as the
 # session keys of app.controls) and rank; app.navigation registers the pages under them.
-ADDRESSES = {"e": {1: "explorer_1d", 2: "explorer_2d"}, "t": {1: "transposed", 2: "transposed"}}
+ADDRESSES = {"e": {n: r.address for n, r in RANKS.items()},
+             "t": {n: "transposed" for n in RANKS}}
 
 
 class Problem(str):
@@ -126,8 +128,8 @@ def to_query(s: Settings) -> dict[str, str]:
 def page_query(s: Settings, page: str = "e") -> dict[str, str]:
     """The query of ``s`` on its page: the transposed page serves both ranks and says which."""
     q = to_query(s)
-    if page == "t" and s.ndim == 2:
-        q["ndim"] = "2"
+    if page == "t" and s.ndim != 1:  # the transposed page opens on 1-D
+        q["ndim"] = str(s.ndim)
     return q
 
 
@@ -241,11 +243,10 @@ def from_query(query, ndim: int) -> tuple[Settings, list[str]]:
         else:
             changes[name] = value
     s = replace(s, **changes)
-    if s.source == "sample" and s.sample not in (src.SAMPLE_SIGNALS if ndim == 1
-                                                  else src.SAMPLE_IMAGES):
+    if s.source == "sample" and s.sample not in src.samples(ndim):
         problems.append(Problem(f"ignored sample={s.sample[:80]!r}: no such sample", "sample"))
         s = replace(s, sample=defaults(ndim).sample)
-    if ndim != 2 and s.uses_network:
+    if not rank(ndim).network and s.uses_network:
         for key, field in (("src", "source"), ("kernel", "kernel")):
             if getattr(s, field) == "network":
                 problems.append(Problem(f"ignored {key}=network: the trained network's "

@@ -28,6 +28,7 @@ import streamlit as st
 
 from app.shared import layer, url
 from app.shared import scene as scenes
+from app.shared.ranks import rank
 from app.shared.settings import Settings
 from app.state_guard import new_refusal
 
@@ -205,15 +206,15 @@ def init_of(s: Settings, transposed: bool = False) -> dict:
 
 def page_name(ndim: int, transposed: bool) -> str:
     """The page as the scene API names it (its URL path)."""
-    return "transposed" if transposed else f"explorer_{ndim}d"
+    return "transposed" if transposed else rank(ndim).address
 
 
 def view_state(s: Settings, transposed: bool = False) -> dict:
     """What the view's controls need: the scene API's page name, the layer's URL query (view
     fields left out), every control's value and its limits (:mod:`app.layer`)."""
     query = {key: v for key, v in url.to_query(s).items() if key not in VIEW_ONLY}
-    if transposed and s.ndim == 2:
-        query["ndim"] = "2"
+    if transposed and s.ndim != 1:  # the transposed page opens on 1-D
+        query["ndim"] = str(s.ndim)
     quiet = layer.Notices()
     clamp = layer.clamp_transposed_layer if transposed else layer.clamp_layer
     limits = {**layer.clamp_input(s, quiet, transposed)[1], **clamp(s, quiet)[1],
