@@ -36,6 +36,7 @@ import math
 import numpy as np
 
 import convcore as cc
+from app.shared.ranks import rank
 from convcore.trace import source_map
 
 SCENE_VERSION = 1
@@ -107,6 +108,8 @@ def build_scene(comp, item: int, omap: int) -> dict:
     return {
         "version": SCENE_VERSION,
         "ndim": nd,
+        "layout": rank(nd).layout,
+        "axes": list(rank(nd).axes),
         "in_shape": in_shape,
         "padded_shape": list(padded.shape[1:]),
         "out_shape": list(out_map.shape),

@@ -40,6 +40,8 @@ MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "controls.js",
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"
+VOLUME_MODULES = (*MODULES, "volume.js")  # the 3-D view (layout "slices")
+VOLUME = "convcore_volume"
 
 _IMPORT = re.compile(r"^import\s[^;]*?from\s+\"\./[\w.]+\";\n", re.MULTILINE | re.DOTALL)
 
@@ -247,6 +249,22 @@ def transposed(scene_text: str | None, scene_id: str, init: dict, presenter: boo
     which also names the view mode."""
     return _draw(TRANSPOSED, TRANSPOSED_MODULES, "mountTransposed", scene_text, scene_id, init,
                  presenter, key, extra, on_change)
+
+
+def volume(scene_text: str | None, scene_id: str, init: dict, presenter: bool, key: str,
+           extra: dict | None = None, on_change=None) -> dict | None:
+    """Draw the 3-D explorer's view: depth slices and a rotatable overview."""
+    return _draw(VOLUME, VOLUME_MODULES, "mountVolume", scene_text, scene_id, init, presenter,
+                 key, extra, on_change)
+
+
+# the explorer's view of each layout of the rank table (app.shared.ranks)
+EXPLORER_VIEWS = {"strip": explorer, "grid": explorer, "slices": volume}
+
+
+def explorer_view(ndim: int):
+    """The function that draws the explorer view of rank ``ndim``."""
+    return EXPLORER_VIEWS[rank(ndim).layout]
 
 
 def _draw(name, modules, entry, scene_text, scene_id, init, presenter, key, extra, on_change):

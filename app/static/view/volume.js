@@ -1,0 +1,682 @@
+// The 3-D explorer's view (the rank table's layout "slices", app/shared/ranks.py): one scene
+// (app/shared/scene.py, ndim 3) drawn as depth slices — small multiples of the padded input,
+// the kernel and the output — plus a rotatable plotly.js 3-D overview of the input's voxels
+// with the window's box.  Stepping, hovering and Play run in the browser with no round trip
+// (component.js: the lifecycle every view extends).
+//
+// Slices are painted on canvases: each slice's colours once per scene (an offscreen canvas),
+// then per step the window's taps, the lit planes and the hover marks on top.  Tap positions
+// come from geometry.js (windowTaps / readers: the affine rule tests hold to convcore); the
+// equation from Values (explorer.js), written as convcore.equation writes it.
+
+import {ViewBase, mountView} from "./component.js";
+import {Values} from "./explorer.js";
+import {fmt, idx} from "./format.js";
+import {RDBU} from "./grid.js";
+import {isPadding, product, ravel, readers, unpadded, unravel, windowTaps} from "./geometry.js";
+
+const VOL_SPEEDS = [1, 2, 4, 8, 15, 30, 60];
+const VOL_TAP = "#f2a900";
+const VOL_WINDOW = "#111111";
+const VOL_HOVER = "#7b2cbf";
+const VOL_COVER = "rgba(245, 245, 245, 0.93)";
+const VOL_PAD_VEIL = "rgba(255, 255, 255, 0.5)";
+const MAX_OVERVIEW_POINTS = 6000;  // voxels drawn in the 3-D overview (every n-th beyond)
+const VOL_STYLE = `
+.cx-vol-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+.cx-vol-bar input[type=range] { flex: 1 1 160px; }
+.cx-vol-main { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.cx-vol-stacks { flex: 1 1 420px; min-width: 0; }
+.cx-vol-stack { margin-bottom: 8px; }
+.cx-vol-stack h4 { margin: 2px 0; font-size: 13px; font-weight: 600; }
+.cx-vol-slices { display: flex; flex-wrap: wrap; gap: 6px; }
+.cx-vol-slice { display: flex; flex-direction: column; align-items: center; font-size: 11px;
+  border: 2px solid transparent; border-radius: 3px; padding: 1px; }
+.cx-vol-slice.cx-vol-lit { border-color: ${VOL_TAP}; background: rgba(242, 169, 0, 0.10); }
+.cx-vol-slice.cx-vol-hov { border-color: ${VOL_HOVER}; }
+.cx-vol-slice canvas { image-rendering: pixelated; cursor: crosshair; }
+.cx-vol-overview { flex: 0 1 420px; min-width: 280px; }
+`;
+
+function volElement(tag, className, parent, testId) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (testId) e.setAttribute("data-testid", testId);
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+const VOL_STOPS = RDBU.map((c) => c.match(/\d+/g).map(Number));
+
+// RdBu as the 2-D heatmaps draw it: low values red, zero white, high values blue.
+export function colour(v, zmax) {
+  if (Number.isNaN(v)) return [255, 255, 255];
+  const t = Math.min(1, Math.max(0, (Math.max(-zmax, Math.min(zmax, v)) / zmax + 1) / 2));
+  const x = t * (VOL_STOPS.length - 1);
+  const i = Math.min(VOL_STOPS.length - 2, Math.floor(x));
+  const f = x - i;
+  return VOL_STOPS[i].map((a, k) => Math.round(a + (VOL_STOPS[i + 1][k] - a) * f));
+}
+
+// One volume as depth slices: `shape` [D, H, W] display cells, `value(d, r, c)`.
+class SliceStack {
+  constructor(parent, kind, title) {
+    this.kind = kind;
+    this.wrap = volElement("div", "cx-vol-stack", parent, `cx-vol-${kind}`);
+    this.title = volElement("h4", "", this.wrap);
+    this.title.textContent = title;
+    this.box = volElement("div", "cx-vol-slices", this.wrap);
+    this.slices = [];
+  }
+
+  build(shape, cs, value, zmax, label) {
+    this.shape = shape;
+    this.cs = cs;
+    const [D, H, W] = shape;
+    this.box.textContent = "";
+    this.slices = [];
+    for (let d = 0; d < D; d++) {
+      const cell = volElement("div", "cx-vol-slice", this.box);
+      const canvas = volElement("canvas", "", cell);
+      canvas.width = W * cs;
+      canvas.height = H * cs;
+      canvas.dataset.d = String(d);
+      const caption = volElement("span", "", cell);
+      caption.textContent = label(d);
+      const base = document.createElement("canvas");
+      base.width = W;
+      base.height = H;
+      const bctx = base.getContext("2d");
+      const img = bctx.createImageData(W, H);
+      for (let r = 0; r < H; r++) {
+        for (let c = 0; c < W; c++) {
+          const [R, G, B] = colour(value(d, r, c), zmax);
+          const o = 4 * (r * W + c);
+          img.data[o] = R;
+          img.data[o + 1] = G;
+          img.data[o + 2] = B;
+          img.data[o + 3] = 255;
+        }
+      }
+      bctx.putImageData(img, 0, 0);
+      const ctx = canvas.getContext("2d");
+      ctx.imageSmoothingEnabled = false;
+      this.slices.push({cell, canvas, ctx, base});
+    }
+  }
+
+  clear() {
+    for (const s of this.slices) {
+      s.ctx.drawImage(s.base, 0, 0, s.canvas.width, s.canvas.height);
+      s.cell.classList.remove("cx-vol-lit", "cx-vol-hov");
+    }
+  }
+
+  rect(d, r, c, h, w, {stroke = null, fill = null, width = 2} = {}) {
+    const s = this.slices[d];
+    if (!s) return;
+    const cs = this.cs;
+    if (fill) {
+      s.ctx.fillStyle = fill;
+      s.ctx.fillRect(c * cs, r * cs, w * cs, h * cs);
+    }
+    if (stroke) {
+      s.ctx.strokeStyle = stroke;
+      s.ctx.lineWidth = width;
+      s.ctx.strokeRect(c * cs + width / 2, r * cs + width / 2, w * cs - width, h * cs - width);
+    }
+  }
+
+  // [d, r, c] of the display cell under the pointer, or null
+  cellAt(event) {
+    const canvas = event.target;
+    if (!canvas || canvas.tagName !== "CANVAS" || !this.box.contains(canvas)) return null;
+    const b = canvas.getBoundingClientRect();
+    const r = Math.floor(((event.clientY - b.top) / b.height) * this.shape[1]);
+    const c = Math.floor(((event.clientX - b.left) / b.width) * this.shape[2]);
+    if (r < 0 || c < 0 || r >= this.shape[1] || c >= this.shape[2]) return null;
+    return [Number(canvas.dataset.d), r, c];
+  }
+
+  // page coordinates of the centre of display cell [d, r, c] (tests, benchmarks)
+  centre(q) {
+    const s = this.slices[q[0]];
+    s.canvas.scrollIntoView({block: "center"});
+    const b = s.canvas.getBoundingClientRect();
+    return [b.left + (q[2] + 0.5) * (b.width / this.shape[2]),
+            b.top + (q[1] + 0.5) * (b.height / this.shape[1])];
+  }
+}
+
+export class VolumeView extends ViewBase {
+  constructor(root) {
+    super(root);
+    this.step = 0;
+    this.playing = false;
+    this.hover = null;
+    this.m = 0;
+    if (!document.getElementById("cx-vol-style")) {
+      const style = volElement("style", "", document.head);
+      style.id = "cx-vol-style";
+      style.textContent = VOL_STYLE;
+    }
+  }
+
+  // ------------------------------------------------------------------ lifecycle hooks
+
+  show(payload) {
+    const init = payload.init || {};
+    this.stop(false);
+    this.scene = payload.scene;
+    this.values = new Values(this.scene);
+    this.steps = product(this.scene.out_shape);
+    this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
+    this.speed = VOL_SPEEDS.includes(init.speed) ? init.speed : 2;
+    this.reveal = !!init.reveal;
+    this.hover = null;
+    this.m = Math.min(this.m, this.scene.shown_maps - 1);
+    this.presenter = !!payload.presenter;
+    this.build();
+  }
+
+  refresh(payload) {
+    if (!!payload.presenter !== this.presenter) {
+      this.presenter = !!payload.presenter;
+      this.build();
+    }
+  }
+
+  relayout() {
+    if (this.scene) this.build();
+  }
+
+  viewQuery() {
+    return {step: this.step + 1, speed: this.speed, reveal: this.reveal ? 1 : 0};
+  }
+
+  viewState() {
+    return {step: this.step, speed: this.speed, reveal: this.reveal, predict: false};
+  }
+
+  // ------------------------------------------------------------------ building
+
+  cellSize(shape) {
+    // slices side by side: the largest cell (at most 22 px) at which the stacks fit the width
+    const width = Math.max(320, (this.root.clientWidth || 900) - 460);
+    const perRow = Math.max(1, Math.min(shape[0], 8));
+    // (a slice stays at least ~96 px wide: more slices then wrap onto more rows)
+    const room = Math.max(96, (width - perRow * 10) / perRow);
+    return Math.max(3, Math.min(22, Math.floor(room / Math.max(shape[1], shape[2]))));
+  }
+
+  build() {
+    const s = this.scene;
+    const v = this.values;
+    const root = this.root;
+    root.textContent = "";
+    root.classList.toggle("cx-presenter", this.presenter);
+    root.dataset.layout = "slices";
+    this.buildBar();
+    this.eq = volElement("div", "cx-eq", root, "cx-eq");
+    const main = volElement("div", "cx-vol-main", root);
+    const stacks = volElement("div", "cx-vol-stacks", main);
+    const f = s.scale;
+    const inShape = v.inputs.shape.slice(1);
+    const lo = s.pads.map((p) => p[0]);
+    const inCs = this.cellSize(inShape);
+    this.input = new SliceStack(stacks, "input",
+      `input x[${s.item},${s.channels[this.m]}] (padded, depth ${s.axes ? s.axes[0] : "D"} ` +
+      `slices${f > 1 ? `, every ${f}th voxel` : ""})`);
+    const size = product(inShape);
+    const offset = this.m * size;
+    this.input.build(inShape, inCs, (d, r, c) => v.inputs.data[offset + ravel([d, r, c], inShape)],
+      s.zmax.input, (d) => {
+        const u = d * f - lo[0];
+        return u < 0 || u >= s.in_shape[0] ? `pad ${u}` : `d=${u}`;
+      });
+    this.kernel = new SliceStack(stacks, "kernel", `kernel w[${s.omap},${this.m}]`);
+    const kSize = product(s.kernel);
+    this.kernel.build(s.kernel, Math.max(14, Math.min(22, inCs)),
+      (d, r, c) => v.weights.data[this.m * kSize + ravel([d, r, c], s.kernel)], s.zmax.weight,
+      (d) => `k=${d}`);
+    const outShape = v.output.shape;
+    this.output = new SliceStack(stacks, "output", `output out[${s.item},${s.omap}]`);
+    this.output.build(outShape, this.cellSize(outShape),
+      (d, r, c) => v.output.data[ravel([d, r, c], outShape)], s.zmax.output,
+      (d) => `d=${d * f}`);
+    this.overview = volElement("div", "cx-vol-overview cx-plot", main, "cx-vol-overview");
+    this.tip = volElement("div", "cx-tip", root);
+    this.tip.style.display = "none";
+    this.tip.style.position = "absolute";
+    this.bindStage(stacks);
+    this.drawOverview();
+    this.render();
+  }
+
+  buildBar() {
+    const bar = volElement("div", "cx-vol-bar cx-bar", this.root);
+    const button = (text, fn, label) => {
+      const b = volElement("button", "cx-btn", bar);
+      b.type = "button";
+      b.textContent = text;
+      if (label) b.setAttribute("aria-label", label);
+      b.addEventListener("click", fn);
+      return b;
+    };
+    this.prevBtn = button("\u25c0", () => this.go(this.step - 1), "previous step");
+    this.playBtn = button("\u25b6 Play", () => this.togglePlay());
+    this.nextBtn = button("\u25b6", () => this.go(this.step + 1), "next step");
+    this.scrub = volElement("input", "cx-scrub", bar);
+    this.scrub.type = "range";
+    this.scrub.min = "0";
+    this.scrub.max = String(this.steps - 1);
+    this.scrub.setAttribute("aria-label", "step");
+    this.scrub.addEventListener("input", () => this.go(Number(this.scrub.value)));
+    this.info = volElement("span", "cx-info", bar, "cx-info");
+    const speed = volElement("select", "", bar);
+    speed.setAttribute("aria-label", "Play speed, steps per second");
+    for (const n of VOL_SPEEDS) {
+      const o = volElement("option", "", speed);
+      o.value = String(n);
+      o.textContent = `${n}/s`;
+    }
+    speed.value = String(this.speed);
+    speed.addEventListener("change", () => {
+      this.speed = Number(speed.value);
+      this.scheduleReport();
+    });
+    const revealBox = volElement("label", "", bar);
+    const reveal = volElement("input", "", revealBox);
+    reveal.type = "checkbox";
+    reveal.checked = this.reveal;
+    revealBox.append(" reveal");
+    reveal.addEventListener("change", () => {
+      this.reveal = reveal.checked;
+      this.render();
+      this.scheduleReport();
+    });
+    if (this.scene.shown_maps > 1) {
+      const maps = volElement("select", "", bar);
+      maps.setAttribute("aria-label", "input map shown");
+      for (let m = 0; m < this.scene.shown_maps; m++) {
+        const o = volElement("option", "", maps);
+        o.value = String(m);
+        o.textContent = `input map ${this.scene.channels[m]}`;
+      }
+      maps.value = String(this.m);
+      maps.addEventListener("change", () => {
+        this.m = Number(maps.value);
+        this.build();
+      });
+    }
+    button("Copy link", () => this.copyLink());
+    this.copied = volElement("span", "cx-copied", bar);
+  }
+
+  // ------------------------------------------------------------------ the 3-D overview
+
+  // Voxels of the shown input map (unpadded), every n-th per axis beyond the point budget;
+  // plotly's axes: x = W, y = D (into the screen), z = H (up).
+  overviewPoints() {
+    const s = this.scene;
+    const f = s.scale;
+    const shape = this.values.inputs.shape.slice(1);
+    const lo = s.pads.map((p) => p[0]);
+    const step = Math.max(1, Math.ceil(Math.cbrt(product(s.in_shape) / MAX_OVERVIEW_POINTS)));
+    const size = product(shape);
+    const pts = {x: [], y: [], z: [], v: [], p: []};
+    for (let d = 0; d < s.in_shape[0]; d += step) {
+      for (let r = 0; r < s.in_shape[1]; r += step) {
+        for (let c = 0; c < s.in_shape[2]; c += step) {
+          const p = [d + lo[0], r + lo[1], c + lo[2]];
+          const q = p.map((x) => Math.floor(x / f));
+          if (q.some((x, a) => x >= shape[a])) continue;
+          pts.x.push(c);
+          pts.y.push(d);
+          pts.z.push(s.in_shape[1] - 1 - r);
+          pts.v.push(this.values.inputs.data[this.m * size + ravel(q, shape)]);
+          pts.p.push(p);
+        }
+      }
+    }
+    return pts;
+  }
+
+  boxTrace(step) {
+    const s = this.scene;
+    const taps = windowTaps(s, step);
+    const lo = s.pads.map((p) => p[0]);
+    const a = taps[0].map((x, i) => x - lo[i] - 0.5);
+    const b = taps[taps.length - 1].map((x, i) => x - lo[i] + 0.5);
+    const H = s.in_shape[1] - 1;
+    const corner = (d, r, c) => [c, d, H - r];
+    const edges = [];
+    for (const [d0, d1] of [[a[0], b[0]]]) {
+      for (const r of [a[1], b[1]]) for (const c of [a[2], b[2]]) edges.push([corner(d0, r, c), corner(d1, r, c)]);
+    }
+    for (const d of [a[0], b[0]]) {
+      for (const c of [a[2], b[2]]) edges.push([corner(d, a[1], c), corner(d, b[1], c)]);
+      for (const r of [a[1], b[1]]) edges.push([corner(d, r, a[2]), corner(d, r, b[2])]);
+    }
+    const line = {x: [], y: [], z: []};
+    for (const [u, w] of edges) {
+      line.x.push(u[0], w[0], null);
+      line.y.push(u[1], w[1], null);
+      line.z.push(u[2], w[2], null);
+    }
+    const tapPts = {x: [], y: [], z: []};
+    for (const p of taps) {
+      const u = p.map((x, i) => x - lo[i]);
+      if (u.some((x, i) => x < 0 || x >= s.in_shape[i])) continue;  // padding
+      tapPts.x.push(u[2]);
+      tapPts.y.push(u[0]);
+      tapPts.z.push(H - u[1]);
+    }
+    return {line, tapPts};
+  }
+
+  drawOverview() {
+    if (!window.Plotly) return;
+    const s = this.scene;
+    const pts = this.overviewPoints();
+    this.points = pts;
+    const {line, tapPts} = this.boxTrace(this.step);
+    const zmax = s.zmax.input;
+    const marker = Math.max(2, Math.min(9, Math.round(140 / Math.max(...s.in_shape))));
+    const data = [
+      {type: "scatter3d", mode: "markers", x: pts.x, y: pts.y, z: pts.z, name: "input voxels",
+       marker: {size: marker, color: pts.v, colorscale: RDBU.map((c, i) => [i / (RDBU.length - 1), c]),
+                cmin: -zmax, cmax: zmax, opacity: 0.55},
+       hoverinfo: "none"},
+      {type: "scatter3d", mode: "lines", ...line, name: "window", hoverinfo: "skip",
+       line: {color: VOL_WINDOW, width: 5}},
+      {type: "scatter3d", mode: "markers", ...tapPts, name: "taps", hoverinfo: "skip",
+       marker: {size: marker + 2, color: VOL_TAP, opacity: 1}},
+    ];
+    const layout = {
+      margin: {l: 0, r: 0, t: 0, b: 0}, height: 380, showlegend: false,
+      scene: {xaxis: {title: {text: "W"}}, yaxis: {title: {text: "D"}},
+              zaxis: {title: {text: "H"}}, aspectmode: "data",
+              camera: {eye: {x: 1.6, y: -1.6, z: 1.0}}},
+      uirevision: "keep",
+    };
+    window.Plotly.react(this.overview, data, layout,
+                        {displayModeBar: false, responsive: true});
+    this.overview.on("plotly_hover", (e) => {
+      const pt = e.points && e.points.find((q) => q.curveNumber === 0);
+      if (!pt) return;
+      this.setHover({kind: "input", m: this.m, p: this.points.p[pt.pointNumber], from: "overview"});
+    });
+    this.overview.on("plotly_unhover", () => this.setHover(null));
+    this.overviewStep = this.step;
+  }
+
+  updateOverview(step) {
+    if (!window.Plotly || !this.overview || this.overviewStep === step) return;
+    this.overviewStep = step;
+    const {line, tapPts} = this.boxTrace(step);
+    window.Plotly.restyle(this.overview, {x: [line.x, tapPts.x], y: [line.y, tapPts.y],
+                                          z: [line.z, tapPts.z]}, [1, 2]);
+  }
+
+  // ------------------------------------------------------------------ the moving layer
+
+  go(step, opts = {}) {
+    const next = Math.min(Math.max(0, step), this.steps - 1);
+    if (this.playing && !opts.fromPlay) this.stop(false);
+    if (next === this.step && !opts.force) return;
+    this.step = next;
+    this.render();
+    if (!opts.fromPlay) this.scheduleReport();
+  }
+
+  setHover(h) {
+    if (JSON.stringify(h) === JSON.stringify(this.hover)) return;
+    this.hover = h;
+    this.render();
+  }
+
+  // the step whose window is drawn: a hovered output cell's, else the current one
+  focusStep() {
+    return this.hover && this.hover.kind === "output" ? this.hover.step : this.step;
+  }
+
+  hidden(step) {
+    return this.reveal && step > this.step;
+  }
+
+  render() {
+    const t0 = performance.now();
+    const s = this.scene;
+    const v = this.values;
+    const f = s.scale;
+    this.scrub.value = String(this.step);
+    this.prevBtn.disabled = this.step <= 0;
+    this.nextBtn.disabled = this.step >= this.steps - 1;
+    this.playBtn.textContent = this.playing ? "\u275a\u275a Pause" : "\u25b6 Play";
+    const value = this.hidden(this.step) ? "?" : fmt(v.out(this.step));
+    this.info.textContent = `step ${this.step + 1} of ${this.steps} \u00b7 ` +
+      `out[${idx(v.outIndex(this.step))}] = ${value}`;
+    this.input.clear();
+    this.kernel.clear();
+    this.output.clear();
+    const focus = this.focusStep();
+    // padding: veiled
+    const shape = this.input.shape;
+    const lo = s.pads.map((p) => p[0]);
+    for (let d = 0; d < shape[0]; d++) {
+      for (let r = 0; r < shape[1]; r++) {
+        for (let c = 0; c < shape[2]; c++) {
+          if (isPadding(s, [d * f, r * f, c * f])) this.input.rect(d, r, c, 1, 1, {fill: VOL_PAD_VEIL});
+        }
+      }
+    }
+    // the window: its taps on every plane it reaches (those planes lit)
+    const taps = windowTaps(s, focus);
+    const solid = focus === this.step;
+    const planes = new Set();
+    for (const p of taps) {
+      const q = p.map((x) => Math.floor(x / f));
+      planes.add(q[0]);
+      this.input.rect(q[0], q[1], q[2], 1, 1, {stroke: VOL_TAP, fill: solid ? "rgba(242,169,0,0.25)" : null,
+                                               width: solid ? 2.5 : 1.5});
+    }
+    const a = taps[0].map((x) => Math.floor(x / f));
+    const b = taps[taps.length - 1].map((x) => Math.floor(x / f));
+    for (const d of planes) {
+      this.input.slices[d] && this.input.slices[d].cell.classList.add("cx-vol-lit");
+      this.input.rect(d, a[1], a[2], b[1] - a[1] + 1, b[2] - a[2] + 1,
+                      {stroke: VOL_WINDOW, width: solid ? 2 : 1});
+    }
+    this.root.dataset.taps = JSON.stringify(taps);
+    this.root.dataset.planes = JSON.stringify([...planes].sort((x, y) => x - y));
+    // the output: cells not computed yet (reveal), the current cell, the focused one
+    const out = unravel(this.step, s.out_shape);
+    const outShape = this.output.shape;
+    if (this.reveal) {
+      for (let k = this.step + 1; k < this.steps; k++) {
+        const o = unravel(k, s.out_shape).map((x) => Math.floor(x / f));
+        if (o.every((x, i) => x < outShape[i])) this.output.rect(o[0], o[1], o[2], 1, 1, {fill: VOL_COVER});
+      }
+    }
+    const oq = out.map((x) => Math.floor(x / f));
+    this.output.rect(oq[0], oq[1], oq[2], 1, 1, {stroke: VOL_WINDOW, width: 3});
+    this.output.slices[oq[0]] && this.output.slices[oq[0]].cell.classList.add("cx-vol-lit");
+    // hover
+    const h = this.hover;
+    this.root.dataset.hover = h ? h.kind : "";
+    this.root.dataset.lit = "";
+    this.root.dataset.cell = "";
+    if (h && h.kind === "output") {
+      const q = unravel(h.step, s.out_shape).map((x) => Math.floor(x / f));
+      this.output.rect(q[0], q[1], q[2], 1, 1, {stroke: VOL_HOVER, width: 3});
+    } else if (h && h.kind === "input") {
+      const q = h.p.map((x) => Math.floor(x / f));
+      this.input.rect(q[0], q[1], q[2], 1, 1, {stroke: VOL_HOVER, width: 3});
+      this.input.slices[q[0]] && this.input.slices[q[0]].cell.classList.add("cx-vol-hov");
+      const lit = readers(s, h.p).map((r) => r.step);
+      this.root.dataset.lit = lit.join(",");
+      for (const k of lit) {
+        const o = unravel(k, s.out_shape).map((x) => Math.floor(x / f));
+        this.output.rect(o[0], o[1], o[2], 1, 1, {stroke: VOL_HOVER, width: 2.5});
+        this.output.slices[o[0]] && this.output.slices[o[0]].cell.classList.add("cx-vol-hov");
+      }
+    } else if (h && h.kind === "kernel") {
+      const p = h.t.map((t, i) => out[i] * s.stride[i] + t * s.dilation[i]);
+      const q = p.map((x) => Math.floor(x / f));
+      this.kernel.rect(h.t[0], h.t[1], h.t[2], 1, 1, {stroke: VOL_HOVER, width: 3});
+      this.input.rect(q[0], q[1], q[2], 1, 1, {stroke: VOL_HOVER, width: 3});
+      this.root.dataset.cell = JSON.stringify(p);
+    }
+    // the kernel's current tap positions are all of it: outline the kernel
+    this.eq.textContent = this.hidden(focus) ? `out[${idx(v.outIndex(focus))}] = ?` : this.equationOf(focus);
+    this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
+    this.root.dataset.step = String(this.step);
+    this.updateOverview(focus);
+    this.lastRenderMs = performance.now() - t0;
+  }
+
+  equationOf(step) {
+    if (!this.scene.exact) {
+      return `out[${idx(this.values.outIndex(step))}] \u2248 ${fmt(this.values.out(step))} ` +
+        "(drawn at display resolution: the exact equation is in the Arithmetic tab)";
+    }
+    return this.values.equation(step);
+  }
+
+  hitTest(e) {
+    const s = this.scene;
+    const f = s.scale;
+    let q = this.output.cellAt(e);
+    if (q) {
+      const o = q.map((x) => x * f);
+      if (o.some((x, i) => x >= s.out_shape[i])) return null;
+      return {kind: "output", step: ravel(o, s.out_shape)};
+    }
+    q = this.input.cellAt(e);
+    if (q) {
+      const p = q.map((x) => x * f);
+      if (p.some((x, i) => x >= s.padded_shape[i])) return null;
+      return {kind: "input", m: this.m, p};
+    }
+    q = this.kernel.cellAt(e);
+    if (q) return {kind: "kernel", m: this.m, t: q};
+    return null;
+  }
+
+  tipText(h) {
+    const s = this.scene;
+    const v = this.values;
+    if (h.kind === "output") {
+      const value = this.hidden(h.step) ? "?" : fmt(v.out(h.step));
+      return `out[${idx(v.outIndex(h.step))}] = ${value} \u2014 click to go there`;
+    }
+    if (h.kind === "input") {
+      const u = unpadded(s, h.p);
+      const value = s.exact ? v.input(h.m, h.p) : v.inputShown(h.m, h.p);
+      const n = readers(s, h.p).length;
+      const where = isPadding(s, h.p) ? `padding (${s.mode}) at ${idx(u)} = ${fmt(value)}` :
+        `x[${s.item},${s.channels[h.m]},${idx(u)}] = ${fmt(value)}`;
+      return `${where} \u00b7 read by ${n} window${n === 1 ? "" : "s"}`;
+    }
+    return `w[${s.omap},${h.m},${idx(h.t)}] = ${fmt(v.weight(h.m, h.t))}`;
+  }
+
+  bindStage(stage) {
+    stage.addEventListener("mousemove", (e) => {
+      const h = this.hitTest(e);
+      this.setHover(h);
+      if (h) {
+        this.tip.textContent = this.tipText(h);
+        this.tip.style.display = "block";
+        const box = this.root.getBoundingClientRect();
+        this.tip.style.left = `${e.clientX - box.left + 14}px`;
+        this.tip.style.top = `${e.clientY - box.top + 16}px`;
+      } else {
+        this.tip.style.display = "none";
+      }
+    });
+    stage.addEventListener("mouseleave", () => {
+      this.tip.style.display = "none";
+      this.setHover(null);
+    });
+    stage.addEventListener("click", (e) => {
+      const h = this.hitTest(e);
+      if (h && h.kind === "output") {
+        this.hover = null;
+        this.go(h.step, {force: true});
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ play, keys, links
+
+  togglePlay() {
+    if (this.playing) this.stop(true);
+    else this.play();
+  }
+
+  play() {
+    if (this.step >= this.steps - 1) this.step = 0;
+    this.playing = true;
+    const start = this.step;
+    const t0 = performance.now();
+    const tick = (now) => {
+      if (!this.playing) return;
+      const target = Math.min(this.steps - 1, start + Math.floor(((now - t0) * this.speed) / 1000));
+      if (target !== this.step) this.go(target, {fromPlay: true});
+      if (target >= this.steps - 1) {
+        this.stop(true);
+        return;
+      }
+      this.raf = requestAnimationFrame(tick);
+    };
+    this.render();
+    this.raf = requestAnimationFrame(tick);
+  }
+
+  stop(report) {
+    if (!this.playing) return;
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    if (this.playBtn) this.render();
+    if (report) this.scheduleReport();
+  }
+
+  onKey(e) {
+    if (!this.scene) return;
+    const t = e.target;
+    if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
+    if (t && t.tagName === "INPUT" && t !== this.scrub) return;
+    if (t === this.scrub && e.key.startsWith("Arrow")) return;
+    const keys = {
+      ArrowLeft: () => this.go(this.step - 1), ArrowRight: () => this.go(this.step + 1),
+      Home: () => this.go(0), End: () => this.go(this.steps - 1), " ": () => this.togglePlay(),
+      Escape: () => this.setHover(null),
+    };
+    const fn = keys[e.key];
+    if (!fn) return;
+    e.preventDefault();
+    fn();
+  }
+
+  link() {
+    const u = new URL(window.location.href);
+    if (this.payload && this.payload.query) {
+      u.search = new URLSearchParams(this.payload.query).toString();
+      if (this.payload.presenter) u.searchParams.set("presenter", "1");
+    }
+    const set = (name, value, dflt) => {
+      if (value === dflt) u.searchParams.delete(name);
+      else u.searchParams.set(name, String(value));
+    };
+    set("step", this.step + 1, 1);
+    set("speed", this.speed, 2);
+    set("reveal", this.reveal ? 1 : 0, 0);
+    return u.toString();
+  }
+}
+
+export function mountVolume(component) {
+  return mountView(VolumeView, component);
+}
