@@ -118,7 +118,7 @@ def code_tensorflow_jax(s: Settings, x, w, b) -> str:
     beside PyTorch's spelling when the padding is same or SAME).  Both pad with zeros; other
     padding modes pad first (``jnp.pad``/``tf.pad``) and use ``"VALID"``."""
     n = s.ndim
-    spatial = "DHW"[-n:]  # lax names the spatial axes by letters
+    spatial = "".join(rank(n).axes).replace("L", "H")  # lax: letters, 1-D as "H"
     bias_shape = "[None, :" + ", None" * n + "]"
     zeros = s.mode == "zeros"
     mode_np = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}.get(s.mode)

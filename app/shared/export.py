@@ -13,9 +13,16 @@ from app.shared import view
 
 
 def csv_text(a: np.ndarray) -> str:
-    buf = io.StringIO()
-    np.savetxt(buf, np.atleast_2d(a), delimiter=",", fmt="%.9g")
-    return buf.getvalue()
+    """A map as CSV: rows of the last axis; a 3-D map as its depth slices, a blank line
+    between them (the form the 3-D page's CSV upload reads back)."""
+    a = np.atleast_2d(a)
+    slices = a.reshape(-1, *a.shape[-2:])
+    parts = []
+    for sl in slices:
+        buf = io.StringIO()
+        np.savetxt(buf, sl, delimiter=",", fmt="%.9g")
+        parts.append(buf.getvalue())
+    return "\n".join(parts)
 
 
 def npy_bytes(a: np.ndarray) -> bytes:
@@ -29,11 +36,12 @@ def _inline(text: str) -> str:
     return text.replace("</", "<\\/")
 
 
-def html_bytes(payload_text: str, title: str) -> bytes:
+def html_bytes(payload_text: str, title: str, ndim: int = 2) -> bytes:
     """The explorer as one HTML file: plotly.js, the view's code and the scene inside, so it
     steps, hovers and plays offline exactly as the page does (the copy-link button copies the
     file's own address)."""
     plotly_js = view.plotly_file().read_text(encoding="utf-8")
+    modules, entry = view.explorer_bundle(ndim)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{title}</title>
@@ -44,8 +52,8 @@ def html_bytes(payload_text: str, title: str) -> bytes:
 <h2>{title}</h2>
 <div id="explorer"></div>
 <script type="module">
-{_inline(view.bundle())}
-mount({{data: {_inline(payload_text)}, parentElement: document.getElementById("explorer"),
+{_inline(view.bundle(modules))}
+{entry}({{data: {_inline(payload_text)}, parentElement: document.getElementById("explorer"),
         setStateValue: null}});
 </script>
 </body></html>

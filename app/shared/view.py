@@ -258,13 +258,20 @@ def volume(scene_text: str | None, scene_id: str, init: dict, presenter: bool, k
                  key, extra, on_change)
 
 
-# the explorer's view of each layout of the rank table (app.shared.ranks)
-EXPLORER_VIEWS = {"strip": explorer, "grid": explorer, "slices": volume}
+# the explorer's view of each layout of the rank table (app.shared.ranks): the function that
+# draws it, its modules and the function of theirs that mounts it
+EXPLORER_VIEWS = {"strip": (explorer, MODULES, "mount"), "grid": (explorer, MODULES, "mount"),
+                  "slices": (volume, VOLUME_MODULES, "mountVolume")}
 
 
 def explorer_view(ndim: int):
     """The function that draws the explorer view of rank ``ndim``."""
-    return EXPLORER_VIEWS[rank(ndim).layout]
+    return EXPLORER_VIEWS[rank(ndim).layout][0]
+
+
+def explorer_bundle(ndim: int) -> tuple[tuple[str, ...], str]:
+    """The modules and mounting function of rank ``ndim``'s explorer view (HTML export)."""
+    return EXPLORER_VIEWS[rank(ndim).layout][1:]
 
 
 def _draw(name, modules, entry, scene_text, scene_id, init, presenter, key, extra, on_change):

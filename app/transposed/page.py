@@ -15,8 +15,7 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app.explorer import page as explorer
-from app.shared import codegen, controls, layer, model, url
+from app.shared import codegen, controls, frame, layer, model, url
 from app.shared import sources as src
 from app.shared.controls import Notices, k
 from app.shared.navigation import sync_query_params
@@ -30,7 +29,7 @@ def arithmetic_panel(comp: model.TransposedComputation, s: Settings) -> None:
         step = model.transposed_step(comp, s, s.step)
         st.markdown("**What lands on this output cell** — every input × weight whose stamp "
                     "covers it, plus the bias (`convcore.trace_transposed`):")
-        st.markdown(explorer.equation_markdown(cc.transposed_equation(step)))
+        st.markdown(frame.equation_markdown(cc.transposed_equation(step)))
         return
     groups = comp.out.shape[1] // comp.weight.shape[1]
     cg = comp.x.shape[1] // groups
@@ -118,8 +117,8 @@ def transposed_page() -> None:
     st.title("Transposed convolution & gradients")
     ndim = st.radio("Dimensions", (1, 2), horizontal=True, key="t.ndim",
                     format_func=lambda n: f"{n}-D")
-    s, problems = explorer.page_settings(ndim, PAGE)
-    explorer.page_frame(
+    s, problems = frame.page_settings(ndim, PAGE)
+    frame.page_frame(
         s, problems, started, "`conv_transpose`, as in PyTorch: every input cell stamps value × "
         "kernel onto the output at input·stride + tap·dilation − padding. Step through it as "
         "scatter (input cells) or gather (output cells); hover any cell.",
@@ -128,23 +127,23 @@ def transposed_page() -> None:
 
 def _body(ndim: int, s: Settings):
     notices = Notices()
-    s, upload, input_error, input_notices = explorer.input_section(ndim, s, notices, PAGE)
+    s, upload, input_error, input_notices = frame.input_section(ndim, s, notices, PAGE)
     with st.sidebar:
         s = controls.transposed_layer_controls(ndim, s, notices, page=PAGE)
         s = controls.view_controls(ndim, s, notices, page=PAGE)
     if input_error is not None:
-        explorer.input_problem(ndim, s, upload, input_error)
-        explorer.show_notices(notices)
+        frame.input_problem(ndim, s, upload, input_error)
+        frame.show_notices(notices)
         return _finish(s, None)
     try:
         comp = model.compute_transposed(s, upload)
     except (cc.ConvError, src.SourceError) as e:
         st.error(str(e), icon=":material/error:")
-        explorer.show_notices(notices)
+        frame.show_notices(notices)
         return _finish(s, None)
     s = layer.clamp_step(s, model.view_steps(s, comp), notices)
-    explorer.show_notices([*notices, *input_notices])
-    s, _ = explorer.show_view(ndim, s, comp, upload, page=PAGE)
+    frame.show_notices([*notices, *input_notices])
+    s, _ = frame.show_view(ndim, s, comp, upload, page=PAGE)
     panels = {
         "Arithmetic": lambda: arithmetic_panel(comp, s),
         "Backward pass": lambda: backward_panel(comp, s),
