@@ -122,7 +122,9 @@ def test_the_overview_draws_every_voxel_and_the_window_box(page, app_url):
     assert got["voxels"] == comp.x[0, 0].size  # 8×10×12: under the point budget
     assert got["box"] == 24  # 12 edges
     assert got["taps"] == 27  # a 3³ window inside the clip at step 0 (no padding)
-    go(page, 5)
+    go(page, 5)  # the overview follows within a frame or two (at most every 120 ms)
+    page.wait_for_function(f"() => document.querySelector('{ROOT_SEL}').dataset.overviewStep "
+                           "=== '5'", timeout=5000)
     taps5 = page.evaluate(f"() => document.querySelector('{ROOT_SEL}').__cx.overview.data[2]")
     wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding,
                          s.dilation)

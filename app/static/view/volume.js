@@ -22,6 +22,9 @@ const VOL_HOVER = "#7b2cbf";
 const VOL_COVER = "rgba(245, 245, 245, 0.93)";
 const VOL_PAD_VEIL = "rgba(255, 255, 255, 0.5)";
 const MAX_OVERVIEW_POINTS = 6000;  // voxels drawn in the 3-D overview (every n-th beyond)
+// The overview (WebGL) follows the window at most this often: redrawing its scene costs far
+// more than the slices, so stepping, hovering and Play never wait for it.
+const OVERVIEW_MS = 120;
 const VOL_STYLE = `
 .cx-vol-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
 .cx-vol-bar input[type=range] { flex: 1 1 160px; }
@@ -409,11 +412,24 @@ export class VolumeView extends ViewBase {
     });
     this.overview.on("plotly_unhover", () => this.setHover(null));
     this.overviewStep = this.step;
+    this.root.dataset.overviewStep = String(this.step);
+  }
+
+  queueOverview(step) {
+    this.overviewWant = step;
+    if (this.overviewTimer || this.overviewStep === step) return;
+    const due = Math.max(0, (this.overviewAt || 0) + OVERVIEW_MS - performance.now());
+    this.overviewTimer = setTimeout(() => {
+      this.overviewTimer = null;
+      this.overviewAt = performance.now();
+      this.updateOverview(this.overviewWant);
+    }, due);
   }
 
   updateOverview(step) {
     if (!window.Plotly || !this.overview || this.overviewStep === step) return;
     this.overviewStep = step;
+    this.root.dataset.overviewStep = String(step);
     const {line, tapPts} = this.boxTrace(step);
     window.Plotly.restyle(this.overview, {x: [line.x, tapPts.x], y: [line.y, tapPts.y],
                                           z: [line.z, tapPts.z]}, [1, 2]);
@@ -532,7 +548,7 @@ export class VolumeView extends ViewBase {
     this.eq.textContent = this.hidden(focus) ? `out[${idx(v.outIndex(focus))}] = ?` : this.equationOf(focus);
     this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
     this.root.dataset.step = String(this.step);
-    this.updateOverview(focus);
+    this.queueOverview(focus);
     this.lastRenderMs = performance.now() - t0;
   }
 

@@ -1,0 +1,224 @@
+"""The 3-D explorer (issue 15's numbers), against references measured in the same run.
+
+1. Server: an AppTest rerun of the 3-D page at 16³ (random input, a 3³ kernel) after the
+   view reports a step, and after a control change (stride D 1 <-> 2, a new computation each
+   time: the cache holds both, so the second round on is the cached path, as for a user going
+   back and forth), against the default 2-D page's rerun after a step report — interleaved
+   rounds, medians.  Target: <= 150 ms.
+2. Browser (headless Debian Chromium), timed in the page with ``performance.now()``: a step
+   (``go``), an input-voxel hover and an output-voxel hover (a real ``mousemove`` dispatched on
+   a slice's canvas), 200 each, to the end of the redraw and to the next animation frame, at
+   16³ with a 3³ kernel; the same step on the default 2-D page for reference.  Target: median
+   <= 16 ms.
+3. The 3-D overview's rotation: a drag on its WebGL canvas (mousedown, one mousemove per
+   animation frame, plotly's own camera control), 3 s; frames painted per second while it
+   turns, and that the camera did turn.  Target: >= 30.
+4. Websocket messages sent while stepping and hovering (0 expected).
+
+    python benchmarks/bench_volume.py [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_browser import ARGS, COUNT_WS, serve  # noqa: E402
+
+QUERY = {"src": "random", "shape": "16", "size": "3"}
+PAGE_3D = """
+import sys
+sys.path.insert(0, ROOT)
+from app.explorer.page import explorer_page
+explorer_page(NDIM)
+"""
+TIME_3D = """async ([kind, n]) => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const sync = [], painted = [];
+  const stack = kind === 'input' ? v.input : v.output;
+  for (let i = 0; i < n; i++) {
+    let t0;
+    if (kind === 'step') {
+      t0 = performance.now();
+      v.go((v.step + 1) % v.steps);
+    } else {
+      const [D, H, W] = stack.shape;
+      const d = i % D, r = (i * 7) % H, c = (i * 3) % W;
+      const s = stack.slices[d];
+      const b = s.canvas.getBoundingClientRect();
+      t0 = performance.now();
+      s.canvas.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
+        clientX: b.left + (c + 0.5) * b.width / W, clientY: b.top + (r + 0.5) * b.height / H}));
+    }
+    sync.push(performance.now() - t0);
+    painted.push((await frame()) - t0);
+  }
+  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
+  return [med(sync), p95(sync), med(painted), p95(painted)];
+}"""
+TIME_2D_STEP = """async (n) => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const sync = [], painted = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    v.go((v.step + 1) % v.steps);
+    sync.push(performance.now() - t0);
+    painted.push((await frame()) - t0);
+  }
+  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
+  return [med(sync), p95(sync), med(painted), p95(painted)];
+}"""
+ROTATE = """async (seconds) => {
+  // a drag as a user makes it: mousedown on the overview's WebGL canvas, one mousemove per
+  // animation frame (plotly's own camera control turns the scene), mouseup; frames painted
+  // per second while turning, and how far the camera turned
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const canvas = [...v.overview.querySelectorAll('canvas')].pop();
+  const b = canvas.getBoundingClientRect();
+  const y = b.top + b.height / 2;
+  const at = (x, type, buttons) => canvas.dispatchEvent(new MouseEvent(type, {
+    bubbles: true, clientX: x, clientY: y, buttons, button: 0}));
+  const eye0 = JSON.stringify(v.overview._fullLayout.scene._scene.getCamera().eye);
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  let x = b.left + 20, frames = 0;
+  at(x, 'mousedown', 1);
+  const t0 = await frame();
+  let now = t0;
+  while (now - t0 < seconds * 1000) {
+    x = b.left + 20 + ((frames * 4) % (b.width - 40));
+    at(x, 'mousemove', 1);
+    now = await frame();
+    frames += 1;
+  }
+  at(x, 'mouseup', 0);
+  const eye1 = JSON.stringify(v.overview._fullLayout.scene._scene.getCamera().eye);
+  return [frames / ((now - t0) / 1000), eye0 !== eye1];
+}"""
+
+
+def server(rounds: int) -> dict:
+    import view_payload as vp
+    from streamlit.testing.v1 import AppTest
+
+    from app.shared import view
+
+    def page(ndim, query):
+        at = AppTest.from_string(PAGE_3D.replace("ROOT", repr(str(ROOT))).replace(
+            "NDIM", str(ndim)), default_timeout=300)
+        at.query_params.update(query)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    three, three_c, two = page(3, QUERY), page(3, QUERY), page(2, {})
+    seq = iter(range(1, 10**9))
+
+    def report(at, ndim, component, i):
+        p = vp.payload(at, component)
+        at.session_state[f"e{ndim}.view"] = {"view": {"scene": p["scene_id"], "seq": next(seq),
+                                                      **p["init"], "step": i % 8}}
+
+    cases = {
+        "3-D 16³, 3³ kernel: the view reports a step":
+            (three, lambda i: report(three, 3, view.VOLUME, i)),
+        "3-D 16³, 3³ kernel: stride D 1 <-> 2 (sidebar)":
+            (three_c, lambda i: three_c.number_input(key="e3.stride.0").set_value(1 + i % 2)),
+        "reference: 2-D default page, the view reports a step":
+            (two, lambda i: report(two, 2, view.COMPONENT, i)),
+    }
+    times = {name: [] for name in cases}
+    for i in range(rounds + 2):
+        for name, (at, prepare) in cases.items():
+            prepare(i)
+            t0 = time.perf_counter()
+            at.run()
+            if i >= 2:
+                times[name].append((time.perf_counter() - t0) * 1e3)
+            assert not at.exception, (name, [e.value for e in at.exception])
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
+def browser(n: int, seconds: float) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    proc, url = serve(ROOT / "app" / "streamlit_app.py")
+    out = {}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
+                                  args=ARGS)
+            ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+            ctx.add_init_script(COUNT_WS)
+            page = ctx.new_page()
+            query = "&".join(f"{k}={v}" for k, v in QUERY.items())
+            page.goto(f"{url}/explorer_3d?{query}")
+            page.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
+                                   timeout=120_000)
+            page.wait_for_timeout(1500)
+            sent = page.evaluate("window.__wsSent")
+            for kind in ("step", "input", "output"):
+                out[kind] = page.evaluate(TIME_3D, [kind, n])
+            out["sent while stepping and hovering"] = page.evaluate("window.__wsSent") - sent
+            out["rotation fps"] = page.evaluate(ROTATE, seconds)
+            out["overview voxels"] = page.evaluate(
+                "document.querySelector('[data-testid=\"cx-root\"]').__cx.overview.data[0]"
+                ".x.length")
+            page2 = ctx.new_page()
+            page2.goto(f"{url}/explorer_2d")
+            page2.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
+                                    timeout=120_000)
+            page2.wait_for_timeout(1500)
+            out["reference step"] = page2.evaluate(TIME_2D_STEP, n)
+            ctx.close()
+            b.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    print("## Server: AppTest rerun, median ms (target <= 150 ms)\n")
+    med = server(args.rounds)
+    ref = med["reference: 2-D default page, the view reports a step"]
+    print("| | median ms | / reference |\n|---|---:|---:|")
+    for name, ms in med.items():
+        print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
+    print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
+    got = browser(args.updates, args.seconds)
+    print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
+    for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
+                       ("output", "output-voxel hover"),
+                       ("reference step", "reference: 2-D default page, step")):
+        a, b, c, d = got[kind]
+        print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
+    fps, turned = got["rotation fps"]
+    print(f"\nOverview rotation (a drag): {fps:.1f} fps over {args.seconds:g} s "
+          f"({got['overview voxels']} voxels; target >= 30)"
+          + ("" if math.isfinite(fps) else " (no frames)")
+          + ("" if turned else " — the camera did NOT turn"))
+    print(f"Websocket messages sent while stepping and hovering: "
+          f"{got['sent while stepping and hovering']}")
+
+
+if __name__ == "__main__":
+    main()
