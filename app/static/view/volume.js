@@ -21,10 +21,15 @@ const VOL_WINDOW = "#111111";
 const VOL_HOVER = "#7b2cbf";
 const VOL_COVER = "rgba(245, 245, 245, 0.93)";
 const VOL_PAD_VEIL = "rgba(255, 255, 255, 0.5)";
-const MAX_OVERVIEW_POINTS = 6000;  // voxels drawn in the 3-D overview (every n-th beyond)
-// The overview (WebGL) follows the window at most this often: redrawing its scene costs far
-// more than the slices, so stepping, hovering and Play never wait for it.
-const OVERVIEW_MS = 120;
+// Voxels drawn in the 3-D overview (every n-th per axis beyond; the slices show all of them):
+// a WebGL scene's redraw grows with its markers, and without a GPU (Chromium's software GL)
+// 4,096 of them turned at 6-11 fps where 512 turned at 18-23 (benchmarks/bench_volume.py).
+const MAX_OVERVIEW_POINTS = 1000;
+// The overview follows the window once the user pauses (OVERVIEW_QUIET_MS without a change),
+// and at least every OVERVIEW_MAX_MS while steps keep coming (Play, a dragged scrubber): its
+// redraw costs far more than the slices', so stepping and hovering never wait for it.
+const OVERVIEW_QUIET_MS = 150;
+const OVERVIEW_MAX_MS = 500;
 const VOL_STYLE = `
 .cx-vol-bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
 .cx-vol-bar input[type=range] { flex: 1 1 160px; }
@@ -417,11 +422,16 @@ export class VolumeView extends ViewBase {
 
   queueOverview(step) {
     this.overviewWant = step;
-    if (this.overviewTimer || this.overviewStep === step) return;
-    const due = Math.max(0, (this.overviewAt || 0) + OVERVIEW_MS - performance.now());
+    clearTimeout(this.overviewTimer);
+    if (this.overviewStep === step) {
+      this.overviewSince = null;
+      return;
+    }
+    const now = performance.now();
+    if (this.overviewSince == null) this.overviewSince = now;
+    const due = Math.min(OVERVIEW_QUIET_MS, Math.max(0, this.overviewSince + OVERVIEW_MAX_MS - now));
     this.overviewTimer = setTimeout(() => {
-      this.overviewTimer = null;
-      this.overviewAt = performance.now();
+      this.overviewSince = null;
       this.updateOverview(this.overviewWant);
     }, due);
   }
