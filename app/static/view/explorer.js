@@ -15,7 +15,8 @@ import {FIELDS, LayerControls} from "./controls.js";
 import {equationText, fmt, idx} from "./format.js";
 import {COLORSCALE, Grid, MARGIN, MapPanel, fingerprint, ticks} from "./grid.js";
 import {
-  isPadding, kernelOffsets, product, ravel, readers, tapFootprint, unpadded, unravel, windowTaps,
+  isPadding, kernelOffsets, product, ravel, readers, tapFootprint, tapPosition, unpadded, unravel,
+  windowTaps,
 } from "./geometry.js";
 import {TITLE, layout2d} from "./layout.js";
 import {Recorder} from "./record.js";
@@ -671,7 +672,7 @@ export class View extends ViewBase {
     const ox = [];
     const oy = [];
     for (let q = 0; q < s.out_shape[0]; q += f) {
-      ox.push(q * s.stride[0] + half - lo);
+      ox.push(tapPosition(q, 0, s.stride[0], s.dilation[0]) + half - lo);
       oy.push(v.out(q));
     }
     const finite = [...ys, ...oy].filter(Number.isFinite);
@@ -1182,7 +1183,7 @@ export class View extends ViewBase {
   placeSlider() {
     const s = this.scene;
     const g = this.inputs[0];
-    const start = unravel(this.step, s.out_shape)[0] * s.stride[0];
+    const start = tapPosition(unravel(this.step, s.out_shape)[0], 0, s.stride[0], s.dilation[0]);
     const span = s.dilation[0] * (s.kernel[0] - 1) + 1;
     const k = this.kernels[0];
     const centre = g.margin.l + ((start + span / 2) / s.scale) * g.cs;
@@ -1204,7 +1205,7 @@ export class View extends ViewBase {
     const Y = (y) => ph - ((y - y0) / (y1 - y0)) * ph;
     const lo = s.pads[0][0];
     const q = unravel(this.step, s.out_shape)[0];
-    const a = q * s.stride[0] - lo;
+    const a = tapPosition(q, 0, s.stride[0], s.dilation[0]) - lo;
     const b = a + s.dilation[0] * (s.kernel[0] - 1);
     ctx.fillStyle = "rgba(242,169,0,0.22)";
     ctx.fillRect(X(a - 0.5), 0, Math.max(2, X(b + 0.5) - X(a - 0.5)), ph);
@@ -1280,7 +1281,7 @@ export class View extends ViewBase {
           });
         }
         const o = unravel(this.step, s.out_shape);
-        const p = o.map((oa, a) => oa * s.stride[a] + h.t[a] * s.dilation[a]);
+        const p = o.map((oa, a) => tapPosition(oa, h.t[a], s.stride[a], s.dilation[a]));
         const [r, c] = g.spot(p, h.m);
         g.rect(g.ctx, r, c, one, 1 / f, {stroke: HOVER, width: 3});
         cell = p;
@@ -1368,7 +1369,7 @@ export class View extends ViewBase {
     }
     const w = v.weight(h.m, h.t);
     const o = unravel(this.step, s.out_shape);
-    const p = o.map((oa, a) => oa * s.stride[a] + h.t[a] * s.dilation[a]);
+    const p = o.map((oa, a) => tapPosition(oa, h.t[a], s.stride[a], s.dilation[a]));
     const x = s.exact ? v.input(h.m, p) : v.inputShown(h.m, p);
     return `w[${s.omap},${h.m},${idx(h.t)}] = ${fmt(w)} \u00b7 this step: ` +
       `${fmt(x)}\u00b7${fmt(w)} = ${fmt(x * w)}`;

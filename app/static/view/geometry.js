@@ -37,7 +37,7 @@ export function kernelOffsets(scene) {
 export function windowTaps(scene, step) {
   const o = unravel(step, scene.out_shape);
   return kernelOffsets(scene).map(
-    (t) => t.map((ti, a) => o[a] * scene.stride[a] + ti * scene.dilation[a]));
+    (t) => t.map((ti, a) => tapPosition(o[a], ti, scene.stride[a], scene.dilation[a])));
 }
 
 // Per axis, the output positions whose window reads padded position p[a], with the tap.
@@ -70,7 +70,7 @@ export function readers(scene, p) {
 // cross product of these lists).
 export function tapFootprint(scene, tap) {
   return tap.map((t, a) => Array.from({length: scene.out_shape[a]},
-                                      (_, o) => o * scene.stride[a] + t * scene.dilation[a]));
+                                      (_, o) => tapPosition(o, t, scene.stride[a], scene.dilation[a])));
 }
 
 export function isPadding(scene, p) {
@@ -87,7 +87,7 @@ export function unpadded(scene, p) {
 // Where every tap of input cell `i` lands: [{tap, o, inside}] in kernel raster order.
 export function stampTargets(scene, i) {
   return kernelOffsets(scene).map((tap) => {
-    const o = tap.map((t, a) => i[a] * scene.stride[a] + t * scene.dilation[a] -
+    const o = tap.map((t, a) => tapPosition(i[a], t, scene.stride[a], scene.dilation[a]) -
                                  scene.padding[a]);
     return {tap, o, inside: o.every((v, a) => v >= 0 && v < scene.out_shape[a])};
   });

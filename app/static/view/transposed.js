@@ -11,7 +11,7 @@
 // Both views write each output cell's arithmetic as convcore.transposed_equation does.
 
 import {equationText, fmt, idx} from "./format.js";
-import {product, ravel, stampSources, stampTargets, unravel} from "./geometry.js";
+import {product, ravel, stampSources, stampTargets, tapPosition, unravel} from "./geometry.js";
 import {mountView} from "./component.js";
 import {FIELDS} from "./controls.js";
 import {Values, View, decode, rowsOf} from "./explorer.js";
@@ -415,7 +415,7 @@ export class TransposedView extends View {
     const {i} = this.cellOf(this.step);
     const o = this.output;
     const k = this.kernels[0];
-    const start = i[0] * t.stride[0] - t.padding[0];
+    const start = tapPosition(i[0], 0, t.stride[0], t.dilation[0]) - t.padding[0];
     const span = t.dilation[0] * (t.kernel[0] - 1) + 1;
     const centre = o.margin.l + (start + span / 2) * o.cs;
     const maxLeft = Math.max(0, this.stage.clientWidth - k.width);

@@ -13,7 +13,9 @@ import {ViewBase, mountView} from "./component.js";
 import {Values} from "./explorer.js";
 import {fmt, idx} from "./format.js";
 import {RDBU} from "./grid.js";
-import {isPadding, product, ravel, readers, unpadded, unravel, windowTaps} from "./geometry.js";
+import {
+  isPadding, product, ravel, readers, tapPosition, unpadded, unravel, windowTaps,
+} from "./geometry.js";
 
 const VOL_SPEEDS = [1, 2, 4, 8, 15, 30, 60];
 const VOL_TAP = "#f2a900";
@@ -548,7 +550,7 @@ export class VolumeView extends ViewBase {
         this.output.slices[o[0]] && this.output.slices[o[0]].cell.classList.add("cx-vol-hov");
       }
     } else if (h && h.kind === "kernel") {
-      const p = h.t.map((t, i) => out[i] * s.stride[i] + t * s.dilation[i]);
+      const p = h.t.map((t, i) => tapPosition(out[i], t, s.stride[i], s.dilation[i]));
       const q = p.map((x) => Math.floor(x / f));
       this.kernel.rect(h.t[0], h.t[1], h.t[2], 1, 1, {stroke: VOL_HOVER, width: 3});
       this.input.rect(q[0], q[1], q[2], 1, 1, {stroke: VOL_HOVER, width: 3});
