@@ -222,7 +222,8 @@ def view_state(s: Settings, transposed: bool = False) -> dict:
     limits = {**layer.clamp_input(s, quiet, transposed)[1], **clamp(s, quiet)[1],
               **layer.clamp_view(s, quiet)[1]}
     values = {
-        "ndim": s.ndim, "source": s.source, "data": s.data_source, "kernel": s.kernel,
+        "ndim": s.ndim, "axes": list(rank(s.ndim).axes), "source": s.source,
+        "data": s.data_source, "kernel": s.kernel,
         "batch": s.batch, "inmaps": s.inmaps, "outmaps": s.outmaps, "groups": s.groups,
         "shape": list(s.shape), "size": list(s.size), "stride": list(s.stride),
         "dilation": list(s.dilation), "pad_form": s.pad_form,

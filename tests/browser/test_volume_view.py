@@ -148,3 +148,42 @@ def test_three_values_per_axis_survive_the_url_round_trip(page, app_url):
     open_view(page, link)
     assert state(page)["step"] == "7"
     assert_no_js_errors(page)
+
+
+def test_predict_mode_hides_the_voxel_until_the_guess_is_checked(page, app_url):
+    s, comp = computation(QUERY)
+    open_view(page, address(app_url, {**QUERY, "predict": "1", "step": "3"}))
+    assert state(page)["predict"] == "hidden"
+    assert equation(page).startswith("out[0,0,0,1,0] = ?")
+    value = float(comp.out[(0, 0, *np.unravel_index(2, comp.out.shape[2:]))])
+    page.fill('[data-testid="cx-guess"]', cc.format_number(value).replace("\u2212", "-"))
+    page.click('[data-testid="cx-check"]')
+    assert state(page)["predict"] == "right" and state(page)["score"] == "1/1"
+    assert equation(page) == cc.equation(model.step_trace(comp, s, 2))
+    go(page, 3)
+    page.fill('[data-testid="cx-guess"]', "12345")
+    page.click('[data-testid="cx-check"]')
+    assert state(page)["predict"] == "wrong" and state(page)["score"] == "1/2"
+    assert_no_js_errors(page)
+
+
+def test_the_views_layer_controls_change_the_3d_layer_through_the_scene_api(page, app_url):
+    open_view(page, address(app_url, QUERY))
+    names = page.locator('[data-testid="cx-controls"] .cx-ctl-stride').inner_text()
+    assert all(axis in names for axis in ("D", "H", "W"))
+    loads = page.evaluate(f"() => document.querySelector('{ROOT_SEL}').__cx.loads")
+    page.evaluate(f"() => document.querySelector('{ROOT_SEL}').__cx.request({{stride: '2,1,1'}})")
+    page.wait_for_function(f"() => document.querySelector('{ROOT_SEL}').__cx.loads > {loads}",
+                           timeout=30_000)
+    s, comp = computation({**QUERY, "stride": "2,1,1"})
+    wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding,
+                         s.dilation)
+    assert page.evaluate(f"() => document.querySelector('{ROOT_SEL}').__cx.steps") == comp.steps
+    for step in (0, comp.steps // 2, comp.steps - 1):
+        go(page, step)
+        assert json.loads(state(page)["taps"]) == wmap.coords[step].tolist()
+        assert equation(page) == cc.equation(model.step_trace(comp, s, step))
+    # the page follows: its URL holds the new stride once the view reported
+    page.wait_for_function("() => new URL(location.href).searchParams.get('stride') === "
+                           "'2,1,1'", timeout=30_000)
+    assert_no_js_errors(page)

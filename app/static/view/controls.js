@@ -6,7 +6,6 @@
 // (a preset's size; the trained network's layer: its size, output maps, groups and learned
 // bias) is shown fixed, and said.
 
-const AXES = {1: ["L"], 2: ["H", "W"]};
 const PAD_FORMS = [["valid", "valid"], ["axis", "per axis"], ["side", "per side"],
                    ["same", "same"], ["tfsame", "SAME (TF/JAX)"]];
 const MODES = ["zeros", "reflect", "replicate", "circular"];
@@ -105,7 +104,7 @@ export class LayerControls {
       } else if (["size", "stride", "dilation", "opad", "tpad"].includes(name)) {
         const field = name === "tpad" ? "pad" : name;
         for (let a = 0; a < nd; a++) {
-          this.slider(group, `${name}-${a}`, nd > 1 ? AXES[nd][a] : "",
+          this.slider(group, `${name}-${a}`, nd > 1 ? layer.axes[a] : "",
                       (l) => (field === "pad" ? l.pad[a][0] : l[field][a]),
                       (lim) => lim[field] && lim[field][a],
                       (v) => {
@@ -150,8 +149,8 @@ export class LayerControls {
     const sides = f === "side" ? [0, 1] : [0];
     for (let a = 0; a < nd; a++) {
       for (const side of sides) {
-        const name = f === "side" ? `${["lo", "hi"][side]} ${AXES[nd][a]}` :
-          (nd > 1 ? AXES[nd][a] : "");
+        const name = f === "side" ? `${["lo", "hi"][side]} ${this.layer.axes[a]}` :
+          (nd > 1 ? this.layer.axes[a] : "");
         this.slider(group, `pad-${a}${f === "side" ? `-${side}` : ""}`, name,
                     (l) => l.pad[a][side], (lim) => lim.pad && lim.pad[a], (v) => {
                       const pairs = this.layer.pad.map((p) => p.slice());

@@ -10,6 +10,7 @@
 // equation from Values (explorer.js), written as convcore.equation writes it.
 
 import {ViewBase, mountView} from "./component.js";
+import {FIELDS, LayerControls} from "./controls.js";
 import {Values} from "./explorer.js";
 import {fmt, idx} from "./format.js";
 import {RDBU} from "./grid.js";
@@ -183,6 +184,8 @@ export class VolumeView extends ViewBase {
     this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
     this.speed = VOL_SPEEDS.includes(init.speed) ? init.speed : 2;
     this.reveal = !!init.reveal;
+    this.predict = !!init.predict && this.scene.exact;
+    this.answers = new Map();  // predict mode: step -> {guess, right}
     this.hover = null;
     this.m = Math.min(this.m, this.scene.shown_maps - 1);
     this.presenter = !!payload.presenter;
@@ -193,7 +196,23 @@ export class VolumeView extends ViewBase {
     if (!!payload.presenter !== this.presenter) {
       this.presenter = !!payload.presenter;
       this.build();
+    } else {
+      this.controlsShow();
     }
+  }
+
+  requestFailed(status, error) {
+    if (this.controls) {
+      this.controls.say(`${error.parameter ? error.parameter + ": " : ""}${error.message}` +
+                        (status === 0 || status === 429 || status === 422 ?
+                          " \u2014 asking the page instead" : ""));
+    }
+  }
+
+  controlsShow() {
+    if (!this.controls || !this.payload || !this.payload.layer) return;
+    this.controls.set(this.payload.layer, this.payload.limits || {});
+    this.controls.say((this.payload.notices || []).join(" "));
   }
 
   relayout() {
@@ -201,11 +220,12 @@ export class VolumeView extends ViewBase {
   }
 
   viewQuery() {
-    return {step: this.step + 1, speed: this.speed, reveal: this.reveal ? 1 : 0};
+    return {step: this.step + 1, speed: this.speed, reveal: this.reveal ? 1 : 0,
+            predict: this.predict ? 1 : 0};
   }
 
   viewState() {
-    return {step: this.step, speed: this.speed, reveal: this.reveal, predict: false};
+    return {step: this.step, speed: this.speed, reveal: this.reveal, predict: this.predict};
   }
 
   // ------------------------------------------------------------------ building
@@ -227,6 +247,12 @@ export class VolumeView extends ViewBase {
     root.classList.toggle("cx-presenter", this.presenter);
     root.dataset.layout = "slices";
     this.buildBar();
+    this.controls = null;
+    if (this.live && this.payload && this.payload.page) {  // the layer, by the scene API
+      this.controls = new LayerControls(root, FIELDS.explorer, (changes) => this.request(changes));
+      this.controls.el.after(this.controls.message);
+      this.controlsShow();
+    }
     this.eq = volElement("div", "cx-eq", root, "cx-eq");
     const main = volElement("div", "cx-vol-main", root);
     const stacks = volElement("div", "cx-vol-stacks", main);
@@ -319,6 +345,7 @@ export class VolumeView extends ViewBase {
         this.build();
       });
     }
+    if (this.scene.exact) this.buildPredict(bar);
     button("Copy link", () => this.copyLink());
     this.copied = volElement("span", "cx-copied", bar);
   }
@@ -454,6 +481,7 @@ export class VolumeView extends ViewBase {
     if (this.playing && !opts.fromPlay) this.stop(false);
     if (next === this.step && !opts.force) return;
     this.step = next;
+    if (this.guess) this.guess.value = "";
     this.render();
     if (!opts.fromPlay) this.scheduleReport();
   }
@@ -469,8 +497,80 @@ export class VolumeView extends ViewBase {
     return this.hover && this.hover.kind === "output" ? this.hover.step : this.step;
   }
 
+  // Reveal hides what the window has not reached; predict also the current cell, until the
+  // student's guess for it is checked.
   hidden(step) {
+    if (this.predict && step >= this.step && !this.answers.has(step)) return true;
     return this.reveal && step > this.step;
+  }
+
+  buildPredict(bar) {
+    const toggle = volElement("label", "cx-toggle", bar);
+    toggle.title = "hide each output voxel until you have predicted it";
+    const box = volElement("input", "", null, "cx-predict");
+    box.type = "checkbox";
+    box.checked = this.predict;
+    toggle.append(box, document.createTextNode(" predict"));
+    const ask = volElement("span", "cx-ask", bar);
+    ask.style.display = this.predict ? "" : "none";
+    this.guess = volElement("input", "", ask, "cx-guess");
+    this.guess.type = "text";
+    this.guess.inputMode = "decimal";
+    this.guess.size = 8;
+    this.guess.placeholder = "your answer";
+    this.guess.setAttribute("aria-label", "your prediction of the current output voxel");
+    const check = volElement("button", "", ask, "cx-check");
+    check.type = "button";
+    check.textContent = "Check";
+    this.verdict = volElement("span", "cx-verdict", ask, "cx-verdict");
+    box.addEventListener("change", () => {
+      this.predict = box.checked;
+      ask.style.display = this.predict ? "" : "none";
+      this.render();
+      this.scheduleReport();
+    });
+    check.addEventListener("click", () => this.check());
+    this.guess.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        this.check();
+      }
+    });
+  }
+
+  // Right when the guess writes as the core's value does, or is within 0.1 % of it.
+  check() {
+    const text = this.guess.value.trim().replaceAll("\u2212", "-").replace(",", ".");
+    const guess = Number(text);
+    if (!text || Number.isNaN(guess)) {
+      this.verdict.textContent = "type a number";
+      return;
+    }
+    const value = this.values.out(this.step);
+    const right = fmt(guess) === fmt(value) ||
+      Math.abs(guess - value) <= Math.max(1e-6, 1e-3 * Math.abs(value));
+    this.answers.set(this.step, {guess, right});
+    this.render();
+  }
+
+  predictState() {
+    if (!this.predict || !this.verdict) {
+      this.root.dataset.predict = "";
+      return;
+    }
+    const a = this.answers.get(this.step);
+    const right = [...this.answers.values()].filter((x) => x.right).length;
+    const score = `${right} of ${this.answers.size} right`;
+    if (!a) {
+      this.verdict.textContent = this.answers.size ? score : "";
+      this.root.dataset.predict = "hidden";
+    } else {
+      this.verdict.textContent = (a.right ? `\u2713 right (${fmt(a.guess)})` :
+        `\u2717 ${fmt(a.guess)} \u2014 it is ${fmt(this.values.out(this.step))}`) +
+        ` \u00b7 ${score}`;
+      this.root.dataset.predict = a.right ? "right" : "wrong";
+    }
+    this.root.dataset.score = `${right}/${this.answers.size}`;
   }
 
   render() {
@@ -521,8 +621,9 @@ export class VolumeView extends ViewBase {
     // the output: cells not computed yet (reveal), the current cell, the focused one
     const out = unravel(this.step, s.out_shape);
     const outShape = this.output.shape;
-    if (this.reveal) {
-      for (let k = this.step + 1; k < this.steps; k++) {
+    if (this.reveal || this.predict) {
+      for (let k = this.step; k < this.steps; k++) {
+        if (!this.hidden(k)) continue;
         const o = unravel(k, s.out_shape).map((x) => Math.floor(x / f));
         if (o.every((x, i) => x < outShape[i])) this.output.rect(o[0], o[1], o[2], 1, 1, {fill: VOL_COVER});
       }
@@ -557,9 +658,12 @@ export class VolumeView extends ViewBase {
       this.root.dataset.cell = JSON.stringify(p);
     }
     // the kernel's current tap positions are all of it: outline the kernel
-    this.eq.textContent = this.hidden(focus) ? `out[${idx(v.outIndex(focus))}] = ?` : this.equationOf(focus);
+    this.eq.textContent = this.hidden(focus) ?
+      `out[${idx(v.outIndex(focus))}] = ?  \u2014 predict it: multiply each input under the ` +
+      "window by its weight, add them and the bias, and type the result." : this.equationOf(focus);
     this.eq.classList.toggle("cx-eq-hover", focus !== this.step);
     this.root.dataset.step = String(this.step);
+    this.predictState();
     this.queueOverview(focus);
     this.lastRenderMs = performance.now() - t0;
   }
@@ -701,6 +805,7 @@ export class VolumeView extends ViewBase {
     set("step", this.step + 1, 1);
     set("speed", this.speed, 2);
     set("reveal", this.reveal ? 1 : 0, 0);
+    set("predict", this.predict ? 1 : 0, 0);
     return u.toString();
   }
 }
