@@ -11,7 +11,7 @@
 
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
-import {Values} from "./explorer.js";
+import {Values, View} from "./explorer.js";
 import {fmt, idx} from "./format.js";
 import {RDBU} from "./grid.js";
 import {
@@ -201,14 +201,6 @@ export class VolumeView extends ViewBase {
     }
   }
 
-  requestFailed(status, error) {
-    if (this.controls) {
-      this.controls.say(`${error.parameter ? error.parameter + ": " : ""}${error.message}` +
-                        (status === 0 || status === 429 || status === 422 ?
-                          " \u2014 asking the page instead" : ""));
-    }
-  }
-
   controlsShow() {
     if (!this.controls || !this.payload || !this.payload.layer) return;
     this.controls.set(this.payload.layer, this.payload.limits || {});
@@ -345,7 +337,11 @@ export class VolumeView extends ViewBase {
         this.build();
       });
     }
-    if (this.scene.exact) this.buildPredict(bar);
+    if (this.scene.exact) {
+      this.buildPredict(bar);
+      this.predictBox.checked = this.predict;
+      this.askBox.style.display = this.predict ? "" : "none";
+    }
     button("Copy link", () => this.copyLink());
     this.copied = volElement("span", "cx-copied", bar);
   }
@@ -476,16 +472,6 @@ export class VolumeView extends ViewBase {
 
   // ------------------------------------------------------------------ the moving layer
 
-  go(step, opts = {}) {
-    const next = Math.min(Math.max(0, step), this.steps - 1);
-    if (this.playing && !opts.fromPlay) this.stop(false);
-    if (next === this.step && !opts.force) return;
-    this.step = next;
-    if (this.guess) this.guess.value = "";
-    this.render();
-    if (!opts.fromPlay) this.scheduleReport();
-  }
-
   setHover(h) {
     if (JSON.stringify(h) === JSON.stringify(this.hover)) return;
     this.hover = h;
@@ -502,75 +488,6 @@ export class VolumeView extends ViewBase {
   hidden(step) {
     if (this.predict && step >= this.step && !this.answers.has(step)) return true;
     return this.reveal && step > this.step;
-  }
-
-  buildPredict(bar) {
-    const toggle = volElement("label", "cx-toggle", bar);
-    toggle.title = "hide each output voxel until you have predicted it";
-    const box = volElement("input", "", null, "cx-predict");
-    box.type = "checkbox";
-    box.checked = this.predict;
-    toggle.append(box, document.createTextNode(" predict"));
-    const ask = volElement("span", "cx-ask", bar);
-    ask.style.display = this.predict ? "" : "none";
-    this.guess = volElement("input", "", ask, "cx-guess");
-    this.guess.type = "text";
-    this.guess.inputMode = "decimal";
-    this.guess.size = 8;
-    this.guess.placeholder = "your answer";
-    this.guess.setAttribute("aria-label", "your prediction of the current output voxel");
-    const check = volElement("button", "", ask, "cx-check");
-    check.type = "button";
-    check.textContent = "Check";
-    this.verdict = volElement("span", "cx-verdict", ask, "cx-verdict");
-    box.addEventListener("change", () => {
-      this.predict = box.checked;
-      ask.style.display = this.predict ? "" : "none";
-      this.render();
-      this.scheduleReport();
-    });
-    check.addEventListener("click", () => this.check());
-    this.guess.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") {
-        e.preventDefault();
-        this.check();
-      }
-    });
-  }
-
-  // Right when the guess writes as the core's value does, or is within 0.1 % of it.
-  check() {
-    const text = this.guess.value.trim().replaceAll("\u2212", "-").replace(",", ".");
-    const guess = Number(text);
-    if (!text || Number.isNaN(guess)) {
-      this.verdict.textContent = "type a number";
-      return;
-    }
-    const value = this.values.out(this.step);
-    const right = fmt(guess) === fmt(value) ||
-      Math.abs(guess - value) <= Math.max(1e-6, 1e-3 * Math.abs(value));
-    this.answers.set(this.step, {guess, right});
-    this.render();
-  }
-
-  predictState() {
-    if (!this.predict || !this.verdict) {
-      this.root.dataset.predict = "";
-      return;
-    }
-    const a = this.answers.get(this.step);
-    const right = [...this.answers.values()].filter((x) => x.right).length;
-    const score = `${right} of ${this.answers.size} right`;
-    if (!a) {
-      this.verdict.textContent = this.answers.size ? score : "";
-      this.root.dataset.predict = "hidden";
-    } else {
-      this.verdict.textContent = (a.right ? `\u2713 right (${fmt(a.guess)})` :
-        `\u2717 ${fmt(a.guess)} \u2014 it is ${fmt(this.values.out(this.step))}`) +
-        ` \u00b7 ${score}`;
-      this.root.dataset.predict = a.right ? "right" : "wrong";
-    }
-    this.root.dataset.score = `${right}/${this.answers.size}`;
   }
 
   render() {
@@ -668,14 +585,6 @@ export class VolumeView extends ViewBase {
     this.lastRenderMs = performance.now() - t0;
   }
 
-  equationOf(step) {
-    if (!this.scene.exact) {
-      return `out[${idx(this.values.outIndex(step))}] \u2248 ${fmt(this.values.out(step))} ` +
-        "(drawn at display resolution: the exact equation is in the Arithmetic tab)";
-    }
-    return this.values.equation(step);
-  }
-
   hitTest(e) {
     const s = this.scene;
     const f = s.scale;
@@ -743,71 +652,13 @@ export class VolumeView extends ViewBase {
 
   // ------------------------------------------------------------------ play, keys, links
 
-  togglePlay() {
-    if (this.playing) this.stop(true);
-    else this.play();
-  }
+}
 
-  play() {
-    if (this.step >= this.steps - 1) this.step = 0;
-    this.playing = true;
-    const start = this.step;
-    const t0 = performance.now();
-    const tick = (now) => {
-      if (!this.playing) return;
-      const target = Math.min(this.steps - 1, start + Math.floor(((now - t0) * this.speed) / 1000));
-      if (target !== this.step) this.go(target, {fromPlay: true});
-      if (target >= this.steps - 1) {
-        this.stop(true);
-        return;
-      }
-      this.raf = requestAnimationFrame(tick);
-    };
-    this.render();
-    this.raf = requestAnimationFrame(tick);
-  }
-
-  stop(report) {
-    if (!this.playing) return;
-    this.playing = false;
-    cancelAnimationFrame(this.raf);
-    if (this.playBtn) this.render();
-    if (report) this.scheduleReport();
-  }
-
-  onKey(e) {
-    if (!this.scene) return;
-    const t = e.target;
-    if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT")) return;
-    if (t && t.tagName === "INPUT" && t !== this.scrub) return;
-    if (t === this.scrub && e.key.startsWith("Arrow")) return;
-    const keys = {
-      ArrowLeft: () => this.go(this.step - 1), ArrowRight: () => this.go(this.step + 1),
-      Home: () => this.go(0), End: () => this.go(this.steps - 1), " ": () => this.togglePlay(),
-      Escape: () => this.setHover(null),
-    };
-    const fn = keys[e.key];
-    if (!fn) return;
-    e.preventDefault();
-    fn();
-  }
-
-  link() {
-    const u = new URL(window.location.href);
-    if (this.payload && this.payload.query) {
-      u.search = new URLSearchParams(this.payload.query).toString();
-      if (this.payload.presenter) u.searchParams.set("presenter", "1");
-    }
-    const set = (name, value, dflt) => {
-      if (value === dflt) u.searchParams.delete(name);
-      else u.searchParams.set(name, String(value));
-    };
-    set("step", this.step + 1, 1);
-    set("speed", this.speed, 2);
-    set("reveal", this.reveal ? 1 : 0, 0);
-    set("predict", this.predict ? 1 : 0, 0);
-    return u.toString();
-  }
+// What the 3-D view does as the explorer's does, borrowed rather than copied: stepping, Play,
+// keys, the link, predict mode, refusals of its layer controls, the equation.
+for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildPredict", "check",
+                    "predictState", "requestFailed", "equationOf"]) {
+  VolumeView.prototype[name] = View.prototype[name];
 }
 
 export function mountVolume(component) {
