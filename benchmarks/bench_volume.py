@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_browser import ARGS, COUNT_WS, serve  # noqa: E402
+from bench_browser import ARGS, COUNT_WS, TIME_UPDATES, serve  # noqa: E402
 
 QUERY = {"src": "random", "shape": "16", "size": "3"}
 PAGE_3D = """
@@ -60,20 +60,6 @@ TIME_3D = """async ([kind, n]) => {
       s.canvas.dispatchEvent(new MouseEvent('mousemove', {bubbles: true,
         clientX: b.left + (c + 0.5) * b.width / W, clientY: b.top + (r + 0.5) * b.height / H}));
     }
-    sync.push(performance.now() - t0);
-    painted.push((await frame()) - t0);
-  }
-  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
-  return [med(sync), p95(sync), med(painted), p95(painted)];
-}"""
-TIME_2D_STEP = """async (n) => {
-  const v = document.querySelector('[data-testid="cx-root"]').__cx;
-  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
-  const sync = [], painted = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    v.go((v.step + 1) % v.steps);
     sync.push(performance.now() - t0);
     painted.push((await frame()) - t0);
   }
@@ -181,7 +167,7 @@ def browser(n: int, seconds: float) -> dict:
             page2.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
                                     timeout=120_000)
             page2.wait_for_timeout(1500)
-            out["reference step"] = page2.evaluate(TIME_2D_STEP, n)
+            out["reference step"] = page2.evaluate(TIME_UPDATES, ["step", n])
             ctx.close()
             b.close()
     finally:
