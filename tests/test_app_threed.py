@@ -8,6 +8,7 @@ test_transposed_oracle.py (rank 3 among their draws)."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -218,3 +219,27 @@ def test_the_3d_page_renders_its_view_and_panels_from_the_url():
     # the arithmetic panel writes the step's equation as the core does
     eq = next(m.value for m in at.markdown if m.value.startswith("`out["))[1:-1]
     assert eq == cc.equation(model.step_trace(comp, s, 3))
+
+
+def test_the_scene_api_answers_the_3d_page_and_refuses_a_3d_transposed_page():
+    from app import api
+
+    body = json.loads(api.answer("explorer_3d", {"stride": "1,2,2", "shape": "5,6,7",
+                                                 "src": "random"}))
+    assert body["scene"]["layout"] == "slices" and body["scene"]["stride"] == [1, 2, 2]
+    assert body["layer"]["axes"] == ["D", "H", "W"]
+    with pytest.raises(api.ApiError) as e:
+        api.answer("transposed", {"ndim": "3"})
+    assert e.value.status == 400 and e.value.parameter == "ndim"
+    assert "ndim must be 1 or 2" in e.value.message
+
+
+def test_the_3d_page_takes_typed_values_from_the_sidebar():
+    at = AppTest.from_string(PAGE_SCRIPT, default_timeout=120)
+    at.query_params.update({"src": "typed", "typed": "1 2; 3 4\n\n5 6; 7 8", "size": "2"})
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    p = vp.payload(at, view.VOLUME)
+    assert p["scene"]["in_shape"] == [2, 2, 2]
+    # customW's 3-D map 0 is the cube's diagonal: x[0,0,0] + x[1,1,1] = 1 + 8
+    assert scenes.output_map(p["scene"]).tolist() == [[[9.0]]]

@@ -187,3 +187,24 @@ def test_the_views_layer_controls_change_the_3d_layer_through_the_scene_api(page
     page.wait_for_function("() => new URL(location.href).searchParams.get('stride') === "
                            "'2,1,1'", timeout=30_000)
     assert_no_js_errors(page)
+
+
+def test_the_offline_html_export_is_the_same_3d_view(page, tmp_path):
+    from app.shared import export, view
+    from app.shared import scene as scenes
+
+    s, comp = computation({**QUERY, "inmaps": "2", "outmaps": "2", "groups": "1"})
+    text = json.dumps(scenes.build_scene(comp, 0, 1))
+    payload = view.payload(text, "export", {"step": 4, "speed": 2, "reveal": False}, False)
+    path = tmp_path / "explorer_3d.html"
+    path.write_bytes(export.html_bytes(payload, "export test", 3))
+    page.goto(path.as_uri())
+    page.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=45_000)
+    s1 = s.__class__(**{**s.__dict__, "omap": 1})
+    assert equation(page) == cc.equation(model.step_trace(comp, s1, 4))
+    go(page, 9)
+    assert equation(page) == cc.equation(model.step_trace(comp, s1, 9))
+    # both input maps are in the equation; the slices show one at a time (a selector)
+    assert "x[0,0," in equation(page) and "x[0,1," in equation(page)
+    assert page.locator(f'{ROOT_SEL} select[aria-label="input map shown"]').count() == 1
+    assert not page.errors, page.errors
