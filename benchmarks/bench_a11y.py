@@ -1,0 +1,212 @@
+"""Accessibility of every page, measured in Chromium (the numbers of benchmarks/RESULTS.md).
+
+1. axe-core (bundled by ``axe-playwright-python``; no download) with the WCAG 2.0/2.1 A and
+   AA and WCAG 2.2 AA rules on every page, and on the views' states (stepping, reveal,
+   predict, transposed scatter/gather, receptive field): violations per impact.
+2. Tab presses from the top of the page until the focus is in the view (1-D and 2-D
+   explorer), and to its Next button.
+3. The contrast of every cell number written on sampled views, measured from the pixels of a
+   screenshot (device scale 2): per number, the background is the commonest colour of the
+   box its text covers and the ink the pixel of that box farthest from it; WCAG's ratio of
+   their relative luminances.
+
+    python benchmarks/bench_a11y.py [--only axe,tab,contrast] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+import numpy as np  # noqa: E402
+
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PAGES = ["/", "/explorer_2d", "/transposed", "/gallery", "/groups", "/receptive", "/network",
+         "/drill", "/examples", "/about"]
+# view states: (name, address, JavaScript run on the view `v` once it drew)
+STATES = [
+    ("stepping", "/explorer_2d?step=5", "v.go(7)"),
+    ("reveal", "/explorer_2d?reveal=1&step=5", ""),
+    ("predict", "/explorer_2d?predict=1&step=3", ""),
+    ("transposed scatter", "/transposed?ndim=2&stride=2", "v.go(3)"),
+    ("transposed gather", "/transposed?ndim=2&stride=2&tview=gather", "v.go(3)"),
+    ("receptive", "/receptive", ""),
+]
+CONTRAST_VIEWS = ["/explorer_2d", "/explorer_2d?src=random&kernel=random&step=6",
+                  "/transposed", "/transposed?ndim=2&stride=2", "/explorer_1d?step=4"]
+
+# Every written cell number of the view: [text, left, top, width, height] of its text box in
+# CSS pixels (the box the glyphs cover: measured width, digit height), per grid with labels.
+NUMBER_BOXES = """() => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const measure = document.createElement('canvas').getContext('2d');
+  const out = [];
+  const grids = v.grids();
+  for (const g of grids) {
+    if (!g || !g.labels) continue;
+    const b = g.dyn.getBoundingClientRect();
+    const {size, family, text} = g.labels;
+    measure.font = `${size}px ${family}`;
+    text.forEach((row, r) => row.forEach((t, c) => {
+      if (!t) return;
+      const w = Math.min(measure.measureText(t).width, g.cs);
+      const h = size * 0.72;
+      out.push([t, b.left + window.scrollX + (c + 0.5) * g.cs - w / 2,
+                b.top + window.scrollY + (r + 0.5) * g.ch - h / 2, w, h]);
+    }));
+  }
+  return out;
+}"""
+
+
+def luminance(rgb) -> float:
+    c = np.asarray(rgb, dtype=float) / 255
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(c @ [0.2126, 0.7152, 0.0722])
+
+
+def ratio(a, b) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def number_contrast(pixels: np.ndarray, box, scale: float) -> float:
+    """WCAG contrast of one written number: ink against the commonest colour of its box."""
+    _, x, y, w, h = box
+    x0, y0 = int(x * scale), int(y * scale)
+    x1, y1 = int((x + w) * scale + 0.999), int((y + h) * scale + 0.999)
+    patch = pixels[y0:y1, x0:x1, :3].reshape(-1, 3)
+    if not len(patch):
+        return float("nan")
+    colours, counts = np.unique(patch, axis=0, return_counts=True)
+    back = colours[counts.argmax()]
+    lum = np.array([luminance(c) for c in colours])
+    lb = luminance(back)
+    ratios = (np.maximum(lum, lb) + 0.05) / (np.minimum(lum, lb) + 0.05)
+    return float(ratios.max())
+
+
+def contrast_of_numbers(page, address: str) -> list[tuple[str, float]]:
+    from io import BytesIO
+
+    from PIL import Image
+    from test_browser import open_view
+
+    open_view(page, address)
+    page.mouse.move(1, 1)
+    page.wait_for_timeout(300)
+    boxes = page.evaluate(NUMBER_BOXES)
+    image = np.asarray(Image.open(BytesIO(page.screenshot(full_page=True))).convert("RGB"))
+    scale = image.shape[1] / page.evaluate("document.documentElement.scrollWidth")
+    return [(b[0], number_contrast(image, b, scale)) for b in boxes]
+
+
+def axe_counts(page) -> dict:
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS},
+                                      "resultTypes": ["violations"]})
+    counts = {"critical": 0, "serious": 0, "moderate": 0, "minor": 0}
+    rules = []
+    for v in result.response["violations"]:
+        counts[v["impact"]] += 1
+        rules.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])})")
+    return {**counts, "rules": rules}
+
+
+def tabs_to(page, selector: str, limit: int = 80) -> int | None:
+    """Tab presses from the top of a freshly loaded page until the focus is in `selector`
+    (the skip link, when it is the focus, is followed with Enter, which is not counted)."""
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); "
+                  "window.scrollTo(0, 0); }")
+    for n in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        where = page.evaluate(f"""() => {{
+          const a = document.activeElement;
+          if (a && a.closest('{selector}')) return 'in';
+          return a && a.classList.contains('cx-skip') ? 'skip' : '';
+        }}""")
+        if where == "in":
+            return n
+        if where == "skip":
+            page.keyboard.press("Enter")
+            if page.evaluate(f"() => !!document.activeElement.closest('{selector}')"):
+                return n
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="axe,tab,contrast")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    from app_server import running_app
+    from conftest import APP, CHROMIUM_ARGS, find_chromium
+    from playwright.sync_api import sync_playwright
+    from test_browser import open_page, open_view
+
+    out: dict = {}
+    log = ROOT / "test-artifacts" / "bench-a11y-server.log"
+    log.parent.mkdir(exist_ok=True)
+    with running_app(APP, log) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 720},
+                                      device_scale_factor=1)
+        page = context.new_page()
+        if "axe" in only:
+            out["axe"] = {}
+            for path in PAGES:
+                open_page(page, url + path, charts=0)
+                if path in ("/", "/explorer_2d", "/transposed", "/receptive"):
+                    page.wait_for_selector(".cx-plot .main-svg", timeout=45_000)
+                if path == "/network":
+                    page.wait_for_selector('[data-testid="cx-net-root"] canvas', timeout=45_000)
+                out["axe"][path] = axe_counts(page)
+                print(path, out["axe"][path], flush=True)
+            for name, address, js in STATES:
+                if "receptive" in address:
+                    open_page(page, url + address, charts=0)
+                    page.wait_for_selector(".cx-plot .main-svg", timeout=45_000)
+                else:
+                    open_view(page, url + address)
+                if js:
+                    page.evaluate("() => { const v = document.querySelector("
+                                  "'[data-testid=\"cx-root\"]').__cx; " + js + "; }")
+                out["axe"][name] = axe_counts(page)
+                print(name, out["axe"][name], flush=True)
+        if "tab" in only:
+            out["tab"] = {}
+            for path in ("/", "/explorer_2d"):
+                open_view(page, url + path)
+                view_n = tabs_to(page, '[data-testid="cx-root"]')
+                open_view(page, url + path)
+                next_n = tabs_to(page, '[data-testid="cx-next"]', limit=120)
+                out["tab"][path] = {"view": view_n, "next": next_n}
+                print("tabs", path, out["tab"][path], flush=True)
+        if "contrast" in only:
+            hi = browser.new_context(viewport={"width": 1280, "height": 720},
+                                     device_scale_factor=2)
+            hp = hi.new_page()
+            out["contrast"] = {}
+            for address in CONTRAST_VIEWS:
+                found = contrast_of_numbers(hp, url + address)
+                values = [r for _, r in found]
+                out["contrast"][address] = {
+                    "numbers": len(values), "min": min(values) if values else None,
+                    "under_4.5": sum(r < 4.5 for r in values)}
+                print("contrast", address, out["contrast"][address], flush=True)
+            hi.close()
+        browser.close()
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
