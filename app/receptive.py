@@ -26,7 +26,8 @@ from app.navigation import sync_query_params
 from app.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
 
 COMPONENT = "convcore_receptive"
-MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "stack.js", "receptive.js")
+MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "geometry.js", "grid.js",
+           "stack.js", "receptive.js")
 SETTINGS_KEY = "rf.settings"
 AXES = {1: ("L",), 2: ("H", "W")}
 PRESENTER_CSS = """<style>
