@@ -13,7 +13,7 @@ The same edit puts ``body`` (the skip link of :mod:`app.a11y`) first in ``<body>
 
 from __future__ import annotations
 
-from app import view
+from app.shared import view
 
 # Streamlit's own routes and ours: never a page
 NOT_PAGES = ("_stcore/", "static/", "app/static/", "api/", "media/", "component/",
