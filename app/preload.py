@@ -8,7 +8,7 @@ the HTML of every page, so the browser fetches and compiles plotly.js while Stre
 the view then finds ``window.Plotly`` (or waits for that script).  The file is cached with its
 ETag like every static file; the address is relative, so ``server.baseUrlPath`` holds.
 
-The same edit puts ``body`` (the skip link of :mod:`app.a11y`) first in ``<body>``.
+The same edit puts ``body`` (the skip link of :mod:`app.shared.a11y`) first in ``<body>``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ if __name__ == "__main__":  # a session's run
 else:  # imported by `streamlit run` (uvicorn) for the server
     from starlette.middleware import Middleware
 
-    from app import a11y, api, nodelay, preload, state_guard
+    from app import api, nodelay, preload, state_guard
+    from app.shared import a11y
 
     settle_pages_mode()
     BASE = st.config.get_option("server.baseUrlPath")

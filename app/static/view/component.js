@@ -221,7 +221,7 @@ export function mountView(ViewClass, {data, parentElement, setStateValue},
     root.className = rootClass;
     root.tabIndex = 0;
     root.setAttribute("data-testid", testId);
-    root.setAttribute("role", "region");  // a landmark: the skip link's target (app/a11y.py)
+    root.setAttribute("role", "region");  // a landmark: the skip link's target (app/shared/a11y.py)
     root.setAttribute("aria-label", label);
     parentElement.appendChild(root);
   }
