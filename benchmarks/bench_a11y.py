@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-import numpy as np  # noqa: E402
+from test_a11y import (  # noqa: E402  (tests/browser/test_a11y.py: the same measures)
+    PAGES,
+    axe_counts,
+    contrast_of_numbers,
+    tabs_to,
+)
 
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-PAGES = ["/", "/explorer_2d", "/transposed", "/gallery", "/groups", "/receptive", "/network",
-         "/drill", "/examples", "/about"]
 # view states: (name, address, JavaScript run on the view `v` once it drew)
 STATES = [
     ("stepping", "/explorer_2d?step=5", "v.go(7)"),
@@ -40,105 +42,6 @@ STATES = [
 ]
 CONTRAST_VIEWS = ["/explorer_2d", "/explorer_2d?src=random&kernel=random&step=6",
                   "/transposed", "/transposed?ndim=2&stride=2", "/explorer_1d?step=4"]
-
-# Every written cell number of the view: [text, left, top, width, height] of its text box in
-# CSS pixels (the box the glyphs cover: measured width, digit height), per grid with labels.
-NUMBER_BOXES = """() => {
-  const v = document.querySelector('[data-testid="cx-root"]').__cx;
-  const measure = document.createElement('canvas').getContext('2d');
-  const out = [];
-  const grids = v.grids();
-  for (const g of grids) {
-    if (!g || !g.labels) continue;
-    const b = g.dyn.getBoundingClientRect();
-    const {size, family, text} = g.labels;
-    measure.font = `${size}px ${family}`;
-    text.forEach((row, r) => row.forEach((t, c) => {
-      if (!t) return;
-      const w = Math.min(measure.measureText(t).width, g.cs);
-      const h = size * 0.72;
-      out.push([t, b.left + window.scrollX + (c + 0.5) * g.cs - w / 2,
-                b.top + window.scrollY + (r + 0.5) * g.ch - h / 2, w, h]);
-    }));
-  }
-  return out;
-}"""
-
-
-def luminance(rgb) -> float:
-    c = np.asarray(rgb, dtype=float) / 255
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return float(c @ [0.2126, 0.7152, 0.0722])
-
-
-def ratio(a, b) -> float:
-    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def number_contrast(pixels: np.ndarray, box, scale: float) -> float:
-    """WCAG contrast of one written number: ink against the commonest colour of its box."""
-    _, x, y, w, h = box
-    x0, y0 = int(x * scale), int(y * scale)
-    x1, y1 = int((x + w) * scale + 0.999), int((y + h) * scale + 0.999)
-    patch = pixels[y0:y1, x0:x1, :3].reshape(-1, 3)
-    if not len(patch):
-        return float("nan")
-    colours, counts = np.unique(patch, axis=0, return_counts=True)
-    back = colours[counts.argmax()]
-    lum = np.array([luminance(c) for c in colours])
-    lb = luminance(back)
-    ratios = (np.maximum(lum, lb) + 0.05) / (np.minimum(lum, lb) + 0.05)
-    return float(ratios.max())
-
-
-def contrast_of_numbers(page, address: str) -> list[tuple[str, float]]:
-    from io import BytesIO
-
-    from PIL import Image
-    from test_browser import open_view
-
-    open_view(page, address)
-    page.mouse.move(1, 1)
-    page.wait_for_timeout(300)
-    boxes = page.evaluate(NUMBER_BOXES)
-    image = np.asarray(Image.open(BytesIO(page.screenshot(full_page=True))).convert("RGB"))
-    scale = image.shape[1] / page.evaluate("document.documentElement.scrollWidth")
-    return [(b[0], number_contrast(image, b, scale)) for b in boxes]
-
-
-def axe_counts(page) -> dict:
-    from axe_playwright_python.sync_playwright import Axe
-
-    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS},
-                                      "resultTypes": ["violations"]})
-    counts = {"critical": 0, "serious": 0, "moderate": 0, "minor": 0}
-    rules = []
-    for v in result.response["violations"]:
-        counts[v["impact"]] += 1
-        rules.append(f"{v['id']} ({v['impact']}, {len(v['nodes'])})")
-    return {**counts, "rules": rules}
-
-
-def tabs_to(page, selector: str, limit: int = 80) -> int | None:
-    """Tab presses from the top of a freshly loaded page until the focus is in `selector`
-    (the skip link, when it is the focus, is followed with Enter, which is not counted)."""
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); "
-                  "window.scrollTo(0, 0); }")
-    for n in range(1, limit + 1):
-        page.keyboard.press("Tab")
-        where = page.evaluate(f"""() => {{
-          const a = document.activeElement;
-          if (a && a.closest('{selector}')) return 'in';
-          return a && a.classList.contains('cx-skip') ? 'skip' : '';
-        }}""")
-        if where == "in":
-            return n
-        if where == "skip":
-            page.keyboard.press("Enter")
-            if page.evaluate(f"() => !!document.activeElement.closest('{selector}')"):
-                return n
-    return None
 
 
 def main() -> None:

@@ -180,9 +180,10 @@ export class Access {
     return this.view.root;
   }
 
+  // Escape: the pin and the tooltip go; the cursor stays where it is (the next key moves it
+  // from there, naming its grid again)
   clear() {
     if (this.cursor) this.cursor.named = false;
-    this.root().dataset.cursor = "";
   }
 
   // ------------------------------------------------------------------ after each redraw

@@ -399,17 +399,26 @@ export class TransposedView extends View {
     }
     const g = this.output;
     const zmax = t.zmax.output;
+    this.sumLabels = [];  // [text, font size, width] of each sum written (read by the tests)
     for (let q = 0; q < n; q++) {
       const [r, c] = g.spot(unravel(q, t.out_shape));
       const fill = touched[q] ? colorOf(sums[q], zmax) : "rgba(245,245,245,0.95)";
       g.rect(g.ctx, r, c, 1, 1, {fill});
       if (touched[q] && g.cs >= 26) {
+        // the sum inside its cell (2 px each side): a smaller font where it is wider, none
+        // under 9 px (the cell's colour and the tooltip still say it)
+        const text = fmt(Number(sums[q].toPrecision(3)));
+        let size = Math.min(this.font, Math.floor(g.ch / 2.2));
+        g.ctx.font = `${size}px sans-serif`;
+        const wide = g.ctx.measureText(text).width;
+        if (wide > g.cs - 4) size = Math.floor((size * (g.cs - 4)) / wide);
+        if (size < 9) continue;
+        g.ctx.font = `${size}px sans-serif`;
+        this.sumLabels.push([text, size, g.ctx.measureText(text).width]);
         g.ctx.fillStyle = inkOn(parseColor(fill));
-        g.ctx.font = `${Math.min(this.font, Math.floor(g.ch / 2.2))}px sans-serif`;
         g.ctx.textAlign = "center";
         g.ctx.textBaseline = "middle";
-        g.ctx.fillText(fmt(Number(sums[q].toPrecision(3))), (c + 0.5) * g.cs,
-                       (r + 0.5) * g.ch);
+        g.ctx.fillText(text, (c + 0.5) * g.cs, (r + 0.5) * g.ch);
       }
     }
     this.root.dataset.partial = JSON.stringify(Array.from(sums));
