@@ -286,6 +286,33 @@ def test_the_keyboard_cursor_shows_what_hover_shows_with_the_core(page, app_url)
     assert_no_js_errors(page)
 
 
+def test_each_grid_is_a_named_image_with_the_cores_values_as_a_table(page, app_url):
+    query = {"shape": "6,7", "size": "3,2", "stride": "2,1", "pad": "1", "src": "random"}
+    _, comp = computation(2, query)
+    open_view(page, app_url + "/explorer_2d?" + "&".join(f"{k}={v}" for k, v in query.items()))
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"cx-tables\"] "
+                           "table').length >= 4")
+    tables = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll(
+        '[data-testid="cx-tables"] table')].map((t) => [t.caption.textContent,
+          [...t.rows].map((r) => [...r.cells].map((c) => c.textContent))]))""")
+    names = page.evaluate(f"""() => [...document.querySelectorAll('{ROOT_SEL} [role="img"]')]
+        .map((e) => e.getAttribute('aria-label'))""")
+    ph, pw = [n + a + b for n, (a, b) in zip(comp.x.shape[2:], comp.padded.pads)]
+    oh, ow = comp.out_spatial
+    shown = f"output out[0,0] (shown), {oh} by {ow}"
+    assert f"input x[0,0], {ph} by {pw}, padded" in names and shown in names, names
+    # the shown output's table: row and column names, then the core's values as written
+    out = tables[shown]
+    assert out[0] == [""] + [str(c) for c in range(ow)]
+    assert [r[0] for r in out[1:]] == [str(r) for r in range(oh)]
+    assert [r[1:] for r in out[1:]] == [[cc.text.format_number(v) for v in row]
+                                        for row in comp.out[0, 0]]
+    # the input's: the padding's rows and columns named by their (negative) index
+    x = tables[f"input x[0,0], {ph} by {pw}, padded"]
+    assert x[0][1] == cc.text.format_number(-1) and x[2][2] == \
+        cc.text.format_number(comp.x[0, 0, 0, 0])
+
+
 def test_space_and_enter_on_next_press_it_once_and_keep_the_focus(page, app_url):
     open_view(page, app_url + "/explorer_2d")
     nxt = page.locator('[data-testid="cx-next"]')
