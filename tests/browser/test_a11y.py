@@ -6,8 +6,11 @@
 - the keyboard alone: the skip link reaches the view in a few Tab presses; the grids' cursor
   shows what hover shows — an input cell's readers equal ``cc.coverage``, its tooltip and the
   announced cell say so — Enter pins, Escape clears, Enter on an output cell goes to its step
-  and the live region then says ``cc.equation``; Space and Enter on Next press it once and
-  keep the focus on it;
+  and the live region then says ``cc.equation``; on the receptive-field page the cursor's
+  input cell reaches the output cells ``cc.cell_receptive_field`` says and Enter pins an
+  output cell's field; Space and Enter on Next press it once and keep the focus on it;
+- each grid is an image named by its map and size, its values a hidden table equal to the
+  core's output (and input, padding at negative indices);
 - every number written in a cell contrasts >= 4.5:1 with its cell, measured from a
   screenshot's pixels;
 - with reduced motion nothing in the view animates while Play runs.
@@ -311,6 +314,49 @@ def test_each_grid_is_a_named_image_with_the_cores_values_as_a_table(page, app_u
     x = tables[f"input x[0,0], {ph} by {pw}, padded"]
     assert x[0][1] == cc.text.format_number(-1) and x[2][2] == \
         cc.text.format_number(comp.x[0, 0, 0, 0])
+
+
+def test_the_receptive_fields_cursor_shows_the_cores_fields(page, app_url):
+    from test_pages_view import ROOT_SEL as RF_SEL
+    from test_pages_view import layers_of, shown_field
+    from test_pages_view import open_view as open_rf
+
+    layers = layers_of([(3, 2, 1, 1), (3, 1, 2, 0), (2, 1, 1, 0)])
+    open_rf(page, app_url + "/receptive?in=15,13&layers=k3s2p1,k3d2,k2")
+    assert tabs_to(page, RF_SEL) is not None
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.dataset.testid === 'cx-grids'"):
+            break
+    else:
+        raise AssertionError("Tab never reached the grids")
+    cursor = page.evaluate(f"() => JSON.parse(document.querySelector('{RF_SEL}')"
+                           ".dataset.cursor)")
+    assert cursor == [3, 1, 0]  # the output level, at the pinned centre cell (1, 0)
+    # G: from the output to the input; (1, 1) reaches the output cells the core says
+    page.keyboard.press("g")
+    for key in ("ArrowDown", "ArrowRight", "ArrowLeft", "ArrowUp", "ArrowRight"):
+        page.keyboard.press(key)
+    f = shown_field(page)
+    assert f["dataset"]["cell"] == "[1,1]" and f["level"] == 0, f["dataset"]
+    out = cc.receptive_field(layers, in_spatial=(15, 13)).out_spatial
+    paths = np.array([cc.cell_receptive_field(layers, (15, 13), o).paths[1, 1]
+                      for o in np.ndindex(*out)])
+    n = int((paths > 0).sum())
+    said = page.evaluate("() => document.querySelector('[data-testid=\"cx-live-cell\"]')"
+                         ".textContent")
+    tip = page.inner_text(f"{RF_SEL} .cx-tip")
+    assert tip.startswith(f"input (1,1): reaches {n} output cell") and \
+        f"reaches {n} output cell" in said, (tip, said)
+    # back to the output (Shift+G: the cursor keeps its cell, (1, 1)), one cell down, Enter
+    # pins it: its field is the core's
+    page.keyboard.press("Shift+G")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    f = shown_field(page)
+    cf = cc.cell_receptive_field(layers, (15, 13), (2, 1))
+    assert f["dataset"]["pinned"] == "[2,1]" and f["input"] == cf.paths.ravel().tolist()
+    assert_no_js_errors(page)
 
 
 def test_space_and_enter_on_next_press_it_once_and_keep_the_focus(page, app_url):
