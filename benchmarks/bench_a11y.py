@@ -31,16 +31,10 @@ from test_a11y import (  # noqa: E402  (tests/browser/test_a11y.py: the same mea
     contrast_of_numbers,
     tabs_to,
 )
+from test_a11y import STATES as TEST_STATES  # noqa: E402
 
-# view states: (name, address, JavaScript run on the view `v` once it drew)
-STATES = [
-    ("stepping", "/explorer_2d?step=5", "v.go(7)"),
-    ("reveal", "/explorer_2d?reveal=1&step=5", ""),
-    ("predict", "/explorer_2d?predict=1&step=3", ""),
-    ("transposed scatter", "/transposed?ndim=2&stride=2", "v.go(3)"),
-    ("transposed gather", "/transposed?ndim=2&stride=2&tview=gather", "v.go(3)"),
-    ("receptive", "/receptive", ""),
-]
+# view states: the tests' and the receptive field's (name, address, JavaScript on the view)
+STATES = [*TEST_STATES, ("receptive", "/receptive", "")]
 CONTRAST_VIEWS = ["/explorer_2d", "/explorer_2d?src=random&kernel=random&step=6",
                   "/transposed", "/transposed?ndim=2&stride=2", "/explorer_1d?step=4"]
 

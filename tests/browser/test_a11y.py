@@ -153,6 +153,15 @@ def tabs_to(page, selector: str, limit: int = 80) -> int | None:
     return None
 
 
+def tab_to_grids(page, limit: int = 40) -> None:
+    """Press Tab until the grids (the cursor's tab stop) have the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.dataset.testid === 'cx-grids'"):
+            return
+    raise AssertionError(f"{limit} Tab presses never reached the grids")
+
+
 def serious(violations: list[dict]) -> list[str]:
     return [f"{v['id']} ({v['impact']}): " + "; ".join(
         f"{n['target']} {(n.get('failureSummary') or '')[:200]}" for n in v["nodes"][:4])
@@ -243,12 +252,7 @@ def test_the_keyboard_cursor_shows_what_hover_shows_with_the_core(page, app_url)
     got = live(page)
     assert got["said"] == f"step 2 of {comp.steps}: " + core_equation(s, comp, 1), got
     # Tab reaches the grids; the cursor starts on the step's output cell
-    for _ in range(40):
-        page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.dataset.testid === 'cx-grids'"):
-            break
-    else:
-        raise AssertionError("Tab never reached the grids")
+    tab_to_grids(page)
     got = live(page)
     assert cursor_grid_kind(page) == "output" and got["hover"] == "output"
     value = core_equation(s, comp, 1).rsplit(" = ", 1)[1]
@@ -324,12 +328,7 @@ def test_the_receptive_fields_cursor_shows_the_cores_fields(page, app_url):
     layers = layers_of([(3, 2, 1, 1), (3, 1, 2, 0), (2, 1, 1, 0)])
     open_rf(page, app_url + "/receptive?in=15,13&layers=k3s2p1,k3d2,k2")
     assert tabs_to(page, RF_SEL) is not None
-    for _ in range(30):
-        page.keyboard.press("Tab")
-        if page.evaluate("() => document.activeElement.dataset.testid === 'cx-grids'"):
-            break
-    else:
-        raise AssertionError("Tab never reached the grids")
+    tab_to_grids(page)
     cursor = page.evaluate(f"() => JSON.parse(document.querySelector('{RF_SEL}')"
                            ".dataset.cursor)")
     assert cursor == [3, 1, 0]  # the output level, at the pinned centre cell (1, 0)

@@ -72,6 +72,18 @@ export class ViewBase {
   reportName() { return "view"; }
   requestFailed(status, error) {}  // the scene API refused a change of the view's own
 
+  // The view's tooltip (`this.tip`, in the root) saying `text` beside client position `at`
+  // (the mouse's or the keyboard cursor's), kept inside the root's width.
+  showTip(text, at) {
+    this.tip.textContent = text;
+    this.tip.style.display = "block";
+    const box = this.root.getBoundingClientRect();
+    const x = at.x - box.left + 14;
+    const maxX = box.width - this.tip.offsetWidth - 4;
+    this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
+    this.tip.style.top = `${at.y - box.top + 16}px`;
+  }
+
   // ------------------------------------------------------------------ loading
 
   load(payload) {

@@ -1435,13 +1435,7 @@ export class View extends ViewBase {
       if (!this.pinned) this.render();
     }
     if (h && !this.pinned && !this.tipDismissed) {
-      this.tip.textContent = this.tipText(h);
-      this.tip.style.display = "block";
-      const box = this.root.getBoundingClientRect();
-      const x = at.x - box.left + 14;
-      const maxX = box.width - this.tip.offsetWidth - 4;
-      this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
-      this.tip.style.top = `${at.y - box.top + 16}px`;
+      this.showTip(this.tipText(h), at);
     } else if (!this.pinned || this.tipDismissed) {
       this.tip.style.display = "none";
     }

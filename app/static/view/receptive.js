@@ -437,13 +437,7 @@ class ReceptiveView extends ViewBase {
       this.render();
     }
     if (h && !this.tipDismissed) {
-      this.tip.textContent = this.tipText(h);
-      this.tip.style.display = "block";
-      const box = this.root.getBoundingClientRect();
-      const x = at.x - box.left + 14;
-      const maxX = box.width - this.tip.offsetWidth - 4;
-      this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
-      this.tip.style.top = `${at.y - box.top + 16}px`;
+      this.showTip(this.tipText(h), at);
     } else {
       this.tip.style.display = "none";
     }
