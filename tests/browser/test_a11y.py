@@ -371,6 +371,16 @@ def test_space_and_enter_on_next_press_it_once_and_keep_the_focus(page, app_url)
     assert page.locator(ROOT_SEL).get_attribute("data-step") == "3"
     assert page.evaluate(f"() => !document.querySelector('{ROOT_SEL}').__cx.playing")
     assert page.evaluate("() => document.activeElement.dataset.testid") == "cx-next"
+    # a click outside the view (the page's title; Streamlit's main area takes the focus): the
+    # arrows still step, Space does not play
+    page.locator('[data-testid="stMain"] h1').first.click()
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "stMain"
+    page.keyboard.press("ArrowRight")
+    assert page.locator(ROOT_SEL).get_attribute("data-step") == "4"
+    page.keyboard.press(" ")
+    page.wait_for_timeout(300)
+    assert page.evaluate(f"() => !document.querySelector('{ROOT_SEL}').__cx.playing")
+    assert page.locator(ROOT_SEL).get_attribute("data-step") == "4"
 
 
 # ------------------------------------------------------------------------------ contrast

@@ -42,8 +42,12 @@ export class ViewBase {
       if (this.a11y.key(e) || ownsKey(e.target, e.key)) return;
       this.onKey(e);
     });
+    // nothing focused: the page's body, or a container around the view (Streamlit's main
+    // area is a tab stop: a click anywhere in it focuses it)
     this.onDocKey = (e) => {
-      if (document.activeElement === document.body && document.body.contains(this.root) &&
+      const a = document.activeElement;
+      const outside = a === document.body || (a && a !== this.root && a.contains(this.root));
+      if (outside && document.body.contains(this.root) &&
           ["ArrowLeft", "ArrowRight", "Escape"].includes(e.key) && !e.altKey && !e.ctrlKey &&
           !e.metaKey) {
         this.onKey(e);
