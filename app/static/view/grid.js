@@ -165,6 +165,7 @@ function setCells(g, {z, zmin, zmax, colorscale, values, rowNames, colNames}) {
   g.colNames = colNames || null;
   if (!g.labels) {
     g.base = null;
+    g.refreshInk();  // clears the numbers a denser map no longer writes
     return;
   }
   if (!PARSED.has(colorscale)) {
@@ -187,6 +188,9 @@ function setCells(g, {z, zmin, zmax, colorscale, values, rowNames, colNames}) {
     }
   }
   g.base = base;
+  // written now, on the heatmap's colours; the view writes them again over its tints after
+  // each redraw (a11y.js: afterRender), so a view that never calls it still shows them
+  g.refreshInk();
 }
 
 export class Grid {
