@@ -7,6 +7,8 @@ This ASGI middleware adds ``<script async src="app/static/vendor/plotly-<version
 the HTML of every page, so the browser fetches and compiles plotly.js while Streamlit starts;
 the view then finds ``window.Plotly`` (or waits for that script).  The file is cached with its
 ETag like every static file; the address is relative, so ``server.baseUrlPath`` holds.
+
+The same edit puts ``body`` (the skip link of :mod:`app.shared.a11y`) first in ``<body>``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ def script_tag() -> bytes:
 class PlotlyEarly:
     """ASGI middleware: ``<script async>`` for plotly.js in the ``<head>`` of HTML pages."""
 
-    def __init__(self, app, base_path: str = ""):
+    def __init__(self, app, base_path: str = "", body: bytes = b""):
         self.app = app
+        self.body = body
         self.base = "/" + base_path.strip("/") + "/" if base_path.strip("/") else "/"
         view.ensure_plotly()  # the file the tag names is there before any page asks
         self.tag = script_tag()
@@ -66,6 +69,8 @@ class PlotlyEarly:
             encoded = any(k.lower() == b"content-encoding" for k, _ in headers)
             if kind.startswith(b"text/html") and not encoded and b"</head>" in body:
                 body = body.replace(b"</head>", self.tag + b"</head>", 1)
+                if self.body and b"<body>" in body:
+                    body = body.replace(b"<body>", b"<body>" + self.body, 1)
                 headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
                 headers.append((b"content-length", str(len(body)).encode()))
             await send({**start, "headers": headers})

@@ -34,9 +34,11 @@ else:  # imported by `streamlit run` (uvicorn) for the server
     from starlette.middleware import Middleware
 
     from app import api, nodelay, preload, state_guard
+    from app.shared import a11y
 
     settle_pages_mode()
     BASE = st.config.get_option("server.baseUrlPath")
     app = st.App(Path(__file__).resolve(), routes=api.routes(BASE), lifespan=nodelay.lifespan,
                  middleware=[*state_guard.middleware(),
-                             Middleware(preload.PlotlyEarly, base_path=BASE)])
+                             Middleware(preload.PlotlyEarly, base_path=BASE,
+                                        body=a11y.skip_link())])

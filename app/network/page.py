@@ -31,7 +31,7 @@ from app.shared.navigation import sync_query_params
 from app.shared.settings import defaults
 
 COMPONENT = "convcore_network"
-MODULES = ("component.js", "format.js", "grid.js", "network.js")
+MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "grid.js", "network.js")
 SETTINGS_KEY = "net.settings"
 WEIGHTS = {"shipped": "shipped (trained from seed 0)", "seed": "train here from a seed"}
 PRESENTER_CSS = """<style>

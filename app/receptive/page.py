@@ -27,7 +27,8 @@ from app.shared.controls import Notices, choice, clamp, int_input
 from app.shared.navigation import sync_query_params
 
 COMPONENT = "convcore_receptive"
-MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "stack.js", "receptive.js")
+MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "geometry.js", "grid.js",
+           "stack.js", "receptive.js")
 SETTINGS_KEY = "rf.settings"
 AXES = {1: ("L",), 2: ("H", "W")}
 PRESENTER_CSS = """<style>

@@ -35,8 +35,8 @@ from app.state_guard import new_refusal
 HERE = Path(__file__).resolve().parents[1]  # app/
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "controls.js", "layout.js",
-           "gif.js", "record.js", "explorer.js")  # in dependency order
+MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "geometry.js", "grid.js",
+           "controls.js", "layout.js", "gif.js", "record.js", "explorer.js")  # dependency order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"

@@ -198,3 +198,18 @@ def test_a_phone_holds_the_whole_output_row_the_table_and_every_tab(browser, app
         shot(page, artifacts, f"transposed-{ndim}d-phone-390")
     finally:
         context.close()
+
+
+def test_the_scatter_sums_are_written_inside_their_cells(page, app_url):
+    # reveal: the output fills in as the stamps land, each cell with its running sum
+    query = {"src": "random", "shape": "4,3", "size": "3", "stride": "2", "reveal": "1"}
+    open_view(page, address(app_url, 2, query))
+    written = []
+    for step in range(view(page, "v.steps")):
+        labels, cs = view(page, f"(v.go({step}), [v.sumLabels || [], v.output.cs])")
+        assert cs >= 26  # large enough cells to write sums in
+        for text, size, width in labels:
+            assert size >= 9 and width <= cs - 4, (step, text, size, width, cs)
+        written += labels
+    # random values: sums of 4 and 5 characters, some of them made smaller to fit
+    assert len(written) > 20 and max(len(t) for t, _, _ in written) >= 5

@@ -205,6 +205,20 @@ def test_a_refused_layer_keeps_the_view_and_says_why(page, app_url):
 
 # ------------------------------------------------------------------------------ layout
 
+def test_presenter_1d_at_1280x720_shows_the_equation_above_the_fold(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        open_view(page, app_url + "/?presenter=1")
+        page.evaluate("window.scrollTo(0, 0)")
+        assert view(page, "v.hasPartials()")  # the partial sums take a row of their own
+        bottom = page.evaluate("() => document.querySelector('.cx-eq').getBoundingClientRect()"
+                               ".bottom")
+        assert 0 < bottom <= 720, bottom
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("query,maps,least", [("", 1, 18), ("&inmaps=4&shape=8", 4, 16)])
 def test_presenter_1280x720_fits_every_map_and_writes_values_large(browser, app_url, artifacts,
                                                                     query, maps, least):
@@ -221,8 +235,9 @@ def test_presenter_1280x720_fits_every_map_and_writes_values_large(browser, app_
         assert len(boxes) == maps + maps + 2 + 3
         for name, left, top, right, bottom in boxes:
             assert left >= 0 and top >= 0 and right <= 1280 and bottom <= 720, (name, bottom)
-        sizes = page.evaluate("""() => [...document.querySelectorAll(
-            '.cx-root g.heatmap-label text')].map(t => parseFloat(getComputedStyle(t).fontSize))""")
+        # the numbers are written on each map's top canvas (grid.js), at its labels' size
+        sizes = view(page, "[...v.inputs, ...v.kernels, ...v.outputs].filter((g) => g.labels)"
+                           ".map((g) => g.labels.size)")
         assert sizes and min(sizes) >= least, sorted(sizes)[:5]
         labelled = view(page, "[...v.inputs, ...v.kernels].every((g) => g.labels)")
         assert labelled  # every input map and kernel writes its values

@@ -6,6 +6,13 @@
 // A payload (app/view.py, app/api.py) is {scene_id, init, presenter, scene | null, and for
 // views with layer controls: page, query, layer, limits, notices, ack}.  `scene` null: the
 // page did not resend a scene the view holds; a view that does not hold it fetches it.
+//
+// Keys: a key press belongs to the control it comes from when the browser gives it a meaning
+// there (a11y.js: ownsKey), else to the grids' cursor (a11y.js), else to the view (onKey).  With
+// nothing focused (the page's body) only the left and right arrows (steps) and Escape reach
+// the view: Space and the others scroll the page as usual.
+
+import {Access, ownsKey} from "./a11y.js";
 
 const REPORT_DELAY_MS = 400;
 const REPORTS = {seq: Date.now()};  // one sequence for every report of the page
@@ -30,9 +37,19 @@ export class ViewBase {
     this.requests = 0;  // scene API requests made, and the newest one shown
     this.shownRequest = 0;
     this.loads = 0;  // read by the tests and benchmarks/bench_browser.py
-    root.addEventListener("keydown", (e) => this.onKey(e));
+    this.a11y = new Access(this);
+    root.addEventListener("keydown", (e) => {
+      if (this.a11y.key(e) || ownsKey(e.target, e.key)) return;
+      this.onKey(e);
+    });
+    // nothing focused: the page's body, or a container around the view (Streamlit's main
+    // area is a tab stop: a click anywhere in it focuses it)
     this.onDocKey = (e) => {
-      if (document.activeElement === document.body && document.body.contains(this.root)) {
+      const a = document.activeElement;
+      const outside = a === document.body || (a && a !== this.root && a.contains(this.root));
+      if (outside && document.body.contains(this.root) &&
+          ["ArrowLeft", "ArrowRight", "Escape"].includes(e.key) && !e.altKey && !e.ctrlKey &&
+          !e.metaKey) {
         this.onKey(e);
       }
     };
@@ -58,6 +75,18 @@ export class ViewBase {
   viewState() { return {}; }  // what a report carries besides the scene and the query
   reportName() { return "view"; }
   requestFailed(status, error) {}  // the scene API refused a change of the view's own
+
+  // The view's tooltip (`this.tip`, in the root) saying `text` beside client position `at`
+  // (the mouse's or the keyboard cursor's), kept inside the root's width.
+  showTip(text, at) {
+    this.tip.textContent = text;
+    this.tip.style.display = "block";
+    const box = this.root.getBoundingClientRect();
+    const x = at.x - box.left + 14;
+    const maxX = box.width - this.tip.offsetWidth - 4;
+    this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
+    this.tip.style.top = `${at.y - box.top + 16}px`;
+  }
 
   // ------------------------------------------------------------------ loading
 
@@ -198,7 +227,8 @@ export class ViewBase {
 // Streamlit calls a component's mount again with the same parent whenever its data changes:
 // the view lives on a root element inside the parent (`root.__cx`) and loads the new data.
 export function mountView(ViewClass, {data, parentElement, setStateValue},
-                          {rootClass = "cx-root", testId = "cx-root"} = {}) {
+                          {rootClass = "cx-root", testId = "cx-root",
+                           label = "convolution view"} = {}) {
   const payload = typeof data === "string" ? JSON.parse(data) : data;
   const selector = `:scope > .${rootClass.split(" ").pop()}`;
   let root = parentElement.querySelector(selector);
@@ -207,6 +237,8 @@ export function mountView(ViewClass, {data, parentElement, setStateValue},
     root.className = rootClass;
     root.tabIndex = 0;
     root.setAttribute("data-testid", testId);
+    root.setAttribute("role", "region");  // a landmark: the skip link's target (app/shared/a11y.py)
+    root.setAttribute("aria-label", label);
     parentElement.appendChild(root);
   }
   const view = root.__cx || new ViewClass(root);

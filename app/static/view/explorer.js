@@ -13,7 +13,7 @@
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {equationText, fmt, idx} from "./format.js";
-import {COLORSCALE, Grid, MARGIN, MapPanel, fingerprint, ticks} from "./grid.js";
+import {COLORSCALE, Grid, MARGIN, MapPanel, axisNames, fingerprint, ticks} from "./grid.js";
 import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, tapPosition, unpadded, unravel,
   windowTaps,
@@ -474,11 +474,16 @@ export class View extends ViewBase {
     P.k.title.textContent = titles.kernel;
     P.out.title.textContent = titles.output;
     const cs = this.cs;
+    const padded = s.pads.some(([a, b]) => a || b) ? ", padded" : "";
+    const size = (r, c) => `${r} by ${c}${f > 1 ? ` (every ${f}th cell)` : ""}`;
     this.inputs = this.sets.in.layout(Array.from({length: maps}, (_, m) => ({
       rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`, className: "cx-input",
+      name: `input x[${s.item},${s.channels[m]}], ${size(ph, pw)}${padded}`,
       props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})), plan.inPer);
     this.kernels = this.sets.k.layout(Array.from({length: maps}, (_, m) => ({
       rows: kd[0], cols: kd[1], cs: this.ck, label: this.kernelName(m), className: "cx-kernel",
+      name: `kernel ${this.kernelName(m)}, ${kd[0]} by ${kd[1]}` +
+        (s.dilation.some((d) => d > 1) ? ", dilated" : ""),
       props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})),
                                       plan.inPer);
     // the shown output map among the others (a scene without `outputs` has only it), and
@@ -487,6 +492,8 @@ export class View extends ViewBase {
     const spot = (q) => [q[0] / f, q[1] / f];
     const specs = Array.from({length: outs}, (_, j) => ({
       rows: oh, cols: ow, cs, className: "cx-out",
+      name: `output out[${s.item},${first + j}]${first + j === s.omap ? " (shown)" : ""}, ` +
+        size(oh, ow),
       label: `out[${s.item},${first + j}]` + (outs > 1 && first + j === s.omap ? " \u25c0 shown" :
         ""),
       props: {kind: first + j === s.omap ? "output" : "omap", j, omap: first + j, spot}}));
@@ -541,7 +548,8 @@ export class View extends ViewBase {
                                       72));
     const line = this.presenter ? 170 : 200;
     const psH = this.hasPartials() ? this.partialsBox().h : 0;
-    const rowsBudget = (this.heightBudget() - line - psH * 0 - 3 * (MARGIN.t + MARGIN.b + 24)) /
+    // the partial sums are a row of their own under the output (arrange("stack"))
+    const rowsBudget = (this.heightBudget() - line - psH - 3 * (MARGIN.t + MARGIN.b + 24)) /
       (2 * maps + outs);
     const ch = Math.max(this.presenter ? 30 : 22, Math.min(cs, 72, rowsBudget));
     this.cs = cs;
@@ -555,15 +563,21 @@ export class View extends ViewBase {
     P.k.el.classList.add("cx-slide");
     for (const name of ["in", "k", "out"]) P[name].body.style.gridTemplateColumns = "";
     const first = s.outputs ? s.outputs_first : s.omap;
+    const padded = s.pads[0].some(Boolean) ? ", padded" : "";
     [this.inputs] = [this.gridsOf("inputs", P.in.body, [{
       rows: maps, cols: pl, cs, ch, className: "cx-input", margin: MARGIN_1D,
+      name: `input ${maps > 1 ? `${maps} maps` : `x[${s.item},${s.channels[0]}]`}, ${pl} ` +
+        `cells${padded}`,
       props: {kind: "input", m: 0, spot: (p, m) => [m, p[0] / f]}}])];
     this.kernels = this.gridsOf("kernels", P.k.body, [{
       rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel", margin: MARGIN_1D,
+      name: `kernel ${maps > 1 ? `w[${s.omap}], ${maps} rows` : this.kernelName(0)}, ${kd} taps`,
       props: {kind: "kernel", m: 0, spot: (t, m) => [m, t[0] * s.dilation[0]]}}]);
     this.slider = this.kernels[0].el;
     this.outputs = this.gridsOf("outputs", P.out.body, [{
       rows: outs, cols: ol, cs, ch, className: "cx-out", margin: MARGIN_1D,
+      name: `output ${outs > 1 ? `maps ${first} to ${first + outs - 1}` : `out[${s.item},` +
+        `${s.omap}]`}, ${ol} cells`,
       props: {kind: "output", j: s.omap - first, omap: s.omap,
               spot: (q) => [s.omap - first, q[0] / f]}}]);
     this.output = this.outputs[0];
@@ -597,6 +611,8 @@ export class View extends ViewBase {
         make: () => {
           const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
           return {z: raw.map((r) => r.map(drawable(zIn))), text: lab(g) ? raw : null,
+                  values: raw, rowNames: axisNames(rows, -lo[0], s.scale),
+                  colNames: axisNames(cols, -lo[1], s.scale),
                   xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
                   yticks: ticks(rows, -lo[0], s.scale, g.cs, font)};
         }})), {font, least});
@@ -610,7 +626,8 @@ export class View extends ViewBase {
             z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
           }
           return {z: z.map((r) => r.map(drawable(s.zmax.weight))), text: lab(g) ? z : null,
-                  xticks: ticks(kd[1], 0, 1, g.cs, font), yticks: ticks(kd[0], 0, 1, g.cs, font)};
+                  values: z, xticks: ticks(kd[1], 0, 1, g.cs, font),
+                  yticks: ticks(kd[0], 0, 1, g.cs, font)};
         }})), {font, least});
       const [orows, ocols] = v.output.shape;
       const osize = orows * ocols;
@@ -619,6 +636,8 @@ export class View extends ViewBase {
         make: () => {
           const raw = rowsOf(v.outputs.data, j * osize, orows, ocols, (x) => x);
           return {z: raw.map((r) => r.map(drawable(zOut))), text: lab(g) ? raw : null,
+                  values: raw, rowNames: axisNames(orows, 0, s.scale),
+                  colNames: axisNames(ocols, 0, s.scale),
                   xticks: ticks(ocols, 0, s.scale, g.cs, font),
                   yticks: ticks(orows, 0, s.scale, g.cs, font)};
         }})), ...this.outputSizedItems(font)], {font, least});
@@ -630,7 +649,8 @@ export class View extends ViewBase {
     const raw = rowsOf(v.inputs.data, 0, s.shown_maps, cols, (x) => x);
     const names = s.channels.slice(0, s.shown_maps).map((c) => `x[${c}]`);
     g.draw(raw.map((r) => r.map(drawable(zIn))), {
-      zmax: zIn, text: labels(raw, g.cs), font, least,
+      zmax: zIn, text: labels(raw, g.cs), font, least, values: raw, rowNames: names,
+      colNames: axisNames(cols, -lo[0], s.scale),
       xticks: ticks(cols, -lo[0], s.scale, g.cs, font),
       yticks: [names.map((_, i) => i), names]});
     if (!g.labels) this.unlabelled = true;
@@ -640,7 +660,8 @@ export class View extends ViewBase {
       for (const t of v.offsets) z[m][t[0] * s.dilation[0]] = v.weight(m, t);
     }
     k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-      zmax: s.zmax.weight, text: labels(z, k.cs), font, least,
+      zmax: s.zmax.weight, text: labels(z, k.cs), font, least, values: z,
+      rowNames: names.map((_, m) => this.kernelName(m)),
       xticks: ticks(k.cols, 0, 1, k.cs, font),
       yticks: [names.map((_, i) => i), names.map((_, m) => this.kernelName(m))]});
     const o = this.output;
@@ -648,7 +669,8 @@ export class View extends ViewBase {
     const oraw = rowsOf(v.outputs.data, 0, v.outCount, ocols, (x) => x);
     const onames = oraw.map((_, j) => `out[${first + j}]`);
     o.draw(oraw.map((r) => r.map(drawable(zOut))), {
-      zmax: zOut, text: labels(oraw, o.cs), font, least,
+      zmax: zOut, text: labels(oraw, o.cs), font, least, values: oraw, rowNames: onames,
+      colNames: axisNames(ocols, 0, s.scale),
       xticks: ticks(ocols, 0, s.scale, o.cs, font),
       yticks: [onames.map((_, i) => i), onames]});
     if (!o.labels) this.unlabelled = true;
@@ -685,6 +707,9 @@ export class View extends ViewBase {
       const box = element("div", "cx-box", wrap);
       const plot = element("div", "", box);
       const dyn = element("canvas", "", box);
+      box.setAttribute("role", "img");
+      plot.setAttribute("aria-hidden", "true");
+      dyn.setAttribute("aria-hidden", "true");
       this.line = {wrap, box, plot, dyn, ctx: dyn.getContext("2d")};
     }
     const row = element("div", "cx-row", this.stage);
@@ -696,6 +721,8 @@ export class View extends ViewBase {
     // the legend sits above the plot area, where it cannot cover the lines
     const m = {l: 48, r: 8, t: 8 + Math.round(font * 1.8), b: 26};
     const L = Object.assign(this.line, {w, h, m});
+    L.box.setAttribute("aria-label", `line plot of the input x[${s.channels[0]}] and the ` +
+                       `output out[${s.omap}], each output at its window's centre`);
     L.box.style.width = `${w}px`;
     L.box.style.height = `${h}px`;
     const dpr = window.devicePixelRatio || 1;
@@ -760,10 +787,9 @@ export class View extends ViewBase {
       b.type = "button";
       b.textContent = text;
       b.title = title;
-      b.addEventListener("click", (e) => {
+      b.addEventListener("click", (e) => {  // the focus stays on the button, as on any
         e.preventDefault();
         fn();
-        this.root.focus({preventScroll: true});
       });
       return b;
     };
@@ -782,6 +808,7 @@ export class View extends ViewBase {
     this.info = element("span", "cx-info", bar, "cx-step");
     this.speedSel = element("select", "cx-speed", bar, "cx-speed");
     this.speedSel.title = "Play speed, steps per second";
+    this.speedSel.setAttribute("aria-label", "Play speed");
     for (const v of SPEEDS) {
       const o = element("option", "", this.speedSel);
       o.value = String(v);
@@ -988,6 +1015,9 @@ export class View extends ViewBase {
     }
     this.root.dataset.step = String(this.step);
     this.predictState();
+    this.a11y.step(`${this.stepLabel(this.step).split(" \u00b7 ")[0]}: ` +
+                   this.equationFor(null, this.step), this.playing);
+    this.a11y.afterRender();
     this.lastRenderMs = performance.now() - t0;
   }
 
@@ -1273,11 +1303,10 @@ export class View extends ViewBase {
             for (const v of axes[a]) each(fn, [...prefix, v], a + 1);
           };
           g.ctx.fillStyle = "rgba(123,44,191,0.35)";
-          each((p) => {
+          each((p) => {  // in the cell's corner: its number stays on one colour
             const [r, c] = g.spot(p, h.m);
-            const size = Math.max(2, g.cs * 0.3);
-            g.ctx.fillRect((c + 0.5 / f) * g.cs - size / 2, (r + one / 2) * g.ch - size / 2,
-                           size, size);
+            const size = Math.max(2, Math.min(g.cs, g.ch) * 0.22);
+            g.ctx.fillRect(c * g.cs + 2, (r + one) * g.ch - size - 2, size, size);
           });
         }
         const o = unravel(this.step, s.out_shape);
@@ -1308,33 +1337,51 @@ export class View extends ViewBase {
     for (const g of this.grids()) {
       if (!g || (!g.dyn.contains(event.target) && event.target !== g.dyn)) continue;
       const cell = g.cellAt(event);
-      if (!cell) return null;
-      const s = this.scene;
-      const f = g.kind === "kernel" ? 1 : s.scale;
-      if (g.kind === "output") {
-        if (s.ndim === 1 && cell[0] !== g.j) {  // another map's row of the 1-D strip
-          return {kind: "omap", omap: (s.outputs_first || 0) + cell[0], cell, q: cell[1] * f};
-        }
-        const q = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
-        if (q.some((v, a) => v >= s.out_shape[a])) return null;
-        return {kind: "output", step: ravel(q, s.out_shape)};
-      }
-      if (g.kind === "omap") {
-        const q = ravel(cell, [g.rows, g.cols]);
-        return {kind: "omap", omap: g.omap, cell, q};
-      }
-      if (g.kind === "input") {
-        const m = s.ndim === 1 ? cell[0] : g.m;
-        const p = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
-        if (p.some((v, a) => v >= s.padded_shape[a])) return null;
-        return {kind: "input", m, p};
-      }
-      const m = s.ndim === 1 ? cell[0] : g.m;
-      const pos = s.ndim === 2 ? cell : [cell[1]];
-      if (pos.some((v, a) => v % s.dilation[a])) return null;
-      return {kind: "kernel", m, t: pos.map((v, a) => v / s.dilation[a])};
+      return cell ? this.targetAt(g, cell) : null;
     }
     return null;
+  }
+
+  // What pointing at display cell `cell` of grid `g` points at (the mouse and the keyboard
+  // cursor alike): {kind: "output", step}, {kind: "input", m, p}, {kind: "kernel", m, t},
+  // {kind: "omap", omap, cell, q}, or null.
+  targetAt(g, cell) {
+    const s = this.scene;
+    const f = g.kind === "kernel" ? 1 : s.scale;
+    if (g.kind === "output") {
+      if (s.ndim === 1 && cell[0] !== g.j) {  // another map's row of the 1-D strip
+        return {kind: "omap", omap: (s.outputs_first || 0) + cell[0], cell, q: cell[1] * f};
+      }
+      const q = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
+      if (q.some((v, a) => v >= s.out_shape[a])) return null;
+      return {kind: "output", step: ravel(q, s.out_shape)};
+    }
+    if (g.kind === "omap") {
+      const q = ravel(cell, [g.rows, g.cols]);
+      return {kind: "omap", omap: g.omap, cell, q};
+    }
+    if (g.kind === "input") {
+      const m = s.ndim === 1 ? cell[0] : g.m;
+      const p = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
+      if (p.some((v, a) => v >= s.padded_shape[a])) return null;
+      return {kind: "input", m, p};
+    }
+    const m = s.ndim === 1 ? cell[0] : g.m;
+    const pos = s.ndim === 2 ? cell : [cell[1]];
+    if (pos.some((v, a) => v % s.dilation[a])) return null;
+    return {kind: "kernel", m, t: pos.map((v, a) => v / s.dilation[a])};
+  }
+
+  // ------------------------------------------------------------------ the keyboard cursor
+
+  cursorGrids() {
+    return this.grids();
+  }
+
+  // where the cursor starts: the shown output map, at the current step's cell
+  cursorStart() {
+    const o = this.output.spot(unravel(this.step, this.scene.out_shape));
+    return {g: 0, cell: o.map(Math.floor)};
   }
 
   tipText(h) {
@@ -1342,7 +1389,9 @@ export class View extends ViewBase {
     const v = this.values;
     if (h.kind === "output") {
       const value = this.hidden(h.step) ? "? (predict it first)" : fmt(v.out(h.step));
-      return `out[${idx(v.outIndex(h.step))}] = ${value} \u2014 click to go there`;
+      const n = s.channels.length * product(s.kernel);
+      return `out[${idx(v.outIndex(h.step))}] = ${value} \u00b7 reads ${n} input` +
+        `${n === 1 ? "" : "s"} \u2014 click to go there`;
     }
     if (h.kind === "omap") {
       const j = h.omap - (s.outputs_first || 0);
@@ -1375,58 +1424,58 @@ export class View extends ViewBase {
       `${fmt(x)}\u00b7${fmt(w)} = ${fmt(x * w)}`;
   }
 
+  // Point at `h` (null: nothing) from client position `at`: the mouse and the keyboard cursor
+  // both come here, so the cursor shows exactly what hover shows.  The tooltip follows, unless
+  // Escape dismissed it for this target (WCAG 1.4.13).
+  hoverAt(h, at) {
+    if (!this.scene) return;
+    const key = JSON.stringify(h);
+    if (key !== JSON.stringify(this.hover)) {
+      this.hover = h;
+      this.tipDismissed = false;
+      if (!this.pinned) this.render();
+    }
+    if (h && !this.pinned && !this.tipDismissed) {
+      this.showTip(this.tipText(h), at);
+    } else if (!this.pinned || this.tipDismissed) {
+      this.tip.style.display = "none";
+    }
+  }
+
   // One set of listeners on the stage (grids come and go with scenes; the stage stays).
   bindStage() {
-    const showTip = (h, e) => {
-      if (h && !this.pinned) {
-        this.tip.textContent = this.tipText(h);
-        this.tip.style.display = "block";
-        const box = this.root.getBoundingClientRect();
-        const x = e.clientX - box.left + 14;
-        const maxX = box.width - this.tip.offsetWidth - 4;
-        this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
-        this.tip.style.top = `${e.clientY - box.top + 16}px`;
-      } else if (!this.pinned) {
-        this.tip.style.display = "none";
-      }
-    };
     const target = (e) => {
       const term = e.target.closest && e.target.closest(".cx-term");
       if (term && term.dataset.m !== "") return {kind: "term", m: Number(term.dataset.m)};
       return this.hitTest(e);
     };
     this.stage.addEventListener("mousemove", (e) => {
-      if (!this.scene) return;
-      const h = target(e);
-      if (JSON.stringify(h) !== JSON.stringify(this.hover)) {
-        this.hover = h;
-        if (!this.pinned) this.render();
-      }
-      showTip(h, e);
+      this.hoverAt(target(e), {x: e.clientX, y: e.clientY});
     });
-    this.stage.addEventListener("mouseleave", () => {
-      this.hover = null;
-      this.tip.style.display = "none";
-      if (!this.pinned) this.render();
-    });
+    this.stage.addEventListener("mouseleave", () => this.hoverAt(null, null));
     this.stage.addEventListener("click", (e) => {
       const h = this.hitTest(e);
-      if (!h) return;
-      if (h.kind === "output") {
-        this.pinned = null;
-        this.go(h.step, {force: true});
-        return;
-      }
-      if (h.kind === "omap") {
-        if (this.controls) this.request({omap: h.omap});
-        return;
-      }
-      if (this.onGridClick && this.onGridClick(h)) return;
-      const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
-      this.pinned = same ? null : h;
-      this.root.dataset.pinned = this.pinned ? h.kind : "";
-      this.render();
+      if (h) this.activate(h);
     });
+  }
+
+  // What a click (or Enter on the cursor) does: an output cell goes to its step, another
+  // output map is shown, anything else is pinned (again: unpinned).
+  activate(h) {
+    if (h.kind === "output") {
+      this.pinned = null;
+      this.go(h.step, {force: true});
+      return;
+    }
+    if (h.kind === "omap") {
+      if (this.controls) this.request({omap: h.omap});
+      return;
+    }
+    if (this.onGridClick && this.onGridClick(h)) return;
+    const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
+    this.pinned = same ? null : h;
+    this.root.dataset.pinned = this.pinned ? h.kind : "";
+    this.render();
   }
 
   // ------------------------------------------------------------------ play, keys, report
@@ -1468,19 +1517,23 @@ export class View extends ViewBase {
     if (report) this.scheduleReport();
   }
 
+  // The view's keys (component.js hands over those no control or the cursor owns).
   onKey(e) {
-    if (!this.scene) return;
-    const target = e.target;
-    if (target && target.tagName === "INPUT" && target.type !== "range") return;
-    if (target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
-    if (target && target.tagName === "INPUT" && target !== this.scrub) return;  // a control
+    if (!this.scene || e.altKey || e.ctrlKey || e.metaKey) return;
     const keys = {
       ArrowLeft: () => this.go(this.step - 1), ArrowRight: () => this.go(this.step + 1),
+      PageUp: () => this.go(this.step - 1), PageDown: () => this.go(this.step + 1),
       Home: () => this.go(0), End: () => this.go(this.steps - 1),
       " ": () => this.togglePlay(),
-      Escape: () => { this.pinned = null; this.root.dataset.pinned = ""; this.render(); },
+      Escape: () => {  // unpin, and dismiss the tooltip where the pointer still is
+        this.pinned = null;
+        this.root.dataset.pinned = "";
+        this.tipDismissed = true;
+        this.tip.style.display = "none";
+        this.a11y.clear();
+        this.render();
+      },
     };
-    if (target === this.scrub && e.key.startsWith("Arrow")) return;  // the range moves itself
     const fn = keys[e.key];
     if (!fn) return;
     e.preventDefault();

@@ -1,7 +1,16 @@
 // One heatmap drawn by plotly.js with canvases laid exactly over its plot area, shared by the
 // explorer, transposed and receptive-field views.  Every heatmap has fixed margins and axis
 // ranges, so cell <-> pixel mapping is ours and no plotly internals are read.
+//
+// Three canvases lie over the plot area, in this order: a static one (padding veils), a dynamic
+// one (window, taps, hover tints) and the cells' numbers on top: each number is written in black
+// or white, whichever contrasts more with what is under it — the heatmap's colour with the tints
+// of both canvases over it (read back from them after every redraw) — so every number keeps
+// >= 4.5:1 (contrast.js); a cell whose tint covers it (predict, reveal) shows no number.
+// For assistive technology a map is one named image (its canvases and plotly's drawing hidden);
+// its values are a table (a11y.js).
 
+import {inkOn, over, parseColor} from "./contrast.js";
 import {fmt} from "./format.js";
 
 export const RDBU = ["rgb(103,0,31)", "rgb(178,24,43)", "rgb(214,96,77)", "rgb(244,165,130)",
@@ -33,6 +42,12 @@ export function ticks(n, first, scale, cs, font) {
     }
   }
   return [vals, text];
+}
+
+// The names of a grid's n rows (or columns) in scene coordinates, for its values table: display
+// cell i is index first + i * scale.
+export function axisNames(n, first, scale) {
+  return Array.from({length: n}, (_, i) => fmt(first + i * scale));
 }
 
 // Cell labels are drawn in this family (digits about 0.56 em wide), measured, not guessed; when
@@ -82,7 +97,22 @@ export function cellLabels(values, cs, ch, font, least = 9) {
   return null;
 }
 
-// A map's box: its size (margins around rows x cols cells) and its two canvases exactly over
+// The canvases of a map's box (static, dynamic, numbers), hidden from assistive technology: the
+// box is one image named by the map (role img), its values are in a table (a11y.js).
+function makeCanvases(g) {
+  g.box.setAttribute("role", "img");
+  g.stat = document.createElement("canvas");
+  g.dyn = document.createElement("canvas");
+  g.lab = document.createElement("canvas");
+  g.lab.className = "cx-ink";
+  for (const c of [g.stat, g.dyn, g.lab]) c.setAttribute("aria-hidden", "true");
+  // the numbers' ink is chosen from what these two hold under each cell: read back often
+  g.sctx = g.stat.getContext("2d", {willReadFrequently: true});
+  g.ctx = g.dyn.getContext("2d", {willReadFrequently: true});
+  g.lctx = g.lab.getContext("2d");
+}
+
+// A map's box: its size (margins around rows x cols cells) and its canvases exactly over
 // the plot area, at the device's pixel ratio (a canvas keeps its bitmap when unchanged).
 function sizeBox(g) {
   const w = g.cols * g.cs;
@@ -92,7 +122,7 @@ function sizeBox(g) {
   g.box.style.width = `${g.width}px`;
   g.box.style.height = `${g.height}px`;
   const dpr = window.devicePixelRatio || 1;
-  for (const c of [g.stat, g.dyn]) {
+  for (const c of [g.stat, g.dyn, g.lab]) {
     const pw = Math.max(1, Math.round(w * dpr));
     const ph = Math.max(1, Math.round(h * dpr));
     if (c.width !== pw || c.height !== ph) {
@@ -118,6 +148,51 @@ export function fingerprint(values, offset = 0, count = values.length - offset) 
   return `${count}:${h.toString(16)}`;
 }
 
+// A map's accessible name (its box is an image): "input x[0,0], 5 by 5, padded".
+function nameBox(g, name) {
+  g.name = name;
+  g.box.setAttribute("aria-label", name);
+}
+
+const PARSED = new WeakMap();  // colour scale -> [[t, [r, g, b, a]], ...]
+
+// What a map's cells hold, for the numbers' ink and the values table: the colour of each cell
+// as plotly draws it (white where there is no value), the values and the rows' and columns'
+// names (a11y.js).
+function setCells(g, {z, zmin, zmax, colorscale, values, rowNames, colNames}) {
+  g.values = values || null;
+  g.rowNames = rowNames || null;
+  g.colNames = colNames || null;
+  if (!g.labels) {
+    g.base = null;
+    g.refreshInk();  // clears the numbers a denser map no longer writes
+    return;
+  }
+  if (!PARSED.has(colorscale)) {
+    PARSED.set(colorscale, colorscale.map(([t, c]) => [t, parseColor(c)]));
+  }
+  const scale = PARSED.get(colorscale);
+  const base = new Uint8ClampedArray(g.rows * g.cols * 3).fill(255);
+  const span = zmax - zmin || 1;
+  for (let r = 0; r < g.rows; r++) {
+    for (let c = 0; c < g.cols; c++) {
+      const v = z[r] ? z[r][c] : null;
+      if (v === null || v === undefined || Number.isNaN(v)) continue;
+      const x = Math.min(1, Math.max(0, (v - zmin) / span));
+      let j = 0;
+      while (j < scale.length - 2 && scale[j + 1][0] < x) j++;
+      const [t0, a] = scale[j];
+      const [t1, b] = scale[j + 1] || scale[j];
+      const f = t1 > t0 ? (x - t0) / (t1 - t0) : 0;
+      for (let q = 0; q < 3; q++) base[(r * g.cols + c) * 3 + q] = a[q] + (b[q] - a[q]) * f;
+    }
+  }
+  g.base = base;
+  // written now, on the heatmap's colours; the view writes them again over its tints after
+  // each redraw (a11y.js: afterRender), so a view that never calls it still shows them
+  g.refreshInk();
+}
+
 export class Grid {
   constructor(parent, opts) {
     this.el = document.createElement("div");
@@ -128,17 +203,15 @@ export class Grid {
     this.box.className = "cx-box";
     this.plot = document.createElement("div");
     this.plot.className = "cx-plot";
-    this.stat = document.createElement("canvas");
-    this.dyn = document.createElement("canvas");
-    this.box.append(this.plot, this.stat, this.dyn);
+    this.plot.setAttribute("aria-hidden", "true");
+    makeCanvases(this);
+    this.box.append(this.plot, this.stat, this.dyn, this.lab);
     this.el.append(this.title, this.box);
     parent.appendChild(this.el);
-    this.sctx = this.stat.getContext("2d");
-    this.ctx = this.dyn.getContext("2d");
     this.resize(opts);
   }
 
-  resize({rows, cols, cs, ch, label, margin = MARGIN, indentLabel = false}) {
+  resize({rows, cols, cs, ch, label, name, margin = MARGIN, indentLabel = false}) {
     this.margin = margin;
     this.rows = rows;
     this.cols = cols;
@@ -147,6 +220,7 @@ export class Grid {
     this.title.textContent = label || "";
     this.title.style.display = label ? "" : "none";
     this.title.style.marginLeft = indentLabel ? `${margin.l}px` : "";
+    nameBox(this, name || label || "");
     sizeBox(this);
     return this;
   }
@@ -154,7 +228,8 @@ export class Grid {
   // Draw the heatmap; `key` names what is drawn (data and options): a grid already showing
   // that key is left as it is (a layer change often leaves the input or the kernel unchanged).
   draw(z, {zmax, zmin = -zmax, colorscale = COLORSCALE, text, font, xticks, yticks,
-            xgap = 0, ygap = 0, labels = undefined, key = null, least = 9}) {
+            xgap = 0, ygap = 0, labels = undefined, key = null, least = 9, values, rowNames,
+            colNames}) {
     const drawn = key === null ? null :
       this.signature(`${key}|${zmin}|${zmax}|${font}|${least}`);
     if (drawn !== null && drawn === this.drawnKey) return null;
@@ -165,11 +240,7 @@ export class Grid {
     };
     this.labels = labels !== undefined ? labels :
       (text ? cellLabels(text, this.cs, this.ch, font, least) : null);
-    if (this.labels) {
-      trace.text = this.labels.text;
-      trace.texttemplate = "%{text}";
-      trace.textfont = {size: this.labels.size, family: this.labels.family};
-    }
+    setCells(this, {z, zmin, zmax, colorscale, values: values || text, rowNames, colNames});
     const axis = (n, ticks, reversed) => ({
       range: reversed ? [n - 0.5, -0.5] : [-0.5, n - 0.5], fixedrange: true, showgrid: false,
       zeroline: false, automargin: false, tickmode: "array", tickvals: ticks[0],
@@ -220,6 +291,52 @@ export class Grid {
     }
   }
 
+  // Write the cells' numbers on the top canvas, each in the ink that contrasts more with what
+  // is under it now (the heatmap's colour under both canvases' tints, read at the cell's
+  // centre); only cells whose ink changed since the last call are written again.  Called by
+  // the view after every redraw of the dynamic canvas.
+  refreshInk() {
+    const L = this.labels;
+    const ctx = this.lctx;
+    const dpr = window.devicePixelRatio || 1;
+    const size = `${this.lab.width}x${this.lab.height}:${this.cs}:${this.ch}`;
+    if (L !== this.inkFor || size !== this.inkSize) {
+      ctx.clearRect(0, 0, this.lab.width, this.lab.height);
+      this.inkFor = L;
+      this.inkSize = size;
+      this.inked = L ? new Int8Array(this.rows * this.cols).fill(-1) : null;
+    }
+    if (!L || !this.base) return;
+    const W = this.dyn.width;
+    ctx.font = `${L.size}px ${L.family}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (let r = 0; r < this.rows; r++) {
+      const y = Math.min(this.dyn.height - 1, Math.floor((r + 0.5) * this.ch * dpr));
+      const st = this.sctx.getImageData(0, y, W, 1).data;
+      const dy = this.ctx.getImageData(0, y, W, 1).data;
+      for (let c = 0; c < this.cols; c++) {
+        const text = L.text[r] && L.text[r][c];
+        const i = r * this.cols + c;
+        if (!text) continue;
+        const x = Math.min(W - 1, Math.floor((c + 0.5) * this.cs * dpr)) * 4;
+        let state = 2;  // covered: no number
+        if (dy[x + 3] < 217) {
+          let rgb = [this.base[i * 3], this.base[i * 3 + 1], this.base[i * 3 + 2]];
+          rgb = over(rgb, [st[x], st[x + 1], st[x + 2], st[x + 3] / 255]);
+          rgb = over(rgb, [dy[x], dy[x + 1], dy[x + 2], dy[x + 3] / 255]);
+          state = inkOn(rgb) === "#000" ? 0 : 1;
+        }
+        if (state === this.inked[i]) continue;
+        this.inked[i] = state;
+        ctx.clearRect(c * this.cs, r * this.ch, this.cs, this.ch);
+        if (state === 2) continue;
+        ctx.fillStyle = state ? "#fff" : "#000";
+        ctx.fillText(text, (c + 0.5) * this.cs, (r + 0.5) * this.ch);
+      }
+    }
+  }
+
   cellAt(event) {
     const box = this.dyn.getBoundingClientRect();
     const c = Math.floor((event.clientX - box.left) / this.cs);
@@ -251,16 +368,13 @@ class PanelMap {
     this.title.className = "cx-label";
     this.box = document.createElement("div");
     this.box.className = "cx-box";
-    this.stat = document.createElement("canvas");
-    this.dyn = document.createElement("canvas");
-    this.box.append(this.stat, this.dyn);
+    makeCanvases(this);
+    this.box.append(this.stat, this.dyn, this.lab);
     this.el.append(this.title, this.box);
     panel.layer.appendChild(this.el);
-    this.sctx = this.stat.getContext("2d");
-    this.ctx = this.dyn.getContext("2d");
   }
 
-  place(x, y, {rows, cols, cs, ch, label, margin = MARGIN, className = ""}) {
+  place(x, y, {rows, cols, cs, ch, label, name, margin = MARGIN, className = ""}) {
     this.x = x;
     this.y = y;
     this.rows = rows;
@@ -270,6 +384,8 @@ class PanelMap {
     this.margin = margin;
     this.el.className = `cx-map ${className}`;
     this.title.textContent = label || "";
+    this.title.title = label || "";  // a label longer than its map is cut: the whole on hover
+    nameBox(this, name || label || "");
     sizeBox(this);
     this.el.style.left = `${x}px`;
     this.el.style.top = `${y}px`;
@@ -283,6 +399,7 @@ class PanelMap {
 PanelMap.prototype.rect = Grid.prototype.rect;
 PanelMap.prototype.cellAt = Grid.prototype.cellAt;
 PanelMap.prototype.clear = Grid.prototype.clear;
+PanelMap.prototype.refreshInk = Grid.prototype.refreshInk;
 
 // Several maps side by side (`per` to a row) drawn by ONE plotly figure — one subplot per map
 // (its own axes, placed in pixels) — so a change redraws a panel with one Plotly.react, and a
@@ -294,6 +411,7 @@ export class MapPanel {
     this.el.style.position = "relative";
     this.plot = document.createElement("div");
     this.plot.className = "cx-plot";
+    this.plot.setAttribute("aria-hidden", "true");  // each map's box is its named image
     this.plot.style.position = "absolute";
     this.plot.style.left = "0";
     this.plot.style.top = "0";
@@ -359,11 +477,8 @@ export class MapPanel {
                      hoverinfo: "skip", x0: 0, dx: 1, y0: 0, dy: 1, xaxis: `x${n}`,
                      yaxis: `y${n}`};
       m.labels = it.text ? cellLabels(it.text, m.cs, m.ch, font, least) : null;
-      if (m.labels) {
-        trace.text = m.labels.text;
-        trace.texttemplate = "%{text}";
-        trace.textfont = {size: m.labels.size, family: m.labels.family};
-      }
+      setCells(m, {z: it.z, zmin, zmax: it.zmax, colorscale: trace.colorscale,
+                   values: it.values || it.text, rowNames: it.rowNames, colNames: it.colNames});
       traces.push(trace);
       const axis = (count, ticks, reversed, domain, anchor) => ({
         domain, anchor, range: reversed ? [count - 0.5, -0.5] : [-0.5, count - 0.5],

@@ -186,7 +186,11 @@ function mapCanvas(rows, cols, cell, title) {
   c.height = rows;
   c.style.width = `${cols * cell}px`;
   c.style.height = `${rows * cell}px`;
-  if (title) c.title = title;
+  c.setAttribute("role", "img");  // a screen reader hears its name
+  if (title) {
+    c.title = title;
+    c.setAttribute("aria-label", title);
+  }
   return c;
 }
 
@@ -291,6 +295,7 @@ class NetworkView extends ViewBase {
     this.testButton.addEventListener("click", () => this.backToTest());
     this.status = el("span", "cx-info");
     this.status.setAttribute("data-testid", "cx-net-status");
+    this.status.setAttribute("role", "status");  // the prediction is announced as it changes
     bar.append(this.clearButton, this.testButton, this.status);
 
     const stage = el("div", "cx-net-stage");
@@ -303,6 +308,9 @@ class NetworkView extends ViewBase {
     this.pad.style.width = `${padSize}px`;
     this.pad.style.height = `${padSize}px`;
     this.pad.title = "Draw a digit here (mouse, pen or finger)";
+    this.pad.setAttribute("role", "img");
+    this.pad.setAttribute("aria-label", "drawing pad: draw a digit with a mouse, pen or " +
+                          "finger; the status line says what the network predicts");
     this.bindPad();
     const padBox = el("div", "cx-panel");
     padBox.append(el("div", "cx-title", "Draw a digit"), this.pad);
@@ -399,6 +407,7 @@ class NetworkView extends ViewBase {
     paint(canvas, w.data, off, absMax(w.data));
     const [name, score] = this.scene.filters[conv][o][i];
     canvas.title = `${conv} kernel [${o},${i}] ≈ ${name} (cosine ${fmt(score)})`;
+    canvas.setAttribute("aria-label", canvas.title);
     const box = el("div", "cx-net-kernel");
     box.appendChild(canvas);
     if (conv === "conv1") {
@@ -545,6 +554,7 @@ class NetworkView extends ViewBase {
       }
       a.href = url.href;
       a.title = `open ${row.conv}'s map ${m} in the explorer: the real input and kernels`;
+      a.setAttribute("aria-label", a.title);
     });
   }
 
@@ -590,5 +600,5 @@ class NetworkView extends ViewBase {
 
 export function mountNetwork(component) {
   return mountView(NetworkView, component, {rootClass: "cx-root cx-net",
-                                            testId: "cx-net-root"});
+                                            testId: "cx-net-root", label: "network view"});
 }

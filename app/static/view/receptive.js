@@ -9,6 +9,7 @@
 // exactly over the plot area, and cell <-> pixel mapping is ours (fixed margins and ranges).
 
 import {ViewBase, mountView} from "./component.js";
+import {inkOn, parseColor} from "./contrast.js";
 import {fmt, idx} from "./format.js";
 import {unravel} from "./geometry.js";
 import {Grid} from "./grid.js";
@@ -44,8 +45,8 @@ function roundTicks(n, cs, font) {
 // One level's heatmap: a grid (grid.js) that knows its level and draws a blank base, the
 // heat going on its dynamic canvas.
 class LevelGrid extends Grid {
-  constructor(parent, {level, rows, cols, cs, ch, label, margin}) {
-    super(parent, {rows, cols, cs, ch, label, margin, className: "cx-rf-level",
+  constructor(parent, {level, rows, cols, cs, ch, label, name, margin}) {
+    super(parent, {rows, cols, cs, ch, label, name, margin, className: "cx-rf-level",
                    indentLabel: true});
     this.level = level;
     this.el.setAttribute("data-level", String(level));
@@ -174,7 +175,8 @@ class ReceptiveView extends ViewBase {
     this.cs = cs;
     s.shapes.forEach((shape, l) => {
       const g = new LevelGrid(this.stage, {level: l, rows: 1, cols: shape[0], cs, ch,
-                                           label: null, margin: m});
+                                           label: null, margin: m,
+                                           name: `${this.levelLabel(l)}, ${shape[0]} cells`});
       g.spot = (p) => [0, p[0]];
       g.index = (cell) => [cell[1]];
       this.grids.push(g);
@@ -228,7 +230,8 @@ class ReceptiveView extends ViewBase {
     this.stage.appendChild(row);
     s.shapes.forEach(([h, w], l) => {
       const g = new LevelGrid(row, {level: l, rows: h, cols: w, cs: size(l, lo),
-                                    label: this.levelLabel(l), margin: m});
+                                    label: this.levelLabel(l), margin: m,
+                                    name: `${this.levelLabel(l)}, ${h} by ${w}`});
       g.spot = (p) => p;
       g.index = (cell) => cell;
       this.grids[l] = g;
@@ -293,6 +296,8 @@ class ReceptiveView extends ViewBase {
     d.last = JSON.stringify(field.last);
     d.pinned = JSON.stringify(this.pinned);
     d.hover = this.hover ? "1" : "";
+    if (!this.hover) this.a11y.step(this.info.textContent, false);  // the pinned cell's field
+    this.a11y.afterRender();
     this.lastRenderMs = performance.now() - t0;
   }
 
@@ -317,11 +322,12 @@ class ReceptiveView extends ViewBase {
       if (v === 0) continue;
       const [r, c] = g.spot(unravel(i, shape));
       const ratio = top > 1 ? Math.log(v) / Math.log(top) : 1;
-      g.rect(g.ctx, r, c, 1, 1, {fill: heatColor(0.15 + 0.85 * ratio)});
+      const fill = heatColor(0.15 + 0.85 * ratio);
+      g.rect(g.ctx, r, c, 1, 1, {fill});
       if (label) {
         const text = fmt(v);
         if (text.length * size * 0.6 <= g.cs - 2) {
-          ctx.fillStyle = ratio > 0.6 ? "#fff" : "#222";
+          ctx.fillStyle = inkOn(parseColor(fill));
           ctx.fillText(text, (c + 0.5) * g.cs, (r + 0.5) * g.ch);
         }
       }
@@ -396,45 +402,57 @@ class ReceptiveView extends ViewBase {
     for (const g of this.grids) {
       if (event.target !== g.dyn) continue;
       const cell = g.cellAt(event);
-      if (!cell) return null;
-      return {level: g.level, index: g.index(cell)};
+      return cell ? this.targetAt(g, cell) : null;
     }
     return null;
   }
 
-  bindHover() {
-    const move = (e) => {
-      const h = this.hitTest(e);
-      if (JSON.stringify(h) !== JSON.stringify(this.hover)) {
-        this.hover = h;
-        this.render();
-      }
-      if (h) {
-        const n = this.field.input.reduce((a, v) => a + (v > 0), 0);
-        const out = this.reach ? this.reach.output.reduce((a, v) => a + (v > 0), 0) : 0;
-        this.tip.textContent = `${levelName(h.level)} (${idx(h.index)}): ` + (h.level === 0 ?
-          `reaches ${out} output cell${out === 1 ? "" : "s"}` :
-          `${n} input cell${n === 1 ? "" : "s"} reach it`) +
-          (h.level === this.top ? " \u2014 click to pin" : "");
-        this.tip.style.display = "block";
-        const box = this.root.getBoundingClientRect();
-        const x = e.clientX - box.left + 14;
-        const maxX = box.width - this.tip.offsetWidth - 4;
-        this.tip.style.left = `${Math.max(0, Math.min(x, maxX))}px`;
-        this.tip.style.top = `${e.clientY - box.top + 16}px`;
-      } else {
-        this.tip.style.display = "none";
-      }
-    };
-    const leave = () => {
-      this.hover = null;
-      this.tip.style.display = "none";
+  // the keyboard cursor (a11y.js) points as the mouse does
+  targetAt(g, cell) {
+    return {level: g.level, index: g.index(cell)};
+  }
+
+  cursorGrids() {
+    return this.grids;
+  }
+
+  cursorStart() {
+    return {g: this.top, cell: this.grids[this.top].spot(this.pinned)};
+  }
+
+  tipText(h) {
+    const n = this.field.input.reduce((a, v) => a + (v > 0), 0);
+    const out = this.reach ? this.reach.output.reduce((a, v) => a + (v > 0), 0) : 0;
+    return `${levelName(h.level)} (${idx(h.index)}): ` + (h.level === 0 ?
+      `reaches ${out} output cell${out === 1 ? "" : "s"}` :
+      `${n} input cell${n === 1 ? "" : "s"} reach it`) +
+      (h.level === this.top ? " \u2014 click to pin" : "");
+  }
+
+  // The mouse and the keyboard cursor: show the field of `h` and its tooltip at `at`.
+  hoverAt(h, at) {
+    if (JSON.stringify(h) !== JSON.stringify(this.hover)) {
+      this.hover = h;
+      this.tipDismissed = false;
       this.render();
-    };
+    }
+    if (h && !this.tipDismissed) {
+      this.showTip(this.tipText(h), at);
+    } else {
+      this.tip.style.display = "none";
+    }
+  }
+
+  activate(h) {
+    if (h.level === this.top) this.pin(h.index);
+  }
+
+  bindHover() {
+    const move = (e) => this.hoverAt(this.hitTest(e), {x: e.clientX, y: e.clientY});
+    const leave = () => this.hoverAt(null, null);
     const click = (e) => {
       const h = this.hitTest(e);
-      if (!h || h.level !== this.top) return;
-      this.pin(h.index);
+      if (h) this.activate(h);
     };
     for (const g of this.grids) {
       g.dyn.addEventListener("mousemove", move);
@@ -451,10 +469,16 @@ class ReceptiveView extends ViewBase {
   }
 
   onKey(e) {
+    if (!this.scene) return;
+    if (e.key === "Escape") {  // dismiss the tooltip where the pointer still is
+      this.tipDismissed = true;
+      this.tip.style.display = "none";
+      return;
+    }
     const out = this.scene.shapes[this.top];
     const moves = {ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0]};
     const m = moves[e.key];
-    if (!m) return;
+    if (!m || e.altKey || e.ctrlKey || e.metaKey) return;
     e.preventDefault();
     const step = out.length === 1 ? [m[1] || m[0]] : m;
     this.pin(this.pinned.map((v, a) => v + step[a]));
@@ -470,5 +494,6 @@ class ReceptiveView extends ViewBase {
 
 export function mount(component) {
   return mountView(ReceptiveView, component, {rootClass: "cx-root cx-rf-root",
-                                              testId: "cx-rf-root"});
+                                              testId: "cx-rf-root",
+                                              label: "receptive field view"});
 }

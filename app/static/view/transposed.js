@@ -15,7 +15,8 @@ import {product, ravel, stampSources, stampTargets, tapPosition, unravel} from "
 import {mountView} from "./component.js";
 import {FIELDS} from "./controls.js";
 import {Values, View, decode, rowsOf} from "./explorer.js";
-import {Grid, RDBU, ticks} from "./grid.js";
+import {inkOn, parseColor} from "./contrast.js";
+import {Grid, RDBU, axisNames, ticks} from "./grid.js";
 
 const OVERLAP_SCALE = [[0, "rgb(255,255,255)"], [1, "rgb(84,39,143)"]];
 const INSERTED = "rgba(120, 120, 120, 0.35)";
@@ -52,6 +53,8 @@ export class TransposedView extends View {
     const uneven = this.tscene.uneven.some(Boolean);
     return [{...base, className: "cx-overlap-map",
              label: "stamps per output cell" + (uneven ? " \u2014 uneven: checkerboard" : ""),
+             name: `stamps per output cell, ${base.rows} by ${base.cols}` +
+               (uneven ? ", uneven: a checkerboard" : ""),
              props: {kind: "output", spot: base.spot}}];
   }
 
@@ -64,6 +67,7 @@ export class TransposedView extends View {
              make: () => {
                const z = rowsOf(counts, 0, rows, cols, Number);
                return {z, text: g && g.cs >= 12 ? z : null, colorscale: OVERLAP_SCALE,
+                       values: z, rowNames: axisNames(rows, 0, 1), colNames: axisNames(cols, 0, 1),
                        xticks: ticks(cols, 0, 1, g ? g.cs : 20, font),
                        yticks: ticks(rows, 0, 1, g ? g.cs : 20, font)};
              }}];
@@ -262,7 +266,9 @@ export class TransposedView extends View {
     const uneven = t.uneven.some(Boolean);
     const spec = {rows: o.rows, cols: o.cols, cs: o.cs, ch: o.ch, className: "cx-overlap-map",
                   margin: o.margin, label: "stamps per output cell" +
-                    (uneven ? " \u2014 uneven: checkerboard" : "")};
+                    (uneven ? " \u2014 uneven: checkerboard" : ""),
+                  name: `stamps per output cell, ${o.cols} cells` +
+                    (uneven ? ", uneven: a checkerboard" : "")};
     const body = this.panels.out.body;
     if (this.overlapGrid && body.contains(this.overlapGrid.el)) {
       this.overlapGrid.resize(spec);
@@ -280,6 +286,7 @@ export class TransposedView extends View {
     const z = rowsOf(counts, 0, nrows, cols, Number);
     const top = Math.max(1, ...counts);
     g.draw(z, {zmin: 0, zmax: top, colorscale: OVERLAP_SCALE, text: z, font: this.font,
+               values: z, rowNames: ["stamps"], colNames: axisNames(cols, 0, 1),
                least: this.presenter ? 16 : 9,
                xticks: ticks(cols, 0, 1, g.cs, this.font),
                yticks: t.ndim === 2 ? ticks(nrows, 0, 1, g.cs, this.font) : [[0], ["count"]]});
@@ -300,7 +307,9 @@ export class TransposedView extends View {
       `cells (grey), ${t.gather.pads.map((p) => p[0]).join("\u00d7")} cell(s) of padding ` +
       "around (negative: cropped), kernel flipped; stride 1. Taps on zeros add nothing." :
       "Scatter: each input cell adds value \u00d7 kernel onto the output at " +
-      "input\u00b7stride + tap\u00b7dilation \u2212 padding; hover an output cell for its sum.";
+      "input\u00b7stride + tap\u00b7dilation \u2212 padding; hover an output cell for its sum." +
+      (t.uneven.some(Boolean) ? " The stamps land unevenly (a checkerboard): the kernel's " +
+        "reach is not a multiple of the stride." : "");
     this.note.textContent = [text, this.note.textContent].filter(Boolean).join(" ");
     this.note.style.display = "";
   }
@@ -390,17 +399,26 @@ export class TransposedView extends View {
     }
     const g = this.output;
     const zmax = t.zmax.output;
+    this.sumLabels = [];  // [text, font size, width] of each sum written (read by the tests)
     for (let q = 0; q < n; q++) {
       const [r, c] = g.spot(unravel(q, t.out_shape));
-      g.rect(g.ctx, r, c, 1, 1, {fill: touched[q] ? colorOf(sums[q], zmax) :
-        "rgba(245,245,245,0.95)"});
+      const fill = touched[q] ? colorOf(sums[q], zmax) : "rgba(245,245,245,0.95)";
+      g.rect(g.ctx, r, c, 1, 1, {fill});
       if (touched[q] && g.cs >= 26) {
-        g.ctx.fillStyle = Math.abs(sums[q]) > zmax * 0.6 ? "#fff" : "#222";
-        g.ctx.font = `${Math.min(this.font, Math.floor(g.ch / 2.2))}px sans-serif`;
+        // the sum inside its cell (2 px each side): a smaller font where it is wider, none
+        // under 9 px (the cell's colour and the tooltip still say it)
+        const text = fmt(Number(sums[q].toPrecision(3)));
+        let size = Math.min(this.font, Math.floor(g.ch / 2.2));
+        g.ctx.font = `${size}px sans-serif`;
+        const wide = g.ctx.measureText(text).width;
+        if (wide > g.cs - 4) size = Math.floor((size * (g.cs - 4)) / wide);
+        if (size < 9) continue;
+        g.ctx.font = `${size}px sans-serif`;
+        this.sumLabels.push([text, size, g.ctx.measureText(text).width]);
+        g.ctx.fillStyle = inkOn(parseColor(fill));
         g.ctx.textAlign = "center";
         g.ctx.textBaseline = "middle";
-        g.ctx.fillText(fmt(Number(sums[q].toPrecision(3))), (c + 0.5) * g.cs,
-                       (r + 0.5) * g.ch);
+        g.ctx.fillText(text, (c + 0.5) * g.cs, (r + 0.5) * g.ch);
       }
     }
     this.root.dataset.partial = JSON.stringify(Array.from(sums));
@@ -543,5 +561,5 @@ function colorOf(v, zmax) {
 }
 
 export function mountTransposed(component) {
-  return mountView(TransposedView, component);
+  return mountView(TransposedView, component, {label: "transposed convolution view"});
 }
