@@ -988,6 +988,7 @@ export class View extends ViewBase {
     this.root.dataset.step = String(this.step);
     this.predictState();
     this.lastRenderMs = performance.now() - t0;
+    this.afterRender();
   }
 
   // Beside the output: what each input map adds to the focused step (the core's partial sums),
