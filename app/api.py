@@ -38,11 +38,12 @@ from dataclasses import dataclass, replace
 from streamlit.logger import get_logger
 
 import convcore as cc
-from app import layer, model, stack, url, view
-from app import scene as scenes
-from app import sources as src
-from app.layer import Notices
-from app.settings import Settings
+from app.receptive import stack
+from app.shared import layer, model, url, view
+from app.shared import scene as scenes
+from app.shared import sources as src
+from app.shared.layer import Notices
+from app.shared.settings import Settings
 
 API_VERSION = 1
 PAGES = ("explorer_1d", "explorer_2d", "transposed", "receptive")

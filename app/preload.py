@@ -11,7 +11,7 @@ ETag like every static file; the address is relative, so ``server.baseUrlPath`` 
 
 from __future__ import annotations
 
-from app import view
+from app.shared import view
 
 # Streamlit's own routes and ours: never a page
 NOT_PAGES = ("_stcore/", "static/", "app/static/", "api/", "media/", "component/",

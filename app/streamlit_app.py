@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts app/ on the path, not the 
 
 import streamlit as st  # noqa: E402
 
-from app.navigation import navigation_pages, page_config, settle_pages_mode  # noqa: E402
+from app.shared.navigation import navigation_pages, page_config, settle_pages_mode  # noqa: E402
 
 
 def run() -> None:

@@ -29,8 +29,8 @@ import numpy as np  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import model, url, view  # noqa: E402
-from app import scene as scenes  # noqa: E402
+from app.shared import model, url, view  # noqa: E402
+from app.shared import scene as scenes  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 import view_payload as vp  # noqa: E402
@@ -127,7 +127,7 @@ def rerun_latency(rounds: int) -> list[tuple[str, float, float]]:
 TRANSPOSED_SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.transposed import transposed_page
+from app.transposed.page import transposed_page
 transposed_page()
 """
 

@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import drill as drill_questions  # noqa: E402
+from app.drill import questions as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
 from deploy.session_client import Session  # noqa: E402
 

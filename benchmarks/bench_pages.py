@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import drill  # noqa: E402
+from app.drill import questions as drill  # noqa: E402
 
 ENTRY = str(ROOT / "app" / "streamlit_app.py")
 RF_VIEW = '[data-testid="cx-rf-root"]'

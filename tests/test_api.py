@@ -34,13 +34,15 @@ import view_payload as vp  # noqa: E402
 from test_app_sweep import GARBAGE, HOSTILE, settings_queries  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import api, nodelay, stack, url, view  # noqa: E402
+from app import api, nodelay  # noqa: E402
+from app.receptive import stack  # noqa: E402
+from app.shared import url, view  # noqa: E402
 
 PAGE_SCRIPTS = {
-    "explorer_1d": "from app.explorer import explorer_page\nexplorer_page(1)",
-    "explorer_2d": "from app.explorer import explorer_page\nexplorer_page(2)",
-    "transposed": "from app.transposed import transposed_page\ntransposed_page()",
-    "receptive": "from app.receptive import receptive_page\nreceptive_page()",
+    "explorer_1d": "from app.explorer.page import explorer_page\nexplorer_page(1)",
+    "explorer_2d": "from app.explorer.page import explorer_page\nexplorer_page(2)",
+    "transposed": "from app.transposed.page import transposed_page\ntransposed_page()",
+    "receptive": "from app.receptive.page import receptive_page\nreceptive_page()",
 }
 COMPONENTS = {"explorer_1d": "convcore_explorer", "explorer_2d": "convcore_explorer",
               "transposed": "convcore_transposed", "receptive": "convcore_receptive"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from app_server import running_app
 
-from app import view
+from app.shared import view
 
 ROOT = Path(__file__).resolve().parents[1]
 

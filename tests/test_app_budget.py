@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import budget, model, settings  # noqa: E402
+from app.shared import budget, model, settings  # noqa: E402
 
 
 def test_accepted_layers_report_the_core_multiply_adds():

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 from test_app_settings import random_settings  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import codegen, export, model, settings  # noqa: E402
+from app.shared import codegen, export, model, settings  # noqa: E402
 
 
 def run_code(code: str, comp, tmp_path):

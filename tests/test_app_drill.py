@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import drill  # noqa: E402
+from app.drill import questions as drill  # noqa: E402
 
 CONV = {1: F.conv1d, 2: F.conv2d}
 CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
@@ -40,7 +40,7 @@ def torch_shape(q: drill.Question) -> tuple:
 def test_the_drill_module_is_pure():
     from test_app_scene import imported_modules
 
-    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "drill.py")}
+    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "drill" / "questions.py")}
     assert roots <= {"__future__", "hashlib", "re", "dataclasses", "convcore"}, roots
 
 
@@ -84,7 +84,8 @@ def test_the_formula_carries_the_numbers_of_the_question():
 def test_a_seed_gives_the_same_sequence_in_any_process():
     """Another interpreter with another hash seed draws the very same questions."""
     here = [repr(q) for q in drill.sequence(1234, 10, "mixed")]
-    script = ("import json, sys; sys.path.insert(0, sys.argv[1]); from app import drill; "
+    script = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
+              "from app.drill import questions as drill; "
               "print(json.dumps([repr(q) for q in drill.sequence(1234, 10, 'mixed')]))")
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True,

@@ -18,14 +18,14 @@ if str(ROOT) not in sys.path:
 from test_app_stack import HOSTILE  # noqa: E402
 from view_payload import ok, query  # noqa: E402
 
-from app import drill  # noqa: E402
+from app.drill import questions as drill  # noqa: E402
 
 ENTRY = ROOT / "app" / "streamlit_app.py"
 TIMEOUT = 60
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.drill_page import drill_page
+from app.drill.page import drill_page
 drill_page()
 """
 

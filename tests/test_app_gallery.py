@@ -25,12 +25,13 @@ if str(ROOT) not in sys.path:
 import view_payload as vp  # noqa: E402
 from view_payload import ok  # noqa: E402
 
-from app import gallery, navigation, url  # noqa: E402
+from app.gallery import cases as gallery  # noqa: E402
+from app.shared import navigation, url  # noqa: E402
 
 ENTRY = ROOT / "app" / "streamlit_app.py"
 TIMEOUT = 120
-PAGE = {"explorer_2d": "from app.explorer import explorer_page\nexplorer_page(2)",
-        "transposed": "from app.transposed import transposed_page\ntransposed_page()"}
+PAGE = {"explorer_2d": "from app.explorer.page import explorer_page\nexplorer_page(2)",
+        "transposed": "from app.transposed.page import transposed_page\ntransposed_page()"}
 CASES = {c.slug: c for c in gallery.CASES}
 # The guide's own numbers, each (i, k, s, p, d) -> o, and what its transposed twin gives back.
 GUIDE = {

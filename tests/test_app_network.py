@@ -25,7 +25,7 @@ from view_payload import ok, query  # noqa: E402
 
 from app.network import model, net  # noqa: E402
 from app.network.data import digits, encode_drawing  # noqa: E402
-from app.scene import read_typed_array  # noqa: E402
+from app.shared.scene import read_typed_array  # noqa: E402
 
 TIMEOUT = 120
 COMPONENT = "convcore_network"
@@ -38,7 +38,7 @@ network_page()
 EXPLORER_PAGE = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.explorer import explorer_page
+from app.explorer.page import explorer_page
 explorer_page(NDIM)
 """
 

@@ -26,8 +26,9 @@ import view_payload as vp  # noqa: E402
 from view_payload import ok, query  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import api, budget, model  # noqa: E402
-from app import sources as src  # noqa: E402
+from app import api  # noqa: E402
+from app.shared import budget, model  # noqa: E402
+from app.shared import sources as src  # noqa: E402
 from convcore import examples as ex_reg  # noqa: E402
 
 ENTRY = ROOT / "app" / "streamlit_app.py"
@@ -35,7 +36,7 @@ TIMEOUT = 120
 PAGE_SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.explorer import explorer_page
+from app.explorer.page import explorer_page
 explorer_page(NDIM)
 """
 

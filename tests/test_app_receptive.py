@@ -22,7 +22,7 @@ from test_app_stack import HOSTILE  # noqa: E402
 from view_payload import ok, query  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import stack  # noqa: E402
+from app.receptive import stack  # noqa: E402
 
 ENTRY = ROOT / "app" / "streamlit_app.py"
 COMPONENT = "convcore_receptive"
@@ -30,7 +30,7 @@ TIMEOUT = 60
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.receptive import receptive_page
+from app.receptive.page import receptive_page
 receptive_page()
 """
 

@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 from test_app_settings import random_settings  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app import export, figures, model, settings, view  # noqa: E402
-from app import scene as scenes  # noqa: E402
+from app.shared import export, figures, model, settings, view  # noqa: E402
+from app.shared import scene as scenes  # noqa: E402
 from convcore.trace import source_map  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def imported_modules(path: Path) -> set[str]:
 # ------------------------------------------------------------------------------ the contract
 
 def test_the_scene_module_imports_neither_streamlit_nor_plotly():
-    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "scene.py")}
+    roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / "shared" / "scene.py")}
     assert roots <= {"__future__", "base64", "math", "numpy", "convcore"}, roots
 
 
@@ -85,8 +85,8 @@ def test_layers_import_only_the_layers_before_them():
              "layer": {"model", "scene", "view", "explorer", "controls", "export", "url",
                        "streamlit"}}
     for name, forbidden in later.items():
-        found = {n.split(".")[-1] for n in imported_modules(ROOT / "app" / f"{name}.py")}
-        found |= {n.split(".")[0] for n in imported_modules(ROOT / "app" / f"{name}.py")}
+        names = imported_modules(ROOT / "app" / "shared" / f"{name}.py")
+        found = {n.split(".")[-1] for n in names} | {n.split(".")[0] for n in names}
         assert not found & forbidden, (name, found & forbidden)
 
 

@@ -18,8 +18,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import layer, model, settings, url  # noqa: E402
-from app import sources as src  # noqa: E402
+from app.shared import layer, model, settings, url  # noqa: E402
+from app.shared import sources as src  # noqa: E402
 from convcore.examples import custom_w_1d, custom_w_2d  # noqa: E402
 
 

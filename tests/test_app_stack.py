@@ -16,9 +16,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import scene as scenes  # noqa: E402
-from app import stack  # noqa: E402
-from app.stack import Layer, StackSettings  # noqa: E402
+from app.receptive import stack  # noqa: E402
+from app.receptive.stack import Layer, StackSettings  # noqa: E402
+from app.shared import scene as scenes  # noqa: E402
 
 HOSTILE = ["9" * 40, "-3", "1e309", "nan", "inf", "１２", "٣", "∞", "🙂", "x" * 5000, "\x00",
            "%00", "1,,2", ":", " ", "", "0x10", "1_000", "2.5", "True", "[1, 2]", "k", "k3s",
@@ -68,13 +68,14 @@ def test_unreadable_url_values_are_reported_and_never_raise(key):
 def test_the_stack_module_is_pure():
     from test_app_scene import imported_modules
 
-    names = imported_modules(ROOT / "app" / "stack.py")
+    names = imported_modules(ROOT / "app" / "receptive" / "stack.py")
     assert {n.split(".")[0] for n in names} <= {"__future__", "hashlib", "re", "dataclasses", "app"}
     pure = {"layer", "url", "settings", "sources"}  # the pure app modules it may use
-    for module in {n.split(".")[1] for n in names if n.startswith("app.")}:
+    for module in {n.split(".")[2] for n in names if n.startswith("app.shared.")}:
         assert module in pure, module
     for module in pure:
-        roots = {n.split(".")[0] for n in imported_modules(ROOT / "app" / f"{module}.py")}
+        roots = {n.split(".")[0]
+                 for n in imported_modules(ROOT / "app" / "shared" / f"{module}.py")}
         assert not roots & {"streamlit", "plotly"}, (module, roots)
 
 
@@ -118,7 +119,8 @@ def test_the_stack_scene_is_the_core_geometry_in_json():
 
 
 def test_the_receptive_view_bundle_is_one_module_with_the_field_rule():
-    from app import receptive, view
+    from app.receptive import page as receptive
+    from app.shared import view
 
     code = view.bundle(receptive.MODULES)
     assert 'from "./' not in code

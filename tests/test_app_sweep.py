@@ -19,12 +19,12 @@ if str(ROOT) not in sys.path:
 import view_payload as vp  # noqa: E402
 from test_app_settings import random_settings  # noqa: E402
 
-from app import url  # noqa: E402
+from app.shared import url  # noqa: E402
 
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.explorer import explorer_page
+from app.explorer.page import explorer_page
 explorer_page(NDIM)
 """
 # CI runs 150 per page; APP_SWEEP_PER_PAGE=500 is the 1,000-run sweep quoted in the notes.

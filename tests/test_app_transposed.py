@@ -25,13 +25,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import codegen, model, settings  # noqa: E402
-from app import scene as scenes  # noqa: E402
+from app.shared import codegen, model, settings  # noqa: E402
+from app.shared import scene as scenes  # noqa: E402
 
 SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from app.transposed import transposed_page
+from app.transposed.page import transposed_page
 transposed_page()
 """
 

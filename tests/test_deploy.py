@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 from event_loop import run_async  # noqa: E402
 
-from app import drill as drill_questions  # noqa: E402
+from app.drill import questions as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
 from deploy.session_client import Session  # noqa: E402
 

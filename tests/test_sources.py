@@ -17,8 +17,8 @@ if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves the ro
     sys.path.insert(0, str(ROOT))
 
 import convcore as cc  # noqa: E402
-from app import sources  # noqa: E402
-from app.sources import (  # noqa: E402
+from app.shared import sources  # noqa: E402
+from app.shared.sources import (  # noqa: E402
     SourceError,
     arange_input,
     custom_w,

@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import sources  # noqa: E402
-from app.sources import SourceError, load_upload, parse_typed_values  # noqa: E402
+from app.shared import sources  # noqa: E402
+from app.shared.sources import SourceError, load_upload, parse_typed_values  # noqa: E402
 
 PROBE = Path(__file__).with_name("upload_probe.py")
 MB = 1_000_000

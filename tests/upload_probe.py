@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from app import sources  # noqa: E402
+from app.shared import sources  # noqa: E402
 
 
 def _image(fmt: str, size: int) -> bytes:

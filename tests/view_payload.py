@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from app.scene import output_map, read_typed_array
+from app.shared.scene import output_map, read_typed_array
 
 COMPONENT = "convcore_explorer"
 

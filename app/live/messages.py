@@ -24,9 +24,9 @@ import math
 import re
 from urllib.parse import parse_qsl
 
-from app.drill import parse_shape
+from app.drill.questions import parse_shape
 from app.live.codes import LiveError, is_student_id
-from app.settings import MAX_MAPS, SPEEDS
+from app.shared.settings import MAX_MAPS, SPEEDS
 
 MAX_QUERY_CHARS = 65_536  # a configuration that travels to every student (table weights fit)
 MAX_PRESENCE_QUERY_CHARS = 8_192  # what one exploring student reports

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from app.sources import kernel_presets
+from app.shared.sources import kernel_presets
 
 DIAGONAL = np.array([[0, 1, 2], [-1, 0, 1], [-2, -1, 0]], dtype=np.float32)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from app.network import net
 from app.network.data import decode_drawing, digits, encode_drawing, to_input
-from app.sources import SourceError
+from app.shared.sources import SourceError
 from convcore.backend import active_xp
 
 SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "network.npz"

@@ -19,16 +19,16 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import convcore as cc
-from app import url as explorer_url
-from app import view
-from app.controls import Notices, int_input
-from app.navigation import sync_query_params
 from app.network import figures, model, net
 from app.network import settings as netsettings
 from app.network.data import decode_drawing, digits
 from app.network.scene import build_scene
 from app.network.settings import NetworkSettings
-from app.settings import defaults
+from app.shared import url as explorer_url
+from app.shared import view
+from app.shared.controls import Notices, int_input
+from app.shared.navigation import sync_query_params
+from app.shared.settings import defaults
 
 COMPONENT = "convcore_network"
 MODULES = ("component.js", "format.js", "grid.js", "network.js")

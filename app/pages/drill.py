@@ -1,6 +1,6 @@
 """Shape drill: predict the output shape of seeded random layers, then see the formula."""
 
-from app.drill_page import drill_page
+from app.drill.page import drill_page
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """1-D convolution: the seeds' signals, stride, padding and dilation on one axis."""
 
-from app.explorer import explorer_page
+from app.explorer.page import explorer_page
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """2-D convolution: images and feature maps; per-axis stride, padding and dilation."""
 
-from app.explorer import explorer_page
+from app.explorer.page import explorer_page
 
 
 def main() -> None:

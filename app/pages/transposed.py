@@ -1,6 +1,6 @@
 """Transposed convolution & gradients: scatter and gather views, the backward pass."""
 
-from app.transposed import transposed_page
+from app.transposed.page import transposed_page
 
 
 def main() -> None:

@@ -33,8 +33,8 @@ from test_browser import (
 )
 
 import convcore as cc
-from app import export, model, url, view
-from app import scene as scenes
+from app.shared import export, model, url, view
+from app.shared import scene as scenes
 
 pytestmark = pytest.mark.browser
 

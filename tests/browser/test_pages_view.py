@@ -30,8 +30,8 @@ from test_browser import (
 from test_explorer_view import COUNT_WS_SENDS
 
 import convcore as cc
-from app import drill
-from app import scene as scenes
+from app.drill import questions as drill
+from app.shared import scene as scenes
 
 pytestmark = pytest.mark.browser
 

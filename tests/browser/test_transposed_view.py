@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import convcore as cc
-from app import model, url
+from app.shared import model, url
 
 from test_browser import assert_no_exception, open_view, shot, view  # isort: skip
 

@@ -27,7 +27,7 @@ from PIL import Image
 from test_browser import COUNT_WS_SENDS, open_view, shot, view, wait_until_idle
 
 import convcore as cc
-from app import model, url
+from app.shared import model, url
 
 pytestmark = pytest.mark.browser
 

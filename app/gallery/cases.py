@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 import convcore as cc
-from app import drill, settings, url
+from app.drill import questions as drill
+from app.shared import settings, url
 
 
 @dataclass(frozen=True)

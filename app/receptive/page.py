@@ -19,11 +19,12 @@ import pandas as pd
 import streamlit as st
 
 import convcore as cc
-from app import scene as scenes
-from app import stack, view
-from app.controls import Notices, choice, clamp, int_input
-from app.navigation import sync_query_params
-from app.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
+from app.receptive import stack
+from app.receptive.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, StackSettings
+from app.shared import scene as scenes
+from app.shared import view
+from app.shared.controls import Notices, choice, clamp, int_input
+from app.shared.navigation import sync_query_params
 
 COMPONENT = "convcore_receptive"
 MODULES = ("component.js", "format.js", "geometry.js", "grid.js", "stack.js", "receptive.js")

@@ -20,7 +20,7 @@ def settle_pages_mode() -> None:
     PagesManager.uses_pages_directory = False
 
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 # (script, title, icon, URL path); the first is the default page, served at "/"
 PAGES = (
     ("explorer_1d.py", "1-D convolution", ":material/show_chart:", "explorer_1d"),

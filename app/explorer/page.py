@@ -16,12 +16,12 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, export, layer, model, url, view
-from app import sources as src
-from app.controls import Notices, k
 from app.live import page as live_page
-from app.navigation import sync_query_params
-from app.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
+from app.shared import codegen, controls, export, layer, model, url, view
+from app.shared import sources as src
+from app.shared.controls import Notices, k
+from app.shared.navigation import sync_query_params
+from app.shared.settings import SPEEDS, TRANSPOSED_VIEWS, Settings
 
 # Presenter mode: the view starts right under Streamlit's header and uses the whole width.
 PRESENTER_CSS = """<style>

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from app import sources as src
 from app.network.data import check_drawing
-from app.settings import (
+from app.shared import sources as src
+from app.shared.settings import (
     INIT_SCHEMES,
     INPUT_SOURCES,
     KERNEL_SOURCES,

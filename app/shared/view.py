@@ -26,12 +26,12 @@ from pathlib import Path
 import plotly
 import streamlit as st
 
-from app import layer, url
-from app import scene as scenes
-from app.settings import Settings
+from app.shared import layer, url
+from app.shared import scene as scenes
+from app.shared.settings import Settings
 from app.state_guard import new_refusal
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # app/
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
 MODULES = ("component.js", "format.js", "live.js", "geometry.js", "grid.js", "controls.js",

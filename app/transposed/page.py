@@ -15,11 +15,12 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import codegen, controls, explorer, layer, model, url
-from app import sources as src
-from app.controls import Notices, k
-from app.navigation import sync_query_params
-from app.settings import Settings
+from app.explorer import page as explorer
+from app.shared import codegen, controls, layer, model, url
+from app.shared import sources as src
+from app.shared.controls import Notices, k
+from app.shared.navigation import sync_query_params
+from app.shared.settings import Settings
 
 PAGE = "t"
 

@@ -17,9 +17,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from app import drill
-from app.controls import Notices, choice, int_input
-from app.navigation import sync_query_params
+from app.drill import questions as drill
+from app.shared.controls import Notices, choice, int_input
+from app.shared.navigation import sync_query_params
 
 SETTINGS_KEY = "drill.settings"
 RUN_KEY = "drill.run"

@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import DeletedFile
 
-from app import layer, model, settings
-from app import sources as src
-from app.layer import AXES, Notices, label  # noqa: F401 (AXES: the pages read it here)
-from app.settings import Settings
+from app.shared import layer, model, settings
+from app.shared import sources as src
+from app.shared.layer import AXES, Notices, label  # noqa: F401 (AXES: the pages read it here)
+from app.shared.settings import Settings
 from app.state_guard import new_refusal
 
 
@@ -78,8 +78,8 @@ def forget_widgets(ndim: int, page: str = "e") -> None:
 def open_in_explorer(s: Settings, page: str = "e") -> None:
     """Show ``s`` on its explorer page (``page`` "e") or on the transposed page ("t"), exactly
     as a link to it would, keeping the session (the documented examples, the gallery)."""
-    from app import url
-    from app.navigation import EXPLORER_PAGES, TRANSPOSED_PAGE
+    from app.shared import url
+    from app.shared.navigation import EXPLORER_PAGES, TRANSPOSED_PAGE
 
     forget_widgets(s.ndim, page)  # the page's widgets, its view's anchor and its settings
     st.session_state[canonical_key(s.ndim, page)] = s

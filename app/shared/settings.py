@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 import convcore as cc
-from app import sources as src
+from app.shared import sources as src
 
 PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same",
              "tfsame": "SAME (TF/JAX)"}

@@ -18,10 +18,10 @@ import numpy as np
 import streamlit as st
 
 import convcore as cc
-from app import budget
-from app import sources as src
 from app.network import model as trained_network
-from app.settings import Settings
+from app.shared import budget
+from app.shared import sources as src
+from app.shared.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 
-from app.layer import clamp_int
-from app.url import Problem
+from app.shared.layer import clamp_int
+from app.shared.url import Problem
 
 MAX_LAYERS = 8
 MAX_IN = {1: 1024, 2: 128}  # input cells per axis (the browser draws every level)

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import convcore as cc
-from app import settings
-from app.settings import Settings
+from app.shared import settings
+from app.shared.settings import Settings
 
 AXES = {1: ("L",), 2: ("H", "W")}
 MAX_SEED = 2**31 - 1

@@ -44,7 +44,7 @@ from PIL import Image, JpegImagePlugin, PngImagePlugin
 from convcore.examples import custom_w_1d, custom_w_2d
 from convcore.modules import FAN_MODES, INIT_SCHEMES, init_weights
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 MAX_UPLOAD_BYTES = 16_000_000   # a 1024x1024 RGB float32 .npy is 12.6 MB
 MAX_SAMPLES_1D = 100_000        # per channel

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 import convcore as cc
-from app.sources import SourceError
+from app.shared.sources import SourceError
 
 MAX_INPUT_VALUES = 4 * 1024 * 1024  # N · C_in · spatial, as for uploads
 MAX_OUTPUT_VALUES = 4 * 1024 * 1024  # N · C_out · spatial

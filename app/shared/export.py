@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from app import view
+from app.shared import view
 
 
 def csv_text(a: np.ndarray) -> str:

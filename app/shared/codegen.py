@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import convcore as cc
-from app.settings import Settings
+from app.shared.settings import Settings
 
 
 def _literal(a: np.ndarray) -> str:

@@ -1,0 +1,1 @@
+"""The shape drill: seeded questions and grading (pure), and the page."""

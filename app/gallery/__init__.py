@@ -1,0 +1,1 @@
+"""The arithmetic gallery: the guide's cases as data, and the page."""

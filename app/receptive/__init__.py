@@ -1,0 +1,1 @@
+"""The receptive-field page: a stack of layers (settings, URL) and the page."""

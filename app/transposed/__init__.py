@@ -1,0 +1,1 @@
+"""The transposed convolution & gradients page."""
