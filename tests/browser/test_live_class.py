@@ -1,0 +1,226 @@
+"""A live class in real browsers: one teacher and three students, each in a Chromium context of
+their own (no shared cookies or storage), against one ``streamlit run`` of the app.
+
+What the students' pages show is read from each page (the view's step, taps, equation and
+scene) and compared with the core's computation of the teacher's layer; the teacher's
+histogram is read from the teacher's page and compared with what the students typed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from test_browser import COUNT_WS_SENDS, open_view, shot, view, wait_until_idle
+
+import convcore as cc
+from app.shared import model, url
+
+pytestmark = pytest.mark.browser
+
+ROOT_SEL = '[data-testid="cx-root"]'
+FOLLOW_MS = 5_000  # the issue asks for 1 s; a loaded 2-core machine gets some slack
+CODE = re.compile(r"Class ([A-Z2-9]{3}-[A-Z2-9]{3}-[A-Z2-9]{3})")
+
+
+def dataset(page, key: str) -> str:
+    return page.evaluate(f"() => document.querySelector('{ROOT_SEL}').dataset.{key} || ''")
+
+
+def wait_dataset(page, key: str, value: str, timeout: int = FOLLOW_MS) -> None:
+    page.wait_for_function(
+        f"() => (document.querySelector('{ROOT_SEL}') || {{dataset: {{}}}}).dataset.{key}"
+        f" === {json.dumps(value)}", timeout=timeout)
+
+
+def shown(page) -> dict:
+    """What a page's view shows: its layer (query), step, taps and equation."""
+    return page.evaluate(f"""() => {{
+      const r = document.querySelector('{ROOT_SEL}');
+      return {{query: r.__cx.payload.query, step: Number(r.dataset.step),
+               taps: JSON.parse(r.dataset.taps), eq: r.querySelector('.cx-eq').innerText,
+               out_shape: r.__cx.scene.out_shape, stride: r.__cx.scene.stride}};
+    }}""")
+
+
+def core_view(query: dict, step: int) -> dict:
+    """The same, as the core computes it for the layer of ``query``."""
+    s, problems = url.from_query(query, 2)
+    assert not problems, problems
+    comp = model.compute(s)
+    wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding,
+                         s.dilation)
+    cell = np.unravel_index(step, comp.out_spatial)
+    eq = cc.equation(cc.trace_step(comp.x, comp.weight, comp.bias,
+                                   out_index=(s.item, s.omap, *map(int, cell)),
+                                   **s.conv_kwargs()))
+    return {"taps": wmap.coords[step].tolist(), "eq": eq, "out_shape": list(wmap.out_spatial),
+            "value": float(comp.out[s.item, s.omap][cell])}
+
+
+def assert_students_show(teacher, students, step: int) -> dict:
+    """Every student's view shows the teacher's layer at ``step``, as the core computes it."""
+    wait_dataset(teacher, "step", str(step))
+    mine = shown(teacher)
+    want = core_view(mine["query"], step)
+    assert {k: mine[k] for k in ("taps", "eq", "out_shape")} == {
+        k: want[k] for k in ("taps", "eq", "out_shape")}
+    stride = json.dumps(json.dumps(mine["stride"], separators=(",", ":")))  # as JS writes it
+    for s in students:
+        wait_dataset(s, "step", str(step))
+        s.wait_for_function(f"() => JSON.stringify(document.querySelector('{ROOT_SEL}')"
+                            f".__cx.scene.stride) === {stride}", timeout=FOLLOW_MS)
+        theirs = shown(s)
+        assert theirs["query"] == mine["query"]
+        assert {k: theirs[k] for k in ("taps", "eq", "out_shape")} == {
+            k: want[k] for k in ("taps", "eq", "out_shape")}
+    return want
+
+
+def slide(page, testid: str, key: str = "ArrowRight") -> None:
+    before = view(page, "v.loads")
+    page.locator(f'[data-testid="{testid}"]').press(key)
+    page.wait_for_function(f"() => document.querySelector('{ROOT_SEL}').__cx.loads > {before}",
+                           timeout=20_000)
+
+
+def new_tab(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    return tab
+
+
+@pytest.fixture
+def tabs(browser):
+    made = []
+
+    def make():
+        made.append(new_tab(browser))
+        return made[-1]
+    yield make
+    for tab in made:
+        tab.context.close()
+
+
+def start_class(teacher, app_url: str) -> str:
+    open_view(teacher, app_url + "/explorer_2d?shape=7,6")
+    teacher.get_by_role("button", name="Start a class").click()
+    wait_dataset(teacher, "classStatus", "live", 30_000)
+    wait_until_idle(teacher)
+    status = teacher.inner_text('[data-testid="cx-class-status"]')
+    assert "you drive it" in status
+    code = CODE.search(status).group(1)
+    sidebar = teacher.locator('[data-testid="stSidebar"]')
+    link = sidebar.locator("code").filter(has_text=f"?class={code}").first.inner_text()
+    assert link.endswith(f"/explorer_2d?class={code}")
+    assert sidebar.get_by_role("img").count() >= 1  # the QR code (segno's SVG)
+    assert "token" not in teacher.url  # the teacher's token never sits in the address bar
+    return code
+
+
+def join(student, app_url: str, code: str) -> None:
+    open_view(student, f"{app_url}/explorer_2d?class={code}")
+    wait_dataset(student, "classStatus", "live", 30_000)
+    wait_dataset(student, "classRole", "student")
+    student.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-status\"]')"
+                              ".innerText.includes('following the teacher')", timeout=FOLLOW_MS)
+
+
+def test_three_students_follow_the_teacher_and_predict_into_the_histogram(tabs, app_url,
+                                                                         artifacts):
+    teacher = tabs()
+    code = start_class(teacher, app_url)
+    students = [tabs() for _ in range(3)]
+    for s in students:
+        s.add_init_script(COUNT_WS_SENDS)
+        join(s, app_url, code)
+    teacher.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-status\"]')"
+                              ".innerText.includes('3 students, 3 following')",
+                              timeout=FOLLOW_MS)
+    assert_students_show(teacher, students, 0)
+    sent = [s.evaluate("window.__wsSent") for s in students]
+
+    # the teacher steps, then changes the stride in the view: every student follows
+    view(teacher, "v.go(5)")
+    assert_students_show(teacher, students, 5)
+    slide(teacher, "cx-ctl-stride-1")  # stride W 1 -> 2
+    assert view(teacher, "v.scene.stride") == [1, 2]
+    view(teacher, "v.go(3)")
+    assert_students_show(teacher, students, 3)
+    # following happens in the page: no student's page asked its server for a script rerun
+    assert [s.evaluate("window.__wsSent") for s in students] == sent
+
+    # a locked student's keys do not move their view
+    students[0].locator(ROOT_SEL).focus()
+    students[0].keyboard.press("ArrowRight")
+    assert dataset(students[0], "step") == "3" and dataset(students[0], "classLock") == "1"
+
+    # a class prediction: two students right, one wrong, counted in the teacher's histogram
+    teacher.get_by_test_id("cx-class-ask-cell").click()
+    value = core_view(shown(teacher)["query"], 3)["value"]
+    typed = [f"{value:g}", f"{value:g}", f"{value + 1:g}"]
+    for s, answer in zip(students, typed):
+        wait_dataset(s, "classQuestion", "cell")
+        s.get_by_test_id("cx-class-answer").fill(answer)
+        s.get_by_test_id("cx-class-send").click()
+        s.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-sent\"]')"
+                            ".innerText.startsWith('sent:')", timeout=FOLLOW_MS)
+    teacher.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-count\"]')"
+                              ".innerText.startsWith('3 answers')", timeout=FOLLOW_MS)
+    bars = teacher.evaluate("""() => [...document.querySelectorAll(
+      '[data-testid="cx-class-histogram"] .cx-class-bar')].map((b) => [b.dataset.value,
+      Number(b.dataset.count), !!b.querySelector('.cx-right')])""")
+    assert bars == [[f"{value:g}", 2, True], [f"{value + 1:g}", 1, False]]
+    assert "67 % right" in teacher.inner_text('[data-testid="cx-class-count"]')
+    shot(teacher, artifacts, "live-class-teacher-histogram")
+    teacher.get_by_test_id("cx-class-reveal").click()
+    for s, answer in zip(students, typed):
+        s.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-result\"]')",
+                            timeout=FOLLOW_MS)
+        result = s.inner_text('[data-testid="cx-class-result"]')
+        assert f"Answer: {value:g}" in result and "3 answered, 67 % right" in result
+        assert ("\u2713" if answer == f"{value:g}" else "\u2717") in result
+    shot(students[2], artifacts, "live-class-student-result")
+    for tab in (teacher, *students):
+        assert not tab.errors, tab.errors
+
+
+def test_a_student_leaves_and_rejoins_and_a_forged_token_cannot_drive(tabs, app_url):
+    teacher = tabs()
+    code = start_class(teacher, app_url)
+    view(teacher, "v.go(4)")
+    student = tabs()
+    join(student, app_url, code)  # a latecomer starts where the teacher is
+    wait_dataset(student, "step", "4")
+
+    student.get_by_role("button", name="Leave the class").click()
+    wait_until_idle(student)
+    student.wait_for_function("() => !document.querySelector('[data-testid=\"cx-class\"]')")
+    view(teacher, "v.go(6)")
+    student.wait_for_timeout(800)
+    assert dataset(student, "step") != "6"  # left: the view is the student's own again
+    view(student, "v.go(1)")  # and takes their own steps
+    assert dataset(student, "step") == "1"
+
+    box = student.get_by_role("textbox", name="Join with a code")
+    box.fill(code.lower().replace("-", ""))  # as read aloud: case and dashes do not matter
+    box.press("Enter")
+    wait_dataset(student, "classStatus", "live", 30_000)
+    wait_dataset(student, "step", "6")
+
+    forger = tabs()
+    open_view(forger, f"{app_url}/explorer_2d?class={code}&token={'A' * 43}")
+    wait_dataset(forger, "classStatus", "live", 30_000)
+    assert dataset(forger, "classRole") == "student"
+    assert "not this class's" in forger.locator('[data-testid="stSidebar"]').inner_text()
+    assert forger.get_by_test_id("cx-class-follow").count() == 0  # no levers
+    view(teacher, "v.go(2)")
+    wait_dataset(forger, "step", "2")
+    wait_dataset(student, "step", "2")
+    for tab in (teacher, student, forger):
+        assert not tab.errors, tab.errors
