@@ -99,6 +99,8 @@ def test_generated_config_passes_nginx_test(tmp_path):
     assert "add_header Set-Cookie $sticky_set_cookie always;" in code
     assert "client_max_body_size 17m;" in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text
+    classes = re.search(r"location \^~ /api/v1/classes \{([^}]*)\}", code).group(1)
+    assert "proxy_buffering off;" in classes and "proxy_read_timeout 75s;" in classes
     assert "@" not in code  # every field filled in
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
@@ -111,12 +113,13 @@ def test_generated_config_passes_nginx_test(tmp_path):
 class Classroom:
     """deploy/serve.py with two replicas on loopback: its URL, work directory and output."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, redis: bool = True):
         self.workdir = workdir
+        self.redis = redis  # a redis-server started by serve.py for the live classes
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2",
              "--host", "127.0.0.1", "--port", str(serve.free_port()), "--first-port", "0",
-             "--workdir", str(workdir)],
+             "--workdir", str(workdir), *([] if redis else ["--no-redis"])],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         ready: queue.Queue = queue.Queue()
@@ -177,9 +180,14 @@ class Classroom:
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
-    """One deploy/serve.py for the module's tests (each test leaves both replicas serving)."""
+    """One deploy/serve.py for the module's tests (each test leaves both replicas serving),
+    with the redis-server it starts for live classes (without one, and not required, serve.py
+    runs with --no-redis and the live class test skips)."""
+    from conftest import REDIS
+
     nginx_or_skip()
-    room = Classroom(tmp_path_factory.mktemp("classroom"))
+    redis = REDIS.find() is not None or REDIS.require
+    room = Classroom(tmp_path_factory.mktemp("classroom"), redis=redis)
     yield room
     ports = [r["port"] for r in room.replicas().values()]
     room.stop()
@@ -261,6 +269,77 @@ def test_two_replicas_keep_each_sessions_state(classroom):
     routed to the other replica (the control) does not.  About 15 s, most of it starting the
     replicas (once for this module)."""
     run_async(_sessions_keep_their_state(classroom))
+
+
+async def _a_class_across_replicas(room: Classroom) -> None:
+    import httpx2
+
+    from app import api
+    from app.live.client import Follower, Teacher, join
+
+    def replica(name: str) -> httpx2.AsyncClient:  # a browser whose cookie names `name`
+        return httpx2.AsyncClient(base_url=room.url, cookies={serve.COOKIE: name}, timeout=30)
+
+    async with replica("r1") as r1, replica("r2") as r2:
+        teacher = await Teacher.start(r1)
+        await teacher.act(action="view", page="explorer_2d", query="stride=2&pad=1", step=1)
+        students = [await join(r2, teacher.code) for _ in range(3)]
+        followers = [Follower(r2, teacher.code, student=s) for s in students]
+        tasks = [asyncio.create_task(f.run()) for f in followers]
+        try:
+            for f in followers:  # the state so far, then every change of the teacher's
+                await f.wait_for(lambda f: f.state and f.state["step"] == 1, 10)
+            for step in (2, 3, 4):
+                seq = (await teacher.act(action="view", step=step))["seq"]
+                for f in followers:
+                    await f.wait_for(lambda f, seq=seq: f.seq >= seq, 5)
+                    assert f.state["step"] == step and f.state["query"] == "stride=2&pad=1"
+            assert all(f.gaps == 0 for f in followers)
+            # the teacher's scene, served to the students by the other replica
+            r = await r2.get(f"/api/v1/classes/{teacher.code}/scene",
+                             params={"student": students[0]})
+            assert r.status_code == 200
+            assert r.json() == json.loads(api.answer("explorer_2d", {"stride": "2", "pad": "1"}))
+            # predictions sent to r2, counted for the teacher on r1
+            await teacher.act(action="ask", kind="shape", answer=[1, 2, 3, 3])
+            for s, typed in zip(students, ["3x3", "3x3", "4x4"]):
+                r = await r2.post(f"/api/v1/classes/{teacher.code}/answers",
+                                  json={"student": s, "question": 1, "value": typed})
+                assert r.status_code == 200, r.text
+            result = (await teacher.act(action="reveal"))["result"]
+            assert result["count"] == 3 and result["histogram"] == [
+                {"value": "3×3", "count": 2, "right": True},
+                {"value": "4×4", "count": 1, "right": False}]
+            # a forged token drives nothing on either replica
+            for http in (r1, r2):
+                r = await http.post(f"/api/v1/classes/{teacher.code}/teacher",
+                                    json={"action": "view", "step": 0},
+                                    headers={"Authorization": "Bearer " + "A" * 43})
+                assert r.status_code == 403 and r.json()["field"] == "token"
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.5)  # nginx logs a stream when it closes
+    ports = {name: f"127.0.0.1:{row['port']}" for name, row in room.replicas().items()}
+    served = {}
+    for line in access_log(room.workdir):
+        if f"/api/v1/classes/{teacher.code}" in line["request"] or (
+                line["request"].startswith("POST /api/v1/classes ")):
+            assert line["upstream"] == ports[line["sticky"]], line
+            served.setdefault(line["sticky"], set()).add(re.sub(r"\?\S*", "", line["request"]))
+    assert f"GET /api/v1/classes/{teacher.code}/events HTTP/1.1" in served["r2"]
+    assert f"POST /api/v1/classes/{teacher.code}/teacher HTTP/1.1" in served["r1"]
+
+
+def test_a_live_class_crosses_replicas_through_redis(classroom):
+    """A teacher on replica r1 and three students on r2 (their sticky cookies): the students'
+    event streams, through nginx unbuffered, get every change the teacher makes on the other
+    replica, in order; the scene route serves the teacher's view; their answers are counted
+    exactly for the teacher; a forged token is refused on both (serve.py's redis-server)."""
+    if not classroom.redis:
+        pytest.skip("no redis-server: serve.py ran with --no-redis")
+    run_async(_a_class_across_replicas(classroom))
 
 
 async def _replica_fails(room: Classroom, fault: signal.Signals) -> dict:
@@ -356,14 +435,26 @@ def test_kubernetes_manifest_validates_against_the_schemas():
     import yaml
 
     docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()) if d]
-    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Ingress"]
+    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Deployment",
+                                         "Service", "Ingress"]
     versions = ["1.30", ".".join(kubernetes_validate.latest_version().split(".")[:2])]
     for version in versions:
         for doc in docs:
             assert kubernetes_validate.validate(doc, version, strict=True) == version
 
-    deployment, ingress = docs[1], docs[3]
+    deployment, ingress = docs[1], docs[5]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
+    # the pods share the live classes through the Redis Deployment's Service
+    redis_deployment, redis_service = docs[3], docs[4]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    host, port = re.fullmatch(r"redis://([a-z-]+):(\d+)/0", env["CONVCORE_REDIS_URL"]).groups()
+    assert host == redis_service["metadata"]["name"]
+    assert redis_service["spec"]["ports"][0]["port"] == int(port)
+    assert redis_service["spec"]["selector"] == redis_deployment["spec"]["template"]["metadata"][
+        "labels"]
+    redis = redis_deployment["spec"]["template"]["spec"]["containers"][0]
+    assert redis["args"][:5] == ["redis-server", "--save", "", "--appendonly", "no"]
+    assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
     broken = yaml.safe_load(yaml.safe_dump(deployment))
     broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8501"
     with pytest.raises(kubernetes_validate.ValidationError, match="is not of type 'integer'"):
