@@ -12,14 +12,11 @@ import asyncio
 import doctest
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,34 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import deployment  # noqa: E402
+from deployment import Classroom, access_log, nginx_or_skip  # noqa: E402
 from event_loop import run_async  # noqa: E402
 
 from app.drill import questions as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
 from deploy.session_client import Session  # noqa: E402
 
-REQUIRE_NGINX = os.environ.get("CONVCORE_REQUIRE_NGINX") == "1"
-READY_TIMEOUT_S = 180
-
-
-def nginx_or_skip() -> str:
-    path = serve.find_nginx()
-    if path is None:
-        reason = ("no nginx executable (looked at $CONVCORE_NGINX, PATH and /usr/sbin/nginx); "
-                  "install it with `apt-get install nginx`")
-        if REQUIRE_NGINX:
-            pytest.fail(f"deployment tests cannot run: {reason} (CONVCORE_REQUIRE_NGINX=1 "
-                        "requires them)", pytrace=False)
-        pytest.skip(f"deployment tests skipped: {reason}")
-    return path
-
 
 def test_missing_nginx_skips_here_and_fails_in_ci(monkeypatch):
     monkeypatch.setattr(serve, "find_nginx", lambda: None)
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRE_NGINX", False)
+    monkeypatch.setattr(deployment, "REQUIRE_NGINX", False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install nginx"):
         nginx_or_skip()
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRE_NGINX", True)
+    monkeypatch.setattr(deployment, "REQUIRE_NGINX", True)
     with pytest.raises(pytest.fail.Exception, match="CONVCORE_REQUIRE_NGINX=1 requires them"):
         nginx_or_skip()
     ci = (ROOT / ".ci" / "run").read_text()
@@ -110,97 +94,19 @@ def test_generated_config_passes_nginx_test(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-class Classroom:
-    """deploy/serve.py with two replicas on loopback: its URL, work directory and output."""
-
-    def __init__(self, workdir: Path, redis: bool = True):
-        self.workdir = workdir
-        self.redis = redis  # a redis-server started by serve.py for the live classes
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2",
-             "--host", "127.0.0.1", "--port", str(serve.free_port()), "--first-port", "0",
-             "--workdir", str(workdir), *([] if redis else ["--no-redis"])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        ready: queue.Queue = queue.Queue()
-
-        def read() -> None:
-            for line in self.process.stdout:
-                self.lines.append(line)
-                if line.startswith("READY "):
-                    ready.put(line.split()[1])
-        threading.Thread(target=read, daemon=True).start()
-        try:
-            self.url = ready.get(timeout=READY_TIMEOUT_S)
-        except queue.Empty:
-            self.process.kill()
-            pytest.fail(f"deploy/serve.py not ready after {READY_TIMEOUT_S} s: {self.lines}")
-
-    def replicas(self) -> dict[str, dict]:
-        """Cookie name -> {port, pid}, from serve.py's replicas.json."""
-        rows = json.loads((self.workdir / "replicas.json").read_text())
-        return {r["name"]: r for r in rows}
-
-    def wait_serving(self, name: str, old_pid: int, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until replica ``name`` runs in a new process that answers its health check, and
-        nginx sends it its students again (it leaves a replica that failed a request out for
-        ``serve.FAIL_TIMEOUT`` after that failure: a browser whose cookie names it meanwhile is
-        moved to another)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            row = self.replicas()[name]
-            if row["pid"] != old_pid and serve.healthy(row["port"], timeout=1):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"replica {name} not back after {timeout} s: {''.join(self.lines)}")
-        while time.monotonic() < deadline:
-            if self.routes_to(name):
-                return
-            time.sleep(0.2)
-        pytest.fail(f"nginx does not route to replica {name} after {timeout} s")
-
-    def routes_to(self, name: str) -> bool:
-        """Whether nginx serves a browser whose cookie names replica ``name`` from it (it
-        rewrites the cookie when another replica answered)."""
-        request = urllib.request.Request(f"{self.url}/_stcore/health",
-                                         headers={"Cookie": f"{serve.COOKIE}={name}"})
-        try:
-            with urllib.request.urlopen(request, timeout=2) as answer:
-                cookies = answer.headers.get_all("Set-Cookie") or []
-                return answer.status == 200 and not any(c.startswith(f"{serve.COOKIE}=")
-                                                        for c in cookies)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(60) == 0
-
-
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
     """One deploy/serve.py for the module's tests (each test leaves both replicas serving),
     with the redis-server it starts for live classes (without one, and not required, serve.py
     runs with --no-redis and the live class test skips)."""
-    from conftest import REDIS
-
     nginx_or_skip()
-    redis = REDIS.find() is not None or REDIS.require
+    redis = serve.find_redis() is not None or deployment.REQUIRE_REDIS
     room = Classroom(tmp_path_factory.mktemp("classroom"), redis=redis)
     yield room
     ports = [r["port"] for r in room.replicas().values()]
     room.stop()
     assert len(ports) == 2 and not any(serve.healthy(p) for p in ports)  # everything stopped
     assert not serve.healthy(int(room.url.rsplit(":", 1)[1]))
-
-
-def access_log(workdir: Path) -> list[dict]:
-    """nginx's log lines: request, upstream (the servers tried), sticky (the cookie sent) and
-    served_by (the replica that answered)."""
-    pattern = re.compile(r'"(?P<request>[^"]*)" (?P<status>\d+) \d+ upstream=(?P<upstream>.*?) '
-                         r"sticky=(?P<sticky>\S+) served_by=(?P<served_by>\S*) ")
-    return [m.groupdict() for m in pattern.finditer((workdir / "logs" / "access.log").read_text())]
 
 
 async def student(url: str, replica: str | None = None, page: str = "explorer_2d",

@@ -1,5 +1,7 @@
 """A live class in real browsers: one teacher and three students, each in a Chromium context of
-their own (no shared cookies or storage), against one ``streamlit run`` of the app.
+their own (no shared cookies or storage), against one ``streamlit run`` of the app, and
+against deploy/serve.py (nginx, two replicas and Redis) with the teacher on one replica and the
+students on the other.
 
 What the students' pages show is read from each page (the view's step, taps, equation and
 scene) and compared with the core's computation of the teacher's layer; the teacher's
@@ -9,7 +11,10 @@ histogram is read from the teacher's page and compared with what the students ty
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -86,8 +91,14 @@ def slide(page, testid: str, key: str = "ArrowRight") -> None:
                            timeout=20_000)
 
 
-def new_tab(browser):
+def new_tab(browser, replica: tuple[str, str] | None = None):
+    """A tab of its own context; ``replica``: (the deployment's URL, the replica its sticky
+    cookie names)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    if replica:
+        from deploy import serve
+
+        context.add_cookies([{"name": serve.COOKIE, "value": replica[1], "url": replica[0]}])
     context.set_default_timeout(30_000)
     tab = context.new_page()
     tab.errors = []
@@ -99,8 +110,8 @@ def new_tab(browser):
 def tabs(browser):
     made = []
 
-    def make():
-        made.append(new_tab(browser))
+    def make(replica=None):
+        made.append(new_tab(browser, replica))
         return made[-1]
     yield make
     for tab in made:
@@ -223,4 +234,56 @@ def test_a_student_leaves_and_rejoins_and_a_forged_token_cannot_drive(tabs, app_
     wait_dataset(forger, "step", "2")
     wait_dataset(student, "step", "2")
     for tab in (teacher, student, forger):
+        assert not tab.errors, tab.errors
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """deploy/serve.py: nginx, two replicas and the redis-server it starts (needs nginx and
+    redis-server: CONVCORE_REQUIRE_NGINX / CONVCORE_REQUIRE_REDIS make their absence fail)."""
+    from deployment import Classroom, nginx_or_skip, redis_or_skip
+
+    nginx_or_skip()
+    redis_or_skip()
+    room = Classroom(tmp_path_factory.mktemp("live-deployment"))
+    yield room
+    room.stop()
+
+
+def replica_of(page) -> str:
+    from deploy import serve
+
+    return next(c["value"] for c in page.context.cookies() if c["name"] == serve.COOKIE)
+
+
+def test_students_on_another_replica_follow_and_resync_after_it_is_killed(tabs, deployment,
+                                                                          artifacts):
+    url = deployment.url
+    teacher = tabs((url, "r1"))
+    code = start_class(teacher, url)
+    students = [tabs((url, "r2")) for _ in range(3)]
+    for s in students:
+        join(s, url, code)
+    assert replica_of(teacher) == "r1" and {replica_of(s) for s in students} == {"r2"}
+    view(teacher, "v.go(5)")
+    assert_students_show(teacher, students, 5)
+    slide(teacher, "cx-ctl-stride-1")  # stride W 1 -> 2, on r1; the students' scenes from r2
+    view(teacher, "v.go(2)")
+    assert_students_show(teacher, students, 2)
+
+    # r2 dies: its students' pages reconnect through nginx to r1 and are in sync by themselves
+    r2 = deployment.replicas()["r2"]
+    os.kill(r2["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+    view(teacher, "v.go(4)")
+    for s in students:
+        wait_dataset(s, "step", "4", 20_000)
+        wait_dataset(s, "classStatus", "live", 20_000)
+    resync_s = time.monotonic() - killed
+    assert_students_show(teacher, students, 4)
+    print(f"students of a killed replica back in sync after {resync_s:.2f} s")
+    assert resync_s < 10  # the issue's aim is 2 s; this machine is shared and noisy
+    shot(students[0], artifacts, "live-class-after-failover")
+    deployment.wait_serving("r2", r2["pid"])
+    for tab in (teacher, *students):
         assert not tab.errors, tab.errors
