@@ -287,3 +287,60 @@ def test_students_on_another_replica_follow_and_resync_after_it_is_killed(tabs, 
     deployment.wait_serving("r2", r2["pid"])
     for tab in (teacher, *students):
         assert not tab.errors, tab.errors
+
+
+def test_the_teachers_levers_pause_free_follow_and_a_size_question(tabs, app_url):
+    teacher = tabs()
+    code = start_class(teacher, app_url)
+    student = tabs()
+    join(student, app_url, code)
+    status = '[data-testid="cx-class-status"]'
+
+    # pause: every student's screen shows the teacher's message, and nothing else works
+    teacher.get_by_test_id("cx-class-pause-text").fill("Look at the board")
+    teacher.get_by_test_id("cx-class-pause").click()
+    expect_text(student, '[data-testid="cx-class-paused"]', "Look at the board")
+    assert dataset(student, "classMode") == "pause" and dataset(student, "classLock") == "1"
+
+    # free: the student explores on their own, the teacher sees where; snap back follows again
+    teacher.get_by_test_id("cx-class-free-mode").click()
+    student.wait_for_selector('[data-testid="cx-class-paused"]', state="detached")
+    expect_text(student, status, "free: explore when you like")
+    student.get_by_test_id("cx-class-explore").click()
+    expect_text(student, status, "exploring on your own")
+    view(teacher, "v.go(6)")
+    student.locator(ROOT_SEL).focus()
+    student.keyboard.press("End")  # the student's own keys move their own view
+    steps = view(student, "v.steps")
+    wait_dataset(student, "step", str(steps - 1))
+    slide(student, "cx-ctl-stride-0")  # and their own layer: the teacher sees it
+    expect_text(teacher, '[data-testid="cx-class-free"]', "stride=2")
+    expect_text(teacher, '[data-testid="cx-class-free"]', "\u00d7 1")
+    student.get_by_test_id("cx-class-explore").click()  # "Snap back to the teacher"
+    wait_dataset(student, "step", "6")
+    assert shown(student)["query"] == shown(teacher)["query"]
+
+    # follow: locked again; a size question hides the output until the reveal
+    teacher.get_by_test_id("cx-class-follow").click()
+    wait_dataset(student, "classLock", "1")
+    teacher.get_by_test_id("cx-class-ask-shape").click()
+    wait_dataset(student, "classQuestion", "shape")
+    assert not student.locator(f"{ROOT_SEL} .cx-output").first.is_visible()
+    want = core_view(shown(teacher)["query"], 6)["out_shape"]  # 7x6 input, 2x2 kernel: 6x5
+    student.get_by_test_id("cx-class-answer").fill("x".join(map(str, want)))
+    student.get_by_test_id("cx-class-send").click()
+    expect_text(teacher, '[data-testid="cx-class-count"]', "1 answer \u00b7 100 % right")
+    teacher.get_by_test_id("cx-class-show").click()  # shown on every screen, nobody named
+    expect_text(student, '[data-testid="cx-class-shown"]',
+                "An answer from the class: " + "\u00d7".join(map(str, want)))
+    teacher.get_by_test_id("cx-class-reveal").click()
+    wait_dataset(student, "classQuestion", "")
+    assert student.locator(f"{ROOT_SEL} .cx-output").first.is_visible()
+    for tab in (teacher, student):
+        assert not tab.errors, tab.errors
+
+
+def expect_text(page, selector: str, text: str, timeout: int = FOLLOW_MS) -> None:
+    page.wait_for_function(
+        f"() => {{ const e = document.querySelector({json.dumps(selector)}); "
+        f"return !!e && e.innerText.includes({json.dumps(text)}); }}", timeout=timeout)
