@@ -17,7 +17,9 @@ a lever every tenth) ``--interval`` apart, then asks a question that every stude
 
 Setups (``--setups``, a table entry each):
 
-- ``one``: one process, the in-process broker (the embedded default);
+- ``one``: one process of the live routes alone on uvicorn, the in-process broker;
+- ``app``: one ``streamlit run`` of the whole app (the embedded default a teacher starts: the
+  routes mounted in ``st.App`` beside the pages, the in-process broker);
 - ``one-redis``: one process, the Redis broker (a redis-server started here);
 - ``replicas-redis``: two processes sharing Redis, students split between them (no nginx);
 - ``deploy``: deploy/serve.py — nginx in front of two Streamlit replicas of the whole app and
@@ -130,6 +132,34 @@ def one():
 
 
 @contextlib.contextmanager
+def app():
+    """``streamlit run app/streamlit_app.py`` on a free port, without Redis."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CONVCORE_REDIS_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    PIDS["server"] = [proc.pid]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(httpx2.TransportError):
+                if httpx2.get(f"{url}/_stcore/health").status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.2)
+        yield [{"base_url": url}]
+    finally:
+        PIDS["server"] = []
+        proc.terminate()
+        proc.wait(70)
+
+
+@contextlib.contextmanager
 def one_redis():
     with redis_server() as url, servers(1, url) as urls:
         yield urls
@@ -168,7 +198,7 @@ def deploy():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-SETUPS = {"one": one, "one-redis": one_redis, "replicas-redis": replicas_redis,
+SETUPS = {"one": one, "app": app, "one-redis": one_redis, "replicas-redis": replicas_redis,
           "deploy": deploy}
 
 
