@@ -11,8 +11,10 @@ Measured, with ``performance.timeOrigin + performance.now()`` in each page (one 
 machine): from just before the teacher's change to the end of the student view's render that
 shows it (the same scene and step), per delivery and per change (the last student), p50 / p95 /
 max, steps and stride changes apart; the reference measured in the same run is the teacher's
-own render of a step (``go``, in its page).  Also: changes some student never showed (must be
-0), and the script reruns the student pages asked for while following (must be 0).
+own render of a step (``go``, in its page), and for a stride change the teacher's own (key
+press to its view's render of the new scene, through the scene API).  Also: changes some
+student never showed (must be 0), and the messages the student pages sent to their Streamlit
+server while following (must be 0: no script rerun).
 
 All tabs and servers share this machine's cores: on a real class each student has a machine
 of their own, so this is an upper bound of what a student waits.
@@ -24,25 +26,22 @@ of their own, so this is an upper bound of what a student waits.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' Chromium finder needs it
 
-from app_server import free_port, healthy  # noqa: E402
+import bench_live_class  # noqa: E402
+from bench_browser import COUNT_WS  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -61,65 +60,21 @@ RENDERS = """(() => {
     return out;
   };
 })()"""
-COUNT_WS = """(() => {
-  const send = WebSocket.prototype.send;
-  window.__wsSent = 0;
-  WebSocket.prototype.send = function (data) {
-    window.__wsSent += 1;
-    return send.call(this, data);
-  };
-})();"""
 CODE = re.compile(r"Class ([A-Z2-9]{3}-[A-Z2-9]{3}-[A-Z2-9]{3})")
 
 
-@contextlib.contextmanager
-def one():
-    port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="bench-live-")) / "streamlit.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
-             str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType",
-             "none"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k != "CONVCORE_REDIS_URL"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while not healthy(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start; see {log}")
-            time.sleep(0.2)
-        yield url, lambda i: None
-    finally:
-        proc.terminate()
-        proc.wait(70)
+def cookies_of(targets: list[dict]):
+    """Tab ``i``'s sticky cookie (deploy: r1, r2 in turns), or None (one server)."""
+    def cookie(i: int):
+        jar = targets[i % len(targets)].get("cookies")
+        if not jar:
+            return None
+        (name, value), = jar.items()
+        return {"name": name, "value": value, "url": targets[0]["base_url"]}
+    return cookie
 
 
-@contextlib.contextmanager
-def deploy():
-    from deploy import serve
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-live-browser-"))
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2", "--host",
-         "127.0.0.1", "--port", str(free_port()), "--first-port", "0", "--workdir",
-         str(workdir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in proc.stdout:
-            if line.startswith("READY "):
-                url = line.split()[1]
-                break
-        else:
-            raise RuntimeError("deploy/serve.py exited before it was ready")
-        yield url, lambda i: {"name": serve.COOKIE, "value": f"r{i % 2 + 1}", "url": url}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(90)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-SETUPS = {"one": one, "deploy": deploy}
+SETUPS = {"one": bench_live_class.app, "deploy": bench_live_class.deploy}
 
 
 def tab(browser, cookie=None):
@@ -153,7 +108,8 @@ def run(setup: str, n: int, changes: int, interval: float) -> dict:
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
     from conftest import find_chromium
 
-    with SETUPS[setup]() as (url, cookie), sync_playwright() as p:
+    with SETUPS[setup]() as targets, sync_playwright() as p:
+        url, cookie = targets[0]["base_url"], cookies_of(targets)
         browser = p.chromium.launch(executable_path=find_chromium(), args=ARGS, headless=True)
         teacher = tab(browser, cookie(0))
         wait_view(teacher, f"{url}/explorer_2d?shape=12,12")
@@ -200,13 +156,18 @@ def run(setup: str, n: int, changes: int, interval: float) -> dict:
             time.sleep(interval)
         time.sleep(3)  # the last change reaches everybody
         renders = [s.evaluate("window.__renders") for s in students]
+        mine = teacher.evaluate("window.__renders")
         reruns = sum(s.evaluate("window.__wsSent") for s in students) - sum(sent)
         browser.close()
 
-    out = {"step": [], "stride": [], "step_all": [], "stride_all": [], "own": [], "lost": 0}
+    out = {"step": [], "stride": [], "step_all": [], "stride_all": [], "own": [],
+           "own_stride": [], "lost": 0}
     for kind, t0, step, scene, own in rows:
         if own is not None:
             out["own"].append(own)
+        else:  # the teacher's own stride change: key press to its view's render of the scene
+            out["own_stride"].append(next(t for t, _, sid in mine if t >= t0 and sid == scene)
+                                     - t0)
         last = 0.0
         for shown in renders:
             at = next((t for t, s, sid in shown if t >= t0 and s == step and sid == scene), None)
@@ -233,13 +194,15 @@ def main() -> None:
     r = run(args.setup, args.students, args.changes, args.interval)
     print("| setup | students | step → student redrawn p50 / p95 / max ms | step → all "
           "redrawn | stride → student redrawn | stride → all redrawn | teacher's own step "
-          "render p50 ms (ref) | step p95 / ref | lost | reruns |")
-    print("|---|---:|---|---|---|---|---:|---:|---:|---:|")
+          "render p50 ms (ref) | step p95 / ref | teacher's own stride change p50 ms | lost | "
+          "reruns |")
+    print("|---|---:|---|---|---|---|---:|---:|---:|---:|---:|")
     ref = statistics.median(r["own"])
     p95 = statistics.quantiles(r["step"], n=20, method="inclusive")[18]
     print(f"| {args.setup} | {args.students} | {stats(r['step'])} | {stats(r['step_all'])} | "
           f"{stats(r['stride'])} | {stats(r['stride_all'])} | {ref:.1f} | {p95 / ref:.0f} | "
-          f"{r['lost']} | {r['reruns']} |", flush=True)
+          f"{statistics.median(r['own_stride']):.0f} | {r['lost']} | {r['reruns']} |",
+          flush=True)
     print(json.dumps({k: len(v) if isinstance(v, list) else v for k, v in r.items()}))
 
 

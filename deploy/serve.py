@@ -112,13 +112,18 @@ class RedisServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen | None, grace_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; nothing when it is not running."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def find_nginx() -> str | None:
@@ -231,13 +236,7 @@ class Replica:
             self.on_start()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def cpu_seconds(self) -> float:
         """CPU time the process has used (user + system; from /proc, 0 where there is none)."""

@@ -336,6 +336,19 @@ def test_the_teachers_levers_pause_free_follow_and_a_size_question(tabs, app_url
     teacher.get_by_test_id("cx-class-reveal").click()
     wait_dataset(student, "classQuestion", "")
     assert student.locator(f"{ROOT_SEL} .cx-output").first.is_visible()
+
+    # Play travels as "playing from step s at time t": the student plays along, and stops
+    # where the teacher stops
+    view(teacher, "(v.go(0), v.speed = 2, v.play(), true)")
+    student.wait_for_function(f"() => document.querySelector('{ROOT_SEL}').__cx.playing",
+                              timeout=FOLLOW_MS)
+    teacher.wait_for_timeout(1200)
+    view(teacher, "(v.stop(true), true)")
+    stopped = int(dataset(teacher, "step"))
+    assert stopped >= 1
+    student.wait_for_function(f"() => !document.querySelector('{ROOT_SEL}').__cx.playing",
+                              timeout=FOLLOW_MS)
+    wait_dataset(student, "step", str(stopped))
     for tab in (teacher, student):
         assert not tab.errors, tab.errors
 
