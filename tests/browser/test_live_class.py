@@ -50,11 +50,16 @@ def shown(page) -> dict:
     }}""")
 
 
-def core_view(query: dict, step: int) -> dict:
-    """The same, as the core computes it for the layer of ``query``."""
+def shown_core(query: dict):
+    """The settings of ``query`` and the core's computation of them."""
     s, problems = url.from_query(query, 2)
     assert not problems, problems
-    comp = model.compute(s)
+    return s, model.compute(s)
+
+
+def core_view(query: dict, step: int) -> dict:
+    """The same, as the core computes it for the layer of ``query``."""
+    s, comp = shown_core(query)
     wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding,
                          s.dilation)
     cell = np.unravel_index(step, comp.out_spatial)
@@ -163,6 +168,26 @@ def test_three_students_follow_the_teacher_and_predict_into_the_histogram(tabs, 
     assert view(teacher, "v.scene.stride") == [1, 2]
     view(teacher, "v.go(3)")
     assert_students_show(teacher, students, 3)
+    # the teacher pins an input cell: every student's view lights the same cell and the
+    # output cells that read it, as the core's window map says
+    x, y = teacher.evaluate("""() => {
+      const g = document.querySelector('[data-testid="cx-root"]').__cx.inputs[0];
+      g.dyn.scrollIntoView({block: 'center'});
+      const b = g.dyn.getBoundingClientRect();
+      return [b.left + 3.5 * g.cs, b.top + 3.5 * g.ch];
+    }""")
+    teacher.mouse.click(x, y)
+    teacher.mouse.move(2, 2)
+    wait_dataset(teacher, "pinned", "input")
+    s_, comp = shown_core(shown(teacher)["query"])
+    wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s_.stride, s_.padding,
+                         s_.dilation)
+    readers = [k for k in range(wmap.steps) if [3, 3] in wmap.coords[k].tolist()]
+    lit = dataset(teacher, "lit")
+    assert sorted(map(int, lit.split(","))) == readers
+    for s in students:
+        wait_dataset(s, "pinned", "input")
+        wait_dataset(s, "lit", lit)
     # following happens in the page: no student's page asked its server for a script rerun
     assert [s.evaluate("window.__wsSent") for s in students] == sent
 
