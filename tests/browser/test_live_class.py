@@ -382,3 +382,28 @@ def expect_text(page, selector: str, text: str, timeout: int = FOLLOW_MS) -> Non
     page.wait_for_function(
         f"() => {{ const e = document.querySelector({json.dumps(selector)}); "
         f"return !!e && e.innerText.includes({json.dumps(text)}); }}", timeout=timeout)
+
+
+def test_students_follow_the_teacher_to_another_page(tabs, app_url):
+    """The teacher opens the transposed page from the navigation (the same session): each
+    student's page goes there too, in the class, and shows the teacher's scene and step."""
+    teacher = tabs()
+    code = start_class(teacher, app_url)
+    student = tabs()
+    join(student, app_url, code)
+    teacher.get_by_role("link", name="Transposed & gradients").click()
+    teacher.wait_for_url(re.compile(r"/transposed\?.*class="), timeout=30_000)
+    wait_until_idle(teacher)
+    teacher.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
+    wait_dataset(teacher, "classRole", "teacher", 30_000)
+    wait_dataset(teacher, "classStatus", "live", 30_000)
+    view(teacher, "v.go(2)")
+    student.wait_for_url(re.compile(r"/transposed\?class="), timeout=30_000)
+    student.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
+    wait_dataset(student, "classStatus", "live", 30_000)
+    wait_dataset(student, "step", "2", 10_000)
+    mine, theirs = (view(p, "[v.payload.page, v.sceneId, v.root.querySelector('.cx-eq')"
+                           ".innerText]") for p in (teacher, student))
+    assert mine[0] == "transposed" and theirs == mine
+    for tab in (teacher, student):
+        assert not tab.errors, tab.errors
