@@ -284,6 +284,12 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
     _NoPageHere())
 
 
+async def compute(page: str, query: dict[str, str]) -> str:
+    """:func:`answer` on the API's worker threads (the live class's scene route uses it too);
+    raises :class:`ApiError` for a 4xx."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, answer, page, query)
+
+
 def make_endpoint(limiter: RateLimiter, trusted=TRUSTED_PROXIES):
     async def scene(request):
         t0 = time.perf_counter()
@@ -297,7 +303,7 @@ def make_endpoint(limiter: RateLimiter, trusted=TRUSTED_PROXIES):
                          {"Retry-After": str(max(1, math.ceil(wait)))})
         try:
             page, query = _query(request)
-            text = await asyncio.get_running_loop().run_in_executor(_POOL, answer, page, query)
+            text = await compute(page, query)
             status = 200
         except ApiError as e:
             text, status = json.dumps(e.body()), e.status

@@ -5,7 +5,8 @@ page up and declares the pages; each page module keeps its logic in functions; t
 layers are ``settings → model → scene → view`` (see README).
 
 ``streamlit run`` (or ``uvicorn streamlit_app:app``) also imports it as a module for ``app``: an
-``st.App`` serving the pages and, beside them, the scene API (:mod:`app.api`) under
+``st.App`` serving the pages and, beside them, the scene API (:mod:`app.api`) and the live
+class (:mod:`app.live.routes`, whose lifespan ends its event streams on shutdown) under
 ``server.baseUrlPath``, with TCP_NODELAY on every connection (:mod:`app.nodelay`), component
 states checked before Streamlit decodes them (:mod:`app.state_guard`) and plotly.js asked for
 by every page at once (:mod:`app.preload`).
@@ -34,11 +35,13 @@ else:  # imported by `streamlit run` (uvicorn) for the server
     from starlette.middleware import Middleware
 
     from app import api, nodelay, preload, state_guard
+    from app.live import routes as live
     from app.shared import a11y
 
     settle_pages_mode()
     BASE = st.config.get_option("server.baseUrlPath")
-    app = st.App(Path(__file__).resolve(), routes=api.routes(BASE), lifespan=nodelay.lifespan,
+    app = st.App(Path(__file__).resolve(), routes=[*api.routes(BASE), *live.routes(BASE)],
+                 lifespan=live.lifespan(nodelay.lifespan),
                  middleware=[*state_guard.middleware(),
                              Middleware(preload.PlotlyEarly, base_path=BASE,
                                         body=a11y.skip_link())])

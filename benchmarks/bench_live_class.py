@@ -17,14 +17,19 @@ a lever every tenth) ``--interval`` apart, then asks a question that every stude
 
 Setups (``--setups``, a table entry each):
 
-- ``one``: one process, the in-process broker (the embedded default);
+- ``one``: one process of the live routes alone on uvicorn, the in-process broker;
+- ``app``: one ``streamlit run`` of the whole app (the embedded default a teacher starts: the
+  routes mounted in ``st.App`` beside the pages, the in-process broker);
 - ``one-redis``: one process, the Redis broker (a redis-server started here);
-- ``replicas-redis``: two processes sharing Redis, students split between them (no nginx).
-  The nginx + 2 replicas + Redis setup of deploy/ is an entry to add here once deploy/serve.py
-  starts Redis (issue 16, phase B).
+- ``replicas-redis``: two processes sharing Redis, students split between them (no nginx);
+- ``deploy``: deploy/serve.py — nginx in front of two Streamlit replicas of the whole app and
+  the redis-server serve.py starts; the teacher and the students split between the replicas by
+  nginx's sticky cookie (the teacher on r1, students alternately on r1 and r2), every request
+  and stream through nginx.
 
     python benchmarks/bench_live_class.py                       # 30 and 100 students, "one"
     python benchmarks/bench_live_class.py --setups one,one-redis,replicas-redis --students 30
+    python benchmarks/bench_live_class.py --setups deploy --students 100
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -110,7 +117,7 @@ def servers(count: int, redis_url: str | None):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the server at {url} did not start")
                 time.sleep(0.1)
-        yield urls
+        yield [{"base_url": url} for url in urls]
     finally:
         for p in procs:
             p.terminate()
@@ -125,6 +132,34 @@ def one():
 
 
 @contextlib.contextmanager
+def app():
+    """``streamlit run app/streamlit_app.py`` on a free port, without Redis."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CONVCORE_REDIS_URL"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port",
+         str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    PIDS["server"] = [proc.pid]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(httpx2.TransportError):
+                if httpx2.get(f"{url}/_stcore/health").status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.2)
+        yield [{"base_url": url}]
+    finally:
+        PIDS["server"] = []
+        proc.terminate()
+        proc.wait(70)
+
+
+@contextlib.contextmanager
 def one_redis():
     with redis_server() as url, servers(1, url) as urls:
         yield urls
@@ -136,7 +171,35 @@ def replicas_redis():
         yield urls
 
 
-SETUPS = {"one": one, "one-redis": one_redis, "replicas-redis": replicas_redis}
+@contextlib.contextmanager
+def deploy():
+    """deploy/serve.py with two replicas (and its redis-server) on free ports."""
+    from deploy import serve as deployment
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2", "--host",
+         "127.0.0.1", "--port", str(free_port()), "--first-port", "0", "--workdir",
+         str(workdir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("READY "):
+                url = line.split()[1]
+                break
+        else:
+            raise RuntimeError("deploy/serve.py exited before it was ready")
+        rows = {r["name"]: r for r in json.loads((workdir / "replicas.json").read_text())}
+        PIDS["server"] = [r["pid"] for r in rows.values()]
+        yield [{"base_url": url, "cookies": {deployment.COOKIE: name}} for name in sorted(rows)]
+    finally:
+        PIDS["server"] = []
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+SETUPS = {"one": one, "app": app, "one-redis": one_redis, "replicas-redis": replicas_redis,
+          "deploy": deploy}
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -167,16 +230,18 @@ def action(i: int) -> dict:
     return body
 
 
-async def run_class(urls: list[str], n: int, actions: int, interval: float,
+async def run_class(targets: list[dict], n: int, actions: int, interval: float,
                     seed: int) -> dict:
+    """``targets``: each server (or replica) as httpx2.AsyncClient's arguments; the teacher on
+    the first, the students in turns."""
     rng = random.Random(seed)
     limits = httpx2.Limits(max_connections=n + 20, max_keepalive_connections=n + 20)
-    clients = {u: httpx2.AsyncClient(base_url=u, limits=limits, timeout=30) for u in urls}
+    clients = [httpx2.AsyncClient(**t, limits=limits, timeout=30) for t in targets]
     try:
-        teacher = await Teacher.start(clients[urls[0]])
+        teacher = await Teacher.start(clients[0])
         students = []
         for i in range(n):
-            http = clients[urls[i % len(urls)]]
+            http = clients[i % len(clients)]
             students.append(Follower(http, teacher.code, student=await join(http, teacher.code)))
         tasks = [asyncio.create_task(s.run()) for s in students]
         await asyncio.gather(*(s.wait_for(lambda f: f.seq >= 0, 30) for s in students))
@@ -203,14 +268,14 @@ async def run_class(urls: list[str], n: int, actions: int, interval: float,
                                for s in students))
         await asyncio.gather(*(answer(s, rng.choice(["7x7", "6x6"])) for s in students[::3]))
         result = (await teacher.act(action="reveal"))["result"]
-        final = (await clients[urls[0]].get(f"/api/v1/classes/{teacher.code}")).json()
+        final = (await clients[0].get(f"/api/v1/classes/{teacher.code}")).json()
         await asyncio.gather(*(s.wait_for(lambda f: f.seq >= final["seq"], 30)
                                for s in students))
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        for c in clients.values():
+        for c in clients:
             await c.aclose()
 
     versions = [v for v in teacher.sent if v <= last]
@@ -253,11 +318,11 @@ def main() -> None:
           "answers exact | reconnects | CPU s: server / Redis / students |")
     print("|---|---:|---|---|---:|---:|---:|---:|---|---:|---|")
     for setup in args.setups.split(","):
-        with SETUPS[setup]() as urls:
+        with SETUPS[setup]() as targets:
             for n in (int(v) for v in args.students.split(",")):
                 cpu0 = [cpu_seconds(PIDS["server"]), cpu_seconds(PIDS["redis"]),
                         time.process_time()]
-                r = asyncio.run(run_class(urls, n, args.actions, args.interval, args.seed))
+                r = asyncio.run(run_class(targets, n, args.actions, args.interval, args.seed))
                 cpu = [cpu_seconds(PIDS["server"]) - cpu0[0],
                        cpu_seconds(PIDS["redis"]) - cpu0[1], time.process_time() - cpu0[2]]
                 a, d, ref = stats(r["per_action"]), stats(r["per_delivery"]), stats(r["rtt"])
@@ -265,7 +330,8 @@ def main() -> None:
                 print(f"| {setup} | {n} | {ms(a)} | {ms(d)} | {1000 * ref[0]:.1f} | "
                       f"{a[1] / ref[0]:.1f} | {r['lost']} | {r['gaps']} | "
                       f"{'yes' if r['answers_exact'] and not r['diverged'] else 'NO'} | "
-                      f"{r['reconnects']} | {' / '.join(f'{c:.1f}' for c in cpu)} |",
+                      f"{r['reconnects']} | {cpu[0]:.1f} / "
+                      f"{f'{cpu[1]:.1f}' if PIDS['redis'] else '-'} / {cpu[2]:.1f} |",
                       flush=True)
                 if a[1] > TARGET_P95_S:
                     print(f"  (p95 above the {1000 * TARGET_P95_S:.0f} ms target)")

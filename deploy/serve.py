@@ -16,6 +16,13 @@ that its students' browsers reconnect through nginx to another replica, and rest
 replica busy with a full core answers slowly: killing it would cost its students their
 sessions, so it gets the longer time.)  Ctrl-C or SIGTERM stops everything.  The replicas
 share one cookie secret, so a browser's XSRF cookie is valid on all of them.
+
+A live class (app/live) must reach students on every replica: with two replicas or more,
+serve.py starts Debian's ``redis-server`` on a free loopback port (no persistence: a class
+lives for a lesson), checks it answers PING, and gives the replicas its URL
+(``CONVCORE_REDIS_URL``); a Redis that exits is restarted (its classes are lost; the pages say
+so).  ``--redis-url`` uses a Redis of your own instead; ``--no-redis`` serves without one (each
+replica's classes then reach only its own browsers).  One replica needs no Redis.
 """
 
 from __future__ import annotations
@@ -49,6 +56,74 @@ IDLE_CPU_S = 0.02  # "no CPU": a stopped or deadlocked process uses none
 UNRESPONSIVE_S = 20.0  # missed health checks for this long, CPU or not: killed all the same
 SLOW_PROBE_S = 0.25  # health checks slower than this are logged
 FAIL_TIMEOUT = "2s"  # nginx leaves a failed replica out this long before trying it again
+
+
+REDIS_START_S = 10  # redis-server answers PING within milliseconds of starting
+
+
+def find_redis() -> str | None:
+    """``$CONVCORE_REDIS_SERVER``, redis-server on PATH, or Debian's /usr/bin/redis-server."""
+    for candidate in (os.environ.get("CONVCORE_REDIS_SERVER"), shutil.which("redis-server"),
+                      "/usr/bin/redis-server"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def redis_answers(url: str) -> bool:
+    """Whether the Redis at ``url`` answers PING within a second."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError):
+        return False
+
+
+class RedisServer:
+    """``redis-server`` on a loopback port for the replicas' live classes, without
+    persistence, logging to the work directory."""
+
+    def __init__(self, exe: str, port: int, workdir: Path):
+        self.exe, self.port, self.workdir = exe, port, workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        data = self.workdir / "redis"
+        data.mkdir(exist_ok=True)
+        self.process = subprocess.Popen(
+            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(data),
+             "--logfile", str(self.workdir / "logs" / "redis.log")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + REDIS_START_S
+        while not redis_answers(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"redis-server did not answer on port {self.port}; see "
+                                 f"{self.workdir / 'logs' / 'redis.log'}")
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen | None, grace_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; nothing when it is not running."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def find_nginx() -> str | None:
@@ -136,9 +211,10 @@ class Replica:
     ``name`` is what nginx's sticky cookie calls it."""
 
     def __init__(self, port: int, app: Path, workdir: Path, cookie_secret: str,
-                 name: str = ""):
+                 name: str = "", env: dict[str, str] | None = None):
         self.port, self.app, self.workdir, self.secret = port, app, workdir, cookie_secret
         self.name = name
+        self.env = env or {}  # e.g. CONVCORE_REDIS_URL
         self.process: subprocess.Popen | None = None
         self.on_start = None  # called after each (re)start
 
@@ -153,20 +229,14 @@ class Replica:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             # one BLAS thread per replica (unless the caller chose): replicas already take
             # one core each, and OpenBLAS's idle threads spin for a while after each call
-            env={"OPENBLAS_NUM_THREADS": "1", **os.environ,
+            env={"OPENBLAS_NUM_THREADS": "1", **os.environ, **self.env,
                  "STREAMLIT_SERVER_COOKIE_SECRET": self.secret})
         log.close()
         if self.on_start:
             self.on_start()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def cpu_seconds(self) -> float:
         """CPU time the process has used (user + system; from /proc, 0 where there is none)."""
@@ -295,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="config, pid file and logs (default: a new temporary directory)")
     parser.add_argument("--app", type=Path, default=ROOT / "app" / "streamlit_app.py")
     parser.add_argument("--nginx", default=None, help="the nginx executable")
+    redis_choice = parser.add_mutually_exclusive_group()
+    redis_choice.add_argument("--redis-url", default=None,
+                              help="a Redis of your own for the live classes (redis://...); "
+                                   "default with 2+ replicas: a redis-server started here")
+    redis_choice.add_argument("--no-redis", action="store_true",
+                              help="no Redis: a live class then reaches only the browsers on "
+                                   "its teacher's replica")
     args = parser.parse_args(argv)
 
     nginx_bin = args.nginx or find_nginx()
@@ -305,8 +382,18 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     ports = ([free_port() for _ in range(args.replicas)] if args.first_port == 0
              else list(range(args.first_port, args.first_port + args.replicas)))
+    redis_server = None
+    redis_url = args.redis_url
+    if redis_url is None and not args.no_redis and args.replicas > 1:
+        exe = find_redis()
+        if exe is None:
+            parser.error("with 2 or more replicas a live class needs Redis: install it "
+                         "(apt-get install redis-server), pass --redis-url, or --no-redis")
+        redis_server = RedisServer(exe, free_port(), workdir)
+    env = {"CONVCORE_REDIS_URL": redis_url or redis_server.url} if (
+        redis_url or redis_server) else {}
     secret = secrets.token_hex(32)
-    replicas = [Replica(p, args.app.resolve(), workdir, secret, replica_id(i))
+    replicas = [Replica(p, args.app.resolve(), workdir, secret, replica_id(i), env)
                 for i, p in enumerate(ports)]
     lock = threading.Lock()
 
@@ -325,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
+        if redis_server is not None:
+            redis_server.start()
+        elif redis_url and not redis_answers(redis_url):
+            raise SystemExit(f"no answer to PING from --redis-url {redis_url}")
         for r in replicas:
             r.start()
         wait_healthy(replicas, HEALTH_TIMEOUT_S)
@@ -343,12 +434,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"READY http://{shown}:{args.port} {workdir}", flush=True)
         print(f"{len(replicas)} replicas on ports {', '.join(map(str, ports))}; logs in "
               f"{workdir / 'logs'}; Ctrl-C stops", flush=True)
+        if env:
+            print(f"live classes shared through Redis at {env['CONVCORE_REDIS_URL']}", flush=True)
         watchers = [threading.Thread(target=watch, args=(r, stopping), daemon=True,
                                      name=f"watch-{r.port}") for r in replicas]
         for w in watchers:
             w.start()
         while nginx.poll() is None:
             time.sleep(0.5)
+            if redis_server is not None and not redis_server.alive():
+                log(f"redis-server on port {redis_server.port} exited; restarting it "
+                    "(the classes it held are gone)")
+                redis_server.start()
         return 1  # nginx exited on its own
     except KeyboardInterrupt:
         return 0
@@ -364,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                 nginx.kill()
         for r in replicas:
             r.stop()
+        if redis_server is not None:
+            redis_server.stop()
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ SHARED = APP / "shared"
 ROOMS = sorted(p.name for p in APP.iterdir()
                if p.is_dir() and (p / "__init__.py").exists() and p.name != "shared")
 # what the shared layers may use of a room: the trained network's data and weights (the
-# explorer's "network" input and kernel sources), not its page
+# explorer's "network" input and kernel sources), not its page; the live class's sidebar
+# section and view data, which the page frame puts on every view page
 SHARED_MAY_USE = {"app.network.data", "app.network.model", "app.network.net",
-                  "app.network.settings"}
+                  "app.network.settings", "app.live.section"}
 
 
 def imports(path: Path) -> set[str]:

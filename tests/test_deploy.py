@@ -12,14 +12,11 @@ import asyncio
 import doctest
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,34 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import deployment  # noqa: E402
+from deployment import Classroom, access_log, nginx_or_skip  # noqa: E402
 from event_loop import run_async  # noqa: E402
 
 from app.drill import questions as drill_questions  # noqa: E402
 from deploy import serve  # noqa: E402
 from deploy.session_client import Session  # noqa: E402
 
-REQUIRE_NGINX = os.environ.get("CONVCORE_REQUIRE_NGINX") == "1"
-READY_TIMEOUT_S = 180
-
-
-def nginx_or_skip() -> str:
-    path = serve.find_nginx()
-    if path is None:
-        reason = ("no nginx executable (looked at $CONVCORE_NGINX, PATH and /usr/sbin/nginx); "
-                  "install it with `apt-get install nginx`")
-        if REQUIRE_NGINX:
-            pytest.fail(f"deployment tests cannot run: {reason} (CONVCORE_REQUIRE_NGINX=1 "
-                        "requires them)", pytrace=False)
-        pytest.skip(f"deployment tests skipped: {reason}")
-    return path
-
 
 def test_missing_nginx_skips_here_and_fails_in_ci(monkeypatch):
     monkeypatch.setattr(serve, "find_nginx", lambda: None)
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRE_NGINX", False)
+    monkeypatch.setattr(deployment, "REQUIRE_NGINX", False)
     with pytest.raises(pytest.skip.Exception, match="apt-get install nginx"):
         nginx_or_skip()
-    monkeypatch.setattr(sys.modules[__name__], "REQUIRE_NGINX", True)
+    monkeypatch.setattr(deployment, "REQUIRE_NGINX", True)
     with pytest.raises(pytest.fail.Exception, match="CONVCORE_REQUIRE_NGINX=1 requires them"):
         nginx_or_skip()
     ci = (ROOT / ".ci" / "run").read_text()
@@ -99,6 +83,8 @@ def test_generated_config_passes_nginx_test(tmp_path):
     assert "add_header Set-Cookie $sticky_set_cookie always;" in code
     assert "client_max_body_size 17m;" in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text
+    classes = re.search(r"location \^~ /api/v1/classes \{([^}]*)\}", code).group(1)
+    assert "proxy_buffering off;" in classes and "proxy_read_timeout 75s;" in classes
     assert "@" not in code  # every field filled in
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
@@ -108,91 +94,19 @@ def test_generated_config_passes_nginx_test(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-class Classroom:
-    """deploy/serve.py with two replicas on loopback: its URL, work directory and output."""
-
-    def __init__(self, workdir: Path):
-        self.workdir = workdir
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", "2",
-             "--host", "127.0.0.1", "--port", str(serve.free_port()), "--first-port", "0",
-             "--workdir", str(workdir)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        ready: queue.Queue = queue.Queue()
-
-        def read() -> None:
-            for line in self.process.stdout:
-                self.lines.append(line)
-                if line.startswith("READY "):
-                    ready.put(line.split()[1])
-        threading.Thread(target=read, daemon=True).start()
-        try:
-            self.url = ready.get(timeout=READY_TIMEOUT_S)
-        except queue.Empty:
-            self.process.kill()
-            pytest.fail(f"deploy/serve.py not ready after {READY_TIMEOUT_S} s: {self.lines}")
-
-    def replicas(self) -> dict[str, dict]:
-        """Cookie name -> {port, pid}, from serve.py's replicas.json."""
-        rows = json.loads((self.workdir / "replicas.json").read_text())
-        return {r["name"]: r for r in rows}
-
-    def wait_serving(self, name: str, old_pid: int, timeout: float = READY_TIMEOUT_S) -> None:
-        """Until replica ``name`` runs in a new process that answers its health check, and
-        nginx sends it its students again (it leaves a replica that failed a request out for
-        ``serve.FAIL_TIMEOUT`` after that failure: a browser whose cookie names it meanwhile is
-        moved to another)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            row = self.replicas()[name]
-            if row["pid"] != old_pid and serve.healthy(row["port"], timeout=1):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"replica {name} not back after {timeout} s: {''.join(self.lines)}")
-        while time.monotonic() < deadline:
-            if self.routes_to(name):
-                return
-            time.sleep(0.2)
-        pytest.fail(f"nginx does not route to replica {name} after {timeout} s")
-
-    def routes_to(self, name: str) -> bool:
-        """Whether nginx serves a browser whose cookie names replica ``name`` from it (it
-        rewrites the cookie when another replica answered)."""
-        request = urllib.request.Request(f"{self.url}/_stcore/health",
-                                         headers={"Cookie": f"{serve.COOKIE}={name}"})
-        try:
-            with urllib.request.urlopen(request, timeout=2) as answer:
-                cookies = answer.headers.get_all("Set-Cookie") or []
-                return answer.status == 200 and not any(c.startswith(f"{serve.COOKIE}=")
-                                                        for c in cookies)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(60) == 0
-
-
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
-    """One deploy/serve.py for the module's tests (each test leaves both replicas serving)."""
+    """One deploy/serve.py for the module's tests (each test leaves both replicas serving),
+    with the redis-server it starts for live classes (without one, and not required, serve.py
+    runs with --no-redis and the live class test skips)."""
     nginx_or_skip()
-    room = Classroom(tmp_path_factory.mktemp("classroom"))
+    redis = serve.find_redis() is not None or deployment.REQUIRE_REDIS
+    room = Classroom(tmp_path_factory.mktemp("classroom"), redis=redis)
     yield room
     ports = [r["port"] for r in room.replicas().values()]
     room.stop()
     assert len(ports) == 2 and not any(serve.healthy(p) for p in ports)  # everything stopped
     assert not serve.healthy(int(room.url.rsplit(":", 1)[1]))
-
-
-def access_log(workdir: Path) -> list[dict]:
-    """nginx's log lines: request, upstream (the servers tried), sticky (the cookie sent) and
-    served_by (the replica that answered)."""
-    pattern = re.compile(r'"(?P<request>[^"]*)" (?P<status>\d+) \d+ upstream=(?P<upstream>.*?) '
-                         r"sticky=(?P<sticky>\S+) served_by=(?P<served_by>\S*) ")
-    return [m.groupdict() for m in pattern.finditer((workdir / "logs" / "access.log").read_text())]
 
 
 async def student(url: str, replica: str | None = None, page: str = "explorer_2d",
@@ -261,6 +175,77 @@ def test_two_replicas_keep_each_sessions_state(classroom):
     routed to the other replica (the control) does not.  About 15 s, most of it starting the
     replicas (once for this module)."""
     run_async(_sessions_keep_their_state(classroom))
+
+
+async def _a_class_across_replicas(room: Classroom) -> None:
+    import httpx2
+
+    from app import api
+    from app.live.client import Follower, Teacher, join
+
+    def replica(name: str) -> httpx2.AsyncClient:  # a browser whose cookie names `name`
+        return httpx2.AsyncClient(base_url=room.url, cookies={serve.COOKIE: name}, timeout=30)
+
+    async with replica("r1") as r1, replica("r2") as r2:
+        teacher = await Teacher.start(r1)
+        await teacher.act(action="view", page="explorer_2d", query="stride=2&pad=1", step=1)
+        students = [await join(r2, teacher.code) for _ in range(3)]
+        followers = [Follower(r2, teacher.code, student=s) for s in students]
+        tasks = [asyncio.create_task(f.run()) for f in followers]
+        try:
+            for f in followers:  # the state so far, then every change of the teacher's
+                await f.wait_for(lambda f: f.state and f.state["step"] == 1, 10)
+            for step in (2, 3, 4):
+                seq = (await teacher.act(action="view", step=step))["seq"]
+                for f in followers:
+                    await f.wait_for(lambda f, seq=seq: f.seq >= seq, 5)
+                    assert f.state["step"] == step and f.state["query"] == "stride=2&pad=1"
+            assert all(f.gaps == 0 for f in followers)
+            # the teacher's scene, served to the students by the other replica
+            r = await r2.get(f"/api/v1/classes/{teacher.code}/scene",
+                             params={"student": students[0]})
+            assert r.status_code == 200
+            assert r.json() == json.loads(api.answer("explorer_2d", {"stride": "2", "pad": "1"}))
+            # predictions sent to r2, counted for the teacher on r1
+            await teacher.act(action="ask", kind="shape", answer=[1, 2, 3, 3])
+            for s, typed in zip(students, ["3x3", "3x3", "4x4"]):
+                r = await r2.post(f"/api/v1/classes/{teacher.code}/answers",
+                                  json={"student": s, "question": 1, "value": typed})
+                assert r.status_code == 200, r.text
+            result = (await teacher.act(action="reveal"))["result"]
+            assert result["count"] == 3 and result["histogram"] == [
+                {"value": "3×3", "count": 2, "right": True},
+                {"value": "4×4", "count": 1, "right": False}]
+            # a forged token drives nothing on either replica
+            for http in (r1, r2):
+                r = await http.post(f"/api/v1/classes/{teacher.code}/teacher",
+                                    json={"action": "view", "step": 0},
+                                    headers={"Authorization": "Bearer " + "A" * 43})
+                assert r.status_code == 403 and r.json()["field"] == "token"
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.5)  # nginx logs a stream when it closes
+    ports = {name: f"127.0.0.1:{row['port']}" for name, row in room.replicas().items()}
+    served = {}
+    for line in access_log(room.workdir):
+        if f"/api/v1/classes/{teacher.code}" in line["request"] or (
+                line["request"].startswith("POST /api/v1/classes ")):
+            assert line["upstream"] == ports[line["sticky"]], line
+            served.setdefault(line["sticky"], set()).add(re.sub(r"\?\S*", "", line["request"]))
+    assert f"GET /api/v1/classes/{teacher.code}/events HTTP/1.1" in served["r2"]
+    assert f"POST /api/v1/classes/{teacher.code}/teacher HTTP/1.1" in served["r1"]
+
+
+def test_a_live_class_crosses_replicas_through_redis(classroom):
+    """A teacher on replica r1 and three students on r2 (their sticky cookies): the students'
+    event streams, through nginx unbuffered, get every change the teacher makes on the other
+    replica, in order; the scene route serves the teacher's view; their answers are counted
+    exactly for the teacher; a forged token is refused on both (serve.py's redis-server)."""
+    if not classroom.redis:
+        pytest.skip("no redis-server: serve.py ran with --no-redis")
+    run_async(_a_class_across_replicas(classroom))
 
 
 async def _replica_fails(room: Classroom, fault: signal.Signals) -> dict:
@@ -356,14 +341,26 @@ def test_kubernetes_manifest_validates_against_the_schemas():
     import yaml
 
     docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()) if d]
-    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Ingress"]
+    assert [d["kind"] for d in docs] == ["Secret", "Deployment", "Service", "Deployment",
+                                         "Service", "Ingress"]
     versions = ["1.30", ".".join(kubernetes_validate.latest_version().split(".")[:2])]
     for version in versions:
         for doc in docs:
             assert kubernetes_validate.validate(doc, version, strict=True) == version
 
-    deployment, ingress = docs[1], docs[3]
+    deployment, ingress = docs[1], docs[5]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
+    # the pods share the live classes through the Redis Deployment's Service
+    redis_deployment, redis_service = docs[3], docs[4]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    host, port = re.fullmatch(r"redis://([a-z-]+):(\d+)/0", env["CONVCORE_REDIS_URL"]).groups()
+    assert host == redis_service["metadata"]["name"]
+    assert redis_service["spec"]["ports"][0]["port"] == int(port)
+    assert redis_service["spec"]["selector"] == redis_deployment["spec"]["template"]["metadata"][
+        "labels"]
+    redis = redis_deployment["spec"]["template"]["spec"]["containers"][0]
+    assert redis["args"][:5] == ["redis-server", "--save", "", "--appendonly", "no"]
+    assert redis["readinessProbe"]["exec"]["command"] == ["redis-cli", "ping"]
     broken = yaml.safe_load(yaml.safe_dump(deployment))
     broken["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8501"
     with pytest.raises(kubernetes_validate.ValidationError, match="is not of type 'integer'"):

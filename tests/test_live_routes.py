@@ -312,4 +312,30 @@ def test_the_default_classroom_follows_the_environment(monkeypatch, redis_url):
     assert [r.path for r in routes.ROUTES] == [
         "/api/v1/classes", "/api/v1/classes/{code}", "/api/v1/classes/{code}/join",
         "/api/v1/classes/{code}/teacher", "/api/v1/classes/{code}/answers",
-        "/api/v1/classes/{code}/presence", "/api/v1/classes/{code}/events"]
+        "/api/v1/classes/{code}/presence", "/api/v1/classes/{code}/events",
+        "/api/v1/classes/{code}/scene"]
+
+
+def test_a_following_student_gets_the_teachers_scene_as_the_scene_api_gives_it(client):
+    from app import api
+
+    code, auth = start(client)
+    student = join(client, code)
+    scene = f"{BASE}/{code}/scene"
+    refusal(client.get(scene, params={"student": student}), 409, "page", "not shown a view")
+    teach(client, code, auth, action="view", page="explorer_2d", query="stride=2&pad=1", step=3)
+    r = client.get(scene, params={"student": student})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    expected = json.loads(api.answer("explorer_2d", {"stride": "2", "pad": "1"}))
+    assert r.json() == expected and r.json()["scene"]["out_shape"] == [3, 3]
+    # the student never names the configuration: a changed query is the teacher's
+    teach(client, code, auth, action="view", query="stride=1")
+    assert r.json()["scene_id"] != client.get(scene, params={"student": student}).json()[
+        "scene_id"]
+    refusal(client.get(scene, params={"student": "x" * 5}), 422, "student", "16 characters")
+    refusal(client.get(scene, params={"student": new_student()}), 404, "student", "join again")
+    refusal(client.get(f"{BASE}/ZZZ-ZZZ-ZZZ/scene", params={"student": student}), 404, "code")
+    # a configuration the scene API refuses is refused here by name, as a 4xx
+    teach(client, code, auth, action="view", query="nonsense=1")
+    refusal(client.get(scene, params={"student": student}), 400, "nonsense",
+            "the teacher's view cannot be shown here: unknown parameter 'nonsense'")

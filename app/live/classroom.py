@@ -62,6 +62,7 @@ class Limits:
     teacher_rate: tuple = (60, 1.0)  # teacher actions per class
     answer_rate: tuple = (10, 10.0)  # answers per student
     presence_rate: tuple = (20, 10.0)  # presence reports per student
+    scene_rate: tuple = (40, 10.0)  # the teacher's scene fetched by one student
     join_rate: tuple = (300, 60.0)  # joins per class from one address (a school shares one)
     create_rate: tuple = (20, 60.0)  # classes started from one address
 
@@ -214,6 +215,12 @@ class Classroom:
         return {"code": show_code(code), "seq": seq, "state": state,
                 "idle_limit_s": self.limits.idle_s}
 
+    async def role(self, code_text, token=None) -> str:
+        """``"teacher"`` when ``token`` drives the class, else ``"student"``; 404 when the
+        class does not exist (a page checks the link it was opened with)."""
+        _, meta = await self._meta(code_text)
+        return "teacher" if token and token_matches(token, meta["token"]) else "student"
+
     async def join(self, code_text, client: str) -> dict:
         """A student joins: an anonymous id for their answers, and the current state."""
         code, _ = await self._meta(code_text)
@@ -326,6 +333,22 @@ class Classroom:
         await self.broker.publish(code, "presence", await self.presence(code))
         return {"ok": True}
 
+    async def scene(self, code_text, student, compute) -> str:
+        """The teacher's view for a following student: ``compute(page, query)`` of the class's
+        current page and query (the scene API's answer).  The student never names the
+        configuration, so a class behind one school address costs one scene per teacher
+        change, cached, however many follow; the rate limit is per student."""
+        code, _ = await self._meta(code_text)
+        student = msg.student(student, "student")
+        if not await self.broker.see(code, student, {"seen": time.time()}):
+            raise LiveError(404, "student: not in this class (join again)", "student")
+        await self._limit(f"scene:{code}:{student}", self.limits.scene_rate,
+                          "scenes for this student", "student")
+        _, state = await self._state(code)
+        if not state["page"]:
+            raise LiveError(409, "page: the teacher has not shown a view yet", "page")
+        return await compute(state["page"], state["query"] or "")
+
     # ------------------------------------------------------------------ the event stream
 
     async def open_stream(self, code_text, token=None, student=None):
@@ -351,7 +374,9 @@ class Classroom:
         if snap is None:
             return None, [sse("end", {"reason": "expired"})]
         seq, state = snap
-        out = [sse("snapshot", {"seq": seq, "state": state}, seq)]
+        # `now`: the server's clock, against which a latecomer reads `at` (where Play has got to)
+        out = [sse("snapshot", {"seq": seq, "state": state, "now": round(time.time() * 1000)},
+                   seq)]
         if teacher:
             meta = await self.broker.meta(code) or {}
             out += [sse("answers", await self.answers(code, meta)),

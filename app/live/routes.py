@@ -11,7 +11,14 @@ Streamlit (``st.App(script, routes=[*ROUTES, ...])``).
 ``GET  /api/v1/classes/{code}/events``      Server-Sent Events; ``?student=ID`` for a
                                             student, the token (header, or ``?token=`` since
                                             EventSource sends no headers) for the teacher
+``GET  /api/v1/classes/{code}/scene``       ``?student=ID``: the scene API's answer for the
+                                            teacher's page and query (a following view)
 ==========================================  =================================================
+
+Mounted in the app by :func:`routes` (under ``server.baseUrlPath``) with :func:`lifespan`, which
+ends open event streams as soon as the server is told to stop.  Behind a proxy on the same
+machine (deploy/'s nginx) a client is told apart by ``X-Forwarded-For``, as the scene API does
+(:func:`app.api.client_of`).
 
 Every refusal is JSON ``{"error": ..., "field": ...}`` with a 4xx status (503 when the broker
 does not answer); a bug answers 500 with a one-line message and is logged, never a traceback.
@@ -23,16 +30,21 @@ Redis, shared by all replicas; without it classes live in this process's memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import threading
 import weakref
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from app import api
 from app.live.broker import MemoryBroker
-from app.live.classroom import Classroom, Limits
+from app.live.classroom import Classroom, Limits, stop_streams
 from app.live.codes import LiveError
 from app.live.messages import MAX_PRESENCE_QUERY_CHARS, MAX_QUERY_CHARS, parse_json
 
@@ -64,7 +76,9 @@ def default_classroom() -> Classroom:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who asks (a rate limit's key): the peer, or behind a trusted local proxy the address
+    that proxy saw."""
+    return api.client_of(request)
 
 
 def bearer(request: Request) -> str | None:
@@ -101,7 +115,7 @@ def live_routes(classroom=default_classroom, prefix: str = PREFIX) -> list[Route
             try:
                 room = classroom()
                 result = await handle(request, room, request.path_params.get("code"))
-                if isinstance(result, StreamingResponse):
+                if isinstance(result, Response):  # the event stream, a scene's JSON text
                     return result
                 return JSONResponse(result, status)
             except LiveError as e:
@@ -142,6 +156,11 @@ def live_routes(classroom=default_classroom, prefix: str = PREFIX) -> list[Route
                                         request.query_params.get("student"))
         return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)
 
+    async def scene(request, room, code):
+        text = await room.scene(code, request.query_params.get("student"), class_scene)
+        return Response(text, media_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
     base = f"{prefix}/classes"
     return [
         Route(base, endpoint(create, 201), methods=["POST"]),
@@ -151,7 +170,71 @@ def live_routes(classroom=default_classroom, prefix: str = PREFIX) -> list[Route
         Route(base + "/{code}/answers", endpoint(answers), methods=["POST"]),
         Route(base + "/{code}/presence", endpoint(presence), methods=["POST"]),
         Route(base + "/{code}/events", endpoint(events), methods=["GET"]),
+        Route(base + "/{code}/scene", endpoint(scene), methods=["GET"]),
     ]
 
 
+async def class_scene(page: str, query: str) -> str:
+    """The scene API's answer for the class's ``page`` and URL ``query`` (the same codec,
+    bounds, budget and cached model); its refusal as a :class:`LiveError`."""
+    try:
+        return await api.compute(page, dict(parse_qsl(query, keep_blank_values=True)))
+    except api.ApiError as e:
+        raise LiveError(e.status, f"the teacher's view cannot be shown here: {e.message}",
+                        e.parameter) from None
+
+
 ROUTES = live_routes()
+
+
+def routes(base_path: str = "") -> list[Route]:
+    """The class routes under ``base_path`` (Streamlit's ``server.baseUrlPath``, which
+    Streamlit does not apply to routes of ours), over :func:`default_classroom`."""
+    prefix = "/" + base_path.strip("/") if base_path.strip("/") else ""
+    return live_routes(prefix=f"{prefix}{PREFIX}")
+
+
+def _end_streams_on_signals():
+    """Make SIGINT and SIGTERM end this process's event streams first (:func:`stop_streams`),
+    then do what they did: uvicorn waits for open connections before the lifespan's shutdown
+    runs, so a stream would otherwise hold the server for its whole lifetime.  Returns a
+    function restoring the previous handlers (only the main thread may set them)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if not callable(handler):
+            continue
+
+        def chained(number, frame, handler=handler):
+            stop_streams()
+            handler(number, frame)
+        previous[sig] = (handler, chained)
+        signal.signal(sig, chained)
+
+    def restore():
+        for sig, (handler, chained) in previous.items():
+            if signal.getsignal(sig) is chained:
+                signal.signal(sig, handler)
+    return restore
+
+
+def lifespan(inner=None):
+    """An ASGI lifespan for the app serving these routes, around ``inner`` (another lifespan,
+    or None): open event streams end as soon as the server is told to stop, and this event
+    loop's Redis connections are closed at the end."""
+    @contextlib.asynccontextmanager
+    async def span(app):
+        restore = _end_streams_on_signals()
+        try:
+            async with (inner(app) if inner else contextlib.nullcontext()):
+                yield
+        finally:
+            stop_streams()
+            restore()
+            room = _per_loop.pop(asyncio.get_running_loop(), None)
+            if room is not None:
+                with contextlib.suppress(Exception):
+                    await room.broker.aclose()
+    return span

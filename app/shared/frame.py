@@ -11,6 +11,7 @@ from dataclasses import replace
 import streamlit as st
 
 import convcore as cc
+from app.live import section as live_section
 from app.shared import controls, model, url, view
 from app.shared import sources as src
 from app.shared.controls import Notices, k
@@ -59,8 +60,9 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
     # ack: the last report the page has taken in (a view ahead of it keeps its own layer)
     state = {**view.view_state(s, transposed), "ack": st.session_state.get(k(ndim, "layer_seq",
                                                                              page)) or 0}
+    # the live class travels to the view, never into an export (it may hold a teacher token)
     report = draw(None if held else text, sid, anchor["init"], s.presenter,
-                  key=k(ndim, "view", page), extra=state)
+                  key=k(ndim, "view", page), extra={**state, **live_section.view_data()})
     if report and report.get("scene") == sid and report.get("seq") != st.session_state.get(ckey):
         st.session_state[ckey] = report.get("seq")
         mode = report.get("mode", s.tview)
@@ -137,6 +139,7 @@ def page_frame(s: Settings, problems, started: float, caption: str, body) -> Non
         st.html(PRESENTER_CSS)
     else:
         st.caption(caption)
+    live_section.frame()  # the live class: the sidebar's Class section, the view's class data
     for p in problems:
         st.warning(f"URL: {p}")
     comp = None

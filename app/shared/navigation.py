@@ -73,9 +73,14 @@ def page_config() -> None:
                        initial_sidebar_state="collapsed" if presenter_requested() else "auto")
 
 
+KEPT_PARAMS = ("class",)  # what every page's URL keeps: the live class it is in (app/live)
+
+
 def sync_query_params(query: dict[str, str]) -> None:
-    """Make the URL hold exactly ``query`` (written only when it changed)."""
+    """Make the URL hold exactly ``query`` and the :data:`KEPT_PARAMS` it has (written only
+    when it changed)."""
     current = {key: st.query_params[key] for key in st.query_params}
+    query = {**query, **{key: current[key] for key in KEPT_PARAMS if key in current}}
     if current != query:
         st.query_params.from_dict(query)
 

@@ -35,8 +35,9 @@ from app.state_guard import new_refusal
 HERE = Path(__file__).resolve().parents[1]  # app/
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
-MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "geometry.js", "grid.js",
-           "controls.js", "layout.js", "gif.js", "record.js", "explorer.js")  # dependency order
+MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "live.js", "geometry.js",
+           "grid.js", "controls.js", "layout.js", "gif.js", "record.js",
+           "explorer.js")  # in dependency order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"
@@ -82,8 +83,11 @@ def bundle(modules: tuple[str, ...] = MODULES) -> str:
     return "\n".join(parts)
 
 
+STYLES = ("explorer.css", "live.css")
+
+
 def css() -> str:
-    return (VIEW / "explorer.css").read_text(encoding="utf-8")
+    return "\n".join((VIEW / name).read_text(encoding="utf-8") for name in STYLES)
 
 
 def _loader(modules: tuple[str, ...], entry: str = "mount", plotly: bool = True) -> str:

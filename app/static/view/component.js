@@ -17,6 +17,10 @@ import {Access, ownsKey} from "./a11y.js";
 const REPORT_DELAY_MS = 400;
 const REPORTS = {seq: Date.now()};  // one sequence for every report of the page
 
+// A live class (live.js) attaches itself to a view whose payload names one (`payload.class`):
+// `CLASS.attach(view, data, page)`.  A bundle without live.js leaves it null.
+export const CLASS = {attach: null};
+
 // The scene API's address for a page and its URL query, relative to the document (the app may
 // be served under a base path; the API's routes follow it).
 export function sceneUrl(page, query) {
@@ -38,8 +42,13 @@ export class ViewBase {
     this.shownRequest = 0;
     this.loads = 0;  // read by the tests and benchmarks/bench_browser.py
     this.a11y = new Access(this);
+    this.classLink = null;  // the live class this view follows or drives (live.js)
+    // The keyboard cursor reads cells as the mouse's hover does, on a locked student's view
+    // too; what acts (Enter pins, the view's own keys) obeys the class.
+    const allowed = (e) => (e.cxAllowed ??= this.keyAllowed(e));  // asked once per event
     root.addEventListener("keydown", (e) => {
-      if (this.a11y.key(e) || ownsKey(e.target, e.key)) return;
+      if ((e.key !== "Enter" || allowed(e)) && this.a11y.key(e)) return;
+      if (ownsKey(e.target, e.key) || !allowed(e)) return;
       this.onKey(e);
     });
     // nothing focused: the page's body, or a container around the view (Streamlit's main
@@ -49,7 +58,7 @@ export class ViewBase {
       const outside = a === document.body || (a && a !== this.root && a.contains(this.root));
       if (outside && document.body.contains(this.root) &&
           ["ArrowLeft", "ArrowRight", "Escape"].includes(e.key) && !e.altKey && !e.ctrlKey &&
-          !e.metaKey) {
+          !e.metaKey && allowed(e)) {
         this.onKey(e);
       }
     };
@@ -75,6 +84,13 @@ export class ViewBase {
   viewState() { return {}; }  // what a report carries besides the scene and the query
   reportName() { return "view"; }
   requestFailed(status, error) {}  // the scene API refused a change of the view's own
+  afterRender() {  // a view calls it after each render: a class's teacher sends what changed
+    if (this.classLink) this.classLink.rendered();
+  }
+
+  keyAllowed(e) {  // a student's view locked to the teacher's takes no keys
+    return !this.classLink || this.classLink.allowsKey(e);
+  }
 
   // The view's tooltip (`this.tip`, in the root) saying `text` beside client position `at`
   // (the mouse's or the keyboard cursor's), kept inside the root's width.
@@ -92,6 +108,11 @@ export class ViewBase {
 
   load(payload) {
     if (typeof payload === "string") payload = JSON.parse(payload);
+    if ("class" in payload && CLASS.attach && this.live) {
+      CLASS.attach(this, payload.class, payload.page);
+    }
+    // following the teacher: the view shows the class's scene, not the page's
+    if (this.payload && this.classLink && !this.classLink.mayReport()) return;
     if (this.payload && payload.scene_id === this.sceneId) {
       const previous = this.payload;
       this.payload = {...previous, ...payload, scene: previous.scene};
@@ -141,6 +162,19 @@ export class ViewBase {
     return {};
   }
 
+  // Show a scene API answer: in place when it is the scene shown (no redraw).
+  accept(body, base = null) {
+    const now = this.payload || base;
+    const answer = {...body, presenter: now.presenter, ack: now.ack || 0};
+    if (this.payload && answer.scene_id === this.sceneId) {
+      const previous = this.payload;
+      this.payload = {...previous, ...answer, scene: previous.scene};
+      this.refresh(this.payload, previous);
+    } else {
+      this.showPayload(answer);
+    }
+  }
+
   fetch(query, view = {}, base = null) {
     const n = ++this.requests;
     const page = (base || this.payload).page;
@@ -153,15 +187,7 @@ export class ViewBase {
         this.shownRequest = n;
         this.fetchMs = performance.now() - this.requestedAt;  // request to parsed answer
         if (status === 200) {
-          const now = this.payload || base;
-          const answer = {...body, presenter: now.presenter, ack: now.ack || 0};
-          if (this.payload && answer.scene_id === this.sceneId) {  // unchanged: no redraw
-            const previous = this.payload;
-            this.payload = {...previous, ...answer, scene: previous.scene};
-            this.refresh(this.payload, previous);
-          } else {
-            this.showPayload(answer);
-          }
+          this.accept(body, base);
           this.scheduleReport();
           return;
         }
@@ -192,7 +218,7 @@ export class ViewBase {
   // tell a fresh report from one left over from an earlier scene.
   reportNow(extra = {}) {
     clearTimeout(this.reportTimer);
-    if (this.playing) return;
+    if (this.playing || (this.classLink && !this.classLink.mayReport())) return;
     const body = this.reportBody(extra);
     const text = JSON.stringify([this.sceneId, body]);
     if (text === this.reported) return;

@@ -1019,6 +1019,7 @@ export class View extends ViewBase {
                    this.equationFor(null, this.step), this.playing);
     this.a11y.afterRender();
     this.lastRenderMs = performance.now() - t0;
+    this.afterRender();
   }
 
   // Beside the output: what each input map adds to the focused step (the core's partial sums),
