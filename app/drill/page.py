@@ -19,6 +19,7 @@ import streamlit as st
 
 from app.drill import questions as drill
 from app.shared.controls import Notices, choice, int_input
+from app.shared.frame import page_intro, show_notices
 from app.shared.navigation import sync_query_params
 
 SETTINGS_KEY = "drill.settings"
@@ -193,16 +194,13 @@ def drill_page() -> None:
     """The shape drill: controls in the sidebar, one question (or the summary) in the page."""
     s, problems = page_settings()
     st.title("Shape drill")
-    st.caption("Predict the shape a layer gives, then check: the answer comes with the formula "
+    page_intro("Predict the shape a layer gives, then check: the answer comes with the formula "
                "and your numbers in it. Type the whole shape (N, C, …) or just the spatial "
-               "sizes.")
-    for p in problems:
-        st.warning(f"URL: {p}")
+               "sizes.", problems)
     notices = Notices()
     with st.sidebar:
         s = controls(notices)
-    for text in notices:
-        st.caption(f":material/info: {text}")
+    show_notices(notices)
     st.session_state[SETTINGS_KEY] = s
     questions = drill.sequence(s.seed, s.n, s.kind)
     run = current_run(s)

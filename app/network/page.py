@@ -27,6 +27,7 @@ from app.network.settings import NetworkSettings
 from app.shared import url as explorer_url
 from app.shared import view
 from app.shared.controls import Notices, int_input
+from app.shared.frame import page_intro, show_notices
 from app.shared.navigation import sync_query_params
 from app.shared.settings import defaults
 
@@ -235,19 +236,14 @@ def network_page() -> None:
     started = time.perf_counter()
     s, problems = page_settings()
     st.title("A network convcore trained")
-    if s.presenter:
-        st.html(PRESENTER_CSS)
-    else:
-        st.caption("A small CNN trained on handwritten digits by this app's own convolution "
-                   "core — forward and backward. Draw a digit and watch every layer; click a "
-                   "convolution's map to open that layer in the explorer.")
-    for p in problems:
-        st.warning(f"URL: {p}")
+    page_intro("A small CNN trained on handwritten digits by this app's own convolution "
+               "core — forward and backward. Draw a digit and watch every layer; click a "
+               "convolution's map to open that layer in the explorer.", problems,
+               PRESENTER_CSS if s.presenter else None)
     notices = Notices()
     with st.sidebar:
         s = sidebar_controls(s, notices)
-    for text in notices:
-        st.caption(f":material/info: {text}")
+    show_notices(notices)
     trained = network_for(s)
     metrics(trained, s)
     s = show_view(s)

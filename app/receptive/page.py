@@ -24,6 +24,7 @@ from app.receptive.stack import LIMITS, MAX_IN, MAX_LAYERS, PRESETS, Layer, Stac
 from app.shared import scene as scenes
 from app.shared import view
 from app.shared.controls import Notices, choice, clamp, int_input
+from app.shared.frame import page_intro
 from app.shared.navigation import sync_query_params
 
 COMPONENT = "convcore_receptive"
@@ -224,16 +225,11 @@ def receptive_page() -> None:
     started = time.perf_counter()
     s, problems = page_settings()
     st.title("Receptive field of a stack")
-    if s.presenter:
-        st.html(PRESENTER_CSS)
-    else:
-        st.caption("Each output cell of a stack of convolutions sees a window of the input: its "
-                   "receptive field. Hover any cell to light the cells below it that reach it "
-                   "and the cells above it that it reaches, coloured and labelled by the number "
-                   "of paths (one tap per layer) — the effective receptive field; click an "
-                   "output cell to pin it.")
-    for p in problems:
-        st.warning(f"URL: {p}")
+    page_intro("Each output cell of a stack of convolutions sees a window of the input: its "
+               "receptive field. Hover any cell to light the cells below it that reach it and "
+               "the cells above it that it reaches, coloured and labelled by the number of "
+               "paths (one tap per layer) — the effective receptive field; click an output "
+               "cell to pin it.", problems, PRESENTER_CSS if s.presenter else None)
     notices = Notices()
     with st.sidebar:
         s = sidebar_controls(s, notices)

@@ -132,16 +132,22 @@ def show_notices(items) -> None:
     for text in items:
         st.caption(f":material/info: {text}")
 
-def page_frame(s: Settings, problems, started: float, caption: str, body) -> None:
-    """A view page around its ``body``: the caption (or presenter mode's compact layout),
-    what the URL held that could not be used, and the footer, whatever ``body`` does."""
-    if s.presenter:
-        st.html(PRESENTER_CSS)
+def page_intro(caption: str, problems, presenter_css: str | None = None) -> None:
+    """The top of every page under its title: the caption, or in presenter mode (its CSS
+    given) the compact layout instead, and what the URL held that could not be used."""
+    if presenter_css:
+        st.html(presenter_css)
     else:
         st.caption(caption)
-    live_section.frame()  # the live class: the sidebar's Class section, the view's class data
     for p in problems:
         st.warning(f"URL: {p}")
+
+
+def page_frame(s: Settings, problems, started: float, caption: str, body) -> None:
+    """A view page around its ``body``: the intro (:func:`page_intro`), the live class's
+    sidebar section, and the footer, whatever ``body`` does."""
+    live_section.frame()  # the live class: the sidebar's Class section, the view's class data
+    page_intro(caption, problems, PRESENTER_CSS if s.presenter else None)
     comp = None
     try:
         comp = body()
