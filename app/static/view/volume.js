@@ -101,11 +101,15 @@ class SliceStack {
     const values = Array.from({length: D}, (_, d) => Array.from({length: H}, (_, r) =>
       Array.from({length: W}, (_, c) => value(d, r, c))));
     const labels = cs >= 12 ? cellLabels(values.flat(1), cs, cs, font, least) : null;
+    // at the device's pixel ratio: the numbers' glyphs keep their full ink (and contrast)
+    const dpr = window.devicePixelRatio || 1;
     for (let d = 0; d < D; d++) {
       const cell = volElement("div", "cx-vol-slice", this.box);
       const canvas = volElement("canvas", "", cell);
-      canvas.width = W * cs;
-      canvas.height = H * cs;
+      canvas.width = Math.round(W * cs * dpr);
+      canvas.height = Math.round(H * cs * dpr);
+      canvas.style.width = `${W * cs}px`;
+      canvas.style.height = `${H * cs}px`;
       canvas.dataset.d = String(d);
       canvas.setAttribute("aria-hidden", "true");
       const caption = volElement("span", "", cell);
@@ -131,6 +135,7 @@ class SliceStack {
       }
       bctx.putImageData(img, 0, 0);
       const ctx = canvas.getContext("2d", {willReadFrequently: true});
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.imageSmoothingEnabled = false;
       const slice = {
         cell, canvas, ctx, base, kind: this.kind, d, rows: H, cols: W, cs, ch: cs, dyn: canvas,
@@ -150,7 +155,9 @@ class SliceStack {
     const L = s.labels;
     if (!L) return;
     const {ctx, cs} = s;
-    const px = ctx.getImageData(0, 0, s.canvas.width, s.canvas.height).data;
+    const W = s.canvas.width;
+    const dpr = W / (s.cols * cs);
+    const px = ctx.getImageData(0, 0, W, s.canvas.height).data;
     ctx.font = `${L.size}px ${L.family}`;
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
@@ -158,7 +165,7 @@ class SliceStack {
       for (let c = 0; c < s.cols; c++) {
         const text = L.text[r][c];
         if (!text || this.covered(s.d, r, c)) continue;
-        const o = 4 * (Math.floor((r + 0.5) * cs) * s.canvas.width + Math.floor((c + 0.5) * cs));
+        const o = 4 * (Math.floor((r + 0.5) * cs * dpr) * W + Math.floor((c + 0.5) * cs * dpr));
         ctx.fillStyle = inkOn([px[o], px[o + 1], px[o + 2]]);
         ctx.fillText(text, (c + 0.5) * cs, (r + 0.5) * cs);
       }
@@ -167,7 +174,7 @@ class SliceStack {
 
   clear() {
     for (const s of this.slices) {
-      s.ctx.drawImage(s.base, 0, 0, s.canvas.width, s.canvas.height);
+      s.ctx.drawImage(s.base, 0, 0, s.cols * s.cs, s.rows * s.cs);
       s.cell.classList.remove("cx-vol-lit", "cx-vol-hov");
     }
   }
