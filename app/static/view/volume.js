@@ -346,7 +346,7 @@ export class VolumeView extends ViewBase {
     this.overview.setAttribute("role", "img");
     this.overview.setAttribute("aria-label", `3-D overview of input x[${s.item},` +
       `${s.channels[this.m]}]: its voxels as points, the window as a box`);
-    const note = volElement("p", "cx-vol-overview-note cx-caption", side);
+    const note = volElement("p", "cx-vol-overview-note", side);
     note.textContent = "3-D overview: drag to rotate (a mouse or touch). The depth slices show " +
       "every value it shows; the keyboard cursor reads them.";
     this.tip = volElement("div", "cx-tip", root);
