@@ -6,7 +6,9 @@
 - the keyboard alone: the skip link reaches the view in a few Tab presses; the grids' cursor
   shows what hover shows — an input cell's readers equal ``cc.coverage``, its tooltip and the
   announced cell say so — Enter pins, Escape clears, Enter on an output cell goes to its step
-  and the live region then says ``cc.equation``; on the receptive-field page the cursor's
+  and the live region then says ``cc.equation``; on the 3-D page the cursor goes from depth
+  slice to depth slice, a voxel's readers equal ``cc.coverage`` and Enter on an output cell
+  says ``cc.equation``; on the receptive-field page the cursor's
   input cell reaches the output cells ``cc.cell_receptive_field`` says and Enter pins an
   output cell's field; Space and Enter on Next press it once and keep the focus on it;
 - each grid is an image named by its map and size, its values a hidden table equal to the
@@ -31,8 +33,8 @@ pytestmark = pytest.mark.browser
 
 ROOT_SEL = '[data-testid="cx-root"]'
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-PAGES = ["/", "/explorer_2d", "/transposed", "/gallery", "/groups", "/receptive", "/network",
-         "/drill", "/examples", "/about"]
+PAGES = ["/", "/explorer_2d", "/explorer_3d", "/transposed", "/gallery", "/groups", "/receptive",
+         "/network", "/drill", "/examples", "/about"]
 # view states: (name, address, JavaScript run on the view `v` once it drew)
 STATES = [
     ("stepping", "/explorer_2d?step=5", "v.go(7)"),
@@ -40,8 +42,12 @@ STATES = [
     ("predict", "/explorer_2d?predict=1&step=3", ""),
     ("transposed scatter", "/transposed?ndim=2&stride=2", "v.go(3)"),
     ("transposed gather", "/transposed?ndim=2&stride=2&tview=gather", "v.go(3)"),
+    ("3-D stepping", "/explorer_3d?step=5", "v.go(7)"),
+    ("3-D predict", "/explorer_3d?predict=1&step=3", ""),
 ]
-CONTRAST_VIEWS = ["/explorer_2d?src=random&kernel=random&step=6", "/transposed?ndim=2&stride=2"]
+# (the 3-D view's slices are small enough to hold numbers at this shape)
+CONTRAST_VIEWS = ["/explorer_2d?src=random&kernel=random&step=6", "/transposed?ndim=2&stride=2",
+                  "/explorer_3d?src=random&kernel=random&shape=2,3,4&pad=1&step=4"]
 
 # Every written cell number of the view, per grid with labels: [text, left, top, width,
 # height] of its text box (the box the glyphs cover: measured width, digit height) in CSS
@@ -50,7 +56,7 @@ NUMBER_BOXES = """() => {
   const v = document.querySelector('[data-testid="cx-root"]').__cx;
   const measure = document.createElement('canvas').getContext('2d');
   const out = {};
-  v.grids().forEach((g, i) => {
+  (v.grids ? v.grids() : v.a11y.grids()).forEach((g, i) => {
     if (!g || !g.labels) return;
     g.box.dataset.cxMeasure = String(i);
     const box = g.box.getBoundingClientRect();
@@ -172,7 +178,7 @@ def open_any(page, address: str) -> None:
     """Open a page and wait for what it draws (a view, plotly's figure, the network)."""
     open_page(page, address, charts=0)
     path = "/" + address.split("//", 1)[1].partition("/")[2].split("?")[0]
-    if path in ("/", "/explorer_2d", "/transposed", "/receptive"):
+    if path in ("/", "/explorer_2d", "/explorer_3d", "/transposed", "/receptive"):
         page.wait_for_selector(".cx-plot .main-svg", timeout=45_000)
     if "/network" in address:
         page.wait_for_selector('[data-testid="cx-net-root"] canvas', timeout=45_000)
@@ -318,6 +324,78 @@ def test_each_grid_is_a_named_image_with_the_cores_values_as_a_table(page, app_u
     x = tables[f"input x[0,0], {ph} by {pw}, padded"]
     assert x[0][1] == cc.text.format_number(-1) and x[2][2] == \
         cc.text.format_number(comp.x[0, 0, 0, 0])
+
+
+def test_the_3d_pages_cursor_reads_voxels_and_steps_with_the_core(page, app_url):
+    from test_volume_view import address
+    from test_volume_view import computation as computation_3d
+
+    from app.shared import model
+
+    query = {"src": "random", "shape": "3,4,5", "size": "2,3,2", "stride": "1,2,1", "pad": "1",
+             "dilation": "1,1,2"}
+    s, comp = computation_3d(query)
+    cov = cc.coverage(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding, s.dilation)
+    lo = [p[0] for p in comp.padded.pads]
+    out_d = comp.out_spatial[0]
+    open_view(page, address(app_url, query))
+    assert tabs_to(page, ROOT_SEL) is not None
+    page.keyboard.press("ArrowRight")  # the arrows step anywhere in the view
+    got = live(page)
+    assert got["said"] == f"step 2 of {comp.steps}: " + cc.equation(model.step_trace(comp, s, 1))
+    # Tab reaches the slices; the cursor starts on the step's output cell, in its depth slice
+    tab_to_grids(page)
+    got = live(page)
+    assert cursor_grid_kind(page) == "output" and got["hover"] == "output", got
+    assert json_cursor(page) == [0, 0, 1]
+    assert got["cellSaid"].startswith("output out[0,0] depth 0, ")  # the slice's name, once
+    # G goes from slice to slice: the output's depths, then the input's (padded) depths
+    for i, j, k in ((0, 0, 0), (1, 2, 3), (2, 3, 4), (0, 3, 1)):
+        while json_cursor(page)[0] != out_d + i + lo[0]:
+            page.keyboard.press("Shift+G" if json_cursor(page)[0] > out_d + i + lo[0] else "g")
+        assert cursor_grid_kind(page) == "input"
+        cursor_to(page, j + lo[1], k + lo[2])
+        got = live(page)
+        n = int(cov.counts[i, j, k])
+        lit = [int(v) for v in got["lit"].split(",") if v]
+        assert got["hover"] == "input" and len(lit) == n, ((i, j, k), got)
+        tail = f"read by {n} window{'' if n == 1 else 's'}"
+        assert got["tip"].endswith(tail) and got["cellSaid"].endswith(tail), got
+        assert f"x[0,0,{i},{j},{k}] = " in got["tip"], got
+    # Enter pins the voxel, Escape clears the pin and the tooltip
+    page.keyboard.press("Enter")
+    assert live(page)["pinned"] == "input"
+    page.keyboard.press("Escape")
+    got = live(page)
+    assert got["pinned"] == "" and got["tip"] == ""
+    # back to the output's last depth slice (Shift+G), Enter on a cell goes to its step and
+    # the live region says the core's equation
+    while json_cursor(page)[0] != out_d - 1:
+        page.keyboard.press("Shift+G")
+    cursor_to(page, 1, 2)
+    page.keyboard.press("Enter")
+    step = int(np.ravel_multi_index((out_d - 1, 1, 2), tuple(comp.out_spatial)))
+    got = live(page)
+    assert got["step"] == str(step)
+    assert got["said"] == f"step {step + 1} of {comp.steps}: " + cc.equation(
+        model.step_trace(comp, s, step))
+    assert page.evaluate("() => document.activeElement.dataset.testid") == "cx-grids"
+    # each slice is a named image; the output's last slice's table holds the core's values
+    name = f"output out[0,0] depth {out_d - 1}, {comp.out_spatial[1]} by {comp.out_spatial[2]}"
+    assert name in page.evaluate(f"""() => [...document.querySelectorAll(
+        '{ROOT_SEL} [role="img"]')].map((e) => e.getAttribute('aria-label'))""")
+    page.wait_for_function(f"""() => [...document.querySelectorAll(
+        '[data-testid="cx-tables"] caption')].some((c) => c.textContent === '{name}')""")
+    table = page.evaluate(f"""() => [...[...document.querySelectorAll(
+        '[data-testid="cx-tables"] table')].find((t) => t.caption.textContent === '{name}')
+        .rows].map((r) => [...r.cells].map((c) => c.textContent))""")
+    assert [r[1:] for r in table[1:]] == [[cc.text.format_number(v) for v in row]
+                                          for row in comp.out[0, 0, out_d - 1]]
+    assert_no_js_errors(page)
+
+
+def json_cursor(page) -> list[int]:
+    return page.evaluate(f"() => JSON.parse(document.querySelector('{ROOT_SEL}').dataset.cursor)")
 
 
 def test_the_receptive_fields_cursor_shows_the_cores_fields(page, app_url):

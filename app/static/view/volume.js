@@ -12,10 +12,11 @@
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {Values, View} from "./explorer.js";
+import {inkOn} from "./contrast.js";
 import {fmt, idx} from "./format.js";
-import {RDBU} from "./grid.js";
+import {RDBU, axisNames, cellLabels} from "./grid.js";
 import {
-  isPadding, product, ravel, readers, tapPosition, unpadded, unravel, windowTaps,
+  isPadding, product, ravel, readers, tapPosition, unravel, windowTaps,
 } from "./geometry.js";
 
 const VOL_SPEEDS = [1, 2, 4, 8, 15, 30, 60];
@@ -47,7 +48,11 @@ const VOL_STYLE = `
 .cx-vol-slice.cx-vol-hov { border-color: ${VOL_HOVER}; }
 .cx-vol-slice canvas { image-rendering: pixelated; cursor: crosshair; }
 .cx-vol-overview { flex: 0 1 420px; min-width: 280px; }
+.cx-vol-overview-note { font-size: 12px; margin: 2px 0 0; }
+@media (max-width: 480px) { .cx-vol-overview { min-width: 0; flex-basis: 100%; } }
 `;
+// The slices' cell numbers: at most this size (px), at least VOL_LEAST (a projector: 16)
+const VOL_FONT = 12;
 
 function volElement(tag, className, parent, testId) {
   const e = document.createElement(tag);
@@ -69,7 +74,10 @@ export function colour(v, zmax) {
   return VOL_STOPS[i].map((a, k) => Math.round(a + (VOL_STOPS[i + 1][k] - a) * f));
 }
 
-// One volume as depth slices: `shape` [D, H, W] display cells, `value(d, r, c)`.
+// One volume as depth slices: `shape` [D, H, W] display cells, `value(d, r, c)`.  Each slice
+// is a grid of the keyboard cursor (a11y.js): named ("input x[0,0] depth 2, 8 by 8"), one
+// image for assistive technology, its values a hidden table, its numbers written per cell in
+// the ink that contrasts more with what is drawn under each (contrast.js).
 class SliceStack {
   constructor(parent, kind, title) {
     this.kind = kind;
@@ -80,20 +88,36 @@ class SliceStack {
     this.slices = [];
   }
 
-  build(shape, cs, value, zmax, label) {
+  // `label(d)`: a slice's caption; `names`: {name(d), rows, cols} (the grid's accessible name
+  // and its rows' and columns' names); `covered(d, r, c)`: a cell whose number is hidden
+  build(shape, cs, value, zmax, label, {name, rows, cols, covered = () => false, font = VOL_FONT,
+                                        least = 9}) {
     this.shape = shape;
     this.cs = cs;
+    this.covered = covered;
     const [D, H, W] = shape;
     this.box.textContent = "";
     this.slices = [];
+    const values = Array.from({length: D}, (_, d) => Array.from({length: H}, (_, r) =>
+      Array.from({length: W}, (_, c) => value(d, r, c))));
+    const labels = cs >= 12 ? cellLabels(values.flat(1), cs, cs, font, least) : null;
+    // at the device's pixel ratio: the numbers' glyphs keep their full ink (and contrast)
+    const dpr = window.devicePixelRatio || 1;
     for (let d = 0; d < D; d++) {
       const cell = volElement("div", "cx-vol-slice", this.box);
       const canvas = volElement("canvas", "", cell);
-      canvas.width = W * cs;
-      canvas.height = H * cs;
+      canvas.width = Math.round(W * cs * dpr);
+      canvas.height = Math.round(H * cs * dpr);
+      canvas.style.width = `${W * cs}px`;
+      canvas.style.height = `${H * cs}px`;
       canvas.dataset.d = String(d);
+      canvas.setAttribute("aria-hidden", "true");
       const caption = volElement("span", "", cell);
       caption.textContent = label(d);
+      caption.setAttribute("aria-hidden", "true");
+      const gridName = name(d);
+      cell.setAttribute("role", "img");
+      cell.setAttribute("aria-label", gridName);
       const base = document.createElement("canvas");
       base.width = W;
       base.height = H;
@@ -110,15 +134,47 @@ class SliceStack {
         }
       }
       bctx.putImageData(img, 0, 0);
-      const ctx = canvas.getContext("2d");
+      const ctx = canvas.getContext("2d", {willReadFrequently: true});
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.imageSmoothingEnabled = false;
-      this.slices.push({cell, canvas, ctx, base});
+      const slice = {
+        cell, canvas, ctx, base, kind: this.kind, d, rows: H, cols: W, cs, ch: cs, dyn: canvas,
+        box: cell, name: gridName, values: values[d], rowNames: rows, colNames: cols,
+        labels: labels && {...labels, text: labels.text.slice(d * H, (d + 1) * H)},
+      };
+      slice.refreshInk = () => this.ink(slice);
+      this.slices.push(slice);
+    }
+  }
+
+  // Write slice `s`'s numbers, each in black or white, whichever contrasts more with the
+  // colour drawn at its cell's centre now (the cell's colour under the window's tints); a
+  // covered cell (reveal, predict) shows none.  The slice is redrawn from its colours before
+  // every render, so the numbers are written afresh after it.
+  ink(s) {
+    const L = s.labels;
+    if (!L) return;
+    const {ctx, cs} = s;
+    const W = s.canvas.width;
+    const dpr = W / (s.cols * cs);
+    const px = ctx.getImageData(0, 0, W, s.canvas.height).data;
+    ctx.font = `${L.size}px ${L.family}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (let r = 0; r < s.rows; r++) {
+      for (let c = 0; c < s.cols; c++) {
+        const text = L.text[r][c];
+        if (!text || this.covered(s.d, r, c)) continue;
+        const o = 4 * (Math.floor((r + 0.5) * cs * dpr) * W + Math.floor((c + 0.5) * cs * dpr));
+        ctx.fillStyle = inkOn([px[o], px[o + 1], px[o + 2]]);
+        ctx.fillText(text, (c + 0.5) * cs, (r + 0.5) * cs);
+      }
     }
   }
 
   clear() {
     for (const s of this.slices) {
-      s.ctx.drawImage(s.base, 0, 0, s.canvas.width, s.canvas.height);
+      s.ctx.drawImage(s.base, 0, 0, s.cols * s.cs, s.rows * s.cs);
       s.cell.classList.remove("cx-vol-lit", "cx-vol-hov");
     }
   }
@@ -187,6 +243,7 @@ export class VolumeView extends ViewBase {
     this.predict = !!init.predict && this.scene.exact;
     this.answers = new Map();  // predict mode: step -> {guess, right}
     this.hover = null;
+    this.pinned = null;
     this.m = Math.min(this.m, this.scene.shown_maps - 1);
     this.presenter = !!payload.presenter;
     this.build();
@@ -257,25 +314,45 @@ export class VolumeView extends ViewBase {
       `slices${f > 1 ? `, every ${f}th voxel` : ""})`);
     const size = product(inShape);
     const offset = this.m * size;
+    const least = this.presenter ? 16 : 9;  // on a projector: legible, or colour and the cursor
+    const by = (sh) => `${sh[1]} by ${sh[2]}${f > 1 ? `, every ${f}th cell` : ""}`;
+    const depth = (d) => d * f - lo[0];
     this.input.build(inShape, inCs, (d, r, c) => v.inputs.data[offset + ravel([d, r, c], inShape)],
       s.zmax.input, (d) => {
-        const u = d * f - lo[0];
+        const u = depth(d);
         return u < 0 || u >= s.in_shape[0] ? `pad ${u}` : `d=${u}`;
-      });
+      }, {name: (d) => `input x[${s.item},${s.channels[this.m]}] depth ${depth(d)}` +
+            `${depth(d) < 0 || depth(d) >= s.in_shape[0] ? " (padding)" : ""}, ${by(inShape)}, padded`,
+          rows: axisNames(inShape[1], -lo[1], f), cols: axisNames(inShape[2], -lo[2], f), least});
     this.kernel = new SliceStack(stacks, "kernel", `kernel w[${s.omap},${this.m}]`);
     const kSize = product(s.kernel);
     this.kernel.build(s.kernel, Math.max(14, Math.min(22, inCs)),
       (d, r, c) => v.weights.data[this.m * kSize + ravel([d, r, c], s.kernel)], s.zmax.weight,
-      (d) => `k=${d}`);
+      (d) => `k=${d}`, {name: (d) => `kernel w[${s.omap},${this.m}] depth ${d}, ` +
+                                     `${s.kernel[1]} by ${s.kernel[2]}`,
+                        rows: axisNames(s.kernel[1], 0, 1), cols: axisNames(s.kernel[2], 0, 1), least});
     const outShape = v.output.shape;
     this.output = new SliceStack(stacks, "output", `output out[${s.item},${s.omap}]`);
     this.output.build(outShape, this.cellSize(outShape),
       (d, r, c) => v.output.data[ravel([d, r, c], outShape)], s.zmax.output,
-      (d) => `d=${d * f}`);
-    this.overview = volElement("div", "cx-vol-overview cx-plot", main, "cx-vol-overview");
+      (d) => `d=${d * f}`, {name: (d) => `output out[${s.item},${s.omap}] depth ${d * f}, ` +
+                                         by(outShape),
+                            rows: axisNames(outShape[1], 0, f), cols: axisNames(outShape[2], 0, f),
+                            covered: (d, r, c) => this.coveredOut(d, r, c), least});
+    const side = volElement("div", "cx-vol-overview", main);
+    this.overview = volElement("div", "cx-plot", side, "cx-vol-overview");
+    // pointer-only (drag to rotate): one named image for assistive technology, no tab stop;
+    // the slices beside it carry every value, and the keyboard cursor reads them
+    this.overview.setAttribute("role", "img");
+    this.overview.setAttribute("aria-label", `3-D overview of input x[${s.item},` +
+      `${s.channels[this.m]}]: its voxels as points, the window as a box`);
+    const note = volElement("p", "cx-vol-overview-note", side);
+    note.textContent = "3-D overview: drag to rotate (a mouse or touch). The depth slices show " +
+      "every value it shows; the keyboard cursor reads them.";
     this.tip = volElement("div", "cx-tip", root);
     this.tip.style.display = "none";
     this.tip.style.position = "absolute";
+    this.stage = stacks;
     this.bindStage(stacks);
     this.drawOverview();
     this.render();
@@ -438,9 +515,11 @@ export class VolumeView extends ViewBase {
     this.overview.on("plotly_hover", (e) => {
       const pt = e.points && e.points.find((q) => q.curveNumber === 0);
       if (!pt) return;
-      this.setHover({kind: "input", m: this.m, p: this.points.p[pt.pointNumber], from: "overview"});
+      const box = this.overview.getBoundingClientRect();
+      const at = e.event ? {x: e.event.clientX, y: e.event.clientY} : {x: box.left, y: box.top};
+      this.hoverAt({kind: "input", m: this.m, p: this.points.p[pt.pointNumber]}, at);
     });
-    this.overview.on("plotly_unhover", () => this.setHover(null));
+    this.overview.on("plotly_unhover", () => this.hoverAt(null, null));
     this.overviewStep = this.step;
     this.root.dataset.overviewStep = String(this.step);
   }
@@ -472,15 +551,17 @@ export class VolumeView extends ViewBase {
 
   // ------------------------------------------------------------------ the moving layer
 
-  setHover(h) {
-    if (JSON.stringify(h) === JSON.stringify(this.hover)) return;
-    this.hover = h;
-    this.render();
+  // the step whose window is drawn: a pinned or hovered output cell's, else the current one
+  focusStep() {
+    const h = this.pinned || this.hover;
+    return h && h.kind === "output" ? h.step : this.step;
   }
 
-  // the step whose window is drawn: a hovered output cell's, else the current one
-  focusStep() {
-    return this.hover && this.hover.kind === "output" ? this.hover.step : this.step;
+  // Is output display cell [d, r, c] covered (not computed yet under reveal, or to predict)?
+  coveredOut(d, r, c) {
+    if (!this.reveal && !this.predict) return false;
+    const o = [d, r, c].map((x) => x * this.scene.scale);
+    return this.hidden(ravel(o, this.scene.out_shape));
   }
 
   // Reveal hides what the window has not reached; predict also the current cell, until the
@@ -548,8 +629,8 @@ export class VolumeView extends ViewBase {
     const oq = out.map((x) => Math.floor(x / f));
     this.output.rect(oq[0], oq[1], oq[2], 1, 1, {stroke: VOL_WINDOW, width: 3});
     this.output.slices[oq[0]] && this.output.slices[oq[0]].cell.classList.add("cx-vol-lit");
-    // hover
-    const h = this.hover;
+    // hover (or the pinned cell)
+    const h = this.pinned || this.hover;
     this.root.dataset.hover = h ? h.kind : "";
     this.root.dataset.lit = "";
     this.root.dataset.cell = "";
@@ -582,71 +663,59 @@ export class VolumeView extends ViewBase {
     this.root.dataset.step = String(this.step);
     this.predictState();
     this.queueOverview(focus);
+    this.a11y.step(`step ${this.step + 1} of ${this.steps}: ` + (this.hidden(this.step) ?
+      `out[${idx(v.outIndex(this.step))}] = ?` : this.equationOf(this.step)), this.playing);
+    this.a11y.afterRender();
     this.lastRenderMs = performance.now() - t0;
+    this.afterRender();
   }
 
   hitTest(e) {
-    const s = this.scene;
-    const f = s.scale;
-    let q = this.output.cellAt(e);
-    if (q) {
-      const o = q.map((x) => x * f);
-      if (o.some((x, i) => x >= s.out_shape[i])) return null;
-      return {kind: "output", step: ravel(o, s.out_shape)};
+    for (const stack of [this.output, this.input, this.kernel]) {
+      const q = stack.cellAt(e);
+      if (q) return this.targetAt(stack.slices[q[0]], q.slice(1));
     }
-    q = this.input.cellAt(e);
-    if (q) {
-      const p = q.map((x) => x * f);
-      if (p.some((x, i) => x >= s.padded_shape[i])) return null;
-      return {kind: "input", m: this.m, p};
-    }
-    q = this.kernel.cellAt(e);
-    if (q) return {kind: "kernel", m: this.m, t: q};
     return null;
   }
 
-  tipText(h) {
-    const s = this.scene;
-    const v = this.values;
-    if (h.kind === "output") {
-      const value = this.hidden(h.step) ? "?" : fmt(v.out(h.step));
-      return `out[${idx(v.outIndex(h.step))}] = ${value} \u2014 click to go there`;
-    }
-    if (h.kind === "input") {
-      const u = unpadded(s, h.p);
-      const value = s.exact ? v.input(h.m, h.p) : v.inputShown(h.m, h.p);
-      const n = readers(s, h.p).length;
-      const where = isPadding(s, h.p) ? `padding (${s.mode}) at ${idx(u)} = ${fmt(value)}` :
-        `x[${s.item},${s.channels[h.m]},${idx(u)}] = ${fmt(value)}`;
-      return `${where} \u00b7 read by ${n} window${n === 1 ? "" : "s"}`;
-    }
-    return `w[${s.omap},${h.m},${idx(h.t)}] = ${fmt(v.weight(h.m, h.t))}`;
+  // ------------------------------------------------------------------ the keyboard cursor
+
+  // Every slice is a grid of the cursor: the output's first (where it starts), then the
+  // input's and the kernel's; G / Shift+G go from slice to slice.
+  cursorGrids() {
+    return [...this.output.slices, ...this.input.slices, ...this.kernel.slices];
   }
 
+  // where the cursor starts: the current step's output cell
+  cursorStart() {
+    const q = unravel(this.step, this.scene.out_shape).map((x) => Math.floor(x / this.scene.scale));
+    return {g: q[0], cell: [q[1], q[2]]};
+  }
+
+  // What pointing at cell [r, c] of slice `g` points at (the mouse and the keyboard cursor
+  // alike): {kind: "output", step}, {kind: "input", m, p} or {kind: "kernel", m, t}; null
+  // beyond the volume.
+  targetAt(g, cell) {
+    const s = this.scene;
+    const q = [g.d, ...cell];
+    if (g.kind === "kernel") return {kind: "kernel", m: this.m, t: q};
+    const at = q.map((x) => x * s.scale);
+    if (g.kind === "output") {
+      if (at.some((x, i) => x >= s.out_shape[i])) return null;
+      return {kind: "output", step: ravel(at, s.out_shape)};
+    }
+    if (at.some((x, i) => x >= s.padded_shape[i])) return null;
+    return {kind: "input", m: this.m, p: at};
+  }
+
+  // the mouse: the same calls as the keyboard cursor's (hoverAt, activate)
   bindStage(stage) {
-    stage.addEventListener("mousemove", (e) => {
-      const h = this.hitTest(e);
-      this.setHover(h);
-      if (h) {
-        this.tip.textContent = this.tipText(h);
-        this.tip.style.display = "block";
-        const box = this.root.getBoundingClientRect();
-        this.tip.style.left = `${e.clientX - box.left + 14}px`;
-        this.tip.style.top = `${e.clientY - box.top + 16}px`;
-      } else {
-        this.tip.style.display = "none";
-      }
-    });
-    stage.addEventListener("mouseleave", () => {
-      this.tip.style.display = "none";
-      this.setHover(null);
-    });
+    stage.addEventListener("mousemove", (e) => this.hoverAt(this.hitTest(e), {x: e.clientX,
+                                                                             y: e.clientY}));
+    stage.addEventListener("mouseleave", () => this.hoverAt(null, null));
     stage.addEventListener("click", (e) => {
       const h = this.hitTest(e);
-      if (h && h.kind === "output") {
-        this.hover = null;
-        this.go(h.step, {force: true});
-      }
+      if (h) this.activate(h);
     });
   }
 
@@ -655,9 +724,11 @@ export class VolumeView extends ViewBase {
 }
 
 // What the 3-D view does as the explorer's does, borrowed rather than copied: stepping, Play,
-// keys, the link, predict mode, refusals of its layer controls, the equation.
+// keys, the link, predict mode, refusals of its layer controls, the equation, and what the
+// mouse and the keyboard cursor do with a cell (hoverAt: hover and tooltip; activate: an
+// output cell goes to its step, another is pinned; tipText: what the tooltip says).
 for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildPredict", "check",
-                    "predictState", "requestFailed", "equationOf"]) {
+                    "predictState", "requestFailed", "equationOf", "hoverAt", "activate", "tipText"]) {
   VolumeView.prototype[name] = View.prototype[name];
 }
 
