@@ -55,6 +55,11 @@ n = st.number_input("Stride W", 1, 10, 2)
 st.plotly_chart(go.Figure(go.Heatmap(z=np.arange(n * n).reshape(n, n))), key="chart")
 """
 VIEW = '[data-testid="cx-root"]'
+# the in-page statistics every timing script returns (a JS fragment)
+MEDIAN_P95 = """  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
+"""
+
 COUNT_WS = """(() => {
   const send = WebSocket.prototype.send;
   window.__wsSent = 0;
@@ -90,9 +95,7 @@ TIME_UPDATES = """async ([kind, n]) => {
     sync.push(performance.now() - t0);
     painted.push((await frame()) - t0);
   }
-  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
-  return [med(sync), p95(sync), med(painted), p95(painted)];
+""" + MEDIAN_P95 + """  return [med(sync), p95(sync), med(painted), p95(painted)];
 }"""
 PLAY_FPS = """async (seconds) => {
   const v = document.querySelector('[data-testid="cx-root"]').__cx;

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
+from bench_browser import MEDIAN_P95  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import convcore as cc  # noqa: E402
@@ -51,9 +52,7 @@ HOVER_RF = """async ([level, n]) => {
     sync.push(performance.now() - t0);
     painted.push((await frame()) - t0);
   }
-  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
-  return [med(sync), p95(sync), med(painted), p95(painted)];
+""" + MEDIAN_P95 + """  return [med(sync), p95(sync), med(painted), p95(painted)];
 }"""
 BIG_2D = "/receptive?in=128&layers=" + ",".join(["k7"] * 8)
 BIG_1D = "/receptive?nd=1&in=1024&layers=" + ",".join(f"k3d{2**i}" for i in range(8))

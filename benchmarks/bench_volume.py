@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_browser import ARGS, COUNT_WS, TIME_UPDATES, serve  # noqa: E402
+from bench_browser import ARGS, COUNT_WS, MEDIAN_P95, TIME_UPDATES, serve  # noqa: E402
 
 QUERY = {"src": "random", "shape": "16", "size": "3"}
 PAGE_3D = """
@@ -63,9 +63,7 @@ TIME_3D = """async ([kind, n]) => {
     sync.push(performance.now() - t0);
     painted.push((await frame()) - t0);
   }
-  const med = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  const p95 = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length * 0.95)];
-  return [med(sync), p95(sync), med(painted), p95(painted)];
+""" + MEDIAN_P95 + """  return [med(sync), p95(sync), med(painted), p95(painted)];
 }"""
 ROTATE = """async (seconds) => {
   // a drag as a user makes it: mousedown on the overview's WebGL canvas, one mousemove per
