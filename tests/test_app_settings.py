@@ -129,6 +129,15 @@ def test_bad_url_values_are_reported_and_ignored():
     assert (s.stride, s.pad, s.mode, s.speed, s.step, s.shape, s.weights, s.sample,
             s.preset) == (d.stride, d.pad, d.mode, d.speed, d.step, d.shape, d.weights,
                           d.sample, d.preset)
+    # in the page's words, never int()'s "invalid literal for int() with base 10"
+    by_key = {p.parameter: str(p) for p in problems}
+    assert by_key["stride"] == "ignored stride='abc': expected a whole number, got 'abc'"
+    assert by_key["step"] == "ignored step='x': expected a whole number, got 'x'"
+    _, problems = url.from_query({"pad": "1:x", "groups": "2.5"}, 2)
+    assert sorted(map(str, problems)) == [
+        "ignored groups='2.5': expected a whole number, got '2.5'",
+        "ignored pad='1:x': expected a whole number, got 'x'"]
+    assert not any("int()" in str(p) for p in problems)
 
 
 def test_valid_groups_are_exactly_what_the_core_accepts():

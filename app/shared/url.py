@@ -140,9 +140,18 @@ def link(s: Settings, page: str = "e") -> str:
     return ADDRESSES[page][s.ndim] + (f"?{query}" if query else "")
 
 
+def _integer(text) -> int:
+    """A whole number from the URL; a ValueError in the page's words otherwise (not int()'s
+    "invalid literal for int() with base 10")."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {str(text)[:40]!r}") from None
+
+
 def _parse_ints(text: str, ndim: int) -> tuple:
     parts = [p for p in str(text).replace(" ", "").split(",") if p]
-    vals = tuple(int(p) for p in parts)
+    vals = tuple(_integer(p) for p in parts)
     if len(vals) == 1:
         vals = vals * ndim
     if len(vals) != ndim:
@@ -157,7 +166,7 @@ def _parse_pad(text: str, ndim: int) -> tuple[str, tuple]:
     if text == "valid":
         return "axis", ((0, 0),) * ndim
     if ":" in text:
-        pairs = tuple(tuple(int(v) for v in p.split(":")) for p in text.split(","))
+        pairs = tuple(tuple(_integer(v) for v in p.split(":")) for p in text.split(","))
         if len(pairs) == 1:
             pairs = pairs * ndim
         if len(pairs) != ndim or any(len(p) != 2 for p in pairs):
@@ -189,7 +198,7 @@ def _flag(text) -> bool:
 
 def _parsers(ndim: int) -> dict:
     """Query key -> (Settings field(s), parser of its text)."""
-    count = int
+    count = _integer
     return {
         "batch": ("batch", count), "inmaps": ("inmaps", count),
         "outmaps": ("outmaps", count), "shape": ("shape", lambda t: _parse_ints(t, ndim)),
@@ -204,8 +213,8 @@ def _parsers(ndim: int) -> dict:
         "kernel": ("kernel", _choice(tuple(KERNEL_SOURCES))), "preset": ("preset", str),
         "scheme": ("scheme", _choice(INIT_SCHEMES)), "kseed": ("kseed", count),
         "w": ("weights", parse_floats), "item": ("item", count), "omap": ("omap", count),
-        "step": ("step", lambda t: int(t) - 1),  # from 1 in the URL, as the view counts
-        "speed": ("speed", lambda t: _choice(SPEEDS)(int(t))),
+        "step": ("step", lambda t: _integer(t) - 1),  # from 1 in the URL, as the view counts
+        "speed": ("speed", lambda t: _choice(SPEEDS)(_integer(t))),
         "reveal": ("reveal", _flag), "presenter": ("presenter", _flag),
         "predict": ("predict", _flag),
         "tview": ("tview", _choice(TRANSPOSED_VIEWS)),
