@@ -405,5 +405,18 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     mine, theirs = (view(p, "[v.payload.page, v.sceneId, v.root.querySelector('.cx-eq')"
                            ".innerText]") for p in (teacher, student))
     assert mine[0] == "transposed" and theirs == mine
+    # the teacher reloads the page: still the teacher, in the view and in the sidebar (the
+    # server's new session got the token once more), and the token is not left in the address
+    teacher.reload()
+    wait_until_idle(teacher)
+    wait_dataset(teacher, "classRole", "teacher", 30_000)
+    wait_dataset(teacher, "classStatus", "live", 30_000)
+    sidebar = teacher.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text(f"Class {code} — you drive it").wait_for(timeout=30_000)
+    assert sidebar.get_by_text("your view follows the teacher's").count() == 0
+    teacher.wait_for_function("() => !window.location.search.includes('token')")
+    assert f"class={code}" in teacher.url
+    view(teacher, "v.go(4)")
+    wait_dataset(student, "step", "4", 10_000)  # and it still drives the class
     for tab in (teacher, student):
         assert not tab.errors, tab.errors

@@ -20,6 +20,7 @@ const RETRY_MS = [500, 1000, 2000, 4000];  // waits after failed connections, gr
 const PRESENCE_DELAY_MS = 800;
 const MAX_PRESENCE_QUERY = 8192;  // app/live/messages.py
 const PAUSE_TEXT = "Eyes up here";
+const RECLAIM_MS = 15_000;  // a reloaded teacher's tab gives the server its token once in this
 
 const kindOf = (page) => (page === "transposed" ? "transposed" : "explorer");
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -57,6 +58,25 @@ function remember(code, values) {
   }
 }
 
+// This tab drove the class and was reloaded: the server's new session knows only the code
+// (the token never sits in the address), so the page is opened once more with the token, which
+// the server keeps in the session and drops from the address at once — the sidebar then shows
+// the teacher's links again.  Tried once: a token the server refuses leaves this tab a student
+// (as ClassLink.refused does).  True while the page is being replaced.
+function reclaim(code) {
+  const saved = remembered(code);
+  if (!saved.token) return false;
+  if (saved.reclaimed && Date.now() - saved.reclaimed < RECLAIM_MS) {
+    remember(code, {token: null, reclaimed: null});
+    return false;
+  }
+  remember(code, {reclaimed: Date.now()});
+  const u = new URL(window.location.href);
+  u.searchParams.set("token", saved.token);
+  window.location.replace(u.href);
+  return true;
+}
+
 function el(tag, className, parent, testId, text) {
   const e = document.createElement(tag);
   if (className) e.className = className;
@@ -84,7 +104,7 @@ export class ClassLink {
     this.data = data;
     this.home = page;  // the page this view is on (its kind: explorer or transposed)
     const saved = remembered(this.code);
-    if (data.token) remember(this.code, {token: data.token});
+    if (data.token) remember(this.code, {token: data.token, reclaimed: null});
     this.token = data.token || saved.token || null;
     this.role = this.token ? "teacher" : "student";
     this.student = this.token ? null : saved.student || null;
@@ -916,5 +936,6 @@ CLASS.attach = (view, data, page) => {
   }
   if (!data) return;
   if (view.classLink) view.classLink.update(data);
+  else if (!data.token && reclaim(data.code)) return;  // the page is being replaced
   else view.classLink = new ClassLink(view, data, page);
 };
