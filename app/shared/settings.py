@@ -14,14 +14,15 @@ from app.shared.ranks import rank
 
 PAD_FORMS = {"axis": "per axis", "side": "per side", "same": "same",
              "tfsame": "SAME (TF/JAX)"}
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_MODES = cc.PADDING_MODES  # the core's table (convcore/padding_modes.py)
 INPUT_SOURCES = {"arange": "arange (the documents' tensor)", "random": "random (seeded)",
                  "sample": "sample", "typed": "typed values", "upload": "upload a file",
                  "network": "a layer of the trained network (2-D)"}
 KERNEL_SOURCES = {"customW": "customW (the documents')", "preset": "preset",
                   "random": "random (init scheme)", "table": "edit as a table",
                   "network": "learned (the trained network's layer, 2-D)"}
-INIT_SCHEMES = ("xavier_uniform", "xavier_normal", "he", "gaussian", "uniform")
+# the core's initializations that give weights ("none" leaves them unset: no kernel to show)
+INIT_SCHEMES = tuple(name for name in cc.INIT_SCHEMES if name != "none")
 SPEEDS = (1, 2, 4, 8, 15, 30, 60)  # Play speed, steps per second
 MAX_BATCH = 4
 MAX_MAPS = 64
