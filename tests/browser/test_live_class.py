@@ -385,12 +385,29 @@ def expect_text(page, selector: str, text: str, timeout: int = FOLLOW_MS) -> Non
 
 
 def test_students_follow_the_teacher_to_another_page(tabs, app_url):
-    """The teacher opens the transposed page from the navigation (the same session): each
-    student's page goes there too, in the class, and shows the teacher's scene and step."""
+    """The teacher opens the 3-D page, then the transposed page from the navigation (the same
+    session): each student's page goes there too, in the class, and shows the teacher's scene
+    and step; the teacher reloads and still drives the class."""
     teacher = tabs()
     code = start_class(teacher, app_url)
     student = tabs()
     join(student, app_url, code)
+    # the 3-D page (another view: its depth slices): the student's page goes there too, on the
+    # teacher's layer, and shows the teacher's step and equation
+    teacher.get_by_role("link", name="3-D convolution").click()
+    teacher.wait_for_url(re.compile(r"/explorer_3d\?.*class="), timeout=30_000)
+    wait_until_idle(teacher)
+    teacher.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
+    wait_dataset(teacher, "classStatus", "live", 30_000)
+    view(teacher, "v.go(5)")
+    student.wait_for_url(re.compile(r"/explorer_3d\?.*class="), timeout=30_000)
+    student.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
+    wait_dataset(student, "classStatus", "live", 30_000)
+    wait_dataset(student, "step", "5", 10_000)
+    mine, theirs = (view(p, "[v.payload.page, v.scene.layout, v.sceneId, "
+                           "v.root.dataset.taps, v.root.querySelector('.cx-eq').innerText]")
+                    for p in (teacher, student))
+    assert mine[:2] == ["explorer_3d", "slices"] and theirs == mine
     teacher.get_by_role("link", name="Transposed & gradients").click()
     teacher.wait_for_url(re.compile(r"/transposed\?.*class="), timeout=30_000)
     wait_until_idle(teacher)
@@ -398,7 +415,7 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     wait_dataset(teacher, "classRole", "teacher", 30_000)
     wait_dataset(teacher, "classStatus", "live", 30_000)
     view(teacher, "v.go(2)")
-    student.wait_for_url(re.compile(r"/transposed\?class="), timeout=30_000)
+    student.wait_for_url(re.compile(r"/transposed\?.*class="), timeout=30_000)
     student.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
     wait_dataset(student, "classStatus", "live", 30_000)
     wait_dataset(student, "step", "2", 10_000)

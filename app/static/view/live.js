@@ -22,7 +22,8 @@ const MAX_PRESENCE_QUERY = 8192;  // app/live/messages.py
 const PAUSE_TEXT = "Eyes up here";
 const RECLAIM_MS = 15_000;  // a reloaded teacher's tab gives the server its token once in this
 
-const kindOf = (page) => (page === "transposed" ? "transposed" : "explorer");
+// the scene a view shows (its layout: what the page draws)
+const shownScene = (view) => view.payload && view.payload.scene;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function classUrl(code, path = "", params = null) {
@@ -102,7 +103,7 @@ export class ClassLink {
     this.view = view;
     this.code = data.code;
     this.data = data;
-    this.home = page;  // the page this view is on (its kind: explorer or transposed)
+    this.home = page;  // the page this view is on (the scene API names it: explorer_2d)
     const saved = remembered(this.code);
     if (data.token) remember(this.code, {token: data.token, reclaimed: null});
     this.token = data.token || saved.token || null;
@@ -364,13 +365,8 @@ export class ClassLink {
     const s = this.state;
     const v = this.view;
     if (!s || !s.page || !this.following()) return;
-    if (kindOf(s.page) !== kindOf(this.home)) {  // another kind of view: that page
-      if (this.navigating !== s.page) {
-        this.navigating = s.page;
-        const u = new URL(s.page, document.baseURI);
-        u.search = new URLSearchParams({class: this.code}).toString();
-        window.location.assign(u.href);
-      }
+    if (s.page !== this.home) {  // another page: open it, on the teacher's layer
+      this.openPage(s);
       return;
     }
     const want = canonical(s.query).text;
@@ -379,6 +375,18 @@ export class ClassLink {
       return;
     }
     this.applyView();
+  }
+
+  // Open the teacher's page (its sidebar, controls and view), in the class, on the teacher's
+  // layer; once per page and layer.
+  openPage(s) {
+    const q = new URLSearchParams(s.query || "");
+    q.set("class", this.code);
+    const u = new URL(s.page, document.baseURI);
+    u.search = q.toString();
+    if (this.navigating === u.href) return;
+    this.navigating = u.href;
+    window.location.assign(u.href);
   }
 
   async loadScene() {
@@ -398,6 +406,11 @@ export class ClassLink {
         if (this.closed || !this.following()) return;
         if (status === 200) {
           const s = this.state;
+          const mine = shownScene(this.view);
+          if (mine && body.scene && body.scene.layout !== mine.layout) {
+            this.openPage(s);  // a rank this page's view does not draw (the transposed page)
+            return;
+          }
           body.init = {...body.init, step: s.step, speed: s.speed, reveal: s.reveal};
           this.view.accept(body);
           this.sceneMs = performance.now() - t0;
