@@ -384,6 +384,30 @@ def expect_text(page, selector: str, text: str, timeout: int = FOLLOW_MS) -> Non
         f"return !!e && e.innerText.includes({json.dumps(text)}); }}", timeout=timeout)
 
 
+def teacher_opens(teacher, student, link: str, path: str, step: int) -> list:
+    """The teacher opens page ``path`` from the navigation (the same session) and goes to
+    ``step``: the student's page goes there too, in the class, on the teacher's layer, and
+    shows the same scene, step, taps and equation.  What both show: [page, scene id, step,
+    layout, taps, equation]."""
+    def opened(tab):
+        tab.wait_for_url(re.compile(rf"/{path}\?.*class="), timeout=30_000)
+        wait_until_idle(tab)
+        tab.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
+        wait_dataset(tab, "classStatus", "live", 30_000)
+
+    teacher.get_by_role("link", name=link).click()
+    opened(teacher)
+    wait_dataset(teacher, "classRole", "teacher", 30_000)
+    view(teacher, f"v.go({step})")
+    opened(student)
+    wait_dataset(student, "step", str(step), 10_000)
+    mine, theirs = (view(p, "[v.payload.page, v.sceneId, v.step, v.scene.layout || null, "
+                           "v.root.dataset.taps || '', v.root.querySelector('.cx-eq').innerText]")
+                    for p in (teacher, student))
+    assert theirs == mine
+    return mine
+
+
 def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     """The teacher opens the 3-D page, then the transposed page from the navigation (the same
     session): each student's page goes there too, in the class, and shows the teacher's scene
@@ -392,36 +416,11 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     code = start_class(teacher, app_url)
     student = tabs()
     join(student, app_url, code)
-    # the 3-D page (another view: its depth slices): the student's page goes there too, on the
-    # teacher's layer, and shows the teacher's step and equation
-    teacher.get_by_role("link", name="3-D convolution").click()
-    teacher.wait_for_url(re.compile(r"/explorer_3d\?.*class="), timeout=30_000)
-    wait_until_idle(teacher)
-    teacher.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
-    wait_dataset(teacher, "classStatus", "live", 30_000)
-    view(teacher, "v.go(5)")
-    student.wait_for_url(re.compile(r"/explorer_3d\?.*class="), timeout=30_000)
-    student.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
-    wait_dataset(student, "classStatus", "live", 30_000)
-    wait_dataset(student, "step", "5", 10_000)
-    mine, theirs = (view(p, "[v.payload.page, v.scene.layout, v.sceneId, "
-                           "v.root.dataset.taps, v.root.querySelector('.cx-eq').innerText]")
-                    for p in (teacher, student))
-    assert mine[:2] == ["explorer_3d", "slices"] and theirs == mine
-    teacher.get_by_role("link", name="Transposed & gradients").click()
-    teacher.wait_for_url(re.compile(r"/transposed\?.*class="), timeout=30_000)
-    wait_until_idle(teacher)
-    teacher.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
-    wait_dataset(teacher, "classRole", "teacher", 30_000)
-    wait_dataset(teacher, "classStatus", "live", 30_000)
-    view(teacher, "v.go(2)")
-    student.wait_for_url(re.compile(r"/transposed\?.*class="), timeout=30_000)
-    student.wait_for_selector(f"{ROOT_SEL} .cx-eq", timeout=60_000)
-    wait_dataset(student, "classStatus", "live", 30_000)
-    wait_dataset(student, "step", "2", 10_000)
-    mine, theirs = (view(p, "[v.payload.page, v.sceneId, v.root.querySelector('.cx-eq')"
-                           ".innerText]") for p in (teacher, student))
-    assert mine[0] == "transposed" and theirs == mine
+    # the 3-D page (another view: its depth slices), then the transposed page
+    mine = teacher_opens(teacher, student, "3-D convolution", "explorer_3d", step=5)
+    assert mine[0] == "explorer_3d" and mine[3] == "slices"
+    mine = teacher_opens(teacher, student, "Transposed & gradients", "transposed", step=2)
+    assert mine[0] == "transposed"
     # the teacher reloads the page: still the teacher, in the view and in the sidebar (the
     # server's new session got the token once more), and the token is not left in the address
     teacher.reload()
