@@ -177,19 +177,25 @@ export class View extends ViewBase {
   show(payload) {
     const init = payload.init || {};
     this.stop(false);
-    this.scene = payload.scene;
-    this.rank = layoutOf(this.scene);  // what differs between a strip and a grid (ranks.js)
-    this.values = new Values(this.scene);
-    this.steps = this.stepCount();
-    this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
+    this.useScene(payload.scene, init.step | 0);
     this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
     this.reveal = !!init.reveal;
     this.predict = !!init.predict;
     this.answers = new Map();  // predict mode: step -> {guess, right}
-    this.hover = null;
-    this.pinned = null;
     this.presenter = !!payload.presenter;
     this.build();
+  }
+
+  // Take `scene` (not drawn yet: build() draws it) at `step`, clamped to its steps, with
+  // nothing hovered or pinned.
+  useScene(scene, step) {
+    this.scene = scene;
+    this.rank = layoutOf(scene);  // what differs between a strip and a grid (ranks.js)
+    this.values = new Values(scene);
+    this.steps = this.stepCount();
+    this.step = Math.min(Math.max(0, step), this.steps - 1);
+    this.hover = null;
+    this.pinned = null;
   }
 
   refresh(payload, previous) {

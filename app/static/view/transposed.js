@@ -14,7 +14,7 @@ import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, tapPosition, unravel} from "./geometry.js";
 import {mountView} from "./component.js";
 import {FIELDS} from "./controls.js";
-import {Values, View, decode} from "./explorer.js";
+import {View, decode} from "./explorer.js";
 import {inkOn, parseColor} from "./contrast.js";
 import {RDBU, axisNames, rowsOf, ticks} from "./grid.js";
 
@@ -90,12 +90,7 @@ export class TransposedView extends View {
     if (mode === this.viewMode) return;
     this.stop(false);
     this.viewMode = mode;
-    this.scene = this.derived();
-    this.values = new Values(this.scene);
-    this.steps = this.stepCount();
-    this.step = 0;
-    this.hover = null;
-    this.pinned = null;
+    this.useScene(this.derived(), 0);
     this.build();
     this.scheduleReport();
   }
