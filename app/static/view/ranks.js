@@ -11,7 +11,8 @@
 //
 // Coordinates: `at` is a position in display cells, one number per axis (a scene index divided
 // by the display scale; a kernel's tap times its dilation); `row` is the map's row in a strip.
-// place(at, row) is where `at` is drawn ([row, col] of the grid), read(cell, g) the inverse.
+// place(at, row) is where `at` is drawn ([row, col] of the grid); read(cell, g) the inverse:
+// {m: the input or kernel map, j: the output map (its row: a strip holds them all), at}.
 // Adding a layout is adding an entry with these members.
 
 import {MARGIN, axisNames, drawable, fingerprint, rowsOf, ticks} from "./grid.js";
@@ -244,17 +245,17 @@ const GRID = {
     view.inputs = view.sets.in.layout(Array.from({length: maps}, (_, m) => ({
       rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`, className: "cx-input",
       name: `input x[${s.item},${s.channels[m]}], ${size(ph, pw)}${padded}`,
-      props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})), plan.inPer);
+      props: {kind: "input", m, spot: (p) => this.place(p.map((v) => v / f))}})), plan.inPer);
     view.kernels = view.sets.k.layout(Array.from({length: maps}, (_, m) => ({
       rows: kd[0], cols: kd[1], cs: view.ck, label: view.kernelName(m), className: "cx-kernel",
       name: `kernel ${view.kernelName(m)}, ${kd[0]} by ${kd[1]}` +
         (s.dilation.some((d) => d > 1) ? ", dilated" : ""),
-      props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})),
+      props: {kind: "kernel", m, spot: (t) => this.place(t.map((v, a) => v * s.dilation[a]))}})),
                                       plan.inPer);
     // the shown output map among the others (a scene without `outputs` has only it), and
     // the maps of an output's size a view of another kind shows beside them
     const first = s.outputs ? s.outputs_first : s.omap;
-    const spot = (q) => [q[0] / f, q[1] / f];
+    const spot = (q) => this.place(q.map((v) => v / f));
     const specs = Array.from({length: outs}, (_, j) => ({
       rows: oh, cols: ow, cs, className: "cx-out",
       name: `output out[${s.item},${first + j}]${first + j === s.omap ? " (shown)" : ""}, ` +

@@ -70,7 +70,8 @@ export class TransposedView extends View {
                const z = rowsOf(counts, 0, rows, cols, Number);
                return {z, text: g.cs >= 12 ? z : null, colorscale: OVERLAP_SCALE,
                        values: z, rowNames: axisNames(rows, 0, 1), colNames: axisNames(cols, 0, 1),
-                       xticks: ticks(cols, 0, 1, g.cs, font), yticks: ticks(rows, 0, 1, g.cs, font)};
+                       xticks: ticks(cols, 0, 1, g.cs, font),
+                       yticks: ticks(rows, 0, 1, g.cs, font)};
              }}];
   }
 
