@@ -108,6 +108,7 @@ def test_the_stack_scene_is_the_core_geometry_in_json():
         sc = scenes.build_stack_scene(rf)
         assert json.loads(json.dumps(sc, allow_nan=False)) == sc
         assert sc["ndim"] == s.ndim and sc["kind"] == "stack"
+        assert sc["layout"] == {1: "strip", 2: "grid"}[s.ndim]  # what receptive.js reads
         assert sc["shapes"] == [list(s.in_shape)] + [
             list(v) for v in cc.stack_shapes(s.in_shape, s.core_layers())]
         for layer, got in zip(s.layers, sc["layers"]):

@@ -82,6 +82,8 @@ def test_the_transposed_scene_holds_the_core_arrays(s):
     conv = cc.conv_transpose1d if s.ndim == 1 else cc.conv_transpose2d
     np.testing.assert_array_equal(comp.out, conv(comp.x, comp.weight, comp.bias, **kw))
     sc = json.loads(json.dumps(scenes.build_transposed_scene(comp, 0, s.omap)))
+    # the view reads its rank's layout (app/static/view/ranks.js), not the number of axes
+    assert (sc["layout"], sc["axes"]) == {1: ("strip", ["L"]), 2: ("grid", ["H", "W"])}[s.ndim]
     og = s.outmaps // s.groups
     cg = s.inmaps // s.groups
     group, o = divmod(s.omap, og)

@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parents[1]  # app/
 STATIC = HERE / "static"
 VIEW = STATIC / "view"
 MODULES = ("format.js", "contrast.js", "a11y.js", "component.js", "live.js", "geometry.js",
-           "grid.js", "controls.js", "layout.js", "gif.js", "record.js",
+           "grid.js", "controls.js", "layout.js", "ranks.js", "gif.js", "record.js",
            "explorer.js")  # in dependency order
 COMPONENT = "convcore_explorer"
 TRANSPOSED_MODULES = (*MODULES, "transposed.js")

@@ -13,12 +13,13 @@
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {equationText, fmt, idx} from "./format.js";
-import {COLORSCALE, Grid, MARGIN, MapPanel, axisNames, fingerprint, ticks} from "./grid.js";
+import {Grid, MapPanel} from "./grid.js";
 import {
   isPadding, kernelOffsets, product, ravel, readers, tapFootprint, tapPosition, unpadded, unravel,
   windowTaps,
 } from "./geometry.js";
-import {TITLE, layout2d} from "./layout.js";
+import {TITLE} from "./layout.js";
+import {layoutOf} from "./ranks.js";
 import {Recorder} from "./record.js";
 
 const WINDOW = "#111111";
@@ -29,7 +30,6 @@ const NEVER_READ = "#6a3d9a";
 const PAD_VEIL = "rgba(255, 255, 255, 0.45)";
 const COVER = "rgba(245, 245, 245, 0.93)";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
-const MARGIN_1D = {...MARGIN, l: 58};  // room for row names such as w[3,1]
 const MAX_TERMS_SHOWN = 8;  // partial sums listed one per input map, then summarized
 
 // ----------------------------------------------------------------------------- data
@@ -150,19 +150,6 @@ export class Values {
   }
 }
 
-export function rowsOf(arr, offset, rows, cols, map) {
-  const z = [];
-  for (let r = 0; r < rows; r++) {
-    const row = new Array(cols);
-    for (let c = 0; c < cols; c++) row[c] = map(arr[offset + r * cols + c]);
-    z.push(row);
-  }
-  return z;
-}
-
-function drawable(zmax) {
-  return (v) => (Number.isNaN(v) ? null : Number.isFinite(v) ? v : Math.sign(v) * zmax);
-}
 
 function element(tag, className, parent, testId) {
   const e = document.createElement(tag);
@@ -181,7 +168,7 @@ export class View extends ViewBase {
     this.playing = false;
     this.hover = null;
     this.pinned = null;
-    this.grids2 = {inputs: [], kernels: [], outputs: []};
+    this.grids2 = {inputs: [], kernels: [], outputs: [], extras: []};
     this.recorder = new Recorder(this);
   }
 
@@ -190,18 +177,25 @@ export class View extends ViewBase {
   show(payload) {
     const init = payload.init || {};
     this.stop(false);
-    this.scene = payload.scene;
-    this.values = new Values(this.scene);
-    this.steps = this.stepCount();
-    this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
+    this.useScene(payload.scene, init.step | 0);
     this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
     this.reveal = !!init.reveal;
     this.predict = !!init.predict;
     this.answers = new Map();  // predict mode: step -> {guess, right}
-    this.hover = null;
-    this.pinned = null;
     this.presenter = !!payload.presenter;
     this.build();
+  }
+
+  // Take `scene` (not drawn yet: build() draws it) at `step`, clamped to its steps, with
+  // nothing hovered or pinned.
+  useScene(scene, step) {
+    this.scene = scene;
+    this.rank = layoutOf(scene);  // what differs between a strip and a grid (ranks.js)
+    this.values = new Values(scene);
+    this.steps = this.stepCount();
+    this.step = Math.min(Math.max(0, step), this.steps - 1);
+    this.hover = null;
+    this.pinned = null;
   }
 
   refresh(payload, previous) {
@@ -257,8 +251,6 @@ export class View extends ViewBase {
     this.drawOutput(unravel(this.step, this.scene.out_shape));
   }
 
-  extraPanels() {}
-
   titles() {
     const s = this.scene;
     return {input: `input, padded (item ${s.item})`, kernel: `kernel w[${s.omap}]`,
@@ -286,7 +278,10 @@ export class View extends ViewBase {
     return this.equationOf(focus);
   }
 
-  // maps of an output map's size that sit beside the outputs (transposed: the stamp counts)
+  // Maps of an output map's size shown with the outputs (transposed: the stamp counts):
+  // outputSizedSpecs(base) gives their grids' specs from `base` (the layout's rows, cols, cs,
+  // spot and `size` in words), outputSizedItems(font) what they draw ({key, zmin, zmax, row
+  // and tick: a strip's name of its row, make: () => the heatmap}; see ranks.js).
   outputSizedPanels() {
     return this.outputSizedSpecs({}).length;
   }
@@ -300,7 +295,7 @@ export class View extends ViewBase {
   }
 
   hasPartials() {
-    return this.scene.ndim > 0 && !!this.scene.outputs;
+    return !!this.scene.outputs;
   }
 
   // ------------------------------------------------------------------ layout
@@ -326,9 +321,9 @@ export class View extends ViewBase {
     const width = Math.max(280, this.stage.clientWidth || root.clientWidth || 800);
     this.narrow = width < 700;
     this.extraGrids = [];
-    if (s.ndim === 1) this.layout1d(width);
-    else this.layout2d(width);
-    this.extraPanels(width);
+    this.rank.arrange(this, width);
+    this.rank.drawMaps(this);
+    if (this.rank.line) this.buildLine(width);
     this.notes();
     this.drawStatic();
     this.render();
@@ -342,7 +337,7 @@ export class View extends ViewBase {
     for (const g of this.allGrids()) g.remove();
     for (const set of Object.values(this.sets || {})) set.remove();
     this.sets = null;
-    this.grids2 = {inputs: [], kernels: [], outputs: []};
+    this.grids2 = {inputs: [], kernels: [], outputs: [], extras: []};
     this.inputs = [];
     this.kernels = [];
     this.outputs = [];
@@ -372,7 +367,7 @@ export class View extends ViewBase {
     panel("k", "cx-kernels");
     panel("out", "cx-output");
     panel("ps", "cx-partials");
-    if (this.scene.ndim === 2) {  // 2-D: one plotly figure per panel, for all its maps
+    if (this.rank.mapPanels) {  // one plotly figure per panel, for all its maps
       this.sets = {};
       for (const name of ["in", "k", "out"]) {
         const body = this.panels[name].body;
@@ -443,71 +438,6 @@ export class View extends ViewBase {
     return {w: this.presenter ? 300 : 250, h: TITLE + lines * lineH + 8};
   }
 
-  layout2d(width) {
-    const s = this.scene;
-    const f = s.scale;
-    const maps = s.shown_maps;
-    const outs = this.values.outCount;
-    const [ph, pw] = s.padded_shape.map((n) => Math.ceil(n / f));
-    const [oh, ow] = s.out_shape.map((n) => Math.ceil(n / f));
-    const kd = s.kernel.map((k, a) => s.dilation[a] * (k - 1) + 1);
-    const ps = this.hasPartials() ? this.partialsBox() : {w: 0, h: 0};
-    // planned for the output at stride 1, so that changing the stride leaves every cell where
-    // it is (the outputs shrink in place; the input is not redrawn)
-    const [rh, rw] = s.outputs ? s.padded_shape.map((n, a) => Math.ceil((n - kd[a] + 1) / f)) :
-      [oh, ow];
-    const plan = layout2d({
-      width: width - 4, height: this.heightBudget(), maps, inRows: ph, inCols: pw,
-      outs: outs + this.outputSizedPanels(),
-      outRows: Math.max(oh, rh), outCols: Math.max(ow, rw), kRows: kd[0], kCols: kd[1],
-      psWidth: ps.w, psHeight: ps.h,
-      minK: this.presenter ? 34 : 22, maxCell: 72, margin: MARGIN, narrow: this.narrow,
-      title: this.presenter ? 0 : TITLE,  // presenter: the maps' own labels say what they are
-    });
-    this.plan = plan;
-    this.cs = Math.max(0.5, plan.c);
-    this.ck = plan.ck;
-    this.arrange(plan.kind);
-    const titles = this.titles();
-    const P = this.panels;
-    P.in.title.textContent = titles.input;
-    P.k.title.textContent = titles.kernel;
-    P.out.title.textContent = titles.output;
-    const cs = this.cs;
-    const padded = s.pads.some(([a, b]) => a || b) ? ", padded" : "";
-    const size = (r, c) => `${r} by ${c}${f > 1 ? ` (every ${f}th cell)` : ""}`;
-    this.inputs = this.sets.in.layout(Array.from({length: maps}, (_, m) => ({
-      rows: ph, cols: pw, cs, label: `x[${s.item},${s.channels[m]}]`, className: "cx-input",
-      name: `input x[${s.item},${s.channels[m]}], ${size(ph, pw)}${padded}`,
-      props: {kind: "input", m, spot: (p) => [p[0] / f, p[1] / f]}})), plan.inPer);
-    this.kernels = this.sets.k.layout(Array.from({length: maps}, (_, m) => ({
-      rows: kd[0], cols: kd[1], cs: this.ck, label: this.kernelName(m), className: "cx-kernel",
-      name: `kernel ${this.kernelName(m)}, ${kd[0]} by ${kd[1]}` +
-        (s.dilation.some((d) => d > 1) ? ", dilated" : ""),
-      props: {kind: "kernel", m, spot: (t) => [t[0] * s.dilation[0], t[1] * s.dilation[1]]}})),
-                                      plan.inPer);
-    // the shown output map among the others (a scene without `outputs` has only it), and
-    // the maps of an output's size a view of another kind shows beside them
-    const first = s.outputs ? s.outputs_first : s.omap;
-    const spot = (q) => [q[0] / f, q[1] / f];
-    const specs = Array.from({length: outs}, (_, j) => ({
-      rows: oh, cols: ow, cs, className: "cx-out",
-      name: `output out[${s.item},${first + j}]${first + j === s.omap ? " (shown)" : ""}, ` +
-        size(oh, ow),
-      label: `out[${s.item},${first + j}]` + (outs > 1 && first + j === s.omap ? " \u25c0 shown" :
-        ""),
-      props: {kind: first + j === s.omap ? "output" : "omap", j, omap: first + j, spot}}));
-    const extra = this.outputSizedSpecs({rows: oh, cols: ow, cs, spot});
-    const placed = this.sets.out.layout([...specs, ...extra], plan.outPer);
-    this.outputs = placed.slice(0, outs);
-    this.extraGrids = placed.slice(outs);
-    for (const g of this.outputs) {
-      g.el.classList.toggle("cx-current", outs > 1 && g.kind === "output");
-    }
-    this.output = this.outputs.find((g) => g.kind === "output");
-    this.drawHeatmaps();
-  }
-
   // The panels into rows for an arrangement of layout.js.
   arrange(kind) {
     const P = this.panels;
@@ -534,146 +464,8 @@ export class View extends ViewBase {
     this.stage.dataset.layout = kind;
   }
 
-  layout1d(width) {
-    const s = this.scene;
-    const f = s.scale;
-    const maps = s.shown_maps;
-    const outs = this.values.outCount;
-    const pl = Math.ceil(s.padded_shape[0] / f);
-    const ol = Math.ceil(s.out_shape[0] / f);
-    const kd = s.dilation[0] * (s.kernel[0] - 1) + 1;
-    // cells as wide as the width allows (for the longer of input and output: a transposed
-    // convolution's output is the longer); strips at least a readable height
-    const cs = Math.max(0.5, Math.min((width - MARGIN_1D.l - MARGIN_1D.r - 8) / Math.max(pl, ol),
-                                      72));
-    const line = this.presenter ? 170 : 200;
-    const psH = this.hasPartials() ? this.partialsBox().h : 0;
-    // the partial sums are a row of their own under the output (arrange("stack"))
-    const rowsBudget = (this.heightBudget() - line - psH - 3 * (MARGIN.t + MARGIN.b + 24)) /
-      (2 * maps + outs);
-    const ch = Math.max(this.presenter ? 30 : 22, Math.min(cs, 72, rowsBudget));
-    this.cs = cs;
-    this.ck = Math.max(cs, this.presenter ? 34 : 22);
-    this.arrange("stack");
-    const P = this.panels;
-    const titles = this.titles();
-    P.in.title.textContent = titles.input;
-    P.k.title.textContent = `${titles.kernel} \u2014 under the window`;
-    P.out.title.textContent = titles.output;
-    P.k.el.classList.add("cx-slide");
-    for (const name of ["in", "k", "out"]) P[name].body.style.gridTemplateColumns = "";
-    const first = s.outputs ? s.outputs_first : s.omap;
-    const padded = s.pads[0].some(Boolean) ? ", padded" : "";
-    [this.inputs] = [this.gridsOf("inputs", P.in.body, [{
-      rows: maps, cols: pl, cs, ch, className: "cx-input", margin: MARGIN_1D,
-      name: `input ${maps > 1 ? `${maps} maps` : `x[${s.item},${s.channels[0]}]`}, ${pl} ` +
-        `cells${padded}`,
-      props: {kind: "input", m: 0, spot: (p, m) => [m, p[0] / f]}}])];
-    this.kernels = this.gridsOf("kernels", P.k.body, [{
-      rows: maps, cols: kd, cs: this.ck, ch, className: "cx-kernel", margin: MARGIN_1D,
-      name: `kernel ${maps > 1 ? `w[${s.omap}], ${maps} rows` : this.kernelName(0)}, ${kd} taps`,
-      props: {kind: "kernel", m: 0, spot: (t, m) => [m, t[0] * s.dilation[0]]}}]);
-    this.slider = this.kernels[0].el;
-    this.outputs = this.gridsOf("outputs", P.out.body, [{
-      rows: outs, cols: ol, cs, ch, className: "cx-out", margin: MARGIN_1D,
-      name: `output ${outs > 1 ? `maps ${first} to ${first + outs - 1}` : `out[${s.item},` +
-        `${s.omap}]`}, ${ol} cells`,
-      props: {kind: "output", j: s.omap - first, omap: s.omap,
-              spot: (q) => [s.omap - first, q[0] / f]}}]);
-    this.output = this.outputs[0];
-    this.drawHeatmaps();
-    this.buildLine(width);
-  }
-
   allGrids() {
-    return [...this.grids2.inputs, ...this.grids2.kernels, ...this.grids2.outputs];
-  }
-
-  drawHeatmaps() {
-    const s = this.scene;
-    const v = this.values;
-    const font = this.font;
-    const zIn = s.zmax.input;
-    const shapeIn = v.inputs.shape.slice(1);
-    const lo = s.pads.map((p) => p[0]);
-    // values for cell labels, only where cells can hold one (65k labels cost frames)
-    const labels = (z, cs) => (cs < 12 ? null : z);
-    const least = this.presenter ? 16 : 9;  // on a projector: legible, or colour and hover
-    const zOut = s.zmax.output;
-    const first = s.outputs ? s.outputs_first : s.omap;
-    this.unlabelled = false;
-    if (s.ndim === 2) {
-      const [rows, cols] = shapeIn;
-      // one plotly figure per panel, redrawn only when what it shows changed (fingerprints)
-      const lab = (g) => g.cs >= 12;
-      this.sets.in.draw(this.inputs.map((g, m) => ({
-        key: fingerprint(v.inputs.data, m * v.inSize, v.inSize), zmax: zIn,
-        make: () => {
-          const raw = rowsOf(v.inputs.data, m * v.inSize, rows, cols, (x) => x);
-          return {z: raw.map((r) => r.map(drawable(zIn))), text: lab(g) ? raw : null,
-                  values: raw, rowNames: axisNames(rows, -lo[0], s.scale),
-                  colNames: axisNames(cols, -lo[1], s.scale),
-                  xticks: ticks(cols, -lo[1], s.scale, g.cs, font),
-                  yticks: ticks(rows, -lo[0], s.scale, g.cs, font)};
-        }})), {font, least});
-      const kd = [this.kernels[0].rows, this.kernels[0].cols];
-      this.sets.k.draw(this.kernels.map((g, m) => ({
-        key: `${fingerprint(v.weights.data, m * v.kSize, v.kSize)}${s.dilation}`,
-        zmax: s.zmax.weight,
-        make: () => {
-          const z = Array.from({length: kd[0]}, () => new Array(kd[1]).fill(null));
-          for (const t of v.offsets) {
-            z[t[0] * s.dilation[0]][t[1] * s.dilation[1]] = v.weight(m, t);
-          }
-          return {z: z.map((r) => r.map(drawable(s.zmax.weight))), text: lab(g) ? z : null,
-                  values: z, xticks: ticks(kd[1], 0, 1, g.cs, font),
-                  yticks: ticks(kd[0], 0, 1, g.cs, font)};
-        }})), {font, least});
-      const [orows, ocols] = v.output.shape;
-      const osize = orows * ocols;
-      this.sets.out.draw([...this.outputs.map((g, j) => ({
-        key: fingerprint(v.outputs.data, j * osize, osize), zmax: zOut,
-        make: () => {
-          const raw = rowsOf(v.outputs.data, j * osize, orows, ocols, (x) => x);
-          return {z: raw.map((r) => r.map(drawable(zOut))), text: lab(g) ? raw : null,
-                  values: raw, rowNames: axisNames(orows, 0, s.scale),
-                  colNames: axisNames(ocols, 0, s.scale),
-                  xticks: ticks(ocols, 0, s.scale, g.cs, font),
-                  yticks: ticks(orows, 0, s.scale, g.cs, font)};
-        }})), ...this.outputSizedItems(font)], {font, least});
-      this.unlabelled = [...this.inputs, ...this.outputs].some((g) => !g.labels);
-      return;
-    }
-    const g = this.inputs[0];
-    const cols = shapeIn[0];
-    const raw = rowsOf(v.inputs.data, 0, s.shown_maps, cols, (x) => x);
-    const names = s.channels.slice(0, s.shown_maps).map((c) => `x[${c}]`);
-    g.draw(raw.map((r) => r.map(drawable(zIn))), {
-      zmax: zIn, text: labels(raw, g.cs), font, least, values: raw, rowNames: names,
-      colNames: axisNames(cols, -lo[0], s.scale),
-      xticks: ticks(cols, -lo[0], s.scale, g.cs, font),
-      yticks: [names.map((_, i) => i), names]});
-    if (!g.labels) this.unlabelled = true;
-    const k = this.kernels[0];
-    const z = Array.from({length: s.shown_maps}, () => new Array(k.cols).fill(null));
-    for (let m = 0; m < s.shown_maps; m++) {
-      for (const t of v.offsets) z[m][t[0] * s.dilation[0]] = v.weight(m, t);
-    }
-    k.draw(z.map((r) => r.map(drawable(s.zmax.weight))), {
-      zmax: s.zmax.weight, text: labels(z, k.cs), font, least, values: z,
-      rowNames: names.map((_, m) => this.kernelName(m)),
-      xticks: ticks(k.cols, 0, 1, k.cs, font),
-      yticks: [names.map((_, i) => i), names.map((_, m) => this.kernelName(m))]});
-    const o = this.output;
-    const ocols = v.output.shape[0];
-    const oraw = rowsOf(v.outputs.data, 0, v.outCount, ocols, (x) => x);
-    const onames = oraw.map((_, j) => `out[${first + j}]`);
-    o.draw(oraw.map((r) => r.map(drawable(zOut))), {
-      zmax: zOut, text: labels(oraw, o.cs), font, least, values: oraw, rowNames: onames,
-      colNames: axisNames(ocols, 0, s.scale),
-      xticks: ticks(ocols, 0, s.scale, o.cs, font),
-      yticks: [onames.map((_, i) => i), onames]});
-    if (!o.labels) this.unlabelled = true;
+    return Object.values(this.grids2).flat();
   }
 
   // 1-D: the signal and the output as lines; each output sits at its window's centre, in
@@ -714,8 +506,9 @@ export class View extends ViewBase {
     }
     const row = element("div", "cx-row", this.stage);
     row.appendChild(this.line.wrap);
-    const w = Math.max(260, Math.min(width - 8, MARGIN_1D.l + s.padded_shape[0] / f * this.cs +
-                                     MARGIN_1D.r + 40));
+    const margin = this.rank.margin;
+    const w = Math.max(260, Math.min(width - 8, margin.l + s.padded_shape[0] / f * this.cs +
+                                     margin.r + 40));
     const h = this.presenter ? 170 : 200;
     const font = Math.max(11, Math.round(this.font * 0.75));
     // the legend sits above the plot area, where it cannot cover the lines
@@ -861,35 +654,15 @@ export class View extends ViewBase {
   drawStatic() {
     const s = this.scene;
     const f = s.scale;
+    const L = this.rank;
     for (const g of this.inputs) {
       const ctx = g.sctx;
       ctx.clearRect(0, 0, g.stat.width, g.stat.height);
-      const rowsOfGrid = s.ndim === 1 ? s.shown_maps : 1;
-      for (let r = 0; r < rowsOfGrid; r++) {
-        // padding veil: the padded frame minus the unpadded block, per axis
-        const lo = s.pads.map((p) => p[0] / f);
-        const inn = s.in_shape.map((n) => n / f);
-        if (s.ndim === 2) {
-          const [H, W] = [g.rows, g.cols];
-          ctx.fillStyle = PAD_VEIL;
-          ctx.fillRect(0, 0, W * g.cs, lo[0] * g.cs);
-          ctx.fillRect(0, (lo[0] + inn[0]) * g.cs, W * g.cs, (H - lo[0] - inn[0]) * g.cs);
-          ctx.fillRect(0, lo[0] * g.cs, lo[1] * g.cs, inn[0] * g.cs);
-          ctx.fillRect((lo[1] + inn[1]) * g.cs, lo[0] * g.cs, (W - lo[1] - inn[1]) * g.cs,
-                       inn[0] * g.cs);
-          ctx.strokeStyle = "rgba(0,0,0,0.55)";
-          ctx.setLineDash([4, 3]);
-          ctx.lineWidth = 1;
-          ctx.strokeRect(lo[1] * g.cs + 0.5, lo[0] * g.cs + 0.5, inn[1] * g.cs - 1,
-                         inn[0] * g.cs - 1);
-          ctx.setLineDash([]);
-        } else {
-          ctx.fillStyle = PAD_VEIL;
-          ctx.fillRect(0, r * g.ch, lo[0] * g.cs, g.ch);
-          ctx.fillRect((lo[0] + inn[0]) * g.cs, r * g.ch, (g.cols - lo[0] - inn[0]) * g.cs,
-                       g.ch);
-        }
-      }
+      // padding veil: the padded frame minus the unpadded block, per axis
+      const lo = s.pads.map((p) => p[0] / f);
+      const inn = s.in_shape.map((n) => n / f);
+      ctx.fillStyle = PAD_VEIL;
+      for (let row = 0; row < L.mapsPerGrid(s); row++) L.veil(ctx, g, lo, inn, row);
       this.drawNeverRead(g);
       this.drawSources(g);
     }
@@ -898,11 +671,9 @@ export class View extends ViewBase {
       ctx.clearRect(0, 0, k.stat.width, k.stat.height);
       if (s.dilation.every((d) => d === 1)) continue;
       ctx.fillStyle = "rgba(0,0,0,0.25)";
-      const rows = s.ndim === 1 ? s.shown_maps : 1;
       for (let r = 0; r < k.rows; r++) {
-        for (let c = 0; c < k.cols; c++) {
-          const gap = s.ndim === 2 ? r % s.dilation[0] || c % s.dilation[1] : c % s.dilation[0];
-          if (gap && (s.ndim === 2 || r < rows)) {
+        for (let c = 0; c < k.cols; c++) {  // a dot where no tap is: between dilated taps
+          if (L.read([r, c], k).at.some((v, a) => v % s.dilation[a])) {
             ctx.beginPath();
             ctx.arc((c + 0.5) * k.cs, (r + 0.5) * k.ch, Math.max(1.5, k.cs * 0.06), 0, 7);
             ctx.fill();
@@ -931,21 +702,10 @@ export class View extends ViewBase {
       ctx.lineTo(x, y + size);
       ctx.stroke();
     };
-    const lo = s.pads.map((p) => p[0]);
-    if (s.ndim === 1) {
-      for (let r = 0; r < s.shown_maps; r++) {
-        for (const i of s.never_read[0]) mark(r, (i + lo[0]) / f);
-      }
-      return;
-    }
-    const [rowsNR, colsNR] = s.never_read;
-    const setR = new Set(rowsNR);
-    const setC = new Set(colsNR);
-    if (g.cs < 3) return;
-    for (let i = 0; i < s.in_shape[0]; i += f) {
-      for (let j = 0; j < s.in_shape[1]; j += f) {
-        if (setR.has(i) || setC.has(j)) mark((i + lo[0]) / f, (j + lo[1]) / f);
-      }
+    const L = this.rank;
+    const cells = L.neverRead(s, g);
+    for (let row = 0; row < L.mapsPerGrid(s); row++) {
+      for (const at of cells) mark(...L.place(at, row));
     }
   }
 
@@ -959,10 +719,9 @@ export class View extends ViewBase {
     ctx.font = `${size}px sans-serif`;
     ctx.textAlign = "center";
     ctx.textBaseline = "bottom";
-    const rows = s.ndim === 2 ? g.rows : s.shown_maps;
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; r < g.rows; r++) {
       for (let c = 0; c < g.cols; c++) {
-        const p = s.ndim === 2 ? [r, c] : [c];
+        const p = this.rank.read([r, c], g).at;  // display cells are cells here (scale 1)
         if (!isPadding(s, p)) continue;
         const src = p.map((pa, a) => s.source[a][pa]);
         ctx.fillText(`\u2190${idx(src)}`, (c + 0.5) * g.cs, (r + 1) * g.ch - 1);
@@ -1084,19 +843,17 @@ export class View extends ViewBase {
     const hi = taps[taps.length - 1];
     const solid = style === "solid";
     this.root.dataset.taps = JSON.stringify(taps);
+    const [h, w] = this.rank.cell(s.scale);
     for (const g of this.inputs) {
-      const rows = s.ndim === 1 ? s.shown_maps : 1;
-      for (let m = 0; m < rows; m++) {
+      for (let m = 0; m < this.rank.mapsPerGrid(s); m++) {
         const a = g.spot(lo, m);
         const b = g.spot(hi, m);
         for (const p of taps) {
           const [r, c] = g.spot(p, m);
-          g.rect(g.ctx, r, c, s.ndim === 1 ? 1 : 1 / s.scale, 1 / s.scale,
-                 {fill: solid ? "rgba(242,169,0,0.16)" : null, stroke: TAP,
-                  width: solid ? 2.5 : 1.5});
+          g.rect(g.ctx, r, c, h, w, {fill: solid ? "rgba(242,169,0,0.16)" : null, stroke: TAP,
+                                     width: solid ? 2.5 : 1.5});
         }
-        g.rect(g.ctx, a[0], a[1], b[0] - a[0] + (s.ndim === 1 ? 1 : 1 / s.scale),
-               b[1] - a[1] + 1 / s.scale,
+        g.rect(g.ctx, a[0], a[1], b[0] - a[0] + h, b[1] - a[1] + w,
                {stroke: WINDOW, width: solid ? 3 : 1.5, dash: solid ? [] : [5, 4]});
       }
     }
@@ -1106,31 +863,23 @@ export class View extends ViewBase {
     const s = this.scene;
     const g = this.output;
     const f = s.scale;
-    const one = s.ndim === 1 ? 1 : 1 / f;
+    const [h, w] = this.rank.cell(f);
+    const [r, c] = g.spot(o);
     if (this.reveal || this.predict) {
       // cover every cell after the current one (raster order); opaque when predicting
-      const fill = this.predict ? "rgb(243,243,243)" : COVER;
-      if (s.ndim === 2) {
-        const [r, c] = [o[0] / f, o[1] / f];
-        g.rect(g.ctx, r, c + 1 / f, 1 / f, g.cols - c - 1 / f, {fill});
-        g.rect(g.ctx, r + 1 / f, 0, g.rows - r - 1 / f, g.cols, {fill});
-      } else {
-        const [row, c] = g.spot(o);
-        g.rect(g.ctx, row, c + 1 / f, 1, g.cols - c - 1 / f, {fill});
-      }
+      this.rank.cover(g, [r, c], f, this.predict ? "rgb(243,243,243)" : COVER);
     }
-    const [r, c] = g.spot(o);
     if (this.hidden(this.step)) {  // predict: the current cell too, with a question mark
-      g.rect(g.ctx, r, c, one, 1 / f, {fill: "rgb(255,244,214)"});
+      g.rect(g.ctx, r, c, h, w, {fill: "rgb(255,244,214)"});
       if (g.cs >= 14) {
         g.ctx.fillStyle = "#7a5b00";
         g.ctx.font = `bold ${Math.floor(Math.min(g.cs, g.ch) * 0.55)}px sans-serif`;
         g.ctx.textAlign = "center";
         g.ctx.textBaseline = "middle";
-        g.ctx.fillText("?", (c + one / 2) * g.cs, (r + one / 2) * g.ch);
+        g.ctx.fillText("?", (c + w / 2) * g.cs, (r + h / 2) * g.ch);
       }
     }
-    g.rect(g.ctx, r, c, one, 1 / f, {stroke: WINDOW, width: 3});
+    g.rect(g.ctx, r, c, h, w, {stroke: WINDOW, width: 3});
   }
 
   // ------------------------------------------------------------------ predict, then reveal
@@ -1254,47 +1003,47 @@ export class View extends ViewBase {
 
   drawHover(h) {
     const s = this.scene;
-    const f = s.scale;
-    const one = s.ndim === 1 ? 1 : 1 / f;
+    const L = this.rank;
+    const [one, w] = L.cell(s.scale);  // a cell's height and width in display cells
     let lit = [];
     let cell = null;  // the input cell a hovered kernel tap multiplies at this step
     if (h.kind === "output") {
       if (h.step !== this.step) this.drawWindow(h.step, "solid");
       const [r, c] = this.output.spot(unravel(h.step, s.out_shape));
-      this.output.rect(this.output.ctx, r, c, one, 1 / f, {stroke: HOVER, width: 3});
+      this.output.rect(this.output.ctx, r, c, one, w, {stroke: HOVER, width: 3});
       lit = [h.step];
     } else if (h.kind === "omap") {
       const g = this.outputs.find((x) => x.omap === h.omap);
-      if (g) g.rect(g.ctx, h.cell[0], h.cell[1], one, 1 / f, {stroke: HOVER, width: 3});
+      if (g) g.rect(g.ctx, h.cell[0], h.cell[1], one, w, {stroke: HOVER, width: 3});
     } else if (h.kind === "term") {  // a partial sum: its map's window, its kernel
       this.frameMap(h.m);
     } else if (h.kind === "input") {
-      const g = this.inputs[s.ndim === 1 ? 0 : h.m];
+      const g = L.gridOf(this.inputs, h.m);
       const [r, c] = g.spot(h.p, h.m);
-      g.rect(g.ctx, r, c, one, 1 / f, {stroke: HOVER, width: 3});
+      g.rect(g.ctx, r, c, one, w, {stroke: HOVER, width: 3});
       if (isPadding(s, h.p) && s.mode !== "zeros") {
         const src = h.p.map((pa, a) => s.source[a][pa] + s.pads[a][0]);
         const [sr, sc] = g.spot(src, h.m);
-        g.rect(g.ctx, sr, sc, one, 1 / f, {stroke: HOVER, width: 2, dash: [4, 3]});
+        g.rect(g.ctx, sr, sc, one, w, {stroke: HOVER, width: 2, dash: [4, 3]});
       }
       const found = readers(s, h.p);
       lit = found.map((x) => x.step);
       for (const x of found) {
         const [orow, ocol] = this.output.spot(unravel(x.step, s.out_shape));
-        this.output.rect(this.output.ctx, orow, ocol, one, 1 / f, {fill: LIT, stroke: TAP,
+        this.output.rect(this.output.ctx, orow, ocol, one, w, {fill: LIT, stroke: TAP,
                                                                    width: 1.5});
       }
-      const k = this.kernels[s.ndim === 1 ? 0 : Math.min(h.m, this.kernels.length - 1)];
+      const k = L.gridOf(this.kernels, h.m);
       for (const x of found) {
         if (x.step !== this.step) continue;
         const [kr, kc] = k.spot(x.tap, h.m);
         k.rect(k.ctx, kr, kc, 1, 1, {stroke: HOVER, width: 3});
       }
     } else if (h.kind === "kernel") {
-      const k = this.kernels[s.ndim === 1 ? 0 : h.m];
+      const k = L.gridOf(this.kernels, h.m);
       const [kr, kc] = k.spot(h.t, h.m);
       k.rect(k.ctx, kr, kc, 1, 1, {stroke: HOVER, width: 3});
-      const g = this.inputs[s.ndim === 1 ? 0 : h.m];
+      const g = L.gridOf(this.inputs, h.m);
       if (g) {
         const axes = tapFootprint(s, h.t);
         const count = axes.reduce((a, l) => a * l.length, 1);
@@ -1313,7 +1062,7 @@ export class View extends ViewBase {
         const o = unravel(this.step, s.out_shape);
         const p = o.map((oa, a) => tapPosition(oa, h.t[a], s.stride[a], s.dilation[a]));
         const [r, c] = g.spot(p, h.m);
-        g.rect(g.ctx, r, c, one, 1 / f, {stroke: HOVER, width: 3});
+        g.rect(g.ctx, r, c, one, w, {stroke: HOVER, width: 3});
         cell = p;
       }
     }
@@ -1324,13 +1073,11 @@ export class View extends ViewBase {
 
   // A partial sum hovered: a frame around its input map and its kernel.
   frameMap(m) {
-    const s = this.scene;
-    const grids = s.ndim === 1 ? [[this.inputs[0], m], [this.kernels[0], m]] :
-      [[this.inputs[m], 0], [this.kernels[m], 0]];
-    for (const [g, row] of grids) {
+    for (const grids of [this.inputs, this.kernels]) {
+      const g = this.rank.gridOf(grids, m);
       if (!g) continue;
-      if (s.ndim === 1) g.rect(g.ctx, row, 0, 1, g.cols, {stroke: HOVER, width: 4});
-      else g.rect(g.ctx, 0, 0, g.rows, g.cols, {stroke: HOVER, width: 4});
+      const [r, c, rows, cols] = this.rank.mapBox(g, m);
+      g.rect(g.ctx, r, c, rows, cols, {stroke: HOVER, width: 4});
     }
   }
 
@@ -1345,32 +1092,29 @@ export class View extends ViewBase {
 
   // What pointing at display cell `cell` of grid `g` points at (the mouse and the keyboard
   // cursor alike): {kind: "output", step}, {kind: "input", m, p}, {kind: "kernel", m, t},
-  // {kind: "omap", omap, cell, q}, or null.
+  // {kind: "omap", omap, cell, at (its index), q (its display cell, raster)}, or null.
   targetAt(g, cell) {
     const s = this.scene;
     const f = g.kind === "kernel" ? 1 : s.scale;
+    // the map (m: input or kernel, j: output) and the position the cell is: a strip's row
+    // is a map, a grid is one map
+    const {m, j, at} = this.rank.read(cell, g);
+    if (g.kind === "omap" || (g.kind === "output" && j !== g.j)) {  // another output map
+      return {kind: "omap", omap: g.omap + j - g.j, cell, at: at.map((v) => v * f),
+              q: ravel(at, this.rank.mapShape(g))};
+    }
     if (g.kind === "output") {
-      if (s.ndim === 1 && cell[0] !== g.j) {  // another map's row of the 1-D strip
-        return {kind: "omap", omap: (s.outputs_first || 0) + cell[0], cell, q: cell[1] * f};
-      }
-      const q = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
+      const q = at.map((v) => v * f);
       if (q.some((v, a) => v >= s.out_shape[a])) return null;
       return {kind: "output", step: ravel(q, s.out_shape)};
     }
-    if (g.kind === "omap") {
-      const q = ravel(cell, [g.rows, g.cols]);
-      return {kind: "omap", omap: g.omap, cell, q};
-    }
     if (g.kind === "input") {
-      const m = s.ndim === 1 ? cell[0] : g.m;
-      const p = s.ndim === 2 ? [cell[0] * f, cell[1] * f] : [cell[1] * f];
+      const p = at.map((v) => v * f);
       if (p.some((v, a) => v >= s.padded_shape[a])) return null;
       return {kind: "input", m, p};
     }
-    const m = s.ndim === 1 ? cell[0] : g.m;
-    const pos = s.ndim === 2 ? cell : [cell[1]];
-    if (pos.some((v, a) => v % s.dilation[a])) return null;
-    return {kind: "kernel", m, t: pos.map((v, a) => v / s.dilation[a])};
+    if (at.some((v, a) => v % s.dilation[a])) return null;
+    return {kind: "kernel", m, t: at.map((v, a) => v / s.dilation[a])};
   }
 
   // ------------------------------------------------------------------ the keyboard cursor
@@ -1396,8 +1140,7 @@ export class View extends ViewBase {
     }
     if (h.kind === "omap") {
       const j = h.omap - (s.outputs_first || 0);
-      const at = s.ndim === 2 ? h.cell.map((x) => x * s.scale) : [h.q];
-      return `out[${s.item},${h.omap},${idx(at)}] = ${fmt(v.outOf(j, s.ndim === 2 ? h.q : h.q))}` +
+      return `out[${s.item},${h.omap},${idx(h.at)}] = ${fmt(v.outOf(j, h.q))}` +
         (this.controls ? " \u2014 click to show this output map" : "");
     }
     if (h.kind === "term") {

@@ -50,6 +50,22 @@ export function axisNames(n, first, scale) {
   return Array.from({length: n}, (_, i) => fmt(first + i * scale));
 }
 
+// Rows x cols values of `arr` from `offset`, each through `map`, as rows (a heatmap's z).
+export function rowsOf(arr, offset, rows, cols, map) {
+  const z = [];
+  for (let r = 0; r < rows; r++) {
+    const row = new Array(cols);
+    for (let c = 0; c < cols; c++) row[c] = map(arr[offset + r * cols + c]);
+    z.push(row);
+  }
+  return z;
+}
+
+// A value as a heatmap draws it: NaN (no value) blank, an infinity at the scale's end.
+export function drawable(zmax) {
+  return (v) => (Number.isNaN(v) ? null : Number.isFinite(v) ? v : Math.sign(v) * zmax);
+}
+
 // Cell labels are drawn in this family (digits about 0.56 em wide), measured, not guessed; when
 // they do not fit at a legible size, in a condensed family (digits about 0.46 em) where the
 // machine has one (measuring tells: a missing face measures as the fallback).

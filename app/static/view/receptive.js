@@ -24,6 +24,22 @@ const RF_HOVER = "#7b2cbf";
 const RF_RANGE = "#111111";
 const RF_MIN_LEVEL_PX = 96;  // a level of few cells is drawn at least this wide: hoverable
 
+// What differs between the ranks' layouts of levels (the scene's `layout`, from the rank table
+// app/shared/ranks.py): how the levels are built, the names beside a level's rows and how a
+// span of cells is written.
+const RF_LAYOUTS = {
+  strip: {  // 1-D: every level a strip, one under the other, named beside it
+    build: (view, width) => view.buildStrips(width),
+    rowNames: (view, g) => [[0], [view.stripName(g.level)]],
+    where: (spans) => `${spans[0]}`,
+  },
+  grid: {  // 2-D: every level a grid, left to right, wrapping
+    build: (view, width) => view.buildGrids(width),
+    rowNames: () => null,
+    where: (spans) => `rows ${spans[0]} \u00d7 cols ${spans[1]}`,
+  },
+};
+
 function heatColor(ratio) {
   const i = Math.min(RF_HEAT.length - 1, Math.max(0, Math.round(ratio * (RF_HEAT.length - 1))));
   return RF_HEAT[i];
@@ -72,6 +88,7 @@ class ReceptiveView extends ViewBase {
 
   show(payload) {
     this.scene = payload.scene;
+    this.rank = RF_LAYOUTS[this.scene.layout];
     this.top = this.scene.shapes.length - 1;
     const out = this.scene.shapes[this.top];
     const cell = payload.init && payload.init.cell;
@@ -136,13 +153,9 @@ class ReceptiveView extends ViewBase {
     this.tip.className = "cx-tip";
     const width = Math.max(280, root.clientWidth || 800);
     this.grids = [];
-    if (s.ndim === 1) this.build1d(width);
-    else this.build2d(width);
+    this.rank.build(this, width);
     root.append(this.info, this.tip);
-    for (const g of this.grids) {
-      const names = s.ndim === 1 ? [[0], [this.stripName(g.level)]] : null;
-      g.draw(this.font, names);
-    }
+    for (const g of this.grids) g.draw(this.font, this.rank.rowNames(this, g));
     this.bindHover();
     this.render();
   }
@@ -164,7 +177,7 @@ class ReceptiveView extends ViewBase {
     this.root.appendChild(bar);
   }
 
-  build1d(width) {
+  buildStrips(width) {
     const s = this.scene;
     const longest = Math.max(...s.shapes.map((sh) => sh[0]));
     const m = RF_MARGIN_1D;
@@ -183,7 +196,7 @@ class ReceptiveView extends ViewBase {
     });
   }
 
-  build2d(width) {
+  buildGrids(width) {
     const s = this.scene;
     const m = RF_MARGIN;
     const gap = 24;  // to the next level (the row's CSS gap, 1.25rem, and a little)
@@ -366,7 +379,7 @@ class ReceptiveView extends ViewBase {
         at = i;
       }
     });
-    const where = s.ndim === 1 ? `input ${span[0]}` : `input rows ${span[0]} \u00d7 cols ${span[1]}`;
+    const where = `input ${this.rank.where(span)}`;
     const outside = field.first.some((a, k) => a < 0 || field.last[k] >= shape[k]);
     let text = `${levelName(field.level)} cell (${idx(field.index)}) sees ${where} ` +
       `(${sizes.join(" \u00d7 ")} cells${outside ? ", part of it padding" : ""})`;
@@ -381,7 +394,6 @@ class ReceptiveView extends ViewBase {
 
   // "reaches 9 output cells (rows 2–4 × cols 2–4) through 27 paths"
   describeReach(reach) {
-    const s = this.scene;
     let cells = 0;
     let paths = 0;
     for (const v of reach.output) {
@@ -391,7 +403,7 @@ class ReceptiveView extends ViewBase {
     if (!cells) return "";
     const spans = reach.axes.map((x) => x.ranges[this.top]).map(([a, b]) =>
       (a === b ? fmt(a) : `${fmt(a)}\u2013${fmt(b)}`));
-    const where = s.ndim === 1 ? `${spans[0]}` : `rows ${spans[0]} \u00d7 cols ${spans[1]}`;
+    const where = this.rank.where(spans);
     return `reaches ${fmt(cells)} output cell${cells === 1 ? "" : "s"} (${where}) through ` +
       `${fmt(paths)} path${paths === 1 ? "" : "s"}`;
   }

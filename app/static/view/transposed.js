@@ -14,9 +14,9 @@ import {equationText, fmt, idx} from "./format.js";
 import {product, ravel, stampSources, stampTargets, tapPosition, unravel} from "./geometry.js";
 import {mountView} from "./component.js";
 import {FIELDS} from "./controls.js";
-import {Values, View, decode, rowsOf} from "./explorer.js";
+import {View, decode} from "./explorer.js";
 import {inkOn, parseColor} from "./contrast.js";
-import {Grid, RDBU, axisNames, ticks} from "./grid.js";
+import {RDBU, axisNames, rowsOf, ticks} from "./grid.js";
 
 const OVERLAP_SCALE = [[0, "rgb(255,255,255)"], [1, "rgb(84,39,143)"]];
 const INSERTED = "rgba(120, 120, 120, 0.35)";
@@ -48,28 +48,30 @@ export class TransposedView extends View {
     return FIELDS.transposed;
   }
 
-  // beside the output: how many stamps land on each of its cells
+  // beside the output (a grid) or under it (a strip): how many stamps land on each of its
+  // cells; hovering it is hovering the output
   outputSizedSpecs(base) {
+    const {size, ...spec} = base;
     const uneven = this.tscene.uneven.some(Boolean);
-    return [{...base, className: "cx-overlap-map",
+    return [{...spec, className: "cx-overlap-map",
              label: "stamps per output cell" + (uneven ? " \u2014 uneven: checkerboard" : ""),
-             name: `stamps per output cell, ${base.rows} by ${base.cols}` +
+             name: `stamps per output cell, ${size}` +
                (uneven ? ", uneven: a checkerboard" : ""),
-             props: {kind: "output", spot: base.spot}}];
+             props: {kind: "output", j: base.j, spot: base.spot}}];
   }
 
   outputSizedItems(font) {
-    const t = this.tscene;
     const counts = this.raw.overlap.data;
-    const [rows, cols] = t.out_shape;
     const g = this.extraGrids[0];
+    const [rows, cols] = [g.rows, g.cols];  // the output's shape as the map is drawn
     return [{key: `${this.sceneId}:overlap`, zmin: 0, zmax: Math.max(1, ...counts),
+             row: "stamps", tick: "count",  // a strip's name of its row
              make: () => {
                const z = rowsOf(counts, 0, rows, cols, Number);
-               return {z, text: g && g.cs >= 12 ? z : null, colorscale: OVERLAP_SCALE,
+               return {z, text: g.cs >= 12 ? z : null, colorscale: OVERLAP_SCALE,
                        values: z, rowNames: axisNames(rows, 0, 1), colNames: axisNames(cols, 0, 1),
-                       xticks: ticks(cols, 0, 1, g ? g.cs : 20, font),
-                       yticks: ticks(rows, 0, 1, g ? g.cs : 20, font)};
+                       xticks: ticks(cols, 0, 1, g.cs, font),
+                       yticks: ticks(rows, 0, 1, g.cs, font)};
              }}];
   }
 
@@ -89,12 +91,7 @@ export class TransposedView extends View {
     if (mode === this.viewMode) return;
     this.stop(false);
     this.viewMode = mode;
-    this.scene = this.derived();
-    this.values = new Values(this.scene);
-    this.steps = this.stepCount();
-    this.step = 0;
-    this.hover = null;
-    this.pinned = null;
+    this.useScene(this.derived(), 0);
     this.build();
     this.scheduleReport();
   }
@@ -257,48 +254,6 @@ export class TransposedView extends View {
     this.line = null;  // the 1-D line plot belongs to the forward explorer
   }
 
-  extraPanels() {
-    // 1-D: how many stamps land on each output cell, a strip under the output (in 2-D the
-    // output's panel draws it beside the output: outputSizedSpecs).
-    if (this.tscene.ndim === 2) return;
-    const t = this.tscene;
-    const o = this.output;
-    const uneven = t.uneven.some(Boolean);
-    const spec = {rows: o.rows, cols: o.cols, cs: o.cs, ch: o.ch, className: "cx-overlap-map",
-                  margin: o.margin, label: "stamps per output cell" +
-                    (uneven ? " \u2014 uneven: checkerboard" : ""),
-                  name: `stamps per output cell, ${o.cols} cells` +
-                    (uneven ? ", uneven: a checkerboard" : "")};
-    const body = this.panels.out.body;
-    if (this.overlapGrid && body.contains(this.overlapGrid.el)) {
-      this.overlapGrid.resize(spec);
-    } else {
-      this.overlapGrid = new Grid(body, spec);
-    }
-    const g = this.overlapGrid;
-    g.el.classList.add("cx-overlap");
-    body.appendChild(g.el);
-    g.kind = "output";
-    g.spot = o.spot;
-    const counts = this.raw.overlap.data;
-    const nrows = t.ndim === 2 ? t.out_shape[0] : 1;
-    const cols = t.ndim === 2 ? t.out_shape[1] : t.out_shape[0];
-    const z = rowsOf(counts, 0, nrows, cols, Number);
-    const top = Math.max(1, ...counts);
-    g.draw(z, {zmin: 0, zmax: top, colorscale: OVERLAP_SCALE, text: z, font: this.font,
-               values: z, rowNames: ["stamps"], colNames: axisNames(cols, 0, 1),
-               least: this.presenter ? 16 : 9,
-               xticks: ticks(cols, 0, 1, g.cs, this.font),
-               yticks: t.ndim === 2 ? ticks(nrows, 0, 1, g.cs, this.font) : [[0], ["count"]]});
-    this.extraGrids.push(g);
-  }
-
-  buildSkeleton() {
-    if (this.overlapGrid) this.overlapGrid.remove();
-    this.overlapGrid = null;
-    super.buildSkeleton();
-  }
-
   notes() {
     super.notes();
     const t = this.tscene;
@@ -318,18 +273,18 @@ export class TransposedView extends View {
     super.drawStatic();
     if (this.viewMode !== "gather") return;
     const kinds = this.tscene.gather.kind;
+    const [h, w] = this.rank.cell(1);
     for (const g of this.inputs) {
       const ctx = g.sctx;
-      const maps = this.scene.ndim === 1 ? this.scene.shown_maps : 1;
       const shape = this.scene.padded_shape;
-      for (let r = 0; r < maps; r++) {
+      for (let r = 0; r < this.rank.mapsPerGrid(this.scene); r++) {
         for (let p = 0; p < product(shape); p++) {
           const c = unravel(p, shape);
           const kind = Math.max(...c.map((v, a) => kinds[a][v]));
           if (!kind) continue;
           const [y, x] = g.spot(c, r);
           ctx.fillStyle = kind === 2 ? "rgba(255,255,255,0.55)" : INSERTED;
-          ctx.fillRect(x * g.cs, y * g.ch, g.cs, this.scene.ndim === 1 ? g.ch : g.cs);
+          ctx.fillRect(x * g.cs, y * g.ch, w * g.cs, h * g.ch);
         }
       }
     }
@@ -337,14 +292,13 @@ export class TransposedView extends View {
 
   // ------------------------------------------------------------------ drawing a step
 
+  // the grids that draw input map m and its kernel (none: a map not drawn)
   inputGrid(m) {
-    if (m >= this.scene.shown_maps) return null;
-    return this.scene.ndim === 2 ? this.inputs[m] : this.inputs[0];
+    return m < this.scene.shown_maps ? this.rank.gridOf(this.inputs, m) : null;
   }
 
   kernelGrid(m) {
-    if (m >= this.scene.shown_maps) return null;
-    return this.scene.ndim === 2 ? this.kernels[m] : this.kernels[0];
+    return m < this.scene.shown_maps ? this.rank.gridOf(this.kernels, m) : null;
   }
 
   drawStep(focus) {
