@@ -2,16 +2,20 @@
 core: the window's taps against ``cc.window_map`` and the lit depth planes, a hovered voxel's
 lit outputs against ``cc.coverage`` (each lit output's window really reads it), a hovered
 output's window, the equation against ``cc.equation`` at sampled steps, the 3-D overview's
-voxels and window box, and the URL's three values per axis surviving the round trip.
+voxels and window box, the URL's three values per axis surviving the round trip, and Play
+recorded as a GIF (one frame per step, drawn from the slices as the page draws them) and as a
+WebM that plays, within the recorder's budgets.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_browser import assert_no_js_errors, open_view, shot
 
 import convcore as cc
@@ -208,3 +212,91 @@ def test_the_offline_html_export_is_the_same_3d_view(page, tmp_path):
     assert "x[0,0," in equation(page) and "x[0,1," in equation(page)
     assert page.locator(f'{ROOT_SEL} select[aria-label="input map shown"]').count() == 1
     assert not page.errors, page.errors
+
+
+def view(page, expr: str):
+    return page.evaluate(f"() => {{ const v = document.querySelector('{ROOT_SEL}').__cx; "
+                         f"return {expr}; }}")
+
+
+def test_play_records_as_a_gif_of_the_slices_and_a_webm_that_plays(page, app_url, tmp_path):
+    _, comp = computation(QUERY)
+    open_view(page, address(app_url, {**QUERY, "speed": "30"}))
+    steps = comp.steps
+    with page.expect_download(timeout=60_000) as got:
+        page.click(f'{ROOT_SEL} [data-testid="cx-gif"]')
+    path = tmp_path / "window.gif"
+    got.value.save_as(path)
+    assert got.value.suggested_filename == "conv3d_stride1x2x2_window.gif"
+    made = view(page, "v.recorder.last")
+    area = view(page, "(() => { const a = v.recorder.area(); return [a.left, a.top, a.width, "
+                      "a.height]; })()")
+    gif = Image.open(path)
+    assert gif.n_frames == steps == made["frames"]
+    assert gif.size == (made["width"], made["height"]) == tuple(area[2:])
+    assert not made["note"]
+    # the frame is the slices as drawn: back at step 0, the output stack's first slice and the
+    # lit input slices' canvases are in frame 0 where the page draws them (up to GIF colours)
+    first = np.asarray(gif.convert("RGB")).astype(int)
+    for stack, d in (("output", 0), ("input", json.loads(state(page)["planes"])[0])):
+        x, y, w, h, px = view(page, f"""(() => {{
+          const c = v.{stack}.slices[{d}].canvas;
+          const b = c.getBoundingClientRect();
+          const img = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+          return [b.left, b.top, c.width, c.height, Array.from(img.data)]; }})()""")
+        assert (w, h) == (round(w), round(h))
+        x0, y0 = round(x - area[0]), round(y - area[1] + 30)  # under the title line
+        want = np.array(px).reshape(h, w, 4)[..., :3]
+        part = first[y0:y0 + h, x0:x0 + w]
+        assert part.shape == want.shape
+        assert (np.abs(part - want) <= 12).all(axis=2).mean() > 0.99, stack
+    gif.seek(steps - 1)
+    last = np.asarray(gif.convert("RGB")).astype(int)
+    assert not np.array_equal(first, last)  # the window moved through the volume
+    # video: a WebM of every step that Chromium plays at the frame's size
+    with page.expect_download(timeout=60_000) as got:
+        page.click(f'{ROOT_SEL} [data-testid="cx-video"]')
+    video = tmp_path / "window.webm"
+    got.value.save_as(video)
+    made = view(page, "v.recorder.last")
+    assert made["frames"] == steps and video.stat().st_size == made["bytes"] > 1000
+    data = video.read_bytes()
+    assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+    played = page.evaluate("""async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const v = document.createElement('video');
+      v.muted = true;
+      v.src = URL.createObjectURL(new Blob([bytes], {type: 'video/webm'}));
+      document.body.appendChild(v);
+      await new Promise((ok, bad) => { v.onloadeddata = ok; v.onerror = () => bad(v.error); });
+      await v.play();
+      await new Promise((ok) => setTimeout(ok, 300));
+      return [v.videoWidth, v.videoHeight, v.currentTime > 0];
+    }""", base64.b64encode(data).decode())
+    assert played == [made["width"], made["height"], True], played
+    assert state(page)["step"] == "0"  # the view is back where it was
+    assert_no_js_errors(page)
+
+
+def test_the_recorder_checks_its_budgets_before_drawing(page, app_url):
+    open_view(page, address(app_url, QUERY))
+    # a frame beyond MAX_FRAME_PIXELS is refused, naming the rule and the value
+    plan = view(page, "v.recorder.plan('gif', {width: 2500, height: 2000})")
+    assert plan["error"].startswith("GIF: the view's drawing is 2500\u00d72000 px = 5,000,000 px;")
+    assert "at most 4,000,000 px" in plan["error"]
+    # a GIF's frames × pixels: 5,000 steps of a 1000×1000 frame -> 100 evenly spaced, said
+    plan = view(page, "(() => { const n = v.steps; v.steps = 5000; "
+                      "const p = v.recorder.plan('gif', {width: 1000, height: 1000}); "
+                      "v.steps = n; return p; })()")
+    assert len(plan["steps"]) == 100 and plan["steps"][0] == 0 and plan["steps"][-1] == 4999
+    assert plan["note"] == ("GIF: 100 of 5,000 steps, evenly spaced (at most 100,000,000 "
+                            "frames \u00d7 pixels: 1,000,000 px a frame)")
+    # a refusal is said in the bar, and nothing is downloaded
+    said = page.evaluate(f"""async () => {{
+      const v = document.querySelector('{ROOT_SEL}').__cx;
+      v.recorder.area = () => ({{left: 0, top: 0, width: 9000, height: 100}});
+      const r = await v.recorder.gif();
+      return [r.error, v.copied.textContent];
+    }}""")
+    assert said[0] == said[1] and "8,192 px a side" in said[0]
+    assert_no_js_errors(page)

@@ -12,6 +12,7 @@
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {Values, View} from "./explorer.js";
+import {Recorder} from "./record.js";
 import {inkOn} from "./contrast.js";
 import {fmt, idx} from "./format.js";
 import {RDBU, axisNames, cellLabels} from "./grid.js";
@@ -222,6 +223,7 @@ export class VolumeView extends ViewBase {
     this.playing = false;
     this.hover = null;
     this.m = 0;
+    this.recorder = new Recorder(this);
     if (!document.getElementById("cx-vol-style")) {
       const style = volElement("style", "", document.head);
       style.id = "cx-vol-style";
@@ -420,7 +422,27 @@ export class VolumeView extends ViewBase {
       this.askBox.style.display = this.predict ? "" : "none";
     }
     button("Copy link", () => this.copyLink());
+    const gif = button("GIF", () => this.recorder.gif());
+    gif.title = "record Play as an animated GIF, drawn as the slices draw it";
+    gif.dataset.testid = "cx-gif";
+    const video = button("Video", () => this.recorder.video());
+    video.title = "record Play as a WebM video";
+    video.dataset.testid = "cx-video";
     this.copied = volElement("span", "cx-copied", bar);
+  }
+
+  // What a recording draws (record.js): the depth slices as they are drawn at each step
+  // (the lit input planes and their frames, the kernel, the output), their titles and captions, under the
+  // equation; the overview (WebGL, redrawn lazily) is not recorded: the slices show it all.
+  recordParts() {
+    return {
+      bounds: [this.stage],
+      plots: [],
+      boxes: [...this.stage.querySelectorAll(".cx-vol-lit, .cx-vol-hov")],
+      canvases: [...this.stage.querySelectorAll(".cx-vol-slice canvas")],
+      texts: [...this.stage.querySelectorAll(".cx-vol-stack h4, .cx-vol-slice span")]
+        .map((el) => ({el, align: "left"})),
+    };
   }
 
   // ------------------------------------------------------------------ the 3-D overview
