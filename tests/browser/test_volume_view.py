@@ -4,7 +4,8 @@ lit outputs against ``cc.coverage`` (each lit output's window really reads it), 
 output's window, the equation against ``cc.equation`` at sampled steps, the 3-D overview's
 voxels and window box, the URL's three values per axis surviving the round trip, and Play
 recorded as a GIF (one frame per step, drawn from the slices as the page draws them) and as a
-WebM that plays, within the recorder's budgets.
+WebM that plays, within the recorder's budgets; and a 64³ volume (the rank table's max side)
+drawn voxel for voxel: slice pixels in the colours of the core's values, equations exact.
 """
 
 from __future__ import annotations
@@ -299,4 +300,86 @@ def test_the_recorder_checks_its_budgets_before_drawing(page, app_url):
       return [r.error, v.copied.textContent];
     }}""")
     assert said[0] == said[1] and "8,192 px a side" in said[0]
+    assert_no_js_errors(page)
+
+
+def rdbu(value: float, zmax: float) -> np.ndarray:
+    """The app's diverging scale (app.shared.figures) at ``value``, as the slices colour it."""
+    from app.shared import figures
+
+    stops = np.array([[int(v) for v in c[4:-1].split(",")] for _, c in figures.COLORSCALE])
+    t = (np.clip(value, -zmax, zmax) / zmax + 1) / 2 * (len(stops) - 1)
+    i = min(len(stops) - 2, int(t))
+    return np.round(stops[i] + (stops[i + 1] - stops[i]) * (t - i))
+
+
+def test_a_64_cubed_volume_is_drawn_voxel_for_voxel(page, app_url):
+    query = {"src": "random", "shape": "64", "kernel": "preset", "preset": "gaussian 3x3x3",
+             "pad": "1", "step": "1000"}
+    s, comp = computation(query)
+    open_view(page, address(app_url, query))
+    assert view(page, "[v.scene.exact, v.scene.scale, v.input.slices.length, "
+                      "v.output.slices.length]") == [True, 1, 66, 64]
+    padded = comp.padded.values[0, 0]
+    zin = float(np.abs(padded).max())
+    out = comp.out[0, 0]
+    zout = float(np.abs(out).max())
+    rng = np.random.default_rng(64)
+    # voxels away from the window (at step 1000: depth planes 0-2): each slice's pixel at the
+    # voxel's centre is the colour of the core's value there
+    cases = [("input", q, padded, zin) for q in rng.integers(8, 60, size=(4, 3)).tolist()]
+    cases += [("output", q, out, zout) for q in rng.integers(8, 60, size=(4, 3)).tolist()]
+    cases += [("input", [30, 0, 30], padded, zin), ("input", [65, 40, 12], padded, zin)]
+    for stack, q, values, zmax in cases:
+        got = view(page, f"""(() => {{
+          const s = v.{stack}.slices[{q[0]}];
+          const k = s.canvas.width / (s.cols * s.cs);
+          const x = Math.floor(({q[2]} + 0.5) * s.cs * k);
+          const y = Math.floor(({q[1]} + 0.5) * s.cs * k);
+          return Array.from(s.ctx.getImageData(x, y, 1, 1).data.slice(0, 3)); }})()""")
+        want = rdbu(float(values[tuple(q)]), zmax)
+        if stack == "input" and (0 in q or 65 in q):  # padding: half-way to white
+            want = np.round(want + (255 - want) * 0.5)
+        assert np.abs(np.array(got) - want).max() <= 1, (stack, q, got, want)
+    # an output voxel hovered: its equation, exact (not at display resolution), is the core's
+    for o in ((40, 31, 7), (63, 63, 63)):
+        hover(page, "output", o)
+        k = int(np.ravel_multi_index(o, out.shape))
+        assert equation(page) == cc.equation(model.step_trace(comp, s, k))
+    assert_no_js_errors(page)
+
+
+def test_reveal_and_predict_cover_exactly_the_hidden_output_voxels(page, app_url):
+    # the covers are drawn as runs of slices, rows and cells: they are the voxels hidden() hides
+    open_view(page, address(app_url, {**QUERY, "shape": "5,6,7", "stride": "1"}))
+    got = page.evaluate(f"""() => {{
+      const v = document.querySelector('{ROOT_SEL}').__cx;
+      const [D, H, W] = v.scene.out_shape;
+      const covered = () => {{
+        const cells = new Set();
+        const rect = v.output.rect;
+        v.output.rect = (d, r, c, h, w, opts) => {{
+          for (let i = 0; i < h; i++) {{
+            for (let j = 0; j < w; j++) cells.add((d * H + r + i) * W + c + j);
+          }}
+        }};
+        v.coverHidden();
+        v.output.rect = rect;
+        return cells;
+      }};
+      const cases = [];
+      for (const [reveal, predict, step, answered] of [[true, false, 0, []], [true, false, 37, []],
+          [false, true, 12, []], [false, true, 12, [12, 20, 21, 29, v.steps - 1]],
+          [true, true, 30, [30, 40]], [true, false, v.steps - 1, []]]) {{
+        v.reveal = reveal; v.predict = predict; v.step = step;
+        v.answers = new Map(answered.map((k) => [k, {{guess: 0, right: true}}]));
+        const mine = covered();
+        const want = [...Array(v.steps).keys()].filter((k) => v.hidden(k));
+        cases.push([want.length, mine.size, want.every((k) => mine.has(k))]);
+      }}
+      return cases;
+    }}""")
+    assert all(n > 0 for n, _, _ in got[:-1]) and got[-1][0] == 0
+    for want, mine, same in got:
+        assert same and want == mine, got
     assert_no_js_errors(page)
