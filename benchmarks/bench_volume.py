@@ -233,6 +233,16 @@ def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dic
     return out
 
 
+def print_updates(got: dict) -> None:
+    """The browser's step and hover timings as a table."""
+    print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
+    for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
+                       ("output", "output-voxel hover"),
+                       ("reference step", "reference: 2-D default page, step")):
+        a, b, c, d = got[kind]
+        print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
@@ -253,12 +263,7 @@ def main() -> None:
         a, b = got["build"]
         print(f"view build (v.build(): {got['slices']} slices painted, overview drawn): "
               f"median {a:.1f} ms, p95 {b:.1f} ms\n")
-        print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
-        for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
-                           ("output", "output-voxel hover"),
-                           ("reference step", "reference: 2-D default page, step")):
-            a, b, c, d = got[kind]
-            print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
+        print_updates(got)
         print(f"Websocket messages sent while stepping and hovering: "
               f"{got['sent while stepping and hovering']}")
         g = got["gif"]
@@ -275,12 +280,7 @@ def main() -> None:
         print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
     print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
     got = browser(args.updates, args.seconds)
-    print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
-    for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
-                       ("output", "output-voxel hover"),
-                       ("reference step", "reference: 2-D default page, step")):
-        a, b, c, d = got[kind]
-        print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
+    print_updates(got)
     fps, turned = got["rotation fps"]
     print(f"\nOverview rotation (a drag): {fps:.1f} fps over {args.seconds:g} s "
           f"({got['overview voxels']} voxels; target >= 30)"

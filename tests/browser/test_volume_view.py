@@ -10,14 +10,13 @@ drawn voxel for voxel: slice pixels in the colours of the core's values, equatio
 
 from __future__ import annotations
 
-import base64
 import json
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 from PIL import Image
-from test_browser import assert_no_js_errors, open_view, shot
+from test_browser import assert_no_js_errors, assert_video_plays, open_view, shot
 
 import convcore as cc
 from app.shared import model, url
@@ -255,26 +254,8 @@ def test_play_records_as_a_gif_of_the_slices_and_a_webm_that_plays(page, app_url
     last = np.asarray(gif.convert("RGB")).astype(int)
     assert not np.array_equal(first, last)  # the window moved through the volume
     # video: a WebM of every step that Chromium plays at the frame's size
-    with page.expect_download(timeout=60_000) as got:
-        page.click(f'{ROOT_SEL} [data-testid="cx-video"]')
-    video = tmp_path / "window.webm"
-    got.value.save_as(video)
-    made = view(page, "v.recorder.last")
-    assert made["frames"] == steps and video.stat().st_size == made["bytes"] > 1000
-    data = video.read_bytes()
-    assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
-    played = page.evaluate("""async (b64) => {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const v = document.createElement('video');
-      v.muted = true;
-      v.src = URL.createObjectURL(new Blob([bytes], {type: 'video/webm'}));
-      document.body.appendChild(v);
-      await new Promise((ok, bad) => { v.onloadeddata = ok; v.onerror = () => bad(v.error); });
-      await v.play();
-      await new Promise((ok) => setTimeout(ok, 300));
-      return [v.videoWidth, v.videoHeight, v.currentTime > 0];
-    }""", base64.b64encode(data).decode())
-    assert played == [made["width"], made["height"], True], played
+    assert_video_plays(page, f'{ROOT_SEL} [data-testid="cx-video"]', tmp_path / "window.webm",
+                       steps)
     assert state(page)["step"] == "0"  # the view is back where it was
     assert_no_js_errors(page)
 
