@@ -273,6 +273,12 @@ def test_the_recorder_checks_its_budgets_before_drawing(page, app_url):
     assert len(plan["steps"]) == 100 and plan["steps"][0] == 0 and plan["steps"][-1] == 4999
     assert plan["note"] == ("GIF: 100 of 5,000 steps, evenly spaced (at most 100,000,000 "
                             "frames \u00d7 pixels: 1,000,000 px a frame)")
+    # a video records in real time: at most 2 minutes at the view's speed (2 steps/s here)
+    plan = view(page, "(() => { const n = v.steps; v.steps = 5000; "
+                      "const p = v.recorder.plan('video', {width: 500, height: 400}); "
+                      "v.steps = n; return p; })()")
+    assert len(plan["steps"]) == 240 and plan["steps"][-1] == 4999
+    assert plan["note"] == "Video: 240 of 5,000 steps, evenly spaced (at most 120 s at 2 steps/s)"
     # a refusal is said in the bar, and nothing is downloaded
     said = page.evaluate(f"""async () => {{
       const v = document.querySelector('{ROOT_SEL}').__cx;

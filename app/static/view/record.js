@@ -17,11 +17,13 @@ import {GifWriter} from "./gif.js";
 
 export const MAX_GIF_FRAMES = 200;  // longer outputs: evenly spaced steps, the last included
 // Budgets, checked before the first frame is drawn: a frame's pixels (a canvas and a video
-// encoder's limits; beyond, refused), and a GIF's frames × pixels (what composing, diffing
-// and quantizing cost; beyond, fewer steps, evenly spaced, and said).
+// encoder's limits; beyond, refused), a GIF's frames × pixels (what composing, diffing and
+// quantizing cost) and a video's length (it records in real time); beyond those, fewer
+// steps, evenly spaced, and said.
 export const MAX_FRAME_PIXELS = 4_000_000;
 export const MAX_FRAME_SIDE = 8192;
 export const MAX_GIF_WORK = 100_000_000;
+export const MAX_VIDEO_SECONDS = 120;  // a video is recorded in real time: at most 2 minutes
 const TITLE_H = 30;
 
 // The steps a recording shows: all of them up to `cap`, else `cap` evenly spaced.
@@ -64,20 +66,26 @@ export class Recorder {
   plan(kind, area) {
     const px = area.width * area.height;
     const n = (x) => x.toLocaleString("en-US");
+    const name = kind === "gif" ? "GIF" : "Video";
     if (px > MAX_FRAME_PIXELS || Math.max(area.width, area.height) > MAX_FRAME_SIDE) {
-      return {error: `${kind === "gif" ? "GIF" : "Video"}: the view's drawing is ` +
+      return {error: `${name}: the view's drawing is ` +
         `${area.width}\u00d7${area.height} px = ${n(px)} px; a frame may have at most ` +
         `${n(MAX_FRAME_PIXELS)} px and ${n(MAX_FRAME_SIDE)} px a side. Use a smaller input ` +
         "(fewer slices or cells) or a narrower window."};
     }
     const steps = this.view.steps;
-    const cap = kind === "gif" ? Math.min(MAX_GIF_FRAMES, Math.floor(MAX_GIF_WORK / px)) : 1200;
+    // GIF: MAX_GIF_FRAMES, and MAX_GIF_WORK frames × pixels; video (recorded in real time at
+    // the view's speed): MAX_VIDEO_SECONDS
+    const [cap, rule] = kind === "gif" ?
+      (MAX_GIF_WORK / px < MAX_GIF_FRAMES ?
+        [Math.floor(MAX_GIF_WORK / px), `${n(MAX_GIF_WORK)} frames \u00d7 pixels: ${n(px)} px ` +
+                                        "a frame"] :
+        [MAX_GIF_FRAMES, `${MAX_GIF_FRAMES} frames`]) :
+      [Math.floor(MAX_VIDEO_SECONDS * this.view.speed),
+       `${MAX_VIDEO_SECONDS} s at ${this.view.speed} steps/s`];
     const chosen = recordedSteps(steps, Math.max(2, cap));
-    const note = chosen.length < steps ? `${kind === "gif" ? "GIF" : "Video"}: ` +
-      `${n(chosen.length)} of ${n(steps)} steps, evenly spaced (at most ` +
-      (kind === "gif" && cap < MAX_GIF_FRAMES ?
-        `${n(MAX_GIF_WORK)} frames \u00d7 pixels: ${n(px)} px a frame)` :
-        `${n(cap)} frames)`) : "";
+    const note = chosen.length < steps ? `${name}: ${n(chosen.length)} of ${n(steps)} steps, ` +
+      `evenly spaced (at most ${rule})` : "";
     return {steps: chosen, note};
   }
 
