@@ -18,7 +18,7 @@
    and whether it is exact (every voxel) or subsampled, the view's build (slices painted) in
    the page, steps and hovers as in 2., and a GIF of Play (the recorder's frame size, the
    frames its budgets allow, the time to record them, or its refusal); the server reruns
-   (1.) and the rotation (3.) are then skipped.
+   (1.) at N³, and no rotation (3.).
 
     python benchmarks/bench_volume.py [--rounds 7] [--side 64]
 """
@@ -144,7 +144,7 @@ BUILD_3D = """async (n) => {
 }"""
 
 
-def server(rounds: int) -> dict:
+def server(rounds: int, query: dict = QUERY, label: str = "3-D 16³, 3³ kernel") -> dict:
     import view_payload as vp
     from streamlit.testing.v1 import AppTest
 
@@ -158,7 +158,7 @@ def server(rounds: int) -> dict:
         assert not at.exception, [e.value for e in at.exception]
         return at
 
-    three, three_c, two = page(3, QUERY), page(3, QUERY), page(2, {})
+    three, three_c, two = page(3, query), page(3, query), page(2, {})
     seq = iter(range(1, 10**9))
 
     def report(at, ndim, component, i):
@@ -167,9 +167,9 @@ def server(rounds: int) -> dict:
                                                       **p["init"], "step": i % 8}}
 
     cases = {
-        "3-D 16³, 3³ kernel: the view reports a step":
+        f"{label}: the view reports a step":
             (three, lambda i: report(three, 3, view.VOLUME, i)),
-        "3-D 16³, 3³ kernel: a new input seed (sidebar; computed afresh each round)":
+        f"{label}: a new input seed (sidebar; computed afresh each round)":
             (three_c, lambda i: three_c.number_input(key="e3.seed").set_value(100 + i)),
         "reference: 2-D default page, the view reports a step":
             (two, lambda i: report(two, 2, view.COMPONENT, i)),
@@ -209,10 +209,13 @@ def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dic
                     "document.querySelectorAll('[data-testid=\"cx-root\"] .cx-vol-slice')"
                     ".length")
             sent = page.evaluate("window.__wsSent")
+            recv = page.evaluate("window.__wsRecv")
             for kind in ("step", "input", "output"):
                 out[kind] = page.evaluate(TIME_3D, [kind, n])
             out["sent while stepping and hovering"] = page.evaluate("window.__wsSent") - sent
             if builds:
+                page.wait_for_timeout(3000)  # the report once the steps stop, and its rerun
+                out["received"] = page.evaluate("window.__wsRecv") - recv
                 out["gif"] = page.evaluate(RECORD_3D)
             if not builds:
                 out["rotation fps"] = page.evaluate(ROTATE, seconds)
@@ -231,6 +234,15 @@ def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dic
         proc.terminate()
         proc.wait(timeout=30)
     return out
+
+
+def print_server(med: dict) -> None:
+    """The server's reruns as a table, against the 2-D reference."""
+    print("## Server: AppTest rerun, median ms (target <= 150 ms at 16³)\n")
+    ref = med["reference: 2-D default page, the view reports a step"]
+    print("| | median ms | / reference |\n|---|---:|---:|")
+    for name, ms in med.items():
+        print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
 
 
 def print_updates(got: dict) -> None:
@@ -257,7 +269,8 @@ def main() -> None:
         print(f"## Scene at {side}³ (gaussian 3x3x3, padding 1)\n")
         print(f"build_scene + JSON: {sc['ms']:.1f} ms median; {sc['bytes']:,} bytes of JSON; "
               f"padded {sc['padded']}, output {sc['out']}; exact: {sc['exact']} "
-              f"(scale {sc['scale']})")
+              f"(scale {sc['scale']})\n")
+        print_server(server(args.rounds, side_query(side), f"3-D {side}³, gaussian 3x3x3"))
         got = browser(args.updates, args.seconds, side_query(side), builds=5)
         print(f"\n## Browser at {side}³ (performance.now() in the page)\n")
         a, b = got["build"]
@@ -266,18 +279,15 @@ def main() -> None:
         print_updates(got)
         print(f"Websocket messages sent while stepping and hovering: "
               f"{got['sent while stepping and hovering']}")
+        print(f"Bytes the page received over the websocket meanwhile (the rerun after that "
+              f"report): {got['received']:,}")
         g = got["gif"]
         print(f"\nGIF of Play: a {g['width']}×{g['height']} px frame; " + (
             f"refused: {g['error']}" if g.get("error") else
             f"{g['frames']} frames in {g['ms'] / 1000:.1f} s, {g['bytes']:,} bytes"
             + (f" ({g['note']})" if g.get("note") else "")))
         return
-    print("## Server: AppTest rerun, median ms (target <= 150 ms)\n")
-    med = server(args.rounds)
-    ref = med["reference: 2-D default page, the view reports a step"]
-    print("| | median ms | / reference |\n|---|---:|---:|")
-    for name, ms in med.items():
-        print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
+    print_server(server(args.rounds))
     print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
     got = browser(args.updates, args.seconds)
     print_updates(got)
