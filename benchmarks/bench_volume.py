@@ -13,8 +13,14 @@
    animation frame, plotly's own camera control), 3 s; frames painted per second while it
    turns, and that the camera did turn.  Target: >= 30.
 4. Websocket messages sent while stepping and hovering (0 expected).
+5. ``--side N`` (e.g. 64, the rank table's max side): the scene and the view at N³ with a
+   shipped kernel (gaussian 3x3x3, padding 1) instead — the scene's build time and JSON size
+   and whether it is exact (every voxel) or subsampled, the view's build (slices painted) in
+   the page, steps and hovers as in 2., and a GIF of Play (the recorder's frame size, the
+   frames its budgets allow, the time to record them, or its refusal); the server reruns
+   (1.) at N³, and no rotation (3.).
 
-    python benchmarks/bench_volume.py [--rounds 7]
+    python benchmarks/bench_volume.py [--rounds 7] [--side 64]
 """
 
 from __future__ import annotations
@@ -93,7 +99,52 @@ ROTATE = """async (seconds) => {
 }"""
 
 
-def server(rounds: int) -> dict:
+def side_query(side: int) -> dict:
+    return {"src": "random", "shape": str(side), "kernel": "preset",
+            "preset": "gaussian 3x3x3", "pad": "1"}
+
+
+def scene_at(side: int, rounds: int) -> dict:
+    """The scene at side³ (build_scene + its JSON, median ms), its size, exactness and scale."""
+    import json
+
+    from app.shared import model, url
+    from app.shared import scene as scenes
+
+    s, problems = url.from_query(side_query(side), 3)
+    assert not problems, problems
+    comp = model.compute(s)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        text = json.dumps(scenes.build_scene(comp, s.item, s.omap))
+        times.append((time.perf_counter() - t0) * 1e3)
+    sc = json.loads(text)
+    return {"ms": statistics.median(times), "bytes": len(text), "exact": sc["exact"],
+            "scale": sc["scale"], "padded": sc["padded_shape"], "out": sc["out_shape"]}
+
+
+RECORD_3D = """async () => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const t0 = performance.now();
+  const made = await v.recorder.gif();
+  return {...made, ms: performance.now() - t0};
+}"""
+BUILD_3D = """async (n) => {
+  const v = document.querySelector('[data-testid="cx-root"]').__cx;
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r(performance.now())));
+  const sync = [];
+  for (let i = 0; i < n; i++) {
+    await frame();
+    const t0 = performance.now();
+    v.build();
+    sync.push(performance.now() - t0);
+  }
+""" + MEDIAN_P95 + """  return [med(sync), p95(sync)];
+}"""
+
+
+def server(rounds: int, query: dict = QUERY, label: str = "3-D 16³, 3³ kernel") -> dict:
     import view_payload as vp
     from streamlit.testing.v1 import AppTest
 
@@ -107,7 +158,7 @@ def server(rounds: int) -> dict:
         assert not at.exception, [e.value for e in at.exception]
         return at
 
-    three, three_c, two = page(3, QUERY), page(3, QUERY), page(2, {})
+    three, three_c, two = page(3, query), page(3, query), page(2, {})
     seq = iter(range(1, 10**9))
 
     def report(at, ndim, component, i):
@@ -116,9 +167,9 @@ def server(rounds: int) -> dict:
                                                       **p["init"], "step": i % 8}}
 
     cases = {
-        "3-D 16³, 3³ kernel: the view reports a step":
+        f"{label}: the view reports a step":
             (three, lambda i: report(three, 3, view.VOLUME, i)),
-        "3-D 16³, 3³ kernel: a new input seed (sidebar; computed afresh each round)":
+        f"{label}: a new input seed (sidebar; computed afresh each round)":
             (three_c, lambda i: three_c.number_input(key="e3.seed").set_value(100 + i)),
         "reference: 2-D default page, the view reports a step":
             (two, lambda i: report(two, 2, view.COMPONENT, i)),
@@ -135,7 +186,7 @@ def server(rounds: int) -> dict:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def browser(n: int, seconds: float) -> dict:
+def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
     proc, url = serve(ROOT / "app" / "streamlit_app.py")
@@ -147,16 +198,27 @@ def browser(n: int, seconds: float) -> dict:
             ctx = b.new_context(viewport={"width": 1400, "height": 1000})
             ctx.add_init_script(COUNT_WS)
             page = ctx.new_page()
-            query = "&".join(f"{k}={v}" for k, v in QUERY.items())
-            page.goto(f"{url}/explorer_3d?{query}")
+            address = "&".join(f"{k}={v}" for k, v in query.items())
+            page.goto(f"{url}/explorer_3d?{address}")
             page.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
                                    timeout=120_000)
             page.wait_for_timeout(1500)
+            if builds:
+                out["build"] = page.evaluate(BUILD_3D, builds)
+                out["slices"] = page.evaluate(
+                    "document.querySelectorAll('[data-testid=\"cx-root\"] .cx-vol-slice')"
+                    ".length")
             sent = page.evaluate("window.__wsSent")
+            recv = page.evaluate("window.__wsRecv")
             for kind in ("step", "input", "output"):
                 out[kind] = page.evaluate(TIME_3D, [kind, n])
             out["sent while stepping and hovering"] = page.evaluate("window.__wsSent") - sent
-            out["rotation fps"] = page.evaluate(ROTATE, seconds)
+            if builds:
+                page.wait_for_timeout(3000)  # the report once the steps stop, and its rerun
+                out["received"] = page.evaluate("window.__wsRecv") - recv
+                out["gif"] = page.evaluate(RECORD_3D)
+            if not builds:
+                out["rotation fps"] = page.evaluate(ROTATE, seconds)
             out["overview voxels"] = page.evaluate(
                 "document.querySelector('[data-testid=\"cx-root\"]').__cx.overview.data[0]"
                 ".x.length")
@@ -174,26 +236,61 @@ def browser(n: int, seconds: float) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--updates", type=int, default=200)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    args = ap.parse_args()
-    print("## Server: AppTest rerun, median ms (target <= 150 ms)\n")
-    med = server(args.rounds)
+def print_server(med: dict) -> None:
+    """The server's reruns as a table, against the 2-D reference."""
+    print("## Server: AppTest rerun, median ms (target <= 150 ms at 16³)\n")
     ref = med["reference: 2-D default page, the view reports a step"]
     print("| | median ms | / reference |\n|---|---:|---:|")
     for name, ms in med.items():
         print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
-    print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
-    got = browser(args.updates, args.seconds)
+
+
+def print_updates(got: dict) -> None:
+    """The browser's step and hover timings as a table."""
     print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
     for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
                        ("output", "output-voxel hover"),
                        ("reference step", "reference: 2-D default page, step")):
         a, b, c, d = got[kind]
         print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--side", type=int, default=0,
+                    help="the scene and the view at side³ (gaussian 3x3x3, padding 1)")
+    args = ap.parse_args()
+    if args.side:
+        side = args.side
+        sc = scene_at(side, args.rounds)
+        print(f"## Scene at {side}³ (gaussian 3x3x3, padding 1)\n")
+        print(f"build_scene + JSON: {sc['ms']:.1f} ms median; {sc['bytes']:,} bytes of JSON; "
+              f"padded {sc['padded']}, output {sc['out']}; exact: {sc['exact']} "
+              f"(scale {sc['scale']})\n")
+        print_server(server(args.rounds, side_query(side), f"3-D {side}³, gaussian 3x3x3"))
+        got = browser(args.updates, args.seconds, side_query(side), builds=5)
+        print(f"\n## Browser at {side}³ (performance.now() in the page)\n")
+        a, b = got["build"]
+        print(f"view build (v.build(): {got['slices']} slices painted, overview drawn): "
+              f"median {a:.1f} ms, p95 {b:.1f} ms\n")
+        print_updates(got)
+        print(f"Websocket messages sent while stepping and hovering: "
+              f"{got['sent while stepping and hovering']}")
+        print(f"Bytes the page received over the websocket meanwhile (the rerun after that "
+              f"report): {got['received']:,}")
+        g = got["gif"]
+        print(f"\nGIF of Play: a {g['width']}×{g['height']} px frame; " + (
+            f"refused: {g['error']}" if g.get("error") else
+            f"{g['frames']} frames in {g['ms'] / 1000:.1f} s, {g['bytes']:,} bytes"
+            + (f" ({g['note']})" if g.get("note") else "")))
+        return
+    print_server(server(args.rounds))
+    print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
+    got = browser(args.updates, args.seconds)
+    print_updates(got)
     fps, turned = got["rotation fps"]
     print(f"\nOverview rotation (a drag): {fps:.1f} fps over {args.seconds:g} s "
           f"({got['overview voxels']} voxels; target >= 30)"

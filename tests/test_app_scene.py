@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 from test_app_settings import random_settings  # noqa: E402
 
 import convcore as cc  # noqa: E402
-from app.shared import export, figures, model, settings, view  # noqa: E402
+from app.shared import export, figures, model, ranks, settings, view  # noqa: E402
 from app.shared import scene as scenes  # noqa: E402
 from convcore.trace import source_map  # noqa: E402
 
@@ -149,7 +149,7 @@ def test_scene_sizes_stay_within_budget():
     sc = scenes.build_scene(comp, 0, 1)
     assert not sc["exact"] and sc["scale"] == 4  # ceil(sqrt(4.19M / 400k))
     a = arrays(sc)
-    assert a["inputs"].size + arrays_of(sc, "outputs").size <= scenes.MAX_EXACT_VALUES
+    assert a["inputs"].size + arrays_of(sc, "outputs").size <= ranks.rank(2).exact_values
     np.testing.assert_array_equal(a["output"], comp.out[0, 1, ::4, ::4])  # real values
     assert len(json.dumps(sc)) < 2_500_000
 

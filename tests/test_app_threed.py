@@ -119,6 +119,41 @@ def test_the_sphere_with_a_3x3x3_gaussian_is_pytorchs():
 
 # ------------------------------------------------------------------------------ the URL
 
+@pytest.mark.parametrize("preset, pad, mode", [
+    ("gaussian 3x3x3", 1, "zeros"), ("laplacian", 0, "zeros"), ("sobel x", 3, "reflect"),
+    ("temporal difference", 2, "replicate"), ("box blur 3x3x3", 1, "circular")])
+def test_a_64_cubed_volume_travels_voxel_for_voxel_and_is_the_cores(preset, pad, mode):
+    """The rank table's max side with its shipped kernels: every voxel in the scene (no
+    subsampling), the input exactly the core's padded input, the output exactly the core's
+    (and PyTorch's conv3d), one output map (the one the slices draw), in an honest size."""
+    s = replace(app_settings.defaults(3), source="random", shape=(64, 64, 64), outmaps=3,
+                omap=2, kernel="preset", preset=preset, pad=((pad, pad),) * 3, mode=mode)
+    comp = model.compute(s)
+    sc = scenes.build_scene(comp, 0, 2)
+    assert sc["exact"] and sc["scale"] == 1
+    assert sc["padded_shape"] == [64 + 2 * pad] * 3 and sc["out_shape"] == [64 + 2 * pad - 2] * 3
+    inputs = scenes.read_typed_array(sc["inputs"])
+    np.testing.assert_array_equal(inputs, comp.padded.values[0])
+    outputs = scenes.read_typed_array(sc["outputs"])
+    assert outputs.shape[0] == 1 and sc["outputs_first"] == 2  # the shown map only
+    np.testing.assert_array_equal(scenes.output_map(sc), comp.out[0, 2])
+    np.testing.assert_allclose(comp.out, torch_out(s, comp), rtol=1e-4, atol=1e-3)
+    # the JSON: float32 in base64, 16/3 bytes a value, and little else
+    values = inputs.size + outputs.size
+    assert values <= ranks.rank(3).exact_values
+    assert len(json.dumps(sc)) < values * 16 / 3 + 20_000
+
+
+def test_past_the_3d_budget_the_scene_is_subsampled_and_says_so():
+    s = replace(app_settings.defaults(3), source="random", shape=(64, 64, 64), inmaps=2,
+                kernel="preset", preset="gaussian 3x3x3", pad=((1, 1),) * 3)
+    comp = model.compute(s)
+    sc = scenes.build_scene(comp, 0, 0)
+    # 2 · 66³ + 64³ = 837,136 values > 660,000: every 2nd voxel per axis
+    assert not sc["exact"] and sc["scale"] == 2
+    np.testing.assert_array_equal(scenes.output_map(sc), comp.out[0, 0, ::2, ::2, ::2])
+
+
 def test_three_values_per_axis_round_trip_through_the_url():
     q = {"stride": "1,2,2", "size": "3", "dilation": "1,1,2", "pad": "0:1,1:1,2:0",
          "shape": "6,7,8", "step": "5", "src": "random"}

@@ -6,13 +6,18 @@ controls, the scene, the code panel, the exports and the browser view (through t
 entry here (plus its samples, kernel presets and customW in :mod:`app.shared.sources`, and a
 page script registered in :mod:`app.shared.navigation`).
 
-=====  ========  ===========  =========  ================================  ===========
-rank   axes      default      max side   samples                           view layout
-=====  ========  ===========  =========  ================================  ===========
-1      L         10           100,000    chirp, step, noisy sine, spikes   strip
-2      H, W      5×5          1,024      checkerboard, letter F, ...       grid
-3      D, H, W   4×5×5        64         sphere, moving bar (a clip)       slices
-=====  ========  ===========  =========  ================================  ===========
+=====  ========  ===========  =========  ================================  ===========  =======
+rank   axes      default      max side   samples                           view layout  exact
+=====  ========  ===========  =========  ================================  ===========  =======
+1      L         10           100,000    chirp, step, noisy sine, spikes   strip        400,000
+2      H, W      5×5          1,024      checkerboard, letter F, ...       grid         400,000
+3      D, H, W   4×5×5        64         sphere, moving bar (a clip)       slices       660,000
+=====  ========  ===========  =========  ================================  ===========  =======
+
+*exact*: the values a scene sends cell for cell (the group's padded input maps and the output
+maps drawn; beyond, every n-th cell per axis, said).  3-D draws one output map (its slices), so
+its scene sends only that one, and its budget holds a 64³ input map padded by up to 3 per side
+with a 3³ kernel and its output (at most 657,000 values: 3.5 MB of JSON).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class Rank:
     network: bool = False  # the trained network's layers (2-D) are offered
     images: bool = False  # PNG/JPEG uploads
     transposed: bool = True  # the transposed page offers this rank
+    exact_values: int = 400_000  # values a scene sends cell for cell (see the table)
+    shown_outputs: int = 16  # output maps the view draws side by side
 
     @property
     def spatial(self) -> str:
@@ -82,7 +89,7 @@ RANKS: dict[int, Rank] = {
             "[[[1, 2], [3, 4]], [[5, 6], [7, 8]]]", 64, ("sphere", "moving bar (clip)"),
             (".npy", ".csv"), "slices", "Size",
             "; a blank line starts the next depth slice (one input map), or type a nested "
-            "list [[[...]]]", transposed=False),
+            "list [[[...]]]", transposed=False, exact_values=660_000, shown_outputs=1),
 }
 
 

@@ -12,10 +12,10 @@ What travels, per configuration (the step is not part of it, so stepping never r
   (:func:`convcore.padded_input`), for the shown batch item, and ``source``: per axis, the
   unpadded index each padded position copies (-1 for zero padding);
 - ``weights``: the output map's kernels, one per input map of its group; ``bias``;
-- ``outputs``: the core's output maps of the shown item (up to :data:`MAX_SHOWN_OUTPUTS` of
-  them, from ``outputs_first``; the shown map ``omap`` among them), drawn side by side on one
-  colour scale; ``never_read``: per axis, the input indices no window reads
-  (:func:`convcore.coverage`);
+- ``outputs``: the core's output maps of the shown item (up to the rank's ``shown_outputs``
+  of them — 16 in 1-D and 2-D, the one shown in 3-D — from ``outputs_first``; the shown map
+  ``omap`` among them), drawn side by side on one colour scale; ``never_read``: per axis, the
+  input indices no window reads (:func:`convcore.coverage`);
 - ``partials``: per input map of the group, its share of every cell of the output map: the
   core's convolution of that one map with its kernel (``convcore.convnd``, depthwise, float64),
   so that bias + the partial sums = the output; None with one input map (its share is the
@@ -24,8 +24,9 @@ What travels, per configuration (the step is not part of it, so stepping never r
 Arrays travel as ``{"dtype", "shape", "bdata"}`` (little-endian, base64, the form plotly.js reads
 too), which carries ``inf`` and ``nan`` where JSON cannot.  The browser derives tap positions from
 the geometry (``padded = out * stride + tap * dilation``, affine); tests hold that rule to
-:func:`convcore.window_map`.  Maps with more than :data:`MAX_EXACT_VALUES` values in all travel
-subsampled (every ``scale``-th cell, ``exact`` False) with a notice.
+:func:`convcore.window_map`.  Maps with more values in all than the rank's ``exact_values``
+(:mod:`app.shared.ranks`) travel subsampled (every ``scale``-th cell, ``exact`` False) with a
+notice.
 """
 
 from __future__ import annotations
@@ -40,10 +41,8 @@ from app.shared.ranks import rank
 from convcore.trace import source_map
 
 SCENE_VERSION = 1
-MAX_EXACT_VALUES = 400_000  # input maps of the group + output map, sent cell for cell
 MAX_SHOWN_MAPS = 8  # input maps drawn as small multiples (the equation sums all of them)
 MAX_TERMS = 24  # taps written out in an equation before the rest is summarized
-MAX_SHOWN_OUTPUTS = 16  # output maps drawn side by side (the current one among them)
 
 
 def typed_array(a: np.ndarray, dtype: str = "float32") -> dict:
@@ -72,11 +71,12 @@ def _zmax(a: np.ndarray) -> float:
 
 
 def display_scale(ndim: int, values: int) -> int:
-    """The subsampling factor per axis that brings ``values`` cells under the budget."""
-    if values <= MAX_EXACT_VALUES:
+    """The subsampling factor per axis that brings ``values`` cells under the rank's budget
+    (``exact_values``)."""
+    budget = rank(ndim).exact_values
+    if values <= budget:
         return 1
-    ratio = values / MAX_EXACT_VALUES
-    return math.ceil(ratio ** (1 / ndim))
+    return math.ceil((values / budget) ** (1 / ndim))
 
 
 def build_scene(comp, item: int, omap: int) -> dict:
@@ -93,8 +93,9 @@ def build_scene(comp, item: int, omap: int) -> dict:
     channels = list(range(group * cg, (group + 1) * cg))
     padded = comp.padded.values[item, group * cg:(group + 1) * cg]
     out_map = out[item, omap]
-    first = min(max(0, omap - MAX_SHOWN_OUTPUTS // 2), max(0, n_out - MAX_SHOWN_OUTPUTS))
-    outputs = out[item, first:first + MAX_SHOWN_OUTPUTS]
+    shown = rank(nd).shown_outputs
+    first = min(max(0, omap - shown // 2), max(0, n_out - shown))
+    outputs = out[item, first:first + shown]
     scale = display_scale(nd, padded.size + outputs.size)
     sub = (slice(None, None, scale),) * nd
     kernel = tuple(weight.shape[2:])
@@ -104,7 +105,7 @@ def build_scene(comp, item: int, omap: int) -> dict:
                for n, (lo, hi) in zip(in_shape, pads)]
     bias = 0.0 if comp.bias is None else comp.bias[omap]
     # one input map: its only term is the output less the bias, which the view has
-    fits = scale == 1 and cg > 1 and cg * out_map.size + outputs.size <= MAX_EXACT_VALUES
+    fits = scale == 1 and cg > 1 and cg * out_map.size + outputs.size <= rank(nd).exact_values
     return {
         "version": SCENE_VERSION,
         "ndim": nd,

@@ -101,6 +101,33 @@ def open_view(page: Page, address: str) -> None:
     assert_no_exception(page)
 
 
+def assert_video_plays(page: Page, button: str, path, steps: int) -> dict:
+    """Click a view's Video ``button``: the download at ``path`` is a WebM of ``steps`` frames
+    that Chromium plays at the recorded size; the recorder's report."""
+    import base64
+
+    with page.expect_download(timeout=60_000) as got:
+        page.click(button)
+    got.value.save_as(path)
+    made = view(page, "v.recorder.last")
+    assert made["frames"] == steps and path.stat().st_size == made["bytes"] > 1000
+    data = path.read_bytes()
+    assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+    played = page.evaluate("""async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const v = document.createElement('video');
+      v.muted = true;
+      v.src = URL.createObjectURL(new Blob([bytes], {type: 'video/webm'}));
+      document.body.appendChild(v);
+      await new Promise((ok, bad) => { v.onloadeddata = ok; v.onerror = () => bad(v.error); });
+      await v.play();
+      await new Promise((ok) => setTimeout(ok, 300));
+      return [v.videoWidth, v.videoHeight, v.currentTime > 0];
+    }""", base64.b64encode(data).decode())
+    assert played == [made["width"], made["height"], True], played
+    return made
+
+
 def view(page: Page, expr: str):
     """``expr`` evaluated in the page with ``v``, the view of the page."""
     return page.evaluate(f"() => {{ const v = document.querySelector('{VIEW}').__cx; "

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from PIL import Image
-from test_browser import COUNT_WS_SENDS, open_view, shot, view, wait_until_idle
+from test_browser import COUNT_WS_SENDS, assert_video_plays, open_view, shot, view, wait_until_idle
 
 import convcore as cc
 from app.shared import model, url
@@ -303,26 +303,7 @@ def test_the_gif_is_the_view_frame_by_frame_and_the_video_plays(page, app_url, t
     assert not np.array_equal(first, last)  # the window moved
     # every frame holds the view's two input maps (their blue-red scale) and is not blank
     assert (first < 200).any(axis=2).mean() > 0.05
-    with page.expect_download(timeout=60_000) as got:
-        page.click('[data-testid="cx-video"]')
-    video = tmp_path / "window.webm"
-    got.value.save_as(video)
-    made = view(page, "v.recorder.last")
-    assert made["frames"] == steps and video.stat().st_size == made["bytes"] > 1000
-    data = video.read_bytes()
-    assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
-    played = page.evaluate("""async (b64) => {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      const v = document.createElement('video');
-      v.muted = true;
-      v.src = URL.createObjectURL(new Blob([bytes], {type: 'video/webm'}));
-      document.body.appendChild(v);
-      await new Promise((ok, bad) => { v.onloadeddata = ok; v.onerror = () => bad(v.error); });
-      await v.play();
-      await new Promise((ok) => setTimeout(ok, 300));
-      return [v.videoWidth, v.videoHeight, v.currentTime > 0, v.error];
-    }""", __import__("base64").b64encode(data).decode())
-    assert played[:3] == [made["width"], made["height"], True], played
+    assert_video_plays(page, '[data-testid="cx-video"]', tmp_path / "window.webm", steps)
     assert not page.errors, page.errors
 
 

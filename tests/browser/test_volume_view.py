@@ -2,7 +2,10 @@
 core: the window's taps against ``cc.window_map`` and the lit depth planes, a hovered voxel's
 lit outputs against ``cc.coverage`` (each lit output's window really reads it), a hovered
 output's window, the equation against ``cc.equation`` at sampled steps, the 3-D overview's
-voxels and window box, and the URL's three values per axis surviving the round trip.
+voxels and window box, the URL's three values per axis surviving the round trip, and Play
+recorded as a GIF (one frame per step, drawn from the slices as the page draws them) and as a
+WebM that plays, within the recorder's budgets; and a 64³ volume (the rank table's max side)
+drawn voxel for voxel: slice pixels in the colours of the core's values, equations exact.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from test_browser import assert_no_js_errors, open_view, shot
+from PIL import Image
+from test_browser import assert_no_js_errors, assert_video_plays, open_view, shot
 
 import convcore as cc
 from app.shared import model, url
@@ -208,3 +212,161 @@ def test_the_offline_html_export_is_the_same_3d_view(page, tmp_path):
     assert "x[0,0," in equation(page) and "x[0,1," in equation(page)
     assert page.locator(f'{ROOT_SEL} select[aria-label="input map shown"]').count() == 1
     assert not page.errors, page.errors
+
+
+def view(page, expr: str):
+    return page.evaluate(f"() => {{ const v = document.querySelector('{ROOT_SEL}').__cx; "
+                         f"return {expr}; }}")
+
+
+def test_play_records_as_a_gif_of_the_slices_and_a_webm_that_plays(page, app_url, tmp_path):
+    _, comp = computation(QUERY)
+    open_view(page, address(app_url, {**QUERY, "speed": "30"}))
+    steps = comp.steps
+    with page.expect_download(timeout=60_000) as got:
+        page.click(f'{ROOT_SEL} [data-testid="cx-gif"]')
+    path = tmp_path / "window.gif"
+    got.value.save_as(path)
+    assert got.value.suggested_filename == "conv3d_stride1x2x2_window.gif"
+    made = view(page, "v.recorder.last")
+    area = view(page, "(() => { const a = v.recorder.area(); return [a.left, a.top, a.width, "
+                      "a.height]; })()")
+    gif = Image.open(path)
+    assert gif.n_frames == steps == made["frames"]
+    assert gif.size == (made["width"], made["height"]) == tuple(area[2:])
+    assert not made["note"]
+    # the frame is the slices as drawn: back at step 0, the output stack's first slice and the
+    # lit input slices' canvases are in frame 0 where the page draws them (up to GIF colours)
+    first = np.asarray(gif.convert("RGB")).astype(int)
+    for stack, d in (("output", 0), ("input", json.loads(state(page)["planes"])[0])):
+        x, y, w, h, px = view(page, f"""(() => {{
+          const c = v.{stack}.slices[{d}].canvas;
+          const b = c.getBoundingClientRect();
+          const img = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+          return [b.left, b.top, c.width, c.height, Array.from(img.data)]; }})()""")
+        assert (w, h) == (round(w), round(h))
+        x0, y0 = round(x - area[0]), round(y - area[1] + 30)  # under the title line
+        want = np.array(px).reshape(h, w, 4)[..., :3]
+        part = first[y0:y0 + h, x0:x0 + w]
+        assert part.shape == want.shape
+        assert (np.abs(part - want) <= 12).all(axis=2).mean() > 0.99, stack
+    gif.seek(steps - 1)
+    last = np.asarray(gif.convert("RGB")).astype(int)
+    assert not np.array_equal(first, last)  # the window moved through the volume
+    # video: a WebM of every step that Chromium plays at the frame's size
+    assert_video_plays(page, f'{ROOT_SEL} [data-testid="cx-video"]', tmp_path / "window.webm",
+                       steps)
+    assert state(page)["step"] == "0"  # the view is back where it was
+    assert_no_js_errors(page)
+
+
+def test_the_recorder_checks_its_budgets_before_drawing(page, app_url):
+    open_view(page, address(app_url, QUERY))
+    # a frame beyond MAX_FRAME_PIXELS is refused, naming the rule and the value
+    plan = view(page, "v.recorder.plan('gif', {width: 2500, height: 2000})")
+    assert plan["error"].startswith("GIF: the view's drawing is 2500\u00d72000 px = 5,000,000 px;")
+    assert "at most 4,000,000 px" in plan["error"]
+    # a GIF's frames × pixels: 5,000 steps of a 1000×1000 frame -> 100 evenly spaced, said
+    plan = view(page, "(() => { const n = v.steps; v.steps = 5000; "
+                      "const p = v.recorder.plan('gif', {width: 1000, height: 1000}); "
+                      "v.steps = n; return p; })()")
+    assert len(plan["steps"]) == 100 and plan["steps"][0] == 0 and plan["steps"][-1] == 4999
+    assert plan["note"] == ("GIF: 100 of 5,000 steps, evenly spaced (at most 100,000,000 "
+                            "frames \u00d7 pixels: 1,000,000 px a frame)")
+    # a video records in real time: at most 2 minutes at the view's speed (2 steps/s here)
+    plan = view(page, "(() => { const n = v.steps; v.steps = 5000; "
+                      "const p = v.recorder.plan('video', {width: 500, height: 400}); "
+                      "v.steps = n; return p; })()")
+    assert len(plan["steps"]) == 240 and plan["steps"][-1] == 4999
+    assert plan["note"] == "Video: 240 of 5,000 steps, evenly spaced (at most 120 s at 2 steps/s)"
+    # a refusal is said in the bar, and nothing is downloaded
+    said = page.evaluate(f"""async () => {{
+      const v = document.querySelector('{ROOT_SEL}').__cx;
+      v.recorder.area = () => ({{left: 0, top: 0, width: 9000, height: 100}});
+      const r = await v.recorder.gif();
+      return [r.error, v.copied.textContent];
+    }}""")
+    assert said[0] == said[1] and "8,192 px a side" in said[0]
+    assert_no_js_errors(page)
+
+
+def rdbu(value: float, zmax: float) -> np.ndarray:
+    """The app's diverging scale (app.shared.figures) at ``value``, as the slices colour it."""
+    from app.shared import figures
+
+    stops = np.array([[int(v) for v in c[4:-1].split(",")] for _, c in figures.COLORSCALE])
+    t = (np.clip(value, -zmax, zmax) / zmax + 1) / 2 * (len(stops) - 1)
+    i = min(len(stops) - 2, int(t))
+    return np.round(stops[i] + (stops[i + 1] - stops[i]) * (t - i))
+
+
+def test_a_64_cubed_volume_is_drawn_voxel_for_voxel(page, app_url):
+    query = {"src": "random", "shape": "64", "kernel": "preset", "preset": "gaussian 3x3x3",
+             "pad": "1", "step": "1000"}
+    s, comp = computation(query)
+    open_view(page, address(app_url, query))
+    assert view(page, "[v.scene.exact, v.scene.scale, v.input.slices.length, "
+                      "v.output.slices.length]") == [True, 1, 66, 64]
+    padded = comp.padded.values[0, 0]
+    zin = float(np.abs(padded).max())
+    out = comp.out[0, 0]
+    zout = float(np.abs(out).max())
+    rng = np.random.default_rng(64)
+    # voxels away from the window (at step 1000: depth planes 0-2): each slice's pixel at the
+    # voxel's centre is the colour of the core's value there
+    cases = [("input", q, padded, zin) for q in rng.integers(8, 60, size=(4, 3)).tolist()]
+    cases += [("output", q, out, zout) for q in rng.integers(8, 60, size=(4, 3)).tolist()]
+    cases += [("input", [30, 0, 30], padded, zin), ("input", [65, 40, 12], padded, zin)]
+    for stack, q, values, zmax in cases:
+        got = view(page, f"""(() => {{
+          const s = v.{stack}.slices[{q[0]}];
+          const k = s.canvas.width / (s.cols * s.cs);
+          const x = Math.floor(({q[2]} + 0.5) * s.cs * k);
+          const y = Math.floor(({q[1]} + 0.5) * s.cs * k);
+          return Array.from(s.ctx.getImageData(x, y, 1, 1).data.slice(0, 3)); }})()""")
+        want = rdbu(float(values[tuple(q)]), zmax)
+        if stack == "input" and (0 in q or 65 in q):  # padding: half-way to white
+            want = np.round(want + (255 - want) * 0.5)
+        assert np.abs(np.array(got) - want).max() <= 1, (stack, q, got, want)
+    # an output voxel hovered: its equation, exact (not at display resolution), is the core's
+    for o in ((40, 31, 7), (63, 63, 63)):
+        hover(page, "output", o)
+        k = int(np.ravel_multi_index(o, out.shape))
+        assert equation(page) == cc.equation(model.step_trace(comp, s, k))
+    assert_no_js_errors(page)
+
+
+def test_reveal_and_predict_cover_exactly_the_hidden_output_voxels(page, app_url):
+    # the covers are drawn as runs of slices, rows and cells: they are the voxels hidden() hides
+    open_view(page, address(app_url, {**QUERY, "shape": "5,6,7", "stride": "1"}))
+    got = page.evaluate(f"""() => {{
+      const v = document.querySelector('{ROOT_SEL}').__cx;
+      const [D, H, W] = v.scene.out_shape;
+      const covered = () => {{
+        const cells = new Set();
+        const rect = v.output.rect;
+        v.output.rect = (d, r, c, h, w, opts) => {{
+          for (let i = 0; i < h; i++) {{
+            for (let j = 0; j < w; j++) cells.add((d * H + r + i) * W + c + j);
+          }}
+        }};
+        v.coverHidden();
+        v.output.rect = rect;
+        return cells;
+      }};
+      const cases = [];
+      for (const [reveal, predict, step, answered] of [[true, false, 0, []], [true, false, 37, []],
+          [false, true, 12, []], [false, true, 12, [12, 20, 21, 29, v.steps - 1]],
+          [true, true, 30, [30, 40]], [true, false, v.steps - 1, []]]) {{
+        v.reveal = reveal; v.predict = predict; v.step = step;
+        v.answers = new Map(answered.map((k) => [k, {{guess: 0, right: true}}]));
+        const mine = covered();
+        const want = [...Array(v.steps).keys()].filter((k) => v.hidden(k));
+        cases.push([want.length, mine.size, want.every((k) => mine.has(k))]);
+      }}
+      return cases;
+    }}""")
+    assert all(n > 0 for n, _, _ in got[:-1]) and got[-1][0] == 0
+    for want, mine, same in got:
+        assert same and want == mine, got
+    assert_no_js_errors(page)

@@ -649,6 +649,20 @@ export class View extends ViewBase {
     }
   }
 
+  // What a recording draws (record.js): plotly's figures, the stage's canvases, its titles,
+  // labels and partial sums (their values right-aligned).
+  recordParts() {
+    const root = this.root;
+    return {
+      bounds: [this.stage, this.eq],
+      plots: [...root.querySelectorAll(".cx-plot, .cx-line .cx-box > div:first-child")],
+      canvases: [...root.querySelectorAll(".cx-stage canvas")],
+      texts: [...root.querySelectorAll(
+        ".cx-stage .cx-title, .cx-stage .cx-label, .cx-term-name, .cx-term-value")]
+        .map((el) => ({el, align: el.classList.contains("cx-term-value") ? "right" : "left"})),
+    };
+  }
+
   // ------------------------------------------------------------------ static layer
 
   drawStatic() {

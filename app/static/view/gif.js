@@ -131,28 +131,40 @@ function changed(a, b, width, height) {
   return x1 < 0 ? null : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
 }
 
-// frames: RGBA Uint8ClampedArrays of width x height; delay: hundredths of a second per frame.
-export function encodeGif(frames, width, height, delay) {
-  const out = [];
-  for (const c of "GIF89a") out.push(c.charCodeAt(0));
-  word(out, width);
-  word(out, height);
-  out.push(0, 0, 0);  // no global colour table
-  out.push(0x21, 0xff, 11, ..."NETSCAPE2.0".split("").map((c) => c.charCodeAt(0)),
-           3, 1, 0, 0, 0);  // loop forever
-  let previous = null;
-  for (const rgba of frames) {
+// An animated GIF written frame by frame: only the previous frame is held (not every frame),
+// so a recording's memory is its output.  `delay`: hundredths of a second per frame.
+export class GifWriter {
+  constructor(width, height, delay) {
+    this.width = width;
+    this.height = height;
+    this.delay = delay;
+    this.previous = null;
+    this.frames = 0;
+    const out = [];
+    for (const c of "GIF89a") out.push(c.charCodeAt(0));
+    word(out, width);
+    word(out, height);
+    out.push(0, 0, 0);  // no global colour table
+    out.push(0x21, 0xff, 11, ..."NETSCAPE2.0".split("").map((c) => c.charCodeAt(0)),
+             3, 1, 0, 0, 0);  // loop forever
+    this.parts = [new Uint8Array(out)];
+  }
+
+  // one RGBA frame (a Uint8ClampedArray of width x height; copied where it must be kept)
+  add(rgba) {
+    const {width, height} = this;
     let rect = [0, 0, width, height];
-    if (previous) rect = changed(previous, rgba, width, height) || [0, 0, 1, 1];
-    previous = rgba;
+    if (this.previous) rect = changed(this.previous, rgba, width, height) || [0, 0, 1, 1];
+    this.previous = rgba.slice();
     const [x, y, w, h] = rect;
     const part = new Uint8ClampedArray(w * h * 4);
     for (let r = 0; r < h; r++) {
       part.set(rgba.subarray(((y + r) * width + x) * 4, ((y + r) * width + x + w) * 4), r * w * 4);
     }
     const {palette, indices} = quantize(part, w * h);
+    const out = [];
     out.push(0x21, 0xf9, 4, 0x04);  // graphic control: do not dispose
-    word(out, delay);
+    word(out, this.delay);
     out.push(0, 0);
     out.push(0x2c);
     word(out, x);
@@ -162,7 +174,27 @@ export function encodeGif(frames, width, height, delay) {
     out.push(0x87);  // a local colour table of 256 entries
     for (let i = 0; i < palette.length; i++) out.push(palette[i]);
     lzw(indices, out);
+    this.parts.push(new Uint8Array(out));
+    this.frames += 1;
   }
-  out.push(0x3b);
-  return new Uint8Array(out);
+
+  // the file's bytes
+  finish() {
+    this.parts.push(new Uint8Array([0x3b]));
+    const bytes = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of this.parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    this.previous = null;
+    return bytes;
+  }
+}
+
+// frames: RGBA Uint8ClampedArrays of width x height; delay: hundredths of a second per frame.
+export function encodeGif(frames, width, height, delay) {
+  const gif = new GifWriter(width, height, delay);
+  for (const rgba of frames) gif.add(rgba);
+  return gif.finish();
 }

@@ -1,12 +1,29 @@
 // Moving pictures of the view, drawn by the view itself: Play, frame by frame, composed from
-// what the page shows — plotly's heatmaps as images (once per scene), the view's own canvases
-// (window, taps, cover: per step), its titles, partial sums and equation as text — onto one
-// canvas of the view's size.  That canvas becomes an animated GIF (gif.js) or a WebM video of
-// Play at its speed (the browser's MediaRecorder on canvas.captureStream()).  One renderer.
+// what the page shows — plotly's figures as images (once per scene), the view's own canvases
+// (window, taps, cover, slices: per step), its titles and captions and the equation as text —
+// onto one canvas of the drawing's size.  That canvas becomes an animated GIF (gif.js) or a
+// WebM video of Play at its speed (the browser's MediaRecorder on canvas.captureStream()).
+// One renderer for every view that has these (the explorer's and the 3-D view):
+//   view.eq                    the equation (drawn, wrapped to the area's width)
+//   view.recordParts()         {bounds, plots, boxes, canvases, texts: [{el, align}]}: the
+//                              elements whose extent (with the equation's height) is the
+//                              area, and what is drawn in it (boxes: their CSS background
+//                              and border, e.g. a lit slice's frame)
+//   view.scene, values, steps, speed, presenter, go(step, {force, fromPlay}), stop(false)
+//   view.copied                where a refusal or a shortened recording is said
 
-import {encodeGif} from "./gif.js";
+import {fmt, idx} from "./format.js";
+import {GifWriter} from "./gif.js";
 
 export const MAX_GIF_FRAMES = 200;  // longer outputs: evenly spaced steps, the last included
+// Budgets, checked before the first frame is drawn: a frame's pixels (a canvas and a video
+// encoder's limits; beyond, refused), a GIF's frames × pixels (what composing, diffing and
+// quantizing cost) and a video's length (it records in real time); beyond those, fewer
+// steps, evenly spaced, and said.
+export const MAX_FRAME_PIXELS = 4_000_000;
+export const MAX_FRAME_SIDE = 8192;
+export const MAX_GIF_WORK = 100_000_000;
+export const MAX_VIDEO_SECONDS = 120;  // a video is recorded in real time: at most 2 minutes
 const TITLE_H = 30;
 
 // The steps a recording shows: all of them up to `cap`, else `cap` evenly spaced.
@@ -35,13 +52,45 @@ export class Recorder {
   // The area recorded: the view's stage and its equation, under a title line.
   area() {
     const v = this.view;
-    const a = v.stage.getBoundingClientRect();
+    const boxes = v.recordParts().bounds.map((el) => el.getBoundingClientRect());
     const b = v.eq.getBoundingClientRect();
-    const left = Math.min(a.left, b.left);
-    const top = a.top;
-    const width = Math.ceil(Math.max(a.right, b.right) - left);
-    const height = Math.ceil(b.bottom - top) + TITLE_H;
+    const left = Math.min(...boxes.map((a) => a.left));
+    const top = Math.min(b.top, ...boxes.map((a) => a.top));
+    const width = Math.ceil(Math.max(...boxes.map((a) => a.right)) - left);
+    const height = Math.ceil(Math.max(b.bottom, ...boxes.map((a) => a.bottom)) - top) + TITLE_H;
     return {left, top, width, height};
+  }
+
+  // The budgets for a recording of `area` ("gif" or "video"): {steps} to record, and `note`
+  // when fewer than every step; {error} (naming the rule and the value) when refused.
+  plan(kind, area) {
+    const px = area.width * area.height;
+    const n = (x) => x.toLocaleString("en-US");
+    const name = kind === "gif" ? "GIF" : "Video";
+    if (px > MAX_FRAME_PIXELS || Math.max(area.width, area.height) > MAX_FRAME_SIDE) {
+      return {error: `${name}: the view's drawing is ` +
+        `${area.width}\u00d7${area.height} px = ${n(px)} px; a frame may have at most ` +
+        `${n(MAX_FRAME_PIXELS)} px and ${n(MAX_FRAME_SIDE)} px a side. Use a smaller input ` +
+        "(fewer slices or cells) or a narrower window."};
+    }
+    const steps = this.view.steps;
+    // GIF: MAX_GIF_FRAMES, and MAX_GIF_WORK frames × pixels; video (recorded in real time at
+    // the view's speed): MAX_VIDEO_SECONDS
+    const [cap, rule] = kind === "gif" ?
+      (MAX_GIF_WORK / px < MAX_GIF_FRAMES ?
+        [Math.floor(MAX_GIF_WORK / px), `${n(MAX_GIF_WORK)} frames \u00d7 pixels: ${n(px)} px ` +
+                                        "a frame"] :
+        [MAX_GIF_FRAMES, `${MAX_GIF_FRAMES} frames`]) :
+      [Math.floor(MAX_VIDEO_SECONDS * this.view.speed),
+       `${MAX_VIDEO_SECONDS} s at ${this.view.speed} steps/s`];
+    const chosen = recordedSteps(steps, Math.max(2, cap));
+    const note = chosen.length < steps ? `${name}: ${n(chosen.length)} of ${n(steps)} steps, ` +
+      `evenly spaced (at most ${rule})` : "";
+    return {steps: chosen, note};
+  }
+
+  say(text) {
+    if (this.view.copied) this.view.copied.textContent = text;
   }
 
   title(step) {
@@ -52,13 +101,13 @@ export class Recorder {
     return `conv${s.ndim}d \u00b7 kernel ${per(s.kernel)} \u00b7 stride ${per(s.stride)} \u00b7 ` +
       (s.pads ? `padding ${pads.join(",")} ${s.mode} \u00b7 ` : "") +
       `dilation ${per(s.dilation)} \u2014 step ${step + 1} of ${this.view.steps}: ` +
-      `out[${v.outIndex(step).join(",")}] = ${v.out(step)}`;
+      `out[${idx(v.outIndex(step))}] = ${fmt(v.out(step))}`;
   }
 
   // Plotly's drawing of every plot on the page area, as images (made once per drawn scene).
   async snapshot() {
     const v = this.view;
-    const plots = [...v.root.querySelectorAll(".cx-plot, .cx-line .cx-box > div:first-child")];
+    const plots = v.recordParts().plots;
     const found = new Map();
     for (const plot of plots) {
       if (!plot._fullLayout) continue;
@@ -97,67 +146,104 @@ export class Recorder {
       const p = at(plot);
       ctx.drawImage(image, p.x, p.y, p.w, p.h);
     }
-    for (const canvas of v.root.querySelectorAll(".cx-stage canvas")) {
+    const parts = v.recordParts();
+    for (const el of parts.boxes || []) {
+      if (el.offsetParent === null) continue;
+      const style = getComputedStyle(el);
+      const p = at(el);
+      ctx.fillStyle = style.backgroundColor;
+      ctx.fillRect(p.x, p.y, p.w, p.h);
+      const bw = parseFloat(style.borderTopWidth) || 0;
+      if (bw > 0) {
+        ctx.strokeStyle = style.borderTopColor;
+        ctx.lineWidth = bw;
+        ctx.strokeRect(p.x + bw / 2, p.y + bw / 2, p.w - bw, p.h - bw);
+      }
+    }
+    for (const canvas of parts.canvases) {
       if (canvas.offsetParent === null) continue;
       const p = at(canvas);
-      ctx.drawImage(canvas, p.x, p.y, p.w, p.h);
+      // on whole pixels, and unsmoothed at its own size: cells stay crisp
+      ctx.imageSmoothingEnabled = canvas.width !== Math.round(p.w);
+      ctx.drawImage(canvas, Math.round(p.x), Math.round(p.y), Math.round(p.w), Math.round(p.h));
     }
-    const texts = v.root.querySelectorAll(
-      ".cx-stage .cx-title, .cx-stage .cx-label, .cx-term-name, .cx-term-value");
-    for (const el of texts) {
+    ctx.imageSmoothingEnabled = true;
+    for (const {el, align} of parts.texts) {
       if (el.offsetParent === null || !el.textContent) continue;
       const style = getComputedStyle(el);
       const p = at(el);
       ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
       ctx.fillStyle = style.color;
       ctx.textBaseline = "middle";
-      ctx.textAlign = el.classList.contains("cx-term-value") ? "right" : "left";
-      const x = el.classList.contains("cx-term-value") ? p.x + p.w : p.x;
-      ctx.fillText(el.textContent, x, p.y + p.h / 2);
+      ctx.textAlign = align === "right" ? "right" : "left";
+      ctx.fillText(el.textContent, align === "right" ? p.x + p.w : p.x, p.y + p.h / 2);
     }
     ctx.textAlign = "left";
-    this.drawEquation(ctx, at(v.eq));
+    const eq = at(v.eq);
+    this.drawEquation(ctx, {...eq, w: Math.min(eq.w, area.width - eq.x)});
   }
 
-  // The equation box: its background and its text, wrapped at its width as the page wraps it.
+  // The equation box: its background and its text, wrapped at its width as the page wraps it
+  // (in a smaller font where the area is narrower than the page's box and the lines would
+  // not fit its height otherwise).
   drawEquation(ctx, p) {
     const el = this.view.eq;
     const style = getComputedStyle(el);
     ctx.fillStyle = "rgba(128,128,128,0.08)";
     ctx.fillRect(p.x, p.y, p.w, p.h);
     ctx.fillStyle = style.color;
-    ctx.font = `${style.fontSize} ${style.fontFamily}`;
     ctx.textBaseline = "top";
-    const size = parseFloat(style.fontSize);
     const pad = parseFloat(style.paddingLeft) || 8;
+    const top = parseFloat(style.paddingTop) || 6;
     const room = p.w - 2 * pad;
-    let line = "";
-    let y = p.y + (parseFloat(style.paddingTop) || 6);
-    for (const word of el.textContent.split(" ")) {
-      const next = line ? `${line} ${word}` : word;
-      if (ctx.measureText(next).width > room && line) {
-        ctx.fillText(line, p.x + pad, y);
-        y += size * 1.35;
-        line = word;
-      } else {
-        line = next;
+    const wrap = () => {
+      const lines = [];
+      let line = "";
+      for (const word of el.textContent.split(" ")) {
+        const next = line ? `${line} ${word}` : word;
+        if (ctx.measureText(next).width > room && line) {
+          lines.push(line);
+          line = word;
+        } else {
+          line = next;
+        }
       }
+      if (line) lines.push(line);
+      return lines;
+    };
+    let size = parseFloat(style.fontSize);
+    let lines;
+    for (;;) {
+      ctx.font = `${size}px ${style.fontFamily}`;
+      lines = wrap();
+      if (size <= 9 || top + lines.length * size * 1.35 <= p.h) break;
+      size -= 1;
     }
-    if (line) ctx.fillText(line, p.x + pad, y);
+    lines.forEach((line, i) => ctx.fillText(line, p.x + pad, p.y + top + i * size * 1.35));
   }
 
-  async prepare() {
+  // Stop Play, clear hover and pin, check the budgets (null and said when refused), take
+  // plotly's images; the frame canvas of the area and the steps to record.
+  async prepare(kind) {
     const v = this.view;
     v.stop(false);
     v.hover = null;
     v.pinned = null;
     this.startStep = v.step;
-    await this.snapshot();
     const area = this.area();
+    const plan = this.plan(kind, area);
+    if (plan.error) {
+      this.last = {kind, error: plan.error, width: area.width, height: area.height};
+      this.say(plan.error);
+      return null;
+    }
+    this.say(plan.note);
+    await this.snapshot();
     const canvas = document.createElement("canvas");
     canvas.width = area.width;
     canvas.height = area.height;
-    return {area, canvas, ctx: canvas.getContext("2d", {willReadFrequently: true})};
+    return {area, canvas, ctx: canvas.getContext("2d", {willReadFrequently: true}),
+            steps: plan.steps, note: plan.note};
   }
 
   name(ext) {
@@ -165,24 +251,26 @@ export class Recorder {
     return `conv${s.ndim}d_stride${s.stride.join("x")}_window.${ext}`;
   }
 
-  // Play as an animated GIF: every step (at most MAX_GIF_FRAMES), at the view's speed.
+  // Play as an animated GIF: every step (within MAX_GIF_FRAMES and MAX_GIF_WORK), at the
+  // view's speed, each frame encoded as it is drawn.
   async gif() {
     if (this.busy) return null;
     this.busy = true;
     const v = this.view;
     try {
-      const {area, canvas, ctx} = await this.prepare();
-      const frames = [];
-      for (const step of recordedSteps(v.steps)) {
+      const ready = await this.prepare("gif");
+      if (!ready) return this.last;
+      const {area, ctx, steps, note} = ready;
+      const gif = new GifWriter(area.width, area.height, Math.max(2, Math.round(100 / v.speed)));
+      for (const step of steps) {
         v.go(step, {force: true, fromPlay: true});
         this.compose(ctx, area, step);
-        frames.push(ctx.getImageData(0, 0, area.width, area.height).data);
+        gif.add(ctx.getImageData(0, 0, area.width, area.height).data);
       }
-      const delay = Math.max(2, Math.round(100 / v.speed));
-      const bytes = encodeGif(frames, area.width, area.height, delay);
+      const bytes = gif.finish();
       v.go(this.startStep, {force: true, fromPlay: true});
-      this.last = {kind: "gif", width: area.width, height: area.height, frames: frames.length,
-                   bytes: bytes.length};
+      this.last = {kind: "gif", width: area.width, height: area.height, frames: gif.frames,
+                   bytes: bytes.length, note};
       download(new Blob([bytes], {type: "image/gif"}), this.name("gif"));
       return this.last;
     } finally {
@@ -202,7 +290,9 @@ export class Recorder {
     this.busy = true;
     const v = this.view;
     try {
-      const {area, canvas, ctx} = await this.prepare();
+      const ready = await this.prepare("video");
+      if (!ready) return this.last;
+      const {area, canvas, ctx, steps, note} = ready;
       const stream = canvas.captureStream(0);
       const track = stream.getVideoTracks()[0];
       const chunks = [];
@@ -210,7 +300,6 @@ export class Recorder {
       recorder.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
       const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
       recorder.start(250);
-      const steps = recordedSteps(v.steps, 1200);
       const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
       for (const step of steps) {
         v.go(step, {force: true, fromPlay: true});
@@ -228,7 +317,7 @@ export class Recorder {
       v.go(this.startStep, {force: true, fromPlay: true});
       const blob = new Blob(chunks, {type: "video/webm"});
       this.last = {kind: "video", width: area.width, height: area.height, frames: steps.length,
-                   bytes: blob.size, type};
+                   bytes: blob.size, type, note};
       this.blob = blob;
       download(blob, this.name("webm"));
       return this.last;

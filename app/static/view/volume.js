@@ -4,14 +4,16 @@
 // with the window's box.  Stepping, hovering and Play run in the browser with no round trip
 // (component.js: the lifecycle every view extends).
 //
-// Slices are painted on canvases: each slice's colours once per scene (an offscreen canvas),
-// then per step the window's taps, the lit planes and the hover marks on top.  Tap positions
+// Slices are painted on canvases: each slice's colours once per scene (an offscreen canvas,
+// padding veiled in it), then per step the window's taps, the lit planes and the hover marks
+// on top — redrawing only the slices the last step drew on (a 64³ volume has 130 slices).  Tap positions
 // come from geometry.js (windowTaps / readers: the affine rule tests hold to convcore); the
 // equation from Values (explorer.js), written as convcore.equation writes it.
 
 import {ViewBase, mountView} from "./component.js";
 import {FIELDS, LayerControls} from "./controls.js";
 import {Values, View} from "./explorer.js";
+import {Recorder} from "./record.js";
 import {inkOn} from "./contrast.js";
 import {fmt, idx} from "./format.js";
 import {RDBU, axisNames, cellLabels} from "./grid.js";
@@ -24,7 +26,7 @@ const VOL_TAP = "#f2a900";
 const VOL_WINDOW = "#111111";
 const VOL_HOVER = "#7b2cbf";
 const VOL_COVER = "rgba(245, 245, 245, 0.93)";
-const VOL_PAD_VEIL = "rgba(255, 255, 255, 0.5)";
+const VOL_PAD_VEIL = 0.5;  // padding: its colour this far towards white
 // Voxels drawn in the 3-D overview (every n-th per axis beyond; the slices show all of them):
 // a WebGL scene's redraw grows with its markers, and without a GPU (Chromium's software GL)
 // 4,096 of them turned at 6-11 fps where 512 turned at 18-23 (benchmarks/bench_volume.py).
@@ -89,9 +91,10 @@ class SliceStack {
   }
 
   // `label(d)`: a slice's caption; `names`: {name(d), rows, cols} (the grid's accessible name
-  // and its rows' and columns' names); `covered(d, r, c)`: a cell whose number is hidden
+  // and its rows' and columns' names); `covered(d, r, c)`: a cell whose number is hidden;
+  // `veiled(d, r, c)`: a cell drawn VOL_PAD_VEIL towards white (padding)
   build(shape, cs, value, zmax, label, {name, rows, cols, covered = () => false, font = VOL_FONT,
-                                        least = 9}) {
+                                        least = 9, veiled = null}) {
     this.shape = shape;
     this.cs = cs;
     this.covered = covered;
@@ -125,7 +128,10 @@ class SliceStack {
       const img = bctx.createImageData(W, H);
       for (let r = 0; r < H; r++) {
         for (let c = 0; c < W; c++) {
-          const [R, G, B] = colour(value(d, r, c), zmax);
+          let [R, G, B] = colour(values[d][r][c], zmax);
+          if (veiled && veiled(d, r, c)) {
+            [R, G, B] = [R, G, B].map((x) => Math.round(x + (255 - x) * VOL_PAD_VEIL));
+          }
           const o = 4 * (r * W + c);
           img.data[o] = R;
           img.data[o + 1] = G;
@@ -139,6 +145,7 @@ class SliceStack {
       ctx.imageSmoothingEnabled = false;
       const slice = {
         cell, canvas, ctx, base, kind: this.kind, d, rows: H, cols: W, cs, ch: cs, dyn: canvas,
+        dirty: true, fresh: false,
         box: cell, name: gridName, values: values[d], rowNames: rows, colNames: cols,
         labels: labels && {...labels, text: labels.text.slice(d * H, (d + 1) * H)},
       };
@@ -153,7 +160,7 @@ class SliceStack {
   // every render, so the numbers are written afresh after it.
   ink(s) {
     const L = s.labels;
-    if (!L) return;
+    if (!L || !s.fresh) return;  // a slice not redrawn keeps the numbers it has
     const {ctx, cs} = s;
     const W = s.canvas.width;
     const dpr = W / (s.cols * cs);
@@ -172,9 +179,13 @@ class SliceStack {
     }
   }
 
+  // Each slice back to its colours — those drawn on since (rect, or `dirty` set by the view)
+  // only; `fresh`: redrawn now (its numbers are written again).
   clear() {
     for (const s of this.slices) {
-      s.ctx.drawImage(s.base, 0, 0, s.cols * s.cs, s.rows * s.cs);
+      s.fresh = s.dirty;
+      if (s.dirty) s.ctx.drawImage(s.base, 0, 0, s.cols * s.cs, s.rows * s.cs);
+      s.dirty = false;
       s.cell.classList.remove("cx-vol-lit", "cx-vol-hov");
     }
   }
@@ -182,6 +193,7 @@ class SliceStack {
   rect(d, r, c, h, w, {stroke = null, fill = null, width = 2} = {}) {
     const s = this.slices[d];
     if (!s) return;
+    s.dirty = true;
     const cs = this.cs;
     if (fill) {
       s.ctx.fillStyle = fill;
@@ -222,6 +234,7 @@ export class VolumeView extends ViewBase {
     this.playing = false;
     this.hover = null;
     this.m = 0;
+    this.recorder = new Recorder(this);
     if (!document.getElementById("cx-vol-style")) {
       const style = volElement("style", "", document.head);
       style.id = "cx-vol-style";
@@ -317,13 +330,20 @@ export class VolumeView extends ViewBase {
     const least = this.presenter ? 16 : 9;  // on a projector: legible, or colour and the cursor
     const by = (sh) => `${sh[1]} by ${sh[2]}${f > 1 ? `, every ${f}th cell` : ""}`;
     const depth = (d) => d * f - lo[0];
+    // padding per axis (a voxel is padding where any of its axes is): isPadding's rule, once
+    const veil = inShape.map((n, a) => Array.from({length: n}, (_, i) => {
+      const p = [...lo];
+      p[a] = i * f;
+      return isPadding(s, p);
+    }));
     this.input.build(inShape, inCs, (d, r, c) => v.inputs.data[offset + ravel([d, r, c], inShape)],
       s.zmax.input, (d) => {
         const u = depth(d);
         return u < 0 || u >= s.in_shape[0] ? `pad ${u}` : `d=${u}`;
       }, {name: (d) => `input x[${s.item},${s.channels[this.m]}] depth ${depth(d)}` +
             `${depth(d) < 0 || depth(d) >= s.in_shape[0] ? " (padding)" : ""}, ${by(inShape)}, padded`,
-          rows: axisNames(inShape[1], -lo[1], f), cols: axisNames(inShape[2], -lo[2], f), least});
+          rows: axisNames(inShape[1], -lo[1], f), cols: axisNames(inShape[2], -lo[2], f), least,
+          veiled: (d, r, c) => veil[0][d] || veil[1][r] || veil[2][c]});
     this.kernel = new SliceStack(stacks, "kernel", `kernel w[${s.omap},${this.m}]`);
     const kSize = product(s.kernel);
     this.kernel.build(s.kernel, Math.max(14, Math.min(22, inCs)),
@@ -420,7 +440,27 @@ export class VolumeView extends ViewBase {
       this.askBox.style.display = this.predict ? "" : "none";
     }
     button("Copy link", () => this.copyLink());
+    const gif = button("GIF", () => this.recorder.gif());
+    gif.title = "record Play as an animated GIF, drawn as the slices draw it";
+    gif.dataset.testid = "cx-gif";
+    const video = button("Video", () => this.recorder.video());
+    video.title = "record Play as a WebM video";
+    video.dataset.testid = "cx-video";
     this.copied = volElement("span", "cx-copied", bar);
+  }
+
+  // What a recording draws (record.js): the depth slices as they are drawn at each step
+  // (the lit input planes and their frames, the kernel, the output), their titles and captions, under the
+  // equation; the overview (WebGL, redrawn lazily) is not recorded: the slices show it all.
+  recordParts() {
+    return {
+      bounds: [this.stage],
+      plots: [],
+      boxes: [...this.stage.querySelectorAll(".cx-vol-lit, .cx-vol-hov")],
+      canvases: [...this.stage.querySelectorAll(".cx-vol-slice canvas")],
+      texts: [...this.stage.querySelectorAll(".cx-vol-stack h4, .cx-vol-slice span")]
+        .map((el) => ({el, align: "left"})),
+    };
   }
 
   // ------------------------------------------------------------------ the 3-D overview
@@ -583,20 +623,11 @@ export class VolumeView extends ViewBase {
     const value = this.hidden(this.step) ? "?" : fmt(v.out(this.step));
     this.info.textContent = `step ${this.step + 1} of ${this.steps} \u00b7 ` +
       `out[${idx(v.outIndex(this.step))}] = ${value}`;
+    if (this.cursorSlice) this.cursorSlice.dirty = true;  // the keyboard cursor's ring
     this.input.clear();
     this.kernel.clear();
     this.output.clear();
     const focus = this.focusStep();
-    // padding: veiled
-    const shape = this.input.shape;
-    const lo = s.pads.map((p) => p[0]);
-    for (let d = 0; d < shape[0]; d++) {
-      for (let r = 0; r < shape[1]; r++) {
-        for (let c = 0; c < shape[2]; c++) {
-          if (isPadding(s, [d * f, r * f, c * f])) this.input.rect(d, r, c, 1, 1, {fill: VOL_PAD_VEIL});
-        }
-      }
-    }
     // the window: its taps on every plane it reaches (those planes lit)
     const taps = windowTaps(s, focus);
     const solid = focus === this.step;
@@ -619,7 +650,9 @@ export class VolumeView extends ViewBase {
     // the output: cells not computed yet (reveal), the current cell, the focused one
     const out = unravel(this.step, s.out_shape);
     const outShape = this.output.shape;
-    if (this.reveal || this.predict) {
+    if ((this.reveal || this.predict) && f === 1) {
+      this.coverHidden();
+    } else if (this.reveal || this.predict) {
       for (let k = this.step; k < this.steps; k++) {
         if (!this.hidden(k)) continue;
         const o = unravel(k, s.out_shape).map((x) => Math.floor(x / f));
@@ -666,8 +699,43 @@ export class VolumeView extends ViewBase {
     this.a11y.step(`step ${this.step + 1} of ${this.steps}: ` + (this.hidden(this.step) ?
       `out[${idx(v.outIndex(this.step))}] = ?` : this.equationOf(this.step)), this.playing);
     this.a11y.afterRender();
+    const cur = this.a11y.cursor;
+    this.cursorSlice = cur ? this.cursorGrids()[cur.g] : null;
     this.lastRenderMs = performance.now() - t0;
     this.afterRender();
+  }
+
+  // The output cells not to be seen yet (exact scenes: hidden() is "from a step on, but for the
+  // answered ones"), covered as runs of whole slices, rows and cells in raster order.
+  coverHidden() {
+    const s = this.scene;
+    const [D, H, W] = s.out_shape;
+    const first = this.hidden(this.step) ? this.step : this.step + 1;
+    // predict alone: a later step already answered (the student went back) shows
+    const shown = this.reveal ? [] :
+      [...this.answers.keys()].filter((k) => k >= first).sort((a, b) => a - b);
+    const cover = (a, b) => {
+      while (a < b) {
+        const [d, r, c] = unravel(a, s.out_shape);
+        if (r === 0 && c === 0 && b - a >= H * W) {
+          this.output.rect(d, 0, 0, H, W, {fill: VOL_COVER});
+          a += H * W;
+        } else if (c === 0 && b - a >= W) {
+          const n = Math.min(H - r, Math.floor((b - a) / W));
+          this.output.rect(d, r, 0, n, W, {fill: VOL_COVER});
+          a += n * W;
+        } else {
+          const n = Math.min(W - c, b - a);
+          this.output.rect(d, r, c, 1, n, {fill: VOL_COVER});
+          a += n;
+        }
+      }
+    };
+    let from = first;
+    for (const k of [...shown, this.steps]) {
+      cover(from, k);
+      from = k + 1;
+    }
   }
 
   hitTest(e) {
