@@ -192,6 +192,8 @@ def build_transposed_scene(comp, item: int, omap: int) -> dict:
         "version": SCENE_VERSION,
         "mode": "transposed",
         "ndim": nd,
+        "layout": rank(nd).layout,
+        "axes": list(rank(nd).axes),
         "in_shape": list(x.shape[2:]),
         "out_shape": list(out.shape[2:]),
         "kernel": list(weight.shape[2:]),
