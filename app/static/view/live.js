@@ -345,12 +345,7 @@ export class ClassLink {
     const v = this.view;
     if (!s || !s.page || !this.following()) return;
     if (kindOf(s.page) !== kindOf(this.home)) {  // another kind of view: that page
-      if (this.navigating !== s.page) {
-        this.navigating = s.page;
-        const u = new URL(s.page, document.baseURI);
-        u.search = new URLSearchParams({class: this.code}).toString();
-        window.location.assign(u.href);
-      }
+      this.goTo(s.page);
       return;
     }
     const want = canonical(s.query).text;
@@ -359,6 +354,25 @@ export class ClassLink {
       return;
     }
     this.applyView();
+  }
+
+  // Open the teacher's page in this tab, in the class (and at the rank the scene API named:
+  // the transposed page serves several ranks, each with its layout's view).
+  goTo(page, query = null) {
+    const ndim = new URLSearchParams(query || {}).get("ndim");
+    const key = `${page}|${ndim}`;
+    if (this.navigating === key) return;
+    this.navigating = key;
+    const u = new URL(page, document.baseURI);
+    u.search = new URLSearchParams({...(ndim ? {ndim} : {}), class: this.code}).toString();
+    window.location.assign(u.href);
+  }
+
+  // Does this tab's view draw `scene`'s layout (app/shared/ranks.py)?  A view class names the
+  // layouts it draws (`layouts`); the explorer's and the transposed views draw strip and grid.
+  draws(scene) {
+    const layouts = this.view.constructor.layouts || ["strip", "grid"];
+    return !scene || !scene.layout || layouts.includes(scene.layout);
   }
 
   async loadScene() {
@@ -376,6 +390,10 @@ export class ClassLink {
           .then((r) => r.json().then((b) => [r.status, b, r.headers.get("Retry-After")]),
                 () => [0, null, null]);
         if (this.closed || !this.following()) return;
+        if (status === 200 && !this.draws(body.scene)) {  // another layout: its page
+          this.goTo(this.state.page, body.query);
+          return;
+        }
         if (status === 200) {
           const s = this.state;
           body.init = {...body.init, step: s.step, speed: s.speed, reveal: s.reveal};

@@ -735,6 +735,10 @@ for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildP
   VolumeView.prototype[name] = View.prototype[name];
 }
 
+// the rank table's layouts this view draws (live.js: a student whose teacher shows another
+// layout opens the teacher's page)
+VolumeView.layouts = ["slices"];
+
 export function mountVolume(component) {
   return mountView(VolumeView, component);
 }
