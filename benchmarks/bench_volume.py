@@ -14,7 +14,12 @@
    turns, and that the camera did turn.  Target: >= 30.
 4. Websocket messages sent while stepping and hovering (0 expected).
 
-    python benchmarks/bench_volume.py [--rounds 7]
+``--transposed``: the same for the transposed page in 3-D (``?ndim=3``, its 3-D view
+volume_transposed.js) at 8³ with stride 2 and a 3³ kernel (a 17³ output): the server's rerun
+after a step report and after a new seed, the scatter view's step and voxel hovers, and a step
+of the gather view (the 19³ zero-inserted input).
+
+    python benchmarks/bench_volume.py [--rounds 7] [--transposed]
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ import sys
 sys.path.insert(0, ROOT)
 from app.explorer.page import explorer_page
 explorer_page(NDIM)
+"""
+QUERY_T = {"ndim": "3", "src": "random", "shape": "8", "size": "3", "stride": "2"}
+PAGE_T = """
+import sys
+sys.path.insert(0, ROOT)
+from app.transposed.page import transposed_page
+transposed_page()
 """
 TIME_3D = """async ([kind, n]) => {
   const v = document.querySelector('[data-testid="cx-root"]').__cx;
@@ -93,36 +105,47 @@ ROTATE = """async (seconds) => {
 }"""
 
 
-def server(rounds: int) -> dict:
+def server(rounds: int, transposed: bool = False) -> dict:
     import view_payload as vp
     from streamlit.testing.v1 import AppTest
 
     from app.shared import view
 
-    def page(ndim, query):
-        at = AppTest.from_string(PAGE_3D.replace("ROOT", repr(str(ROOT))).replace(
+    def page(ndim, query, script=PAGE_3D):
+        at = AppTest.from_string(script.replace("ROOT", repr(str(ROOT))).replace(
             "NDIM", str(ndim)), default_timeout=300)
         at.query_params.update(query)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 
-    three, three_c, two = page(3, QUERY), page(3, QUERY), page(2, {})
     seq = iter(range(1, 10**9))
 
-    def report(at, ndim, component, i):
+    def report(at, ndim, component, i, prefix="e"):
         p = vp.payload(at, component)
-        at.session_state[f"e{ndim}.view"] = {"view": {"scene": p["scene_id"], "seq": next(seq),
-                                                      **p["init"], "step": i % 8}}
+        at.session_state[f"{prefix}{ndim}.view"] = {"view": {
+            "scene": p["scene_id"], "seq": next(seq), **p["init"], "step": i % 8}}
 
-    cases = {
-        "3-D 16³, 3³ kernel: the view reports a step":
-            (three, lambda i: report(three, 3, view.VOLUME, i)),
-        "3-D 16³, 3³ kernel: a new input seed (sidebar; computed afresh each round)":
-            (three_c, lambda i: three_c.number_input(key="e3.seed").set_value(100 + i)),
-        "reference: 2-D default page, the view reports a step":
-            (two, lambda i: report(two, 2, view.COMPONENT, i)),
-    }
+    two = page(2, {})
+    if transposed:
+        tv, tv_c = page(3, QUERY_T, PAGE_T), page(3, QUERY_T, PAGE_T)
+        name = "transposed 3-D 8³, stride 2, 3³ kernel"
+        cases = {
+            f"{name}: the view reports a step":
+                (tv, lambda i: report(tv, 3, view.TRANSPOSED_VOLUME, i, "t")),
+            f"{name}: a new input seed (sidebar; computed afresh each round)":
+                (tv_c, lambda i: tv_c.number_input(key="t3.seed").set_value(100 + i)),
+        }
+    else:
+        three, three_c = page(3, QUERY), page(3, QUERY)
+        cases = {
+            "3-D 16³, 3³ kernel: the view reports a step":
+                (three, lambda i: report(three, 3, view.VOLUME, i)),
+            "3-D 16³, 3³ kernel: a new input seed (sidebar; computed afresh each round)":
+                (three_c, lambda i: three_c.number_input(key="e3.seed").set_value(100 + i)),
+        }
+    cases["reference: 2-D default page, the view reports a step"] = (
+        two, lambda i: report(two, 2, view.COMPONENT, i))
     times = {name: [] for name in cases}
     for i in range(rounds + 2):
         for name, (at, prepare) in cases.items():
@@ -135,7 +158,7 @@ def server(rounds: int) -> dict:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def browser(n: int, seconds: float) -> dict:
+def browser(n: int, seconds: float, transposed: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     proc, url = serve(ROOT / "app" / "streamlit_app.py")
@@ -147,14 +170,18 @@ def browser(n: int, seconds: float) -> dict:
             ctx = b.new_context(viewport={"width": 1400, "height": 1000})
             ctx.add_init_script(COUNT_WS)
             page = ctx.new_page()
-            query = "&".join(f"{k}={v}" for k, v in QUERY.items())
-            page.goto(f"{url}/explorer_3d?{query}")
+            query = "&".join(f"{k}={v}" for k, v in (QUERY_T if transposed else QUERY).items())
+            page.goto(f"{url}/{'transposed' if transposed else 'explorer_3d'}?{query}")
             page.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
                                    timeout=120_000)
             page.wait_for_timeout(1500)
             sent = page.evaluate("window.__wsSent")
             for kind in ("step", "input", "output"):
                 out[kind] = page.evaluate(TIME_3D, [kind, n])
+            if transposed:  # the gather view: a window over the zero-inserted input
+                page.evaluate("document.querySelector('[data-testid=\"cx-root\"]').__cx"
+                              ".setMode('gather')")
+                out["gather step"] = page.evaluate(TIME_3D, ["step", n])
             out["sent while stepping and hovering"] = page.evaluate("window.__wsSent") - sent
             out["rotation fps"] = page.evaluate(ROTATE, seconds)
             out["overview voxels"] = page.evaluate(
@@ -179,18 +206,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--updates", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--transposed", action="store_true",
+                    help="the transposed page in 3-D (8³, stride 2, 3³ kernel)")
     args = ap.parse_args()
     print("## Server: AppTest rerun, median ms (target <= 150 ms)\n")
-    med = server(args.rounds)
+    med = server(args.rounds, args.transposed)
     ref = med["reference: 2-D default page, the view reports a step"]
     print("| | median ms | / reference |\n|---|---:|---:|")
     for name, ms in med.items():
         print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
-    print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
-    got = browser(args.updates, args.seconds)
+    print("\n## Browser, " + ("the transposed page in 3-D, 8³ input, stride 2" if args.transposed
+                              else "16³ input") + ", 3³ kernel (performance.now() in the page)\n")
+    got = browser(args.updates, args.seconds, args.transposed)
     print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
-    for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
-                       ("output", "output-voxel hover"),
+    mode = "scatter " if args.transposed else ""
+    for kind, name in (("step", f"{mode}step (go)"), ("input", f"{mode}input-voxel hover"),
+                       ("output", f"{mode}output-voxel hover"),
+                       *([("gather step", "gather step (go)")] if args.transposed else []),
                        ("reference step", "reference: 2-D default page, step")):
         a, b, c, d = got[kind]
         print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
