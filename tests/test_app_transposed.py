@@ -332,6 +332,25 @@ def test_the_page_opens_in_3d_from_the_url_and_its_panels_are_the_cores():
     assert "torch.nn.grad.conv3d_input(" in code and "Deconv3D(" in code
 
 
+def test_the_3d_page_takes_typed_values_and_samples_within_its_scene_budget():
+    at = page({"ndim": "3", "src": "typed", "typed": "1 2; 3 4\n\n5 6; 7 8", "size": "2",
+               "stride": "2"})
+    assert not at.error, [e.value for e in at.error]
+    sc = volume_payload(at)["scene"]
+    x = torch.arange(1, 9, dtype=torch.float64).reshape(1, 1, 2, 2, 2)
+    s = d(3, source="typed", typed="1 2; 3 4\n\n5 6; 7 8", stride=(2, 2, 2))
+    w = torch.from_numpy(model.compute_transposed(s).weight.astype(np.float64))
+    want = torch.nn.functional.conv_transpose3d(x, w, stride=2).numpy()[0, 0]
+    np.testing.assert_allclose(scenes.read_typed_array(sc["output"]), want, rtol=1e-6)
+    assert sc["out_shape"] == [4, 4, 4]
+    # the sphere (16³): stride 3 fits the scene, stride 4 is refused before work, saying why
+    at = page({"ndim": "3", "src": "sample", "sample": "sphere", "size": "3", "stride": "3"})
+    assert not at.error and volume_payload(at)["scene"]["out_shape"] == [48, 48, 48]
+    at = page({"ndim": "3", "src": "sample", "sample": "sphere", "size": "3", "stride": "4"})
+    assert at.error[0].value.startswith("scene: the transposed view shows every cell")
+    assert "it shows at most 400,000" in at.error[0].value
+
+
 def test_the_api_answers_what_the_3d_transposed_page_draws():
     from app import api
 

@@ -19,6 +19,7 @@ import convcore as cc
 from app.shared import model, url
 
 from test_browser import assert_no_exception, open_view, shot, view  # isort: skip
+from test_transposed_view import assert_scatter_stamps_are_the_cores  # isort: skip
 
 pytestmark = pytest.mark.browser
 
@@ -61,22 +62,10 @@ def test_gather_and_scatter_are_the_cores(page, app_url, artifacts):
     shot(page, artifacts, "volume-transposed-gather")
     # scatter: every input cell of the group, its stamps on the shown output map
     page.click('[data-testid="cx-mode-scatter"]')
-    groups = comp.out.shape[1] // comp.weight.shape[1]
-    cg = comp.x.shape[1] // groups
+    assert state(page)["mode"] == "scatter"
+    total = assert_scatter_stamps_are_the_cores(page, s, comp, rng, 5)
+    cg = comp.x.shape[1] // (comp.out.shape[1] // comp.weight.shape[1])
     group = s.omap // comp.weight.shape[1]
-    total = view(page, "v.steps")
-    assert total == cg * int(np.prod(comp.x.shape[2:]))
-    for step in sorted({0, total - 1, *rng.integers(0, total, 5).tolist()}):
-        view(page, f"v.go({step})")
-        m, *cell = np.unravel_index(step, (cg, *comp.x.shape[2:]))
-        core = cc.trace_scatter(comp.x, comp.weight, comp.bias,
-                                in_index=(0, group * cg + int(m), *map(int, cell)), **kw)
-        mine = [t for t in core.stamps if t.out_channel == s.omap]
-        shown = json.loads(state(page)["stamps"])
-        assert [o for o, _, _ in shown] == [list(t.output_index) for t in mine], step
-        np.testing.assert_allclose([p for _, p, _ in shown], [t.product for t in mine],
-                                   rtol=1e-6)
-        assert [c for _, _, c in shown] == [t.cropped for t in mine]
     # hover an output voxel: the input voxels that stamp it, and its equation
     out_shape = comp.out.shape[2:]
     for o in ([0, 1, 1], [int(v) - 1 for v in out_shape]):
@@ -128,4 +117,44 @@ def test_the_link_round_trips_and_the_views_controls_change_the_layer(page, app_
     view(page, f"v.go({step})")
     assert page.inner_text(f"{ROOT_SEL} .cx-eq") == cc.transposed_equation(
         model.transposed_step(comp, s, step))
+    assert_no_exception(page)
+
+
+def test_the_keyboard_cursor_walks_the_scatter_views_voxels_with_the_core(page, app_url):
+    from test_a11y import cursor_grid_kind, cursor_to, json_cursor, live, tab_to_grids, tabs_to
+
+    s, comp = computation(QUERY)
+    kw = model.transposed_kwargs(s)
+    cg = comp.x.shape[1] // (comp.out.shape[1] // comp.weight.shape[1])
+    group = s.omap // comp.weight.shape[1]
+    out_d = comp.out.shape[2]
+    open_view(page, address(app_url, {**QUERY, "step": "5"}))  # map 0, cell (0, 1, 1)
+    assert tabs_to(page, ROOT_SEL) is not None
+    tab_to_grids(page)
+    # the cursor starts on the step's input voxel, in its depth slice (after the output's)
+    assert cursor_grid_kind(page) == "input" and json_cursor(page) == [out_d + 0, 1, 1]
+    got = live(page)
+    stamps = [t for t in cc.trace_scatter(comp.x, comp.weight, comp.bias,
+                                          in_index=(0, group * cg, 0, 1, 1), **kw).stamps
+              if t.out_channel == s.omap and not t.cropped]
+    n = len(stamps)
+    assert got["hover"] == "input" and f"stamps {n} output cell" in got["tip"], got
+    assert json.loads(got["lit"]) == [list(t.output_index) for t in stamps]
+    # Enter on another input voxel steps there
+    cursor_to(page, 2, 0)
+    page.keyboard.press("Enter")
+    assert live(page)["step"] == str(int(np.ravel_multi_index((0, 0, 2, 0),
+                                                               (cg, *comp.x.shape[2:]))))
+    # Shift+G back to the output's slices: a voxel lights the input voxels that stamp it
+    while json_cursor(page)[0] != out_d - 1:
+        page.keyboard.press("Shift+G")
+    assert cursor_grid_kind(page) == "output"
+    cursor_to(page, 1, 2)
+    got = live(page)
+    trace = cc.trace_transposed(comp.x, comp.weight, comp.bias,
+                                out_index=(0, s.omap, out_d - 1, 1, 2), **kw)
+    assert got["hover"] == "output"
+    assert json.loads(got["lit"]) == [list(t.input_index) for t in trace.stamps
+                                      if t.in_channel == group * cg]
+    assert page.inner_text(f"{ROOT_SEL} .cx-eq") == cc.transposed_equation(trace)
     assert_no_exception(page)

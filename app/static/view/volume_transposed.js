@@ -74,45 +74,15 @@ export class TransposedVolumeView extends VolumeView {
     this.note = document.createElement("p");
     this.note.className = "cx-note";
     this.note.setAttribute("data-testid", "cx-note");
-    this.note.textContent = this.noteText();
+    this.note.textContent = this.modeNote();
     this.eq.before(this.note);
     this.render();
   }
 
-  // the mode buttons before the 3-D view's bar
+  // the mode buttons (transposed.js modeButtons) before the 3-D view's bar
   buildBar() {
     super.buildBar();
-    const bar = this.root.querySelector(".cx-vol-bar");
-    const group = document.createElement("span");
-    group.className = "cx-modes";
-    for (const mode of ["scatter", "gather"]) {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = mode === "scatter" ? "Scatter (input cells)" : "Gather (output cells)";
-      b.title = mode === "scatter" ?
-        "each input cell stamps the kernel, times its value, onto the output" :
-        "the same numbers as a plain convolution over the zero-inserted input";
-      b.setAttribute("data-testid", `cx-mode-${mode}`);
-      b.setAttribute("aria-pressed", String(mode === this.viewMode));
-      b.classList.toggle("cx-active", mode === this.viewMode);
-      b.addEventListener("click", () => this.setMode(mode));
-      group.appendChild(b);
-    }
-    bar.prepend(group);
-  }
-
-  noteText() {
-    const t = this.tscene;
-    if (this.viewMode === "gather") {
-      return `Gather: ${t.stride.map((s) => s - 1).join("\u00d7")} zero(s) inserted between ` +
-        `input cells (grey), ${t.gather.pads.map((p) => p[0]).join("\u00d7")} cell(s) of ` +
-        "padding around (white; negative: cropped), kernel flipped; stride 1. Taps on zeros " +
-        "add nothing.";
-    }
-    return "Scatter: each input cell adds value \u00d7 kernel onto the output at " +
-      "input\u00b7stride + tap\u00b7dilation \u2212 padding; hover an output voxel for its sum." +
-      (t.uneven.some(Boolean) ? " The stamps land unevenly (a checkerboard): the kernel's " +
-        "reach is not a multiple of the stride." : "");
+    this.root.querySelector(".cx-vol-bar").prepend(this.modeButtons());
   }
 
   // the stacks' titles and names say what they show in this mode
@@ -355,9 +325,9 @@ export class TransposedVolumeView extends VolumeView {
 // The 2-D transposed view's arithmetic, mode and link, borrowed: they read only the transposed
 // scene (this.tscene, this.raw) and the mode, which this view keeps as that one does.
 for (const name of ["derived", "setMode", "controlFields", "canPredict", "stepCount",
-                    "inputValue", "weightValue", "cellOf", "outIndex", "transposedEquation",
-                    "scatterText", "stepLabel", "equationOf", "tipText", "onGridClick", "link",
-                    "reportExtra"]) {
+                    "modeButtons", "modeNote", "inputValue", "weightValue", "cellOf",
+                    "outIndex", "transposedEquation", "scatterText", "stepLabel", "equationOf",
+                    "tipText", "onGridClick", "link", "reportExtra"]) {
   TransposedVolumeView.prototype[name] = TransposedView.prototype[name];
 }
 
