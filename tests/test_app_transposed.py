@@ -325,6 +325,20 @@ def test_the_page_opens_in_3d_from_the_url_and_its_panels_are_the_cores():
         at.session_state["t3.panel"] = panel
         ok(at.run())
         assert text in " ".join(m.value for m in at.markdown), panel
+    # the view reports scatter step 10 (input map 0, cell (1, 0, 1)): the arithmetic panel
+    # lists that cell's stamps as the core's trace_scatter makes them
+    at.session_state["t3.panel"] = "Arithmetic"
+    at.session_state["t3.view"] = {"view": {"scene": p["scene_id"], "seq": 1, **p["init"],
+                                            "step": 10, "mode": "scatter"}}
+    ok(at.run())
+    stamps = [t for t in cc.trace_scatter(comp.x, comp.weight, None, in_index=(0, 0, 1, 0, 1),
+                                          **model.transposed_kwargs(s)).stamps
+              if t.out_channel == s.omap]
+    table = at.table[0].value
+    assert list(table["output cell"]) == [",".join(map(str, t.output_index))
+                                          + (" (cropped by padding)" if t.cropped else "")
+                                          for t in stamps]
+    assert any(t.cropped for t in stamps)
     at.session_state["t3.panel"] = "Code"
     ok(at.run())
     code = " ".join(c.value for c in at.code)
