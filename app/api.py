@@ -152,7 +152,7 @@ def _budget_parameter(message: str) -> str:
     """The parameter a refusal of the input or the budget is about."""
     head = message.split(":", 1)[0].strip()
     return {"input": "shape", "output": "outmaps", "compute": "size", "memory": "pad",
-            "typed values": "typed", "upload": "src"}.get(head, "src")
+            "scene": "stride", "typed values": "typed", "upload": "src"}.get(head, "src")
 
 
 def receptive_answer(query) -> str:

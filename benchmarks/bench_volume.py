@@ -20,7 +20,12 @@
    frames its budgets allow, the time to record them, or its refusal); the server reruns
    (1.) at N³, and no rotation (3.).
 
-    python benchmarks/bench_volume.py [--rounds 7] [--side 64]
+``--transposed``: the same for the transposed page in 3-D (``?ndim=3``, its 3-D view
+volume_transposed.js) at 8³ with stride 2 and a 3³ kernel (a 17³ output): the server's rerun
+after a step report and after a new seed, the scatter view's step and voxel hovers, and a step
+of the gather view (the 19³ zero-inserted input).
+
+    python benchmarks/bench_volume.py [--rounds 7] [--side 64 | --transposed]
 """
 
 from __future__ import annotations
@@ -46,6 +51,13 @@ import sys
 sys.path.insert(0, ROOT)
 from app.explorer.page import explorer_page
 explorer_page(NDIM)
+"""
+QUERY_T = {"ndim": "3", "src": "random", "shape": "8", "size": "3", "stride": "2"}
+PAGE_T = """
+import sys
+sys.path.insert(0, ROOT)
+from app.transposed.page import transposed_page
+transposed_page()
 """
 TIME_3D = """async ([kind, n]) => {
   const v = document.querySelector('[data-testid="cx-root"]').__cx;
@@ -144,33 +156,41 @@ BUILD_3D = """async (n) => {
 }"""
 
 
-def server(rounds: int, query: dict = QUERY, label: str = "3-D 16³, 3³ kernel") -> dict:
+def server(rounds: int, query: dict = QUERY, label: str = "3-D 16³, 3³ kernel",
+           transposed: bool = False) -> dict:
     import view_payload as vp
     from streamlit.testing.v1 import AppTest
 
     from app.shared import view
 
-    def page(ndim, query):
-        at = AppTest.from_string(PAGE_3D.replace("ROOT", repr(str(ROOT))).replace(
+    def page(ndim, query, script=PAGE_3D):
+        at = AppTest.from_string(script.replace("ROOT", repr(str(ROOT))).replace(
             "NDIM", str(ndim)), default_timeout=300)
         at.query_params.update(query)
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 
-    three, three_c, two = page(3, query), page(3, query), page(2, {})
     seq = iter(range(1, 10**9))
 
-    def report(at, ndim, component, i):
+    def report(at, ndim, component, i, prefix="e"):
         p = vp.payload(at, component)
-        at.session_state[f"e{ndim}.view"] = {"view": {"scene": p["scene_id"], "seq": next(seq),
-                                                      **p["init"], "step": i % 8}}
+        at.session_state[f"{prefix}{ndim}.view"] = {"view": {
+            "scene": p["scene_id"], "seq": next(seq), **p["init"], "step": i % 8}}
 
+    if transposed:
+        three, three_c = page(3, QUERY_T, PAGE_T), page(3, QUERY_T, PAGE_T)
+        label, prefix, component = ("transposed 3-D 8³, stride 2, 3³ kernel", "t",
+                                    view.TRANSPOSED_VOLUME)
+    else:
+        three, three_c = page(3, query), page(3, query)
+        prefix, component = "e", view.VOLUME
+    two = page(2, {})
     cases = {
         f"{label}: the view reports a step":
-            (three, lambda i: report(three, 3, view.VOLUME, i)),
+            (three, lambda i: report(three, 3, component, i, prefix)),
         f"{label}: a new input seed (sidebar; computed afresh each round)":
-            (three_c, lambda i: three_c.number_input(key="e3.seed").set_value(100 + i)),
+            (three_c, lambda i: three_c.number_input(key=f"{prefix}3.seed").set_value(100 + i)),
         "reference: 2-D default page, the view reports a step":
             (two, lambda i: report(two, 2, view.COMPONENT, i)),
     }
@@ -186,7 +206,8 @@ def server(rounds: int, query: dict = QUERY, label: str = "3-D 16³, 3³ kernel"
     return {name: statistics.median(v) for name, v in times.items()}
 
 
-def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dict:
+def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0,
+            transposed: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     proc, url = serve(ROOT / "app" / "streamlit_app.py")
@@ -198,8 +219,10 @@ def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dic
             ctx = b.new_context(viewport={"width": 1400, "height": 1000})
             ctx.add_init_script(COUNT_WS)
             page = ctx.new_page()
+            if transposed:
+                query = QUERY_T
             address = "&".join(f"{k}={v}" for k, v in query.items())
-            page.goto(f"{url}/explorer_3d?{address}")
+            page.goto(f"{url}/{'transposed' if transposed else 'explorer_3d'}?{address}")
             page.wait_for_selector('[data-testid="cx-root"] .cx-plot .main-svg',
                                    timeout=120_000)
             page.wait_for_timeout(1500)
@@ -212,6 +235,10 @@ def browser(n: int, seconds: float, query: dict = QUERY, builds: int = 0) -> dic
             recv = page.evaluate("window.__wsRecv")
             for kind in ("step", "input", "output"):
                 out[kind] = page.evaluate(TIME_3D, [kind, n])
+            if transposed:  # the gather view: a window over the zero-inserted input
+                page.evaluate("document.querySelector('[data-testid=\"cx-root\"]').__cx"
+                              ".setMode('gather')")
+                out["gather step"] = page.evaluate(TIME_3D, ["step", n])
             out["sent while stepping and hovering"] = page.evaluate("window.__wsSent") - sent
             if builds:
                 page.wait_for_timeout(3000)  # the report once the steps stop, and its rerun
@@ -245,11 +272,13 @@ def print_server(med: dict) -> None:
         print(f"| {name} | {ms:.1f} | {ms / ref:.2f} |")
 
 
-def print_updates(got: dict) -> None:
+def print_updates(got: dict, transposed: bool = False) -> None:
     """The browser's step and hover timings as a table."""
     print("| | median ms | p95 ms | to next frame, median | p95 |\n|---|---:|---:|---:|---:|")
-    for kind, name in (("step", "step (go)"), ("input", "input-voxel hover"),
-                       ("output", "output-voxel hover"),
+    mode = "scatter " if transposed else ""
+    for kind, name in (("step", f"{mode}step (go)"), ("input", f"{mode}input-voxel hover"),
+                       ("output", f"{mode}output-voxel hover"),
+                       *([("gather step", "gather step (go)")] if transposed else []),
                        ("reference step", "reference: 2-D default page, step")):
         a, b, c, d = got[kind]
         print(f"| {name} | {a:.2f} | {b:.2f} | {c:.2f} | {d:.2f} |")
@@ -262,6 +291,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--side", type=int, default=0,
                     help="the scene and the view at side³ (gaussian 3x3x3, padding 1)")
+    ap.add_argument("--transposed", action="store_true",
+                    help="the transposed page in 3-D (8³, stride 2, 3³ kernel)")
     args = ap.parse_args()
     if args.side:
         side = args.side
@@ -287,10 +318,12 @@ def main() -> None:
             f"{g['frames']} frames in {g['ms'] / 1000:.1f} s, {g['bytes']:,} bytes"
             + (f" ({g['note']})" if g.get("note") else "")))
         return
-    print_server(server(args.rounds))
-    print("\n## Browser, 16³ input, 3³ kernel (performance.now() in the page)\n")
-    got = browser(args.updates, args.seconds)
-    print_updates(got)
+    t = args.transposed
+    print_server(server(args.rounds, transposed=t))
+    print("\n## Browser, " + ("the transposed page in 3-D, 8³ input, stride 2" if t
+                              else "16³ input") + ", 3³ kernel (performance.now() in the page)\n")
+    got = browser(args.updates, args.seconds, transposed=t)
+    print_updates(got, t)
     fps, turned = got["rotation fps"]
     print(f"\nOverview rotation (a drag): {fps:.1f} fps over {args.seconds:g} s "
           f"({got['overview voxels']} voxels; target >= 30)"

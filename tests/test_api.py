@@ -203,7 +203,7 @@ def test_an_unknown_page_a_missing_page_a_repeated_key_and_a_long_query():
     c = client()
     cases = [("?page=nope", "page"), ("?stride=2", "page"),
              ("?page=explorer_2d&stride=1&stride=2", "stride"),
-             ("?page=explorer_2d&foo=1", "foo"), ("?page=transposed&ndim=3", "ndim"),
+             ("?page=explorer_2d&foo=1", "foo"), ("?page=transposed&ndim=4", "ndim"),
              ("?page=explorer_2d&stride=x", "stride"), ("?page=receptive&layers=q9", "layers"),
              ("?page=explorer_2d&src=upload", "src")]
     for q, parameter in cases:

@@ -256,17 +256,19 @@ def test_the_3d_page_renders_its_view_and_panels_from_the_url():
     assert eq == cc.equation(model.step_trace(comp, s, 3))
 
 
-def test_the_scene_api_answers_the_3d_page_and_refuses_a_3d_transposed_page():
+def test_the_scene_api_answers_the_3d_page_and_the_3d_transposed_page():
     from app import api
 
     body = json.loads(api.answer("explorer_3d", {"stride": "1,2,2", "shape": "5,6,7",
                                                  "src": "random"}))
     assert body["scene"]["layout"] == "slices" and body["scene"]["stride"] == [1, 2, 2]
     assert body["layer"]["axes"] == ["D", "H", "W"]
+    body = json.loads(api.answer("transposed", {"ndim": "3", "stride": "2"}))
+    assert body["scene"]["layout"] == "slices" and body["query"]["ndim"] == "3"
     with pytest.raises(api.ApiError) as e:
-        api.answer("transposed", {"ndim": "3"})
+        api.answer("transposed", {"ndim": "4"})
     assert e.value.status == 400 and e.value.parameter == "ndim"
-    assert "ndim must be 1 or 2" in e.value.message
+    assert "ndim must be 1 or 2 or 3" in e.value.message
 
 
 def test_the_3d_page_takes_typed_values_from_the_sidebar():

@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as hst
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,3 +214,182 @@ def test_the_code_panel_programs_print_the_core_output(s, tmp_path):
             expected = comp.out - (0 if comp.bias is None else
                                    comp.bias.reshape(1, -1, *[1] * s.ndim))
             np.testing.assert_allclose(scope["grad"].numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ 3-D
+
+def volume_payload(at: AppTest) -> dict:
+    """The 3-D transposed view's payload (the rank table's layout "slices")."""
+    for e in at.main:
+        proto = getattr(e, "proto", None)
+        if getattr(proto, "component_name", None) == "convcore_transposed_volume":
+            data = json.loads(proto.json)
+            return json.loads(data) if isinstance(data, str) else data
+    raise AssertionError("no 3-D transposed view: " + "; ".join(e.value for e in at.error))
+
+
+@hst.composite
+def transposed_3d(draw):
+    """Every parameter the 3-D transposed page offers, small enough for a fast draw."""
+    groups = draw(hst.sampled_from([1, 2]))
+    stride = tuple(draw(hst.integers(1, 3)) for _ in range(3))
+    dilation = tuple(draw(hst.integers(1, 2)) for _ in range(3))
+    size = tuple(draw(hst.integers(1, 3)) for _ in range(3))
+    shape = tuple(draw(hst.integers(1, 4)) for _ in range(3))
+    pad = tuple(draw(hst.integers(0, 2)) for _ in range(3))
+    opad = tuple(draw(hst.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    return d(3, source=draw(hst.sampled_from(["arange", "random"])),
+             seed=draw(hst.integers(0, 99)), batch=draw(hst.integers(1, 2)),
+             inmaps=groups * draw(hst.integers(1, 2)), outmaps=groups * draw(hst.integers(1, 2)),
+             groups=groups, shape=shape, size=size, stride=stride, dilation=dilation,
+             pad=tuple((p, p) for p in pad), output_padding=opad,
+             kernel=draw(hst.sampled_from(["customW", "random"])),
+             kseed=draw(hst.integers(0, 9)),
+             bias=draw(hst.sampled_from([None, (0.5,), (1.0, -2.0)])))
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(s=transposed_3d())
+def test_the_3d_transposed_page_computes_what_pytorch_conv_transpose3d_computes(s):
+    try:
+        comp = model.compute_transposed(s)
+    except cc.ConvError:  # padding that crops the whole output: the page says so
+        return
+    kw = model.transposed_kwargs(s)
+    b = None if comp.bias is None else torch.from_numpy(comp.bias.astype(np.float64))
+    want = torch.nn.functional.conv_transpose3d(
+        torch.from_numpy(comp.x.astype(np.float64)),
+        torch.from_numpy(comp.weight.astype(np.float64)), b, kw["stride"], kw["padding"],
+        kw["output_padding"], kw["groups"], kw["dilation"]).numpy()
+    np.testing.assert_allclose(comp.out, want, rtol=1e-4, atol=1e-4)
+    assert comp.grad_input_diff < 1e-4  # the backward pass of the forward layer
+    # the scene the 3-D view draws: the rank table's layout, the core's output map and the
+    # gather form as a plain stride-1 convolution giving the same map
+    omap = s.outmaps - 1
+    sc = scenes.build_transposed_scene(comp, 0, omap)
+    assert sc["layout"] == "slices" and sc["axes"] == ["D", "H", "W"] and sc["exact"]
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["output"]), comp.out[0, omap])
+    canvas = scenes.read_typed_array(sc["gather"]["values"])[None]
+    gw = scenes.read_typed_array(sc["gather"]["weights"])[None]
+    plain = cc.to_numpy(cc.conv3d(canvas.astype(np.float64), gw.astype(np.float64),
+                                  dilation=kw["dilation"], groups=1))
+    bias = 0.0 if comp.bias is None else float(comp.bias[omap])
+    np.testing.assert_allclose(plain[0, 0] + bias, comp.out[0, omap], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(scenes.read_typed_array(sc["overlap"]), comp.overlap.counts)
+
+
+def test_a_3d_transposed_scene_over_its_budget_is_refused_before_work():
+    """The transposed scene travels cell for cell: the zero-inserted input grows like
+    stride³, so what would exceed scene.MAX_EXACT_VALUES is refused, naming the rule."""
+    from app import api
+    from app.shared import budget
+
+    with pytest.raises(budget.BudgetError, match=r"^scene: the transposed view shows every cell"
+                       r".*1·67·67·67 = 300,763.*882,781 values; it shows at most 400,000"):
+        budget.check_transposed((1, 1, 32, 32, 32), (1, 2, 3, 3, 3), (2, 2, 2), (0, 0, 0),
+                                (0, 0, 0), (1, 1, 1), 1)
+    budget.check_transposed((1, 1, 16, 16, 16), (1, 2, 3, 3, 3), (2, 2, 2), (0, 0, 0),
+                            (0, 0, 0), (1, 1, 1), 1)  # 33³ + 35³ + 2·33³ cells: fits
+    total = budget.transposed_scene_values((1, 1, 16, 16, 16), (1, 2, 3, 3, 3),
+                                           (1, 2, 33, 33, 33), (1, 1, 1), 1)
+    sc = scenes.build_transposed_scene(model.compute_transposed(d(
+        3, shape=(16, 16, 16), size=(3, 3, 3), stride=(2, 2, 2))), 0, 0)
+    sent = sum(scenes.read_typed_array(a).size for a in (
+        sc["inputs"], sc["gather"]["values"], sc["output"], sc["overlap"]))
+    assert total[0] == sent <= scenes.MAX_EXACT_VALUES
+    at = page({"ndim": "3", "shape": "32", "stride": "2", "size": "3"})
+    assert at.error and at.error[0].value.startswith("scene: the transposed view shows")
+    with pytest.raises(api.ApiError) as e:
+        api.answer("transposed", {"ndim": "3", "shape": "32", "stride": "2", "size": "3"})
+    assert e.value.status == 422 and e.value.parameter == "stride"
+    assert "stride to the power 3" in e.value.message
+
+
+def test_the_page_opens_in_3d_from_the_url_and_its_panels_are_the_cores():
+    at = page({"ndim": "3", "src": "random", "shape": "2,3,3", "size": "2,3,2",
+               "stride": "2,1,2", "pad": "0,1,0", "opad": "1,0,0", "tview": "gather",
+               "step": "8"})
+    assert not at.error, [e.value for e in at.error]
+    assert list(at.radio(key="t.ndim").options) == ["1-D", "2-D", "3-D"]
+    assert at.radio(key="t.ndim").value == 3
+    p = volume_payload(at)
+    assert p["scene"]["layout"] == "slices" and p["init"]["mode"] == "gather"
+    assert p["init"]["step"] == 7 and p["query"]["ndim"] == "3"
+    assert at.query_params["ndim"] in ("3", ["3"])
+    s = d(3, source="random", shape=(2, 3, 3), size=(2, 3, 2), stride=(2, 1, 2),
+          pad=((0, 0), (1, 1), (0, 0)), output_padding=(1, 0, 0))
+    comp = model.compute_transposed(s)
+    assert p["scene"]["out_shape"] == list(comp.out.shape[2:]) == [5, 3, 6]
+    server = next(m.value for m in at.markdown if m.value.startswith("`out["))
+    assert cc.transposed_equation(model.transposed_step(comp, s, 7)) in server
+    for panel, text in (("Backward pass", "**5×3×6 → 2×3×3**"),
+                        ("output_padding", "output_padding = 1 gives **5**")):
+        at.session_state["t3.panel"] = panel
+        ok(at.run())
+        assert text in " ".join(m.value for m in at.markdown), panel
+    # the view reports scatter step 10 (input map 0, cell (1, 0, 1)): the arithmetic panel
+    # lists that cell's stamps as the core's trace_scatter makes them
+    at.session_state["t3.panel"] = "Arithmetic"
+    at.session_state["t3.view"] = {"view": {"scene": p["scene_id"], "seq": 1, **p["init"],
+                                            "step": 10, "mode": "scatter"}}
+    ok(at.run())
+    stamps = [t for t in cc.trace_scatter(comp.x, comp.weight, None, in_index=(0, 0, 1, 0, 1),
+                                          **model.transposed_kwargs(s)).stamps
+              if t.out_channel == s.omap]
+    table = at.table[0].value
+    assert list(table["output cell"]) == [",".join(map(str, t.output_index))
+                                          + (" (cropped by padding)" if t.cropped else "")
+                                          for t in stamps]
+    assert any(t.cropped for t in stamps)
+    at.session_state["t3.panel"] = "Code"
+    ok(at.run())
+    code = " ".join(c.value for c in at.code)
+    assert "torch.nn.ConvTranspose3d(" in code and "conv_transpose3d(" in code
+    assert "torch.nn.grad.conv3d_input(" in code and "Deconv3D(" in code
+
+
+def test_the_3d_page_takes_typed_values_and_samples_within_its_scene_budget():
+    at = page({"ndim": "3", "src": "typed", "typed": "1 2; 3 4\n\n5 6; 7 8", "size": "2",
+               "stride": "2"})
+    assert not at.error, [e.value for e in at.error]
+    sc = volume_payload(at)["scene"]
+    x = torch.arange(1, 9, dtype=torch.float64).reshape(1, 1, 2, 2, 2)
+    s = d(3, source="typed", typed="1 2; 3 4\n\n5 6; 7 8", stride=(2, 2, 2))
+    w = torch.from_numpy(model.compute_transposed(s).weight.astype(np.float64))
+    want = torch.nn.functional.conv_transpose3d(x, w, stride=2).numpy()[0, 0]
+    np.testing.assert_allclose(scenes.read_typed_array(sc["output"]), want, rtol=1e-6)
+    assert sc["out_shape"] == [4, 4, 4]
+    # the sphere (16³): stride 3 fits the scene, stride 4 is refused before work, saying why
+    at = page({"ndim": "3", "src": "sample", "sample": "sphere", "size": "3", "stride": "3"})
+    assert not at.error and volume_payload(at)["scene"]["out_shape"] == [48, 48, 48]
+    at = page({"ndim": "3", "src": "sample", "sample": "sphere", "size": "3", "stride": "4"})
+    assert at.error[0].value.startswith("scene: the transposed view shows every cell")
+    assert "it shows at most 400,000" in at.error[0].value
+
+
+def test_the_api_answers_what_the_3d_transposed_page_draws():
+    from app import api
+
+    query = {"ndim": "3", "stride": "2,1,1", "size": "3,2,2", "pad": "1", "inmaps": "2",
+             "outmaps": "4", "groups": "2", "omap": "3", "src": "random"}
+    at = page(query)
+    shown = volume_payload(at)
+    got = json.loads(api.answer("transposed", query))
+    assert got["scene_id"] == shown["scene_id"] and got["scene"] == shown["scene"]
+    assert got["query"]["ndim"] == "3" and got["layer"]["axes"] == ["D", "H", "W"]
+    again = json.loads(api.answer("transposed", got["query"]))
+    assert again["scene"] == got["scene"]
+
+
+@pytest.mark.parametrize("s", [
+    d(3, stride=(2, 1, 2), size=(3, 2, 2), pad=((1, 1), (0, 0), (0, 0)),
+      output_padding=(1, 0, 0), bias=(0.5, -2.0), source="random"),
+    d(3, stride=(1, 2, 1), size=(2, 2, 3), inmaps=2, outmaps=4, groups=2, source="random",
+      dilation=(2, 1, 1)),
+])
+def test_the_3d_code_panel_programs_print_the_core_output(s, tmp_path):
+    test_the_code_panel_programs_print_the_core_output(s, tmp_path)
+    comp = model.compute_transposed(s)
+    args = (s, comp.x, comp.weight, comp.bias)
+    assert "torch.nn.ConvTranspose3d(" in codegen.code_transposed_pytorch(*args)
+    assert "cc.conv_transpose3d(" in codegen.code_transposed_convcore(*args)

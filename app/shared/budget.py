@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import convcore as cc
+from app.shared.scene import MAX_EXACT_VALUES
 from app.shared.sources import SourceError
 
 MAX_INPUT_VALUES = 4 * 1024 * 1024  # N · C_in · spatial, as for uploads
@@ -117,6 +118,7 @@ def check_transposed(x_shape: tuple, w_shape: tuple, stride, padding, output_pad
             f"output: N·C_out·spatial = {_shape_text(out_shape)} = {_count(outs)} values; the "
             f"explorer shows at most {_count(MAX_OUTPUT_VALUES)}. Use a smaller stride, input "
             "or fewer output maps.")
+    check_transposed_scene(x_shape, w_shape, out_shape, dilation, groups)
     macs = math.prod(x_shape) * math.prod(w_shape[1:])
     if macs > MAX_MULTIPLY_ADDS:
         raise BudgetError(
@@ -124,3 +126,44 @@ def check_transposed(x_shape: tuple, w_shape: tuple, stride, padding, output_pad
             f"page run may do {_count(MAX_MULTIPLY_ADDS)}, {macs / MAX_MULTIPLY_ADDS:.1f}× "
             "less. Use a smaller kernel, fewer maps or a smaller input.")
     return macs
+
+
+def transposed_scene_values(x_shape: tuple, w_shape: tuple, out_shape: tuple, dilation,
+                            groups: int) -> tuple[int, int, int, int]:
+    """What the transposed view's scene sends cell for cell (:func:`app.shared.scene.
+    build_transposed_scene`, never subsampled): the input maps of one group, the gather form's
+    zero-inserted, padded input of that group (per axis ``out + dilation·(k − 1)`` cells), and
+    the output map with its stamp counts.  Returns ``(total, inputs, canvas, output)``."""
+    cg = x_shape[1] // max(1, groups)
+    spatial = x_shape[2:]
+    out = out_shape[2:]
+    canvas = [o + d * (k - 1) for o, d, k in zip(out, dilation, w_shape[2:])]
+    inputs = cg * math.prod(spatial)
+    gather = cg * math.prod(canvas)
+    output = 2 * math.prod(out)
+    return inputs + gather + output, inputs, gather, output
+
+
+def check_transposed_scene(x_shape: tuple, w_shape: tuple, out_shape: tuple, dilation,
+                           groups: int) -> None:
+    """Raise :class:`BudgetError` when the transposed view's scene (every cell of the input
+    maps of a group, of their zero-inserted, padded form and of the output: it grows like
+    stride^ndim) would exceed :data:`app.shared.scene.MAX_EXACT_VALUES`."""
+    total, inputs, gather, output = transposed_scene_values(x_shape, w_shape, out_shape,
+                                                            dilation, groups)
+    if total <= MAX_EXACT_VALUES:
+        return
+    spatial = x_shape[2:]
+    canvas = [o + d * (k - 1) for o, d, k in zip(out_shape[2:], dilation, w_shape[2:])]
+    factor = (total / MAX_EXACT_VALUES) ** (1 / len(spatial))
+    smaller = [max(1, int(n / factor)) for n in spatial]
+    raise BudgetError(
+        f"scene: the transposed view shows every cell — the input maps of a group "
+        f"({_shape_text((x_shape[1] // max(1, groups), *spatial))} = {_count(inputs)}), the "
+        f"zero-inserted, padded input of the gather view "
+        f"({_shape_text((x_shape[1] // max(1, groups), *canvas))} = {_count(gather)}) and the "
+        f"output with its stamp counts (2·{_shape_text(out_shape[2:])} = {_count(output)}): "
+        f"{_count(total)} values; it shows at most {_count(MAX_EXACT_VALUES)}. The "
+        f"zero-inserted input grows like the stride to the power {len(spatial)}: use a "
+        f"smaller stride or dilation, fewer input maps, or a smaller input (e.g. size "
+        f"{'×'.join(map(str, smaller))}).")

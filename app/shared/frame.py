@@ -55,7 +55,7 @@ def show_view(ndim: int, s: Settings, comp, upload, page: str = "e") -> tuple[Se
     if anchor is None or anchor["scene_id"] != sid:
         anchor = {"scene_id": sid, "init": init}
         st.session_state[akey] = anchor
-    draw = view.transposed if transposed else view.explorer_view(ndim)
+    draw = view.transposed_view(ndim) if transposed else view.explorer_view(ndim)
     held = st.session_state.get(k(ndim, "held", page)) == sid
     # ack: the last report the page has taken in (a view ahead of it keeps its own layer)
     state = {**view.view_state(s, transposed), "ack": st.session_state.get(k(ndim, "layer_seq",

@@ -89,8 +89,13 @@ RANKS: dict[int, Rank] = {
             "[[[1, 2], [3, 4]], [[5, 6], [7, 8]]]", 64, ("sphere", "moving bar (clip)"),
             (".npy", ".csv"), "slices", "Size",
             "; a blank line starts the next depth slice (one input map), or type a nested "
-            "list [[[...]]]", transposed=False, exact_values=660_000, shown_outputs=1),
+            "list [[[...]]]", exact_values=660_000, shown_outputs=1),
 }
+
+
+def transposed_ranks() -> tuple[int, ...]:
+    """The ranks the transposed page offers (their entries say ``transposed``)."""
+    return tuple(n for n, r in RANKS.items() if r.transposed)
 
 
 def rank(ndim) -> Rank:

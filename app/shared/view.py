@@ -43,6 +43,10 @@ TRANSPOSED_MODULES = (*MODULES, "transposed.js")
 TRANSPOSED = "convcore_transposed"
 VOLUME_MODULES = (*MODULES, "volume.js")  # the 3-D view (layout "slices")
 VOLUME = "convcore_volume"
+# the 3-D transposed view: the 3-D view, with the 2-D transposed view's arithmetic borrowed
+TRANSPOSED_VOLUME_MODULES = (*VOLUME_MODULES[:-1], "transposed.js", "volume.js",
+                             "volume_transposed.js")
+TRANSPOSED_VOLUME = "convcore_transposed_volume"
 
 _IMPORT = re.compile(r"^import\s[^;]*?from\s+\"\./[\w.]+\";\n", re.MULTILINE | re.DOTALL)
 
@@ -263,15 +267,31 @@ def volume(scene_text: str | None, scene_id: str, init: dict, presenter: bool, k
                  key, extra, on_change)
 
 
+def transposed_volume(scene_text: str | None, scene_id: str, init: dict, presenter: bool,
+                      key: str, extra: dict | None = None, on_change=None) -> dict | None:
+    """Draw the 3-D transposed view: scatter and gather over depth slices, and the overview."""
+    return _draw(TRANSPOSED_VOLUME, TRANSPOSED_VOLUME_MODULES, "mountTransposedVolume",
+                 scene_text, scene_id, init, presenter, key, extra, on_change)
+
+
 # the explorer's view of each layout of the rank table (app.shared.ranks): the function that
 # draws it, its modules and the function of theirs that mounts it
 EXPLORER_VIEWS = {"strip": (explorer, MODULES, "mount"), "grid": (explorer, MODULES, "mount"),
                   "slices": (volume, VOLUME_MODULES, "mountVolume")}
 
 
+# the transposed page's view of each layout (for the ranks whose entry says ``transposed``)
+TRANSPOSED_VIEWS = {"strip": transposed, "grid": transposed, "slices": transposed_volume}
+
+
 def explorer_view(ndim: int):
     """The function that draws the explorer view of rank ``ndim``."""
     return EXPLORER_VIEWS[rank(ndim).layout][0]
+
+
+def transposed_view(ndim: int):
+    """The function that draws the transposed page's view of rank ``ndim``."""
+    return TRANSPOSED_VIEWS[rank(ndim).layout]
 
 
 def explorer_bundle(ndim: int) -> tuple[tuple[str, ...], str]:

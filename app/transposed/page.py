@@ -1,4 +1,5 @@
-"""The transposed convolution & gradients page, for 1-D and 2-D (``transposed_page(ndim)``).
+"""The transposed convolution & gradients page, for every rank whose entry in
+:data:`app.shared.ranks.RANKS` says ``transposed`` (1-D, 2-D and 3-D; ``?ndim=3`` in the URL).
 
 The same flow as the explorer (settings → model → scene → view), with the transposed layer of
 convcore: the browser view steps through it in two ways (scatter: each input cell stamps the
@@ -19,6 +20,7 @@ from app.shared import codegen, controls, frame, layer, model, url
 from app.shared import sources as src
 from app.shared.controls import Notices, k
 from app.shared.navigation import sync_query_params
+from app.shared.ranks import transposed_ranks
 from app.shared.settings import Settings
 
 PAGE = "t"
@@ -110,12 +112,14 @@ def code_panel(s: Settings, comp: model.TransposedComputation) -> None:
 
 
 def transposed_page() -> None:
-    """The page: 1-D or 2-D by its own control (``?ndim=2`` in the URL)."""
+    """The page: its rank by its own control (``?ndim=2`` in the URL; 1-D without one)."""
     started = time.perf_counter()
+    ranks = transposed_ranks()
     if "t.ndim" not in st.session_state:
-        st.session_state["t.ndim"] = 2 if st.query_params.get("ndim") == "2" else 1
+        asked = st.query_params.get("ndim")
+        st.session_state["t.ndim"] = next((n for n in ranks if str(n) == asked), ranks[0])
     st.title("Transposed convolution & gradients")
-    ndim = st.radio("Dimensions", (1, 2), horizontal=True, key="t.ndim",
+    ndim = st.radio("Dimensions", ranks, horizontal=True, key="t.ndim",
                     format_func=lambda n: f"{n}-D")
     s, problems = frame.page_settings(ndim, PAGE)
     frame.page_frame(

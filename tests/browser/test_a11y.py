@@ -44,6 +44,9 @@ STATES = [
     ("transposed gather", "/transposed?ndim=2&stride=2&tview=gather", "v.go(3)"),
     ("3-D stepping", "/explorer_3d?step=5", "v.go(7)"),
     ("3-D predict", "/explorer_3d?predict=1&step=3", ""),
+    ("3-D transposed scatter", "/transposed?ndim=3&stride=2&shape=2,3,3", "v.go(3)"),
+    ("3-D transposed gather", "/transposed?ndim=3&stride=2&shape=2,3,3&tview=gather",
+     "v.go(5)"),
 ]
 # (the 3-D view's slices are small enough to hold numbers at this shape)
 CONTRAST_VIEWS = ["/explorer_2d?src=random&kernel=random&step=6", "/transposed?ndim=2&stride=2",

@@ -411,7 +411,8 @@ def teacher_opens(teacher, student, link: str, path: str, step: int) -> list:
 def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     """The teacher opens the 3-D page, then the transposed page from the navigation (the same
     session): each student's page goes there too, in the class, and shows the teacher's scene
-    and step; the teacher reloads and still drives the class."""
+    and step; the teacher reloads and still drives the class; then the transposed page turns
+    to 3-D (another layout: the student's tab opens the 3-D view) and its gather mode."""
     teacher = tabs()
     code = start_class(teacher, app_url)
     student = tabs()
@@ -434,5 +435,22 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     assert f"class={code}" in teacher.url
     view(teacher, "v.go(4)")
     wait_dataset(student, "step", "4", 10_000)  # and it still drives the class
+    # the teacher turns the page to 3-D: another layout, so the student's tab opens the
+    # transposed page in 3-D (its 3-D view) and follows its step and mode there
+    teacher.get_by_text("3-D", exact=True).click()
+    slices = (f"() => (document.querySelector('{ROOT_SEL}') || {{dataset: {{}}}}).dataset"
+              ".layout === 'slices'")
+    teacher.wait_for_function(slices, timeout=60_000)
+    wait_until_idle(teacher)
+    wait_dataset(teacher, "classStatus", "live", 30_000)
+    view(teacher, "v.go(2)")
+    student.wait_for_function(slices, timeout=60_000)
+    wait_dataset(student, "step", "2", 20_000)
+    view(teacher, "(v.setMode('gather'), v.go(5), 0)")
+    wait_dataset(student, "mode", "gather", 20_000)
+    wait_dataset(student, "step", "5", 20_000)
+    mine, theirs = (view(p, "[v.payload.page, v.sceneId, v.viewMode, v.root.querySelector("
+                           "'.cx-eq').innerText]") for p in (teacher, student))
+    assert mine[:3] == ["transposed", mine[1], "gather"] and theirs == mine
     for tab in (teacher, student):
         assert not tab.errors, tab.errors

@@ -94,6 +94,29 @@ def test_the_browser_stamp_rules_are_the_core_ones(page, app_url):
                              for t in step.stamps], (g, q)
 
 
+def assert_scatter_stamps_are_the_cores(page, s, comp, rng, n: int) -> int:
+    """The scatter view's stamps (``dataset.stamps``: output cell, product, cropped) at the
+    first, the last and ``n`` random steps against ``cc.trace_scatter``; returns the steps."""
+    kw = model.transposed_kwargs(s)
+    groups = comp.out.shape[1] // comp.weight.shape[1]
+    cg = comp.x.shape[1] // groups
+    group = s.omap // comp.weight.shape[1]
+    total = view(page, "v.steps")
+    assert total == cg * int(np.prod(comp.x.shape[2:]))
+    for step in sorted({0, total - 1, *rng.integers(0, total, n).tolist()}):
+        view(page, f"v.go({step})")
+        m, *cell = np.unravel_index(step, (cg, *comp.x.shape[2:]))
+        core = cc.trace_scatter(comp.x, comp.weight, comp.bias,
+                                in_index=(0, group * cg + int(m), *map(int, cell)), **kw)
+        mine = [t for t in core.stamps if t.out_channel == s.omap]
+        shown = json.loads(view(page, "v.root.dataset.stamps"))
+        assert [o for o, _, _ in shown] == [list(t.output_index) for t in mine], step
+        np.testing.assert_allclose([p for _, p, _ in shown], [t.product for t in mine],
+                                   rtol=1e-6)
+        assert [c for _, _, c in shown] == [t.cropped for t in mine]
+    return total
+
+
 CASES = {
     "1-D": (1, {"src": "random", "shape": "7", "size": "3", "stride": "2", "pad": "1",
                 "opad": "1", "bias": "0.5"}),
@@ -108,7 +131,6 @@ CASES = {
 def test_gather_equations_and_scatter_stamps_are_the_core_ones(page, app_url, case):
     ndim, query = CASES[case]
     s, comp = computation(ndim, query)
-    kw = model.transposed_kwargs(s)
     rng = np.random.default_rng(len(case))
     open_view(page, address(app_url, ndim, {**query, "tview": "gather"}))
     steps = comp.steps
@@ -117,21 +139,7 @@ def test_gather_equations_and_scatter_stamps_are_the_core_ones(page, app_url, ca
         expected = cc.transposed_equation(model.transposed_step(comp, s, step))
         assert page.inner_text(f"{ROOT_SEL} .cx-eq") == expected, (case, step)
     page.click('[data-testid="cx-mode-scatter"]')
-    groups = comp.out.shape[1] // comp.weight.shape[1]
-    cg = comp.x.shape[1] // groups
-    group = s.omap // comp.weight.shape[1]
-    total = view(page, "v.steps")
-    assert total == cg * int(np.prod(comp.x.shape[2:]))
-    for step in sorted({0, total - 1, *rng.integers(0, total, 6).tolist()}):
-        view(page, f"v.go({step})")
-        m, *cell = np.unravel_index(step, (cg, *comp.x.shape[2:]))
-        core = cc.trace_scatter(comp.x, comp.weight, comp.bias,
-                                in_index=(0, group * cg + int(m), *map(int, cell)), **kw)
-        mine = [t for t in core.stamps if t.out_channel == s.omap]
-        shown = json.loads(view(page, "v.root.dataset.stamps"))
-        assert [o for o, _, _ in shown] == [list(t.output_index) for t in mine]
-        np.testing.assert_allclose([p for _, p, _ in shown], [t.product for t in mine])
-        assert [c for _, _, c in shown] == [t.cropped for t in mine]
+    total = assert_scatter_stamps_are_the_cores(page, s, comp, rng, 6)
     # stamp by stamp, the scatter view builds up the core's output
     page.click('[data-testid="cx-reveal"]')
     view(page, f"v.go({total - 1})")

@@ -232,7 +232,11 @@ export class TransposedView extends View {
 
   buildBar() {
     super.buildBar();
-    const bar = this.root.querySelector(".cx-bar");
+    this.root.querySelector(".cx-bar").prepend(this.modeButtons());
+  }
+
+  // the scatter / gather buttons (the 3-D transposed view borrows them)
+  modeButtons() {
     const group = document.createElement("span");
     group.className = "cx-modes";
     for (const mode of ["scatter", "gather"]) {
@@ -244,10 +248,11 @@ export class TransposedView extends View {
         "the same numbers as a plain convolution over the zero-inserted input";
       b.setAttribute("data-testid", `cx-mode-${mode}`);
       b.classList.toggle("cx-active", mode === this.viewMode);
+      b.setAttribute("aria-pressed", String(mode === this.viewMode));
       b.addEventListener("click", () => this.setMode(mode));
       group.appendChild(b);
     }
-    bar.prepend(group);
+    return group;
   }
 
   buildLine() {
@@ -256,8 +261,14 @@ export class TransposedView extends View {
 
   notes() {
     super.notes();
+    this.note.textContent = [this.modeNote(), this.note.textContent].filter(Boolean).join(" ");
+    this.note.style.display = "";
+  }
+
+  // what the mode shows, in a sentence (the 3-D transposed view borrows it)
+  modeNote() {
     const t = this.tscene;
-    const text = this.viewMode === "gather" ?
+    return this.viewMode === "gather" ?
       `Gather: ${t.stride.map((s) => s - 1).join("\u00d7")} zero(s) inserted between input ` +
       `cells (grey), ${t.gather.pads.map((p) => p[0]).join("\u00d7")} cell(s) of padding ` +
       "around (negative: cropped), kernel flipped; stride 1. Taps on zeros add nothing." :
@@ -265,8 +276,6 @@ export class TransposedView extends View {
       "input\u00b7stride + tap\u00b7dilation \u2212 padding; hover an output cell for its sum." +
       (t.uneven.some(Boolean) ? " The stamps land unevenly (a checkerboard): the kernel's " +
         "reach is not a multiple of the stride." : "");
-    this.note.textContent = [text, this.note.textContent].filter(Boolean).join(" ");
-    this.note.style.display = "";
   }
 
   drawStatic() {

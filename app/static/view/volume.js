@@ -11,7 +11,7 @@
 // equation from Values (explorer.js), written as convcore.equation writes it.
 
 import {ViewBase, mountView} from "./component.js";
-import {FIELDS, LayerControls} from "./controls.js";
+import {LayerControls} from "./controls.js";
 import {Values, View} from "./explorer.js";
 import {Recorder} from "./record.js";
 import {inkOn} from "./contrast.js";
@@ -80,7 +80,7 @@ export function colour(v, zmax) {
 // is a grid of the keyboard cursor (a11y.js): named ("input x[0,0] depth 2, 8 by 8"), one
 // image for assistive technology, its values a hidden table, its numbers written per cell in
 // the ink that contrasts more with what is drawn under each (contrast.js).
-class SliceStack {
+export class SliceStack {
   constructor(parent, kind, title) {
     this.kind = kind;
     this.wrap = volElement("div", "cx-vol-stack", parent, `cx-vol-${kind}`);
@@ -247,19 +247,25 @@ export class VolumeView extends ViewBase {
   show(payload) {
     const init = payload.init || {};
     this.stop(false);
-    this.scene = payload.scene;
-    this.values = new Values(this.scene);
-    this.steps = product(this.scene.out_shape);
-    this.step = Math.min(Math.max(0, init.step | 0), this.steps - 1);
+    this.useScene(payload.scene, init.step | 0);
     this.speed = VOL_SPEEDS.includes(init.speed) ? init.speed : 2;
     this.reveal = !!init.reveal;
     this.predict = !!init.predict && this.scene.exact;
     this.answers = new Map();  // predict mode: step -> {guess, right}
-    this.hover = null;
-    this.pinned = null;
     this.m = Math.min(this.m, this.scene.shown_maps - 1);
     this.presenter = !!payload.presenter;
     this.build();
+  }
+
+  // Take `scene` (not drawn yet: build() draws it) at `step`, clamped to its steps, with
+  // nothing hovered or pinned (as the explorer's View.useScene, without its strip/grid table).
+  useScene(scene, step) {
+    this.scene = scene;
+    this.values = new Values(scene);
+    this.steps = this.stepCount();
+    this.step = Math.min(Math.max(0, step), this.steps - 1);
+    this.hover = null;
+    this.pinned = null;
   }
 
   refresh(payload) {
@@ -311,7 +317,7 @@ export class VolumeView extends ViewBase {
     this.buildBar();
     this.controls = null;
     if (this.live && this.payload && this.payload.page) {  // the layer, by the scene API
-      this.controls = new LayerControls(root, FIELDS.explorer, (changes) => this.request(changes));
+      this.controls = new LayerControls(root, this.controlFields(), (changes) => this.request(changes));
       this.controls.el.after(this.controls.message);
       this.controlsShow();
     }
@@ -434,7 +440,7 @@ export class VolumeView extends ViewBase {
         this.build();
       });
     }
-    if (this.scene.exact) {
+    if (this.canPredict()) {
       this.buildPredict(bar);
       this.predictBox.checked = this.predict;
       this.askBox.style.display = this.predict ? "" : "none";
@@ -794,9 +800,12 @@ export class VolumeView extends ViewBase {
 // What the 3-D view does as the explorer's does, borrowed rather than copied: stepping, Play,
 // keys, the link, predict mode, refusals of its layer controls, the equation, and what the
 // mouse and the keyboard cursor do with a cell (hoverAt: hover and tooltip; activate: an
-// output cell goes to its step, another is pinned; tipText: what the tooltip says).
+// output cell goes to its step, another is pinned; tipText: what the tooltip says), and the
+// hooks a view of another kind overrides (stepCount, controlFields, canPredict:
+// volume_transposed.js).
 for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildPredict", "check",
-                    "predictState", "requestFailed", "equationOf", "hoverAt", "activate", "tipText"]) {
+                    "predictState", "requestFailed", "equationOf", "hoverAt", "activate", "tipText",
+                    "stepCount", "controlFields", "canPredict"]) {
   VolumeView.prototype[name] = View.prototype[name];
 }
 
