@@ -214,3 +214,18 @@ def test_data_sources_set_the_input_shape():
     up = model.Upload.of("x.csv", b"1,2,3,4\n")
     x, _ = model.load_input(replace(s, source="upload"), up)
     assert x.tolist() == [[[1, 2, 3, 4]]]
+
+
+def test_the_views_play_speeds_are_the_settings():
+    """The speed menus of the views (explorer.js SPEEDS, imported by the 3-D view) offer exactly
+    the speeds the URL codec and the live class accept (settings.SPEEDS): a speed only one side
+    knew would be dropped from a link or refused in a class message."""
+    import re
+
+    text = (ROOT / "app" / "static" / "view" / "explorer.js").read_text(encoding="utf-8")
+    found = re.search(r"^export const SPEEDS = \[([\d, ]+)\];$", text, re.MULTILINE)
+    assert found, "explorer.js exports SPEEDS"
+    assert tuple(int(v) for v in found.group(1).split(",")) == settings.SPEEDS
+    views = (ROOT / "app" / "static" / "view").glob("*.js")
+    assert [p.name for p in views if re.search(r"\bconst \w*SPEEDS = \[", p.read_text(
+        encoding="utf-8"))] == ["explorer.js"]

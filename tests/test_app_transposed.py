@@ -280,7 +280,7 @@ def test_the_3d_transposed_page_computes_what_pytorch_conv_transpose3d_computes(
 
 def test_a_3d_transposed_scene_over_its_budget_is_refused_before_work():
     """The transposed scene travels cell for cell: the zero-inserted input grows like
-    stride³, so what would exceed scene.MAX_EXACT_VALUES is refused, naming the rule."""
+    stride³, so what would exceed budget.MAX_TRANSPOSED_VALUES is refused, naming the rule."""
     from app import api
     from app.shared import budget
 
@@ -296,7 +296,7 @@ def test_a_3d_transposed_scene_over_its_budget_is_refused_before_work():
         3, shape=(16, 16, 16), size=(3, 3, 3), stride=(2, 2, 2))), 0, 0)
     sent = sum(scenes.read_typed_array(a).size for a in (
         sc["inputs"], sc["gather"]["values"], sc["output"], sc["overlap"]))
-    assert total[0] == sent <= scenes.MAX_EXACT_VALUES
+    assert total[0] == sent <= budget.MAX_TRANSPOSED_VALUES
     at = page({"ndim": "3", "shape": "32", "stride": "2", "size": "3"})
     assert at.error and at.error[0].value.startswith("scene: the transposed view shows")
     with pytest.raises(api.ApiError) as e:

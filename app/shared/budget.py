@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import convcore as cc
-from app.shared.scene import MAX_EXACT_VALUES
 from app.shared.sources import SourceError
 
 MAX_INPUT_VALUES = 4 * 1024 * 1024  # N · C_in · spatial, as for uploads
@@ -23,6 +22,10 @@ MAX_MULTIPLY_ADDS = 2_000_000_000  # about 0.1–0.3 s of im2col on one core of 
 # call): the core chooses its algorithm within it, and a layer that fits nowhere is refused.
 # Within the controls' limits the largest estimate is ~156 MiB (an FFT of 4·1024² by 31×31).
 MAX_BYTES = 256 * 2**20
+# The transposed view's scene travels cell for cell (no subsampling): the values it may hold.
+# The forward scenes' budgets are the rank table's (ranks.Rank.exact_values: 400,000, 660,000
+# in 3-D for its one output map); the transposed 3-D view was measured at up to 400,000.
+MAX_TRANSPOSED_VALUES = 400_000
 
 
 class BudgetError(SourceError):
@@ -148,14 +151,14 @@ def check_transposed_scene(x_shape: tuple, w_shape: tuple, out_shape: tuple, dil
                            groups: int) -> None:
     """Raise :class:`BudgetError` when the transposed view's scene (every cell of the input
     maps of a group, of their zero-inserted, padded form and of the output: it grows like
-    stride^ndim) would exceed :data:`app.shared.scene.MAX_EXACT_VALUES`."""
+    stride^ndim) would exceed :data:`MAX_TRANSPOSED_VALUES`."""
     total, inputs, gather, output = transposed_scene_values(x_shape, w_shape, out_shape,
                                                             dilation, groups)
-    if total <= MAX_EXACT_VALUES:
+    if total <= MAX_TRANSPOSED_VALUES:
         return
     spatial = x_shape[2:]
     canvas = [o + d * (k - 1) for o, d, k in zip(out_shape[2:], dilation, w_shape[2:])]
-    factor = (total / MAX_EXACT_VALUES) ** (1 / len(spatial))
+    factor = (total / MAX_TRANSPOSED_VALUES) ** (1 / len(spatial))
     smaller = [max(1, int(n / factor)) for n in spatial]
     raise BudgetError(
         f"scene: the transposed view shows every cell — the input maps of a group "
@@ -163,7 +166,7 @@ def check_transposed_scene(x_shape: tuple, w_shape: tuple, out_shape: tuple, dil
         f"zero-inserted, padded input of the gather view "
         f"({_shape_text((x_shape[1] // max(1, groups), *canvas))} = {_count(gather)}) and the "
         f"output with its stamp counts (2·{_shape_text(out_shape[2:])} = {_count(output)}): "
-        f"{_count(total)} values; it shows at most {_count(MAX_EXACT_VALUES)}. The "
+        f"{_count(total)} values; it shows at most {_count(MAX_TRANSPOSED_VALUES)}. The "
         f"zero-inserted input grows like the stride to the power {len(spatial)}: use a "
         f"smaller stride or dilation, fewer input maps, or a smaller input (e.g. size "
         f"{'×'.join(map(str, smaller))}).")

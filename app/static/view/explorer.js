@@ -29,7 +29,9 @@ const HOVER = "#7b2cbf";
 const NEVER_READ = "#6a3d9a";
 const PAD_VEIL = "rgba(255, 255, 255, 0.45)";
 const COVER = "rgba(245, 245, 245, 0.93)";
-const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
+// Play speeds, steps per second: app/shared/settings.py SPEEDS (tests/test_app_settings.py
+// holds the two equal); every view's speed menu offers these.
+export const SPEEDS = [1, 2, 4, 8, 15, 30, 60];
 const MAX_TERMS_SHOWN = 8;  // partial sums listed one per input map, then summarized
 
 // ----------------------------------------------------------------------------- data

@@ -12,7 +12,7 @@
 
 import {ViewBase, mountView} from "./component.js";
 import {LayerControls} from "./controls.js";
-import {Values, View} from "./explorer.js";
+import {SPEEDS, Values, View} from "./explorer.js";
 import {Recorder} from "./record.js";
 import {inkOn} from "./contrast.js";
 import {fmt, idx} from "./format.js";
@@ -21,7 +21,6 @@ import {
   isPadding, product, ravel, readers, tapPosition, unravel, windowTaps,
 } from "./geometry.js";
 
-const VOL_SPEEDS = [1, 2, 4, 8, 15, 30, 60];
 const VOL_TAP = "#f2a900";
 const VOL_WINDOW = "#111111";
 const VOL_HOVER = "#7b2cbf";
@@ -248,7 +247,7 @@ export class VolumeView extends ViewBase {
     const init = payload.init || {};
     this.stop(false);
     this.useScene(payload.scene, init.step | 0);
-    this.speed = VOL_SPEEDS.includes(init.speed) ? init.speed : 2;
+    this.speed = SPEEDS.includes(init.speed) ? init.speed : 2;
     this.reveal = !!init.reveal;
     this.predict = !!init.predict && this.scene.exact;
     this.answers = new Map();  // predict mode: step -> {guess, right}
@@ -406,7 +405,7 @@ export class VolumeView extends ViewBase {
     this.info = volElement("span", "cx-info", bar, "cx-info");
     const speed = volElement("select", "", bar);
     speed.setAttribute("aria-label", "Play speed, steps per second");
-    for (const n of VOL_SPEEDS) {
+    for (const n of SPEEDS) {
       const o = volElement("option", "", speed);
       o.value = String(n);
       o.textContent = `${n}/s`;
