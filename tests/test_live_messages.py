@@ -135,6 +135,11 @@ def test_levers_questions_and_their_refusals():
         "1×2×7×7"
     refused(act, {"action": "ask", "kind": "cell", "answer": 1}, field="cell",
             match="required when kind is cell")
+    # a 3-D page's cell: item, map and three axes; one more is no page's
+    assert act({"action": "ask", "kind": "cell", "cell": [0, 1, 2, 3, 4], "answer": 1})[1][
+        "cell"] == [0, 1, 2, 3, 4]
+    refused(act, {"action": "ask", "kind": "cell", "cell": [0] * 6, "answer": 1}, field="cell",
+            match="expected 1 to 5 integers, got 6")
     refused(act, {"action": "ask", "kind": "shape", "cell": [1], "answer": [7]}, field="cell")
     refused(act, {"action": "ask", "kind": "shape"}, field="answer", match="missing")
     refused(act, {"action": "ask", "kind": "shape", "answer": [7, -1]}, field="answer[1]")

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from app.drill.questions import parse_shape
 from app.live.codes import LiveError, is_student_id
+from app.shared.ranks import RANKS
 from app.shared.settings import MAX_MAPS, SPEEDS
 
 MAX_QUERY_CHARS = 65_536  # a configuration that travels to every student (table weights fit)
@@ -35,6 +36,7 @@ MAX_TEXT_CHARS = 200  # a prompt, a pause message
 MAX_ANSWER_CHARS = 64  # one typed answer
 MAX_INDEX = 2**31 - 1  # a step or a cell index
 MAX_SHAPE_DIMS = 6
+MAX_CELL_DIMS = 2 + max(RANKS)  # an output cell: batch item, map, the largest rank's axes
 MAX_SHAPE_SIZE = 10**9
 MAX_QUESTION = 2**31 - 1
 MODES = ("follow", "free", "pause")
@@ -212,7 +214,8 @@ ACTIONS = {
     "view": (VIEW, ()),
     "mode": ({"mode": choice(MODES), "message": text(MAX_TEXT_CHARS)}, ("mode",)),
     "ask": ({"kind": choice(QUESTION_KINDS), "prompt": text(MAX_TEXT_CHARS),
-             "cell": int_list(1, 4, 0, MAX_INDEX), "answer": lambda v, w: v}, ("kind", "answer")),
+             "cell": int_list(1, MAX_CELL_DIMS, 0, MAX_INDEX), "answer": lambda v, w: v},
+            ("kind", "answer")),
     "reveal": ({}, ()),
     "show": ({"value": nullable(text(MAX_ANSWER_CHARS))}, ("value",)),
     "end": ({}, ()),

@@ -222,9 +222,8 @@ def page_name(ndim: int, transposed: bool) -> str:
 def view_state(s: Settings, transposed: bool = False) -> dict:
     """What the view's controls need: the scene API's page name, the layer's URL query (view
     fields left out), every control's value and its limits (:mod:`app.layer`)."""
-    query = {key: v for key, v in url.to_query(s).items() if key not in VIEW_ONLY}
-    if transposed and s.ndim != 1:  # the transposed page opens on 1-D
-        query["ndim"] = str(s.ndim)
+    query = {key: v for key, v in url.page_query(s, "t" if transposed else "e").items()
+             if key not in VIEW_ONLY}
     quiet = layer.Notices()
     clamp = layer.clamp_transposed_layer if transposed else layer.clamp_layer
     limits = {**layer.clamp_input(s, quiet, transposed)[1], **clamp(s, quiet)[1],

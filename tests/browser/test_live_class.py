@@ -50,16 +50,16 @@ def shown(page) -> dict:
     }}""")
 
 
-def shown_core(query: dict):
-    """The settings of ``query`` and the core's computation of them."""
-    s, problems = url.from_query(query, 2)
+def shown_core(query: dict, ndim: int = 2):
+    """The settings of ``query`` (on a page of rank ``ndim``) and the core's computation."""
+    s, problems = url.from_query(query, ndim)
     assert not problems, problems
     return s, model.compute(s)
 
 
-def core_view(query: dict, step: int) -> dict:
+def core_view(query: dict, step: int, ndim: int = 2) -> dict:
     """The same, as the core computes it for the layer of ``query``."""
-    s, comp = shown_core(query)
+    s, comp = shown_core(query, ndim)
     wmap = cc.window_map(comp.x.shape[2:], comp.weight.shape[2:], s.stride, s.padding,
                          s.dilation)
     cell = np.unravel_index(step, comp.out_spatial)
@@ -420,6 +420,22 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
     # the 3-D page (another view: its depth slices), then the transposed page
     mine = teacher_opens(teacher, student, "3-D convolution", "explorer_3d", step=5)
     assert mine[0] == "explorer_3d" and mine[3] == "slices"
+    # a question on the 3-D page: the student's view hides the asked voxel and the later ones
+    # until answered; the answer is the core's value there
+    want = core_view(shown(teacher)["query"], 5, ndim=3)
+    assert mine[5] == want["eq"]
+    teacher.get_by_test_id("cx-class-ask-cell").click()
+    wait_dataset(student, "classQuestion", "cell")
+    assert view(student, "[v.hidden(v.step), v.hidden(v.step - 1)]") == [True, False]
+    student.get_by_test_id("cx-class-answer").fill(f"{want['value']:g}")
+    student.get_by_test_id("cx-class-send").click()
+    teacher.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-count\"]')"
+                              ".innerText.startsWith('1 answer · 100 % right')", timeout=FOLLOW_MS)
+    teacher.get_by_test_id("cx-class-reveal").click()
+    student.wait_for_function("() => document.querySelector('[data-testid=\"cx-class-result\"]')",
+                              timeout=FOLLOW_MS)
+    assert f"Answer: {want['value']:g}" in student.inner_text('[data-testid="cx-class-result"]')
+    assert view(student, "v.hidden(v.step)") is False
     mine = teacher_opens(teacher, student, "Transposed & gradients", "transposed", step=2)
     assert mine[0] == "transposed"
     # the teacher reloads the page: still the teacher, in the view and in the sidebar (the

@@ -493,6 +493,7 @@ export class ClassLink {
     if (this.closed) return;
     const v = this.view;
     if (this.role === "teacher") {
+      if (this.askCellBtn) this.askCellBtn.hidden = !this.askable();
       if (v.playing && !this.wasPlaying) this.playFrom = v.step;
       this.wasPlaying = !!v.playing;
       this.scheduleSend();
@@ -567,9 +568,16 @@ export class ClassLink {
     return null;
   }
 
+  // Can the students predict the view's current cell?  Its scene must be drawn and exact (a
+  // view is attached to the class before its first scene arrives).
+  askable() {
+    const v = this.view;
+    return !!(v.scene && v.values && v.canPredict && v.canPredict());
+  }
+
   askCell() {
     const v = this.view;
-    if (!v.values) return;
+    if (!this.askable()) return;
     const cell = v.values.outIndex(v.step);
     this.post({action: "ask", kind: "cell", cell, answer: v.values.out(v.step),
                prompt: `Predict out[${idx(cell)}]`});
@@ -657,6 +665,7 @@ export class ClassLink {
   buildActions() {
     const a = this.actions;
     a.replaceChildren();
+    this.askCellBtn = null;
     this.view.root.dataset.classRole = this.role;
     if (this.role === "teacher") {
       button(a, "Join code", "cx-class-joincode", () => this.showJoin(),
@@ -682,9 +691,11 @@ export class ClassLink {
       this.pauseText.placeholder = PAUSE_TEXT;
       this.pauseText.setAttribute("aria-label", "pause message");
       const ask = el("span", "cx-class-ask", a);
-      if (this.view.canPredict && this.view.canPredict()) {
-        button(ask, "Ask: this cell", "cx-class-ask-cell", () => this.askCell(),
-               "students predict the current output cell; it is hidden until you reveal it");
+      if (this.view.canPredict) {  // shown while the scene allows predicting (askable())
+        this.askCellBtn = button(ask, "Ask: this cell", "cx-class-ask-cell",
+                                 () => this.askCell(), "students predict the current output " +
+                                 "cell; it is hidden until you reveal it");
+        this.askCellBtn.hidden = !this.askable();
       }
       button(ask, "Ask: output size", "cx-class-ask-shape", () => this.askShape(),
              "students give the output's size; the output is hidden until you reveal it");
@@ -812,7 +823,7 @@ export class ClassLink {
     const q = this.state && this.state.question;
     const open = !!q && q.open && !this.ended;
     v.root.dataset.classQuestion = open ? q.kind : "";
-    const predict = open && q.kind === "cell" && v.canPredict && v.canPredict();
+    const predict = open && q.kind === "cell" && this.askable();
     if (predict && !this.predicting) {
       this.predictWas = !!v.predict;
       this.predicting = true;
