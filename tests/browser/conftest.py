@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from app_server import running_app
+from page_errors import fail_on_component_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(os.environ.get("BROWSER_TEST_APP") or ROOT / "app" / "streamlit_app.py")
@@ -142,6 +143,7 @@ def page(browser, artifacts, request):
     tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
     try:
         yield tab
+        fail_on_component_errors([tab], request)
     finally:
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:

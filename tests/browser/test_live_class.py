@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pytest
+from page_errors import fail_on_component_errors
 from test_browser import COUNT_WS_SENDS, open_view, shot, view, wait_until_idle
 
 import convcore as cc
@@ -112,15 +113,18 @@ def new_tab(browser, replica: tuple[str, str] | None = None):
 
 
 @pytest.fixture
-def tabs(browser):
+def tabs(browser, request):
     made = []
 
     def make(replica=None):
         made.append(new_tab(browser, replica))
         return made[-1]
-    yield make
-    for tab in made:
-        tab.context.close()
+    try:
+        yield make
+        fail_on_component_errors(made, request)
+    finally:
+        for tab in made:
+            tab.context.close()
 
 
 def start_class(teacher, app_url: str) -> str:
