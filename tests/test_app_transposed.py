@@ -27,8 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import view_payload as vp  # noqa: E402
+from view_payload import ok  # noqa: E402
+
 import convcore as cc  # noqa: E402
-from app.shared import codegen, model, settings  # noqa: E402
+from app.shared import (  # noqa: E402
+    codegen,
+    model,
+    settings,
+    view,
+)
 from app.shared import scene as scenes  # noqa: E402
 
 SCRIPT = f"""
@@ -47,24 +55,14 @@ def page(query: dict | None = None) -> AppTest:
     return at
 
 
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def transposed_payload(at: AppTest) -> dict:
-    for e in at.main:
-        proto = getattr(e, "proto", None)
-        if getattr(proto, "component_name", None) == "convcore_transposed":
-            data = json.loads(proto.json)
-            return json.loads(data) if isinstance(data, str) else data
-    raise AssertionError("no transposed view: " + "; ".join(e.value for e in at.error))
+    return vp.payload(at, view.TRANSPOSED)
 
 
-def report(at: AppTest, ndim: int, seq: int, **view) -> None:
+def report(at: AppTest, ndim: int, seq: int, **state) -> None:
     p = transposed_payload(at)
     at.session_state[f"t{ndim}.view"] = {"view": {"scene": p["scene_id"], "seq": seq,
-                                                  **p["init"], **view}}
+                                                  **p["init"], **state}}
 
 
 def d(ndim: int, **kw) -> settings.Settings:
@@ -220,12 +218,7 @@ def test_the_code_panel_programs_print_the_core_output(s, tmp_path):
 
 def volume_payload(at: AppTest) -> dict:
     """The 3-D transposed view's payload (the rank table's layout "slices")."""
-    for e in at.main:
-        proto = getattr(e, "proto", None)
-        if getattr(proto, "component_name", None) == "convcore_transposed_volume":
-            data = json.loads(proto.json)
-            return json.loads(data) if isinstance(data, str) else data
-    raise AssertionError("no 3-D transposed view: " + "; ".join(e.value for e in at.error))
+    return vp.payload(at, view.TRANSPOSED_VOLUME)
 
 
 @hst.composite

@@ -36,12 +36,18 @@ function gatherScene(t) {
 
 export class TransposedView extends View {
   show(payload) {
+    super.show(this.takeTransposed(payload));
+  }
+
+  // Keep the transposed scene (its arrays decoded) and the mode the payload asks for; the
+  // payload to show: the scene the current mode draws (derived()).  The 3-D view borrows it.
+  takeTransposed(payload) {
     this.tscene = payload.scene;
     this.viewMode = payload.init && payload.init.mode === "gather" ? "gather" : "scatter";
     this.raw = {inputs: decode(this.tscene.inputs), weights: decode(this.tscene.weights),
                 output: decode(this.tscene.output), overlap: decode(this.tscene.overlap),
                 bias: decode(this.tscene.bias).data[0]};
-    super.show({...payload, scene: this.derived()});
+    return {...payload, scene: this.derived()};
   }
 
   controlFields() {
@@ -344,8 +350,9 @@ export class TransposedView extends View {
     this.root.dataset.taps = "";
   }
 
-  // Reveal: each output cell shows the sum of the stamps made so far (none yet: covered).
-  drawPartialSums() {
+  // The output's sums of the stamps made up to this step, bias included, per raveled output
+  // cell, and which cells a stamp has reached (the 3-D view borrows it).
+  partialSums() {
     const t = this.tscene;
     const n = product(t.out_shape);
     const sums = new Float64Array(n).fill(this.raw.bias);
@@ -360,6 +367,13 @@ export class TransposedView extends View {
         touched[q] = 1;
       }
     }
+    return {sums, touched, n};
+  }
+
+  // Reveal: each output cell shows the sum of the stamps made so far (none yet: covered).
+  drawPartialSums() {
+    const t = this.tscene;
+    const {sums, touched, n} = this.partialSums();
     const g = this.output;
     const zmax = t.zmax.output;
     this.sumLabels = [];  // [text, font size, width] of each sum written (read by the tests)

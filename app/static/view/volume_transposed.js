@@ -14,7 +14,6 @@
 // stamps, the tooltips, the mode, the link — is the 2-D transposed view's, borrowed by
 // prototype as volume.js borrows the explorer's.
 
-import {decode} from "./explorer.js";
 import {ravel, stampSources, stampTargets, unravel} from "./geometry.js";
 import {mountView} from "./component.js";
 import {TransposedView} from "./transposed.js";
@@ -28,12 +27,7 @@ const TV_UNTOUCHED = "rgba(245, 245, 245, 0.95)";
 
 export class TransposedVolumeView extends VolumeView {
   show(payload) {
-    this.tscene = payload.scene;
-    this.viewMode = payload.init && payload.init.mode === "gather" ? "gather" : "scatter";
-    this.raw = {inputs: decode(this.tscene.inputs), weights: decode(this.tscene.weights),
-                output: decode(this.tscene.output), overlap: decode(this.tscene.overlap),
-                bias: decode(this.tscene.bias).data[0]};
-    super.show({...payload, scene: this.derived()});
+    super.show(this.takeTransposed(payload));
   }
 
   viewQuery() {
@@ -300,19 +294,7 @@ export class TransposedVolumeView extends VolumeView {
   drawPartialSums() {
     const t = this.tscene;
     const shape = t.out_shape;
-    const n = shape.reduce((a, b) => a * b, 1);
-    const sums = new Float64Array(n).fill(this.raw.bias);
-    const touched = new Uint8Array(n);
-    for (let step = 0; step <= this.step; step++) {
-      const {m, i} = this.cellOf(step);
-      const x = this.inputValue(m, i);
-      for (const {tap, o, inside} of stampTargets(t, i)) {
-        if (!inside) continue;
-        const q = ravel(o, shape);
-        sums[q] += x * this.weightValue(m, tap);
-        touched[q] = 1;
-      }
-    }
+    const {sums, touched, n} = this.partialSums();
     for (let q = 0; q < n; q++) {
       const o = unravel(q, shape);
       const fill = touched[q] ? `rgb(${colour(sums[q], t.zmax.output).join(",")})` : TV_UNTOUCHED;
@@ -324,7 +306,7 @@ export class TransposedVolumeView extends VolumeView {
 
 // The 2-D transposed view's arithmetic, mode and link, borrowed: they read only the transposed
 // scene (this.tscene, this.raw) and the mode, which this view keeps as that one does.
-for (const name of ["derived", "setMode", "controlFields", "canPredict", "stepCount",
+for (const name of ["takeTransposed", "partialSums", "derived", "setMode", "controlFields", "canPredict", "stepCount",
                     "modeButtons", "modeNote", "inputValue", "weightValue", "cellOf",
                     "outIndex", "transposedEquation", "scatterText", "stepLabel", "equationOf",
                     "tipText", "onGridClick", "link", "reportExtra"]) {
