@@ -167,6 +167,13 @@ def test_hover_in_scatter_shows_an_output_cells_sum_and_the_mode_reaches_the_url
     lit = json.loads(view(page, "v.root.dataset.lit"))
     assert lit == [list(t.input_index) for t in step.stamps]
     shot(page, artifacts, "transposed-scatter-hover")
+    # a click pins the output cell (the scatter view steps over the input: its index is no
+    # step): the step stays, and with the pointer gone its sum and sources stay shown
+    page.mouse.click(*g)
+    page.mouse.move(2, 2)
+    assert view(page, "[v.step, v.root.dataset.pinned]") == [5, "output"]
+    assert page.inner_text(f"{ROOT_SEL} .cx-eq") == cc.transposed_equation(step)
+    assert json.loads(view(page, "v.root.dataset.lit")) == lit
     page.click('[data-testid="cx-mode-gather"]')
     page.wait_for_function("() => new URLSearchParams(location.search).get('tview') === "
                            "'gather'", timeout=10_000)

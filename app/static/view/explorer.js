@@ -1222,6 +1222,7 @@ export class View extends ViewBase {
   // What a click (or Enter on the cursor) does: an output cell goes to its step, another
   // output map is shown, anything else is pinned (again: unpinned).
   activate(h) {
+    if (this.onGridClick && this.onGridClick(h)) return;  // a view's own meaning first
     if (h.kind === "output") {
       this.pinned = null;
       this.go(h.step, {force: true});
@@ -1231,7 +1232,6 @@ export class View extends ViewBase {
       if (this.controls) this.request({omap: h.omap});
       return;
     }
-    if (this.onGridClick && this.onGridClick(h)) return;
     const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
     this.pinned = same ? null : h;
     this.root.dataset.pinned = this.pinned ? h.kind : "";

@@ -513,9 +513,19 @@ export class TransposedView extends View {
       `${fmt(w)} \u00b7 this step: ${fmt(x)}\u00b7${fmt(w)} = ${fmt(x * w)}`;
   }
 
-  // a click on an input cell steps there (scatter); elsewhere the explorer's behaviour
+  // Scatter: a click (or Enter) on an output cell pins it, its sources lit (its index is no
+  // step of the scatter view, which steps over the input); on an input cell steps there.
+  // Elsewhere, and in gather, the explorer's behaviour.
   onGridClick(h) {
-    if (this.viewMode !== "scatter" || h.kind !== "input") return false;
+    if (this.viewMode !== "scatter") return false;
+    if (h.kind === "output") {
+      const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
+      this.pinned = same ? null : h;
+      this.root.dataset.pinned = this.pinned ? h.kind : "";
+      this.render();
+      return true;
+    }
+    if (h.kind !== "input") return false;
     this.pinned = null;
     this.go(ravel([h.m, ...h.p], [this.tscene.channels.length, ...this.tscene.in_shape]),
             {force: true});

@@ -143,19 +143,6 @@ export class TransposedVolumeView extends VolumeView {
     return {g: this.output.slices.length + i[0], cell: [i[1], i[2]]};
   }
 
-  // scatter: a click on an output voxel pins it (its sources stay lit); on an input voxel
-  // steps there (transposed.js onGridClick)
-  activate(h) {
-    if (this.viewMode === "scatter" && h.kind === "output") {
-      const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
-      this.pinned = same ? null : h;
-      this.root.dataset.pinned = this.pinned ? h.kind : "";
-      this.render();
-      return;
-    }
-    super.activate(h);
-  }
-
   coveredOut(d, r, c) {
     // scatter under reveal: the output's cells show the partial sums (colour), not the totals
     if (this.viewMode === "scatter") return this.reveal;
