@@ -440,6 +440,11 @@ def test_students_follow_the_teacher_to_another_page(tabs, app_url):
                               timeout=FOLLOW_MS)
     assert f"Answer: {want['value']:g}" in student.inner_text('[data-testid="cx-class-result"]')
     assert view(student, "v.hidden(v.step)") is False
+    # the teacher turns reveal on: the student's 3-D view reveals, and its bar says so
+    teacher.get_by_role("checkbox", name="reveal", exact=True).check()
+    student.wait_for_function(f"() => {{ const v = document.querySelector('{ROOT_SEL}').__cx; "
+                              "return v.reveal && v.revealBox.checked; }", timeout=FOLLOW_MS)
+    teacher.get_by_role("checkbox", name="reveal", exact=True).uncheck()
     mine = teacher_opens(teacher, student, "Transposed & gradients", "transposed", step=2)
     assert mine[0] == "transposed"
     # the teacher reloads the page: still the teacher, in the view and in the sidebar (the

@@ -403,23 +403,21 @@ export class VolumeView extends ViewBase {
     this.scrub.setAttribute("aria-label", "step");
     this.scrub.addEventListener("input", () => this.go(Number(this.scrub.value)));
     this.info = volElement("span", "cx-info", bar, "cx-info");
-    const speed = volElement("select", "", bar);
+    const speed = this.speedSel = volElement("select", "", bar);
     speed.setAttribute("aria-label", "Play speed, steps per second");
     for (const n of SPEEDS) {
       const o = volElement("option", "", speed);
       o.value = String(n);
       o.textContent = `${n}/s`;
     }
-    speed.value = String(this.speed);
     speed.addEventListener("change", () => {
       this.speed = Number(speed.value);
       this.scheduleReport();
     });
-    const revealBox = volElement("label", "", bar);
-    const reveal = volElement("input", "", revealBox);
+    const revealLabel = volElement("label", "", bar);
+    const reveal = this.revealBox = volElement("input", "", revealLabel);
     reveal.type = "checkbox";
-    reveal.checked = this.reveal;
-    revealBox.append(" reveal");
+    revealLabel.append(" reveal");
     reveal.addEventListener("change", () => {
       this.reveal = reveal.checked;
       this.render();
@@ -439,11 +437,9 @@ export class VolumeView extends ViewBase {
         this.build();
       });
     }
-    if (this.canPredict()) {
-      this.buildPredict(bar);
-      this.predictBox.checked = this.predict;
-      this.askBox.style.display = this.predict ? "" : "none";
-    }
+    this.predictBox = null;
+    if (this.canPredict()) this.buildPredict(bar);
+    this.syncBar();  // the speed, reveal and predict shown (the explorer's; a class sets them)
     button("Copy link", () => this.copyLink());
     const gif = button("GIF", () => this.recorder.gif());
     gif.title = "record Play as an animated GIF, drawn as the slices draw it";
@@ -804,7 +800,7 @@ export class VolumeView extends ViewBase {
 // volume_transposed.js).
 for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildPredict", "check",
                     "predictState", "requestFailed", "equationOf", "hoverAt", "activate", "tipText",
-                    "stepCount", "controlFields", "canPredict"]) {
+                    "stepCount", "controlFields", "canPredict", "syncBar"]) {
   VolumeView.prototype[name] = View.prototype[name];
 }
 
