@@ -71,6 +71,13 @@ class TransposeSpec(LayerSpec):
                      zip(self.in_spatial, self.stride, self.dilation, self.kernel))
 
     @property
+    def gather_spatial(self) -> tuple:
+        """Extent of the gather form's input per axis: the zero-inserted input,
+        ``(L_in − 1)·s + 1``, with :attr:`gather_pads` (``= L_out + d·(k − 1)``)."""
+        return tuple(tap_position(n - 1, 0, s, 1) + 1 + lo + hi for n, s, (lo, hi) in
+                     zip(self.in_spatial, self.stride, self.gather_pads))
+
+    @property
     def gather_pads(self) -> tuple:
         """Padding of the gather form, ``(d·(k−1) − p, d·(k−1) − p + output_padding)``;
         negative means cropping."""

@@ -427,6 +427,22 @@ class GatherForm:
     out_spatial: tuple = ()
 
 
+def gather_form_shape(x_shape, weight_shape, stride=1, padding=0, output_padding=0, groups=1,
+                      dilation=1, output_size=None) -> tuple:
+    """Shape of ``gather_form(x, weight, ...).values`` (the zero-inserted, padded input) from
+    shapes alone: the leading axes of ``x_shape``, then ``L_out + d·(k − 1)`` per axis.
+
+    Examples:
+        >>> gather_form_shape((1, 1, 2), (1, 1, 3), stride=2)
+        (1, 1, 7)
+    """
+    op = "gather_form_shape"
+    x_shape = as_shape(x_shape, "x_shape", op)
+    spec = transpose_spec(op, x_shape, as_shape(weight_shape, "weight_shape", op), None, stride,
+                          padding, output_padding, groups, dilation, output_size, None)
+    return x_shape[:len(x_shape) - spec.ndim] + spec.gather_spatial
+
+
 def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
                 output_size=None, max_bytes=None) -> GatherForm:
     """The direct convolution that computes ``conv_transposend(x, weight, ...)``.
@@ -448,9 +464,8 @@ def gather_form(x, weight, *, stride=1, padding=0, output_padding=0, groups=1, d
     _, x, weight = as_arrays(op, input=x, weight=weight)
     spec = transpose_spec(op, x.shape, weight.shape, None, stride, padding, output_padding,
                           groups, dilation, output_size)
-    pads, nd = spec.gather_pads, spec.ndim
+    pads, nd, spatial = spec.gather_pads, spec.ndim, spec.gather_spatial
     dilated = tuple(tap_position(n - 1, 0, s, 1) + 1 for n, s in zip(spec.in_spatial, spec.stride))
-    spatial = tuple(m + lo + hi for m, (lo, hi) in zip(dilated, pads))
     lead = tuple(x.shape[:-nd])
     cells = math.prod(spatial)
     require_parts(op, {"zero-inserted input": math.prod(lead) * cells * x.dtype.itemsize,

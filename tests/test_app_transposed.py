@@ -283,8 +283,8 @@ def test_a_3d_transposed_scene_over_its_budget_is_refused_before_work():
                                 (0, 0, 0), (1, 1, 1), 1)
     budget.check_transposed((1, 1, 16, 16, 16), (1, 2, 3, 3, 3), (2, 2, 2), (0, 0, 0),
                             (0, 0, 0), (1, 1, 1), 1)  # 33³ + 35³ + 2·33³ cells: fits
-    total = budget.transposed_scene_values((1, 1, 16, 16, 16), (1, 2, 3, 3, 3),
-                                           (1, 2, 33, 33, 33), (1, 1, 1), 1)
+    total = budget.transposed_scene_values((1, 1, 16, 16, 16), (1, 2, 3, 3, 3), (2, 2, 2),
+                                           (0, 0, 0), (0, 0, 0), (1, 1, 1), 1)
     sc = scenes.build_transposed_scene(model.compute_transposed(d(
         3, shape=(16, 16, 16), size=(3, 3, 3), stride=(2, 2, 2))), 0, 0)
     sent = sum(scenes.read_typed_array(a).size for a in (

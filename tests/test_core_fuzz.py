@@ -219,6 +219,9 @@ def calls():
                                                      padding=1, output_padding=1, dilation=1,
                                                      max_bytes=None)),
         "gather_form": ("cc.gather_form", dict(x=XT1, weight=WT1, **TRANSPOSE)),
+        "gather_form_shape": ("cc.gather_form_shape", dict(
+            x_shape=XT1.shape, weight_shape=WT1.shape, stride=2, padding=1, output_padding=1,
+            groups=2, dilation=1, output_size=None)),
         "gather_weight": ("cc.transposed_trace.gather_weight", dict(weight=WT1, groups=2)),
         # receptive fields of stacks
         "receptive_field": ("cc.receptive_field", dict(layers=LAYERS, in_spatial=(16,),
@@ -304,7 +307,8 @@ FAMILIES = {  # the newer surfaces, each fuzzed with hundreds of calls (40 examp
     "trace": ["trace_step", "trace_step_of", "equation", "window_map", "window_map_of",
               "coverage", "coverage_of", "explain_shape", "padded_input", "dilated_kernel",
               "source_map", "trace_scatter", "trace_transposed", "transposed_equation",
-              "scatter_map", "overlap_counts", "gather_form", "gather_weight"],
+              "scatter_map", "overlap_counts", "gather_form", "gather_form_shape",
+              "gather_weight"],
     "receptive": ["receptive_field", "cell_receptive_field", "stack_shapes"],
 }
 REPEAT = {"conv_grad_input": 4, "conv_grad_weight": 4, "receptive_field": 3,

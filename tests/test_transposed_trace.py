@@ -125,6 +125,10 @@ def test_gather_form_is_a_forward_convolution_equal_to_the_core(case):
         dilated = (x.shape[-nd + a] - 1) * kw["stride"][a] + 1
         assert gf.values.shape[-nd + a] == dilated + sum(gf.pads[a])
     assert gf.out_spatial == out.shape[-nd:]
+    # the shape alone (budgets weigh it before any work): L_out + d·(k − 1) per axis
+    shape = cc.gather_form_shape(x.shape, w.shape, **kw)
+    assert shape == gf.values.shape == x.shape[:-nd] + tuple(
+        o + d * (k - 1) for o, d, k in zip(out.shape[-nd:], kw["dilation"], w.shape[2:]))
     # every input cell appears once, where ``source`` says; every other cell is a zero
     cell = gf.source[0] >= 0
     assert int(cell.sum()) == int(np.prod(x.shape[-nd:])) or min(gf.pads[a][0]

@@ -121,7 +121,7 @@ def check_transposed(x_shape: tuple, w_shape: tuple, stride, padding, output_pad
             f"output: N·C_out·spatial = {_shape_text(out_shape)} = {_count(outs)} values; the "
             f"explorer shows at most {_count(MAX_OUTPUT_VALUES)}. Use a smaller stride, input "
             "or fewer output maps.")
-    check_transposed_scene(x_shape, w_shape, out_shape, dilation, groups)
+    check_transposed_scene(x_shape, w_shape, stride, padding, output_padding, dilation, groups)
     macs = math.prod(x_shape) * math.prod(w_shape[1:])
     if macs > MAX_MULTIPLY_ADDS:
         raise BudgetError(
@@ -131,41 +131,42 @@ def check_transposed(x_shape: tuple, w_shape: tuple, stride, padding, output_pad
     return macs
 
 
-def transposed_scene_values(x_shape: tuple, w_shape: tuple, out_shape: tuple, dilation,
-                            groups: int) -> tuple[int, int, int, int]:
+def transposed_scene_values(x_shape: tuple, w_shape: tuple, stride, padding, output_padding,
+                            dilation, groups: int) -> tuple[int, int, int, int, tuple, tuple]:
     """What the transposed view's scene sends cell for cell (:func:`app.shared.scene.
     build_transposed_scene`, never subsampled): the input maps of one group, the gather form's
-    zero-inserted, padded input of that group (per axis ``out + dilation·(k − 1)`` cells), and
-    the output map with its stamp counts.  Returns ``(total, inputs, canvas, output)``."""
+    zero-inserted, padded input of that group (:func:`convcore.gather_form_shape`), and the
+    output map with its stamp counts.  Returns ``(total, inputs, gather, output, canvas,
+    out)``: the counts, and the gather form's and the output's spatial shapes."""
     cg = x_shape[1] // max(1, groups)
-    spatial = x_shape[2:]
-    out = out_shape[2:]
-    canvas = [o + d * (k - 1) for o, d, k in zip(out, dilation, w_shape[2:])]
-    inputs = cg * math.prod(spatial)
+    out = cc.transpose_output_shape(x_shape, w_shape, stride, padding, output_padding, groups,
+                                    dilation)[2:]
+    canvas = cc.gather_form_shape(x_shape, w_shape, stride, padding, output_padding, groups,
+                                  dilation)[2:]
+    inputs = cg * math.prod(x_shape[2:])
     gather = cg * math.prod(canvas)
     output = 2 * math.prod(out)
-    return inputs + gather + output, inputs, gather, output
+    return inputs + gather + output, inputs, gather, output, canvas, out
 
 
-def check_transposed_scene(x_shape: tuple, w_shape: tuple, out_shape: tuple, dilation,
-                           groups: int) -> None:
+def check_transposed_scene(x_shape: tuple, w_shape: tuple, stride, padding, output_padding,
+                           dilation, groups: int) -> None:
     """Raise :class:`BudgetError` when the transposed view's scene (every cell of the input
     maps of a group, of their zero-inserted, padded form and of the output: it grows like
     stride^ndim) would exceed :data:`MAX_TRANSPOSED_VALUES`."""
-    total, inputs, gather, output = transposed_scene_values(x_shape, w_shape, out_shape,
-                                                            dilation, groups)
+    total, inputs, gather, output, canvas, out = transposed_scene_values(
+        x_shape, w_shape, stride, padding, output_padding, dilation, groups)
     if total <= MAX_TRANSPOSED_VALUES:
         return
     spatial = x_shape[2:]
-    canvas = [o + d * (k - 1) for o, d, k in zip(out_shape[2:], dilation, w_shape[2:])]
+    cg = x_shape[1] // max(1, groups)
     factor = (total / MAX_TRANSPOSED_VALUES) ** (1 / len(spatial))
     smaller = [max(1, int(n / factor)) for n in spatial]
     raise BudgetError(
         f"scene: the transposed view shows every cell — the input maps of a group "
-        f"({_shape_text((x_shape[1] // max(1, groups), *spatial))} = {_count(inputs)}), the "
-        f"zero-inserted, padded input of the gather view "
-        f"({_shape_text((x_shape[1] // max(1, groups), *canvas))} = {_count(gather)}) and the "
-        f"output with its stamp counts (2·{_shape_text(out_shape[2:])} = {_count(output)}): "
+        f"({_shape_text((cg, *spatial))} = {_count(inputs)}), the zero-inserted, padded input "
+        f"of the gather view ({_shape_text((cg, *canvas))} = {_count(gather)}) and the output "
+        f"with its stamp counts (2·{_shape_text(out)} = {_count(output)}): "
         f"{_count(total)} values; it shows at most {_count(MAX_TRANSPOSED_VALUES)}. The "
         f"zero-inserted input grows like the stride to the power {len(spatial)}: use a "
         f"smaller stride or dilation, fewer input maps, or a smaller input (e.g. size "
