@@ -1232,6 +1232,11 @@ export class View extends ViewBase {
       if (this.controls) this.request({omap: h.omap});
       return;
     }
+    this.togglePin(h);
+  }
+
+  // Pin `h` (what the pointer or cursor is on); pinned already: unpin it.
+  togglePin(h) {
     const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
     this.pinned = same ? null : h;
     this.root.dataset.pinned = this.pinned ? h.kind : "";

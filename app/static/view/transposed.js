@@ -519,10 +519,7 @@ export class TransposedView extends View {
   onGridClick(h) {
     if (this.viewMode !== "scatter") return false;
     if (h.kind === "output") {
-      const same = this.pinned && JSON.stringify(this.pinned) === JSON.stringify(h);
-      this.pinned = same ? null : h;
-      this.root.dataset.pinned = this.pinned ? h.kind : "";
-      this.render();
+      this.togglePin(h);
       return true;
     }
     if (h.kind !== "input") return false;

@@ -799,8 +799,9 @@ export class VolumeView extends ViewBase {
 // hooks a view of another kind overrides (stepCount, controlFields, canPredict:
 // volume_transposed.js).
 for (const name of ["go", "togglePlay", "play", "stop", "onKey", "link", "buildPredict", "check",
-                    "predictState", "requestFailed", "equationOf", "hoverAt", "activate", "tipText",
-                    "stepCount", "controlFields", "canPredict", "syncBar"]) {
+                    "predictState", "requestFailed", "equationOf", "hoverAt", "activate",
+                    "togglePin", "tipText", "stepCount", "controlFields", "canPredict",
+                    "syncBar"]) {
   VolumeView.prototype[name] = View.prototype[name];
 }
 
