@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import time
 
 import pytest
+import streamlit.components.v2.manifest_scanner as manifest_scanner
 from hypothesis import HealthCheck, settings
 
 import convcore as cc
@@ -22,6 +24,13 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# Every AppTest run scans all installed distributions for Streamlit component manifests (57 ms
+# here, 442 runs in the suite: 25 s); what is installed does not change while the tests run,
+# so the suite scans once.  (The app declares its components with st.components.v2.component;
+# this scan finds none of them.)
+manifest_scanner.scan_component_manifests = functools.cache(
+    manifest_scanner.scan_component_manifests)
 
 
 @pytest.fixture(params=["numpy", "cupy"])
