@@ -5,12 +5,14 @@ output's window, the equation against ``cc.equation`` at sampled steps, the 3-D 
 voxels and window box, the URL's three values per axis surviving the round trip, and Play
 recorded as a GIF (one frame per step, drawn from the slices as the page draws them) and as a
 WebM that plays, within the recorder's budgets; and a 64³ volume (the rank table's max side)
-drawn voxel for voxel: slice pixels in the colours of the core's values, equations exact.
+drawn voxel for voxel: slice pixels in the colours of the core's values, equations exact, and
+recorded by its window's slices only (the whole drawing is beyond a frame's budget).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -300,7 +302,7 @@ def rdbu(value: float, zmax: float) -> np.ndarray:
     return np.round(stops[i] + (stops[i + 1] - stops[i]) * (t - i))
 
 
-def test_a_64_cubed_volume_is_drawn_voxel_for_voxel(page, app_url):
+def test_a_64_cubed_volume_is_drawn_voxel_for_voxel(page, app_url, tmp_path):
     query = {"src": "random", "shape": "64", "kernel": "preset", "preset": "gaussian 3x3x3",
              "pad": "1", "step": "1000"}
     s, comp = computation(query)
@@ -333,6 +335,43 @@ def test_a_64_cubed_volume_is_drawn_voxel_for_voxel(page, app_url):
         hover(page, "output", o)
         k = int(np.ravel_multi_index(o, out.shape))
         assert equation(page) == cc.equation(model.step_trace(comp, s, k))
+    # recorded: the whole drawing (a column of 66 + 3 + 64 slices) is beyond a frame's budget,
+    # so the frames draw the window's slices only (4 steps here: what a frame holds)
+    with page.expect_download(timeout=60_000) as got:
+        made = page.evaluate(f"""async () => {{
+          const v = document.querySelector('{ROOT_SEL}').__cx;
+          const n = v.steps;
+          v.steps = 4;
+          try {{ return await v.recorder.gif(); }} finally {{ v.steps = n; }} }}""")
+    got.value.save_as(tmp_path / "window64.gif")
+    gif = Image.open(tmp_path / "window64.gif")
+    assert gif.n_frames == made["frames"] == 4 and gif.size == (made["width"], made["height"])
+    assert made["width"] * made["height"] <= 4_000_000
+    whole = re.fullmatch(r"GIF: the window's slices only \(the whole drawing is (\d+)\u00d7"
+                         r"(\d+) px, beyond a frame's 4,000,000 px or 8,192 px a side\)",
+                         made["note"])
+    assert whole and int(whole[2]) > 8192, made["note"]
+    # frame 0 (step 0): the window's lit depth planes, the kernel and the output's slice, each
+    # where the layout puts it, as the page draws it at step 0 (up to GIF colours)
+    page.evaluate(f"() => document.querySelector('{ROOT_SEL}').__cx.go(0)")
+    drawn = view(page, """(() => { const p = v.recordWindowParts();
+      return p.canvases.map((c) => { const at = p.place.get(c);
+        const img = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        return [c.closest('.cx-vol-stack').dataset.testid, Number(c.dataset.d),
+                Math.round(at.x), Math.round(at.y), c.width, c.height, Array.from(img.data)];
+      }); })()""")
+    slices = {}
+    for stack, d, *_ in drawn:
+        slices.setdefault(stack, []).append(d)
+    assert slices == {"cx-vol-input": json.loads(state(page)["planes"]),
+                      "cx-vol-kernel": [0, 1, 2], "cx-vol-output": [0]}
+    gif.seek(0)
+    first = np.asarray(gif.convert("RGB")).astype(int)
+    for stack, d, x, y, w, h, px in drawn:
+        want = np.array(px).reshape(h, w, 4)[..., :3]
+        part = first[y + 30:y + 30 + h, x:x + w]  # under the title line
+        assert part.shape == want.shape, (stack, d)
+        assert (np.abs(part - want) <= 12).all(axis=2).mean() > 0.99, (stack, d)
     assert_no_js_errors(page)
 
 

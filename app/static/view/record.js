@@ -9,6 +9,9 @@
 //                              elements whose extent (with the equation's height) is the
 //                              area, and what is drawn in it (boxes: their CSS background
 //                              and border, e.g. a lit slice's frame)
+//   view.recordWindowParts()   (optional) the same for the window's parts only, laid out for
+//                              the recording: {…, place: Map(element -> {x, y, w, h}), size}:
+//                              recorded where the whole drawing is beyond a frame's budget
 //   view.scene, values, steps, speed, presenter, go(step, {force, fromPlay}), stop(false)
 //   view.copied                where a refusal or a shortened recording is said
 
@@ -25,6 +28,10 @@ export const MAX_FRAME_SIDE = 8192;
 export const MAX_GIF_WORK = 100_000_000;
 export const MAX_VIDEO_SECONDS = 120;  // a video is recorded in real time: at most 2 minutes
 const TITLE_H = 30;
+const MIN_WINDOW_WIDTH = 480;  // a window-only frame is at least this wide: the equation's room
+
+const fitsFrame = (area) => area.width * area.height <= MAX_FRAME_PIXELS &&
+  Math.max(area.width, area.height) <= MAX_FRAME_SIDE;
 
 // The steps a recording shows: all of them up to `cap`, else `cap` evenly spaced.
 export function recordedSteps(steps, cap = MAX_GIF_FRAMES) {
@@ -49,7 +56,9 @@ export class Recorder {
     this.last = null;  // what the last recording made (read by the tests)
   }
 
-  // The area recorded: the view's stage and its equation, under a title line.
+  // The area recorded: the view's stage and its equation, under a title line.  Where that is
+  // beyond a frame's budget and the view lays out its window's parts, those only (and `whole`,
+  // the whole drawing's area, to say so); `this.windowed` says which the frames draw.
   area() {
     const v = this.view;
     const boxes = v.recordParts().bounds.map((el) => el.getBoundingClientRect());
@@ -58,7 +67,12 @@ export class Recorder {
     const top = Math.min(b.top, ...boxes.map((a) => a.top));
     const width = Math.ceil(Math.max(...boxes.map((a) => a.right)) - left);
     const height = Math.ceil(Math.max(b.bottom, ...boxes.map((a) => a.bottom)) - top) + TITLE_H;
-    return {left, top, width, height};
+    const whole = {left, top, width, height};
+    this.windowed = !fitsFrame(whole) && typeof v.recordWindowParts === "function";
+    if (!this.windowed) return whole;
+    const {size} = v.recordWindowParts();
+    return {left: 0, top: 0, width: Math.max(MIN_WINDOW_WIDTH, size.width),
+            height: size.height + Math.ceil(b.height) + TITLE_H, whole};
   }
 
   // The budgets for a recording of `area` ("gif" or "video"): {steps} to record, and `note`
@@ -67,7 +81,7 @@ export class Recorder {
     const px = area.width * area.height;
     const n = (x) => x.toLocaleString("en-US");
     const name = kind === "gif" ? "GIF" : "Video";
-    if (px > MAX_FRAME_PIXELS || Math.max(area.width, area.height) > MAX_FRAME_SIDE) {
+    if (!fitsFrame(area)) {
       return {error: `${name}: the view's drawing is ` +
         `${area.width}\u00d7${area.height} px = ${n(px)} px; a frame may have at most ` +
         `${n(MAX_FRAME_PIXELS)} px and ${n(MAX_FRAME_SIDE)} px a side. Use a smaller input ` +
@@ -84,9 +98,17 @@ export class Recorder {
       [Math.floor(MAX_VIDEO_SECONDS * this.view.speed),
        `${MAX_VIDEO_SECONDS} s at ${this.view.speed} steps/s`];
     const chosen = recordedSteps(steps, Math.max(2, cap));
-    const note = chosen.length < steps ? `${name}: ${n(chosen.length)} of ${n(steps)} steps, ` +
-      `evenly spaced (at most ${rule})` : "";
-    return {steps: chosen, note};
+    const notes = [];
+    if (area.whole) {
+      notes.push(`${name}: the window's slices only (the whole drawing is ` +
+                 `${area.whole.width}\u00d7${area.whole.height} px, beyond a frame's ` +
+                 `${n(MAX_FRAME_PIXELS)} px or ${n(MAX_FRAME_SIDE)} px a side)`);
+    }
+    if (chosen.length < steps) {
+      notes.push(`${notes.length ? "" : `${name}: `}${n(chosen.length)} of ${n(steps)} steps, ` +
+                 `evenly spaced (at most ${rule})`);
+    }
+    return {steps: chosen, note: notes.join("; ")};
   }
 
   say(text) {
@@ -137,20 +159,25 @@ export class Recorder {
     ctx.font = `600 ${v.presenter ? 18 : 15}px sans-serif`;
     ctx.textBaseline = "middle";
     ctx.fillText(this.title(step), 4, TITLE_H / 2, area.width - 8);
+    // where an element is drawn: as the page lays it out, or where the window's layout puts it
+    // (an element it leaves out: not drawn)
+    const parts = this.windowed ? v.recordWindowParts() : v.recordParts();
     const at = (el) => {
+      if (parts.place) {
+        const p = parts.place.get(el);
+        return p && {x: p.x, y: p.y + TITLE_H, w: p.w, h: p.h};
+      }
       const r = el.getBoundingClientRect();
       return {x: r.left - area.left, y: r.top - area.top + TITLE_H, w: r.width, h: r.height};
     };
     for (const [plot, {image}] of this.images) {
-      if (!plot.isConnected || plot.offsetParent === null) continue;
-      const p = at(plot);
-      ctx.drawImage(image, p.x, p.y, p.w, p.h);
+      const p = plot.isConnected && plot.offsetParent !== null && at(plot);
+      if (p) ctx.drawImage(image, p.x, p.y, p.w, p.h);
     }
-    const parts = v.recordParts();
     for (const el of parts.boxes || []) {
-      if (el.offsetParent === null) continue;
+      const p = el.offsetParent !== null && at(el);
+      if (!p) continue;
       const style = getComputedStyle(el);
-      const p = at(el);
       ctx.fillStyle = style.backgroundColor;
       ctx.fillRect(p.x, p.y, p.w, p.h);
       const bw = parseFloat(style.borderTopWidth) || 0;
@@ -161,17 +188,17 @@ export class Recorder {
       }
     }
     for (const canvas of parts.canvases) {
-      if (canvas.offsetParent === null) continue;
-      const p = at(canvas);
+      const p = canvas.offsetParent !== null && at(canvas);
+      if (!p) continue;
       // on whole pixels, and unsmoothed at its own size: cells stay crisp
       ctx.imageSmoothingEnabled = canvas.width !== Math.round(p.w);
       ctx.drawImage(canvas, Math.round(p.x), Math.round(p.y), Math.round(p.w), Math.round(p.h));
     }
     ctx.imageSmoothingEnabled = true;
     for (const {el, align} of parts.texts) {
-      if (el.offsetParent === null || !el.textContent) continue;
+      const p = el.offsetParent !== null && el.textContent && at(el);
+      if (!p) continue;
       const style = getComputedStyle(el);
-      const p = at(el);
       ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
       ctx.fillStyle = style.color;
       ctx.textBaseline = "middle";
@@ -179,7 +206,9 @@ export class Recorder {
       ctx.fillText(el.textContent, align === "right" ? p.x + p.w : p.x, p.y + p.h / 2);
     }
     ctx.textAlign = "left";
-    const eq = at(v.eq);
+    const eq = parts.place ?
+      {x: 0, y: parts.size.height + TITLE_H, w: area.width,
+       h: area.height - parts.size.height - TITLE_H} : at(v.eq);
     this.drawEquation(ctx, {...eq, w: Math.min(eq.w, area.width - eq.x)});
   }
 

@@ -464,6 +464,52 @@ export class VolumeView extends ViewBase {
     };
   }
 
+  // A volume whose whole drawing is beyond a frame's budget (64³: its slices lay out as a
+  // 508×14,867 px column) is recorded by its window's slices only: per stack, the lit ones
+  // (every slice of a stack with none lit: the kernel), in a row under the stack's title, each
+  // drawn as the page draws it (record.js).
+  recordWindowParts() {
+    const GAP = 6;
+    const place = new Map();
+    const parts = {bounds: [], plots: [], boxes: [], canvases: [], texts: [], place};
+    const put = (el, origin, x, y) => {
+      const r = el.getBoundingClientRect();
+      place.set(el, {x: x + r.left - origin.left, y: y + r.top - origin.top, w: r.width,
+                     h: r.height});
+    };
+    let width = 0;
+    let y = 0;
+    for (const stack of this.stage.querySelectorAll(".cx-vol-stack")) {
+      if (stack.offsetParent === null) continue;
+      const title = stack.querySelector("h4");
+      const titleBox = title.getBoundingClientRect();
+      put(title, titleBox, 0, y);
+      parts.texts.push({el: title, align: "left"});
+      const words = document.createRange();
+      words.selectNodeContents(title);
+      width = Math.max(width, Math.ceil(words.getBoundingClientRect().width));
+      y += Math.ceil(titleBox.height) + 2;
+      const slices = [...stack.querySelectorAll(".cx-vol-slice")];
+      const lit = slices.filter((el) => el.classList.contains("cx-vol-lit"));
+      let x = 0;
+      let row = 0;
+      for (const cell of lit.length ? lit : slices) {
+        const box = cell.getBoundingClientRect();
+        const canvas = cell.querySelector("canvas");
+        const caption = cell.querySelector("span");
+        [cell, canvas, caption].forEach((el) => put(el, box, x, y));
+        if (lit.length) parts.boxes.push(cell);
+        parts.canvases.push(canvas);
+        parts.texts.push({el: caption, align: "left"});
+        x += Math.ceil(box.width) + GAP;
+        row = Math.max(row, Math.ceil(box.height));
+      }
+      width = Math.max(width, x - GAP);
+      y += row + 8;
+    }
+    return {...parts, size: {width, height: y}};
+  }
+
   // ------------------------------------------------------------------ the 3-D overview
 
   // Voxels of the shown input map (unpadded), every n-th per axis beyond the point budget;
