@@ -57,8 +57,8 @@ export class Recorder {
   }
 
   // The area recorded: the view's stage and its equation, under a title line.  Where that is
-  // beyond a frame's budget and the view lays out its window's parts, those only (and `whole`,
-  // the whole drawing's area, to say so); `this.windowed` says which the frames draw.
+  // beyond a frame's budget and the view lays out its window's parts, those only, and `whole`
+  // (the whole drawing's area) says so: the frames then draw the window's parts.
   area() {
     const v = this.view;
     const boxes = v.recordParts().bounds.map((el) => el.getBoundingClientRect());
@@ -68,11 +68,40 @@ export class Recorder {
     const width = Math.ceil(Math.max(...boxes.map((a) => a.right)) - left);
     const height = Math.ceil(Math.max(b.bottom, ...boxes.map((a) => a.bottom)) - top) + TITLE_H;
     const whole = {left, top, width, height};
-    this.windowed = !fitsFrame(whole) && typeof v.recordWindowParts === "function";
-    if (!this.windowed) return whole;
+    if (fitsFrame(whole) || typeof v.recordWindowParts !== "function") return whole;
     const {size} = v.recordWindowParts();
-    return {left: 0, top: 0, width: Math.max(MIN_WINDOW_WIDTH, size.width),
-            height: size.height + Math.ceil(b.height) + TITLE_H, whole};
+    const frameWidth = Math.max(MIN_WINDOW_WIDTH, size.width);
+    return {left: 0, top: 0, width: frameWidth,
+            height: size.height + this.equationHeight(frameWidth) + TITLE_H, whole};
+  }
+
+  // The equation's height wrapped at `width` in the page's font (a window-only frame is not as
+  // wide as the page's box), with a line to spare: other steps' numbers are longer or shorter.
+  equationHeight(width) {
+    const style = getComputedStyle(this.view.eq);
+    const size = parseFloat(style.fontSize);
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = `${size}px ${style.fontFamily}`;
+    const room = width - 2 * (parseFloat(style.paddingLeft) || 8);
+    const lines = this.equationLines(ctx, room).length + 1;
+    return Math.ceil(2 * (parseFloat(style.paddingTop) || 6) + lines * size * 1.35);
+  }
+
+  // The equation's text in lines of at most `room` px in ctx's font, broken between words.
+  equationLines(ctx, room) {
+    const lines = [];
+    let line = "";
+    for (const word of this.view.eq.textContent.split(" ")) {
+      const next = line ? `${line} ${word}` : word;
+      if (ctx.measureText(next).width > room && line) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = next;
+      }
+    }
+    if (line) lines.push(line);
+    return lines;
   }
 
   // The budgets for a recording of `area` ("gif" or "video"): {steps} to record, and `note`
@@ -161,7 +190,7 @@ export class Recorder {
     ctx.fillText(this.title(step), 4, TITLE_H / 2, area.width - 8);
     // where an element is drawn: as the page lays it out, or where the window's layout puts it
     // (an element it leaves out: not drawn)
-    const parts = this.windowed ? v.recordWindowParts() : v.recordParts();
+    const parts = area.whole ? v.recordWindowParts() : v.recordParts();
     const at = (el) => {
       if (parts.place) {
         const p = parts.place.get(el);
@@ -225,26 +254,11 @@ export class Recorder {
     const pad = parseFloat(style.paddingLeft) || 8;
     const top = parseFloat(style.paddingTop) || 6;
     const room = p.w - 2 * pad;
-    const wrap = () => {
-      const lines = [];
-      let line = "";
-      for (const word of el.textContent.split(" ")) {
-        const next = line ? `${line} ${word}` : word;
-        if (ctx.measureText(next).width > room && line) {
-          lines.push(line);
-          line = word;
-        } else {
-          line = next;
-        }
-      }
-      if (line) lines.push(line);
-      return lines;
-    };
     let size = parseFloat(style.fontSize);
     let lines;
     for (;;) {
       ctx.font = `${size}px ${style.fontFamily}`;
-      lines = wrap();
+      lines = this.equationLines(ctx, room);
       if (size <= 9 || top + lines.length * size * 1.35 <= p.h) break;
       size -= 1;
     }
